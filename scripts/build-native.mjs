@@ -1,0 +1,2 @@
+// Placeholder: the native addon build lands with the engine work.
+process.exit(0);
