@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { ImageError, type ImageErrorCode } from './ImageError.ts';
 import type { RgbImage } from './RgbImage.ts';
 
@@ -29,7 +29,7 @@ export async function decodeImage(input: string | Uint8Array, options: DecodeIma
     throw new ImageError('empty', source, `Cannot decode image ${source}: it is empty (0 bytes)`);
   }
 
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  let decoded: { data: Buffer; info: OutputInfo };
   try {
     decoded = await sharp(bytes, {
       autoOrient: true,
