@@ -1,0 +1,126 @@
+/**
+ * Scaled dot-product attention over a key/value cache, forward and backward, with grouped
+ * query heads (query head h reads KV head ⌊h / (H/KVH)⌋, as HF `repeat_kv`).
+ *
+ * Layouts (dimension letters: T new tokens, Tk = past + T keys, H query heads, KVH KV heads,
+ * D head size, cap = rows reserved per KV head in the cache):
+ *   q      [H, T, D]      head-major, so that the R = H/KVH heads of one KV group are one matrix
+ *   keys   [KVH, cap, D]  rows [0, Tk) valid; the new tokens' rows are [past, Tk)
+ *   values [KVH, cap, D]
+ *   out    [T, H·D]       token-major, ready for the output projection
+ *   probs  [H, T, Tk]     softmax probabilities, kept for the backward
+ */
+import type { Kernels } from '../../engine/kernels.ts';
+
+export interface AttentionShape {
+  readonly T: number;
+  readonly past: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** rows per KV head in the cache arrays */
+  readonly capacity: number;
+  /** causal: query t sees keys [0, past + t] */
+  readonly causal: boolean;
+}
+
+export function attentionForward(
+  kernels: Kernels, out: Float32Array, probs: Float32Array,
+  q: Float32Array, keys: Float32Array, values: Float32Array, shape: AttentionShape,
+): void {
+  const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity, causal } = shape;
+  const Tk = past + T;
+  const R = H / KVH;
+  const scale = 1 / Math.sqrt(D);
+  for (let g = 0; g < KVH; g++) {
+    const groupProbs = probs.subarray(g * R * T * Tk, (g + 1) * R * T * Tk);
+    // All R query heads of the group at once: [R·T, D] · [Tk, D]ᵀ.
+    kernels.gemm(false, true, R * T, Tk, D, scale, q.subarray(g * R * T * D), D, keys.subarray(g * capacity * D), D, 0, groupProbs, Tk);
+    for (let row = 0; row < R * T; row++) {
+      const t = row % T;
+      softmaxRowInPlace(groupProbs, row * Tk, causal ? past + t + 1 : Tk, Tk);
+    }
+    for (let r = 0; r < R; r++) {
+      const h = g * R + r;
+      kernels.gemm(false, false, T, D, Tk, 1, groupProbs.subarray(r * T * Tk), Tk, values.subarray(g * capacity * D), D, 0, out.subarray(h * D), H * D);
+    }
+  }
+}
+
+/** Softmax of x[base, base+valid) in place; entries [valid, width) become 0. */
+function softmaxRowInPlace(x: Float32Array, base: number, valid: number, width: number): void {
+  let max = -Infinity;
+  for (let j = 0; j < valid; j++) if (x[base + j] > max) max = x[base + j];
+  let sum = 0;
+  for (let j = 0; j < valid; j++) {
+    const e = Math.exp(x[base + j] - max);
+    x[base + j] = e;
+    sum += e;
+  }
+  const inv = 1 / sum;
+  for (let j = 0; j < valid; j++) x[base + j] *= inv;
+  for (let j = valid; j < width; j++) x[base + j] = 0;
+}
+
+/**
+ * Backward. Writes dq [H, T, D] (overwritten) and ADDS into dkNew/dvNew [KVH, T, D]: the
+ * gradients of the new tokens' keys and values only. Keys of the cached prefix are constants
+ * (they do not depend on anything after them), so their gradients are not formed.
+ * `scratch` holds at least T·Tk floats.
+ */
+export function attentionBackward(
+  kernels: Kernels, dq: Float32Array, dkNew: Float32Array, dvNew: Float32Array,
+  dout: Float32Array, probs: Float32Array, q: Float32Array, keys: Float32Array, values: Float32Array,
+  shape: AttentionShape, scratch: Float32Array,
+): void {
+  const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity, causal } = shape;
+  const Tk = past + T;
+  const R = H / KVH;
+  const scale = 1 / Math.sqrt(D);
+  const dScores = scratch;
+  for (let h = 0; h < H; h++) {
+    const g = Math.floor(h / R);
+    const headProbs = probs.subarray(h * T * Tk, (h + 1) * T * Tk);
+    const headOut = dout.subarray(h * D);
+    const groupKeys = keys.subarray(g * capacity * D);
+    const groupValues = values.subarray(g * capacity * D);
+    // dP = dO_h · Vᵀ  [T, Tk]
+    kernels.gemm(false, true, T, Tk, D, 1, headOut, H * D, groupValues, D, 0, dScores, Tk);
+    // dS = P ⊙ (dP − Σ_j dP·P) · scale   (softmax backward, and the score scale)
+    for (let t = 0; t < T; t++) {
+      const base = t * Tk;
+      const valid = causal ? past + t + 1 : Tk;
+      let dot = 0;
+      for (let j = 0; j < valid; j++) dot += dScores[base + j] * headProbs[base + j];
+      for (let j = 0; j < valid; j++) dScores[base + j] = headProbs[base + j] * (dScores[base + j] - dot) * scale;
+      for (let j = valid; j < Tk; j++) dScores[base + j] = 0;
+    }
+    // dQ_h = dS · K  [T, D]
+    kernels.gemm(false, false, T, D, Tk, 1, dScores, Tk, groupKeys, D, 0, dq.subarray(h * T * D), D);
+    // dK_new += dS[:, past:]ᵀ · Q_h ;  dV_new += P[:, past:]ᵀ · dO_h
+    kernels.gemm(true, false, T, D, T, 1, dScores.subarray(past), Tk, q.subarray(h * T * D), D, 1, dkNew.subarray(g * T * D), D);
+    kernels.gemm(true, false, T, D, T, 1, headProbs.subarray(past), Tk, headOut, H * D, 1, dvNew.subarray(g * T * D), D);
+  }
+}
+
+/** [T, heads·D] token-major → [heads, T, D] head-major, into `dst` rows [0, T) of each head block of `rowsPerHead` rows. */
+export function toHeadMajor(dst: Float32Array, src: Float32Array, T: number, heads: number, D: number, rowsPerHead = T, rowOffset = 0): void {
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < heads; h++) {
+      const from = (t * heads + h) * D;
+      const to = (h * rowsPerHead + rowOffset + t) * D;
+      for (let d = 0; d < D; d++) dst[to + d] = src[from + d];
+    }
+  }
+}
+
+/** [heads, T, D] head-major → [T, heads·D] token-major. */
+export function toTokenMajor(dst: Float32Array, src: Float32Array, T: number, heads: number, D: number): void {
+  for (let h = 0; h < heads; h++) {
+    for (let t = 0; t < T; t++) {
+      const from = (h * T + t) * D;
+      const to = (t * heads + h) * D;
+      for (let d = 0; d < D; d++) dst[to + d] = src[from + d];
+    }
+  }
+}

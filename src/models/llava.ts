@@ -1,0 +1,328 @@
+/**
+ * LLaVA: vision tower → projector → decoder. This class only wires the three together:
+ * image features, the merge of features into the token sequence, logits (only where they are
+ * needed), generation with a KV cache, and the loss and gradients of "extra" token rows —
+ * input-embedding rows for token ids ≥ vocabSize and extra lm_head rows — that a concept
+ * learns while every weight stays frozen.
+ */
+import type { Kernels } from '../engine/kernels.ts';
+import type { LlavaConfig } from './config.ts';
+import { Decoder, type DecoderTape } from './decoder.ts';
+import { KVCache } from './kvCache.ts';
+import { rmsNormBackward, rmsNormForward } from './layers/norms.ts';
+import { Projector } from './projector.ts';
+import { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling.ts';
+import { VisionTower } from './visionTower.ts';
+
+/**
+ * Token rows beyond the base vocabulary V. Token id V + i is embedded as `inputRows[i]`;
+ * logits get one extra column per `outputRows` row, predicting token `outputIds[j]`.
+ */
+export interface ExtraTokens {
+  readonly inputRows: Float32Array; // [n, C]
+  readonly outputRows: Float32Array; // [m, C]
+  readonly outputIds: readonly number[]; // [m]
+}
+
+export const NO_EXTRA_TOKENS: ExtraTokens = { inputRows: new Float32Array(0), outputRows: new Float32Array(0), outputIds: [] };
+
+export interface SequenceInput {
+  /** Token ids; image tokens appear expanded (one per feature row). */
+  readonly ids: ArrayLike<number>;
+  /** Projected features [rows, C] of each image, in order of appearance. */
+  readonly images?: readonly Float32Array[];
+  readonly extra?: ExtraTokens;
+}
+
+export interface LossInput extends SequenceInput {
+  /** Aligned with ids (HF convention): labels[t] is predicted from position t − 1; −100 = ignored. */
+  readonly labels: ArrayLike<number>;
+  /** A prefix already run (system prompt, image…): ids continue after it. Left as it was. */
+  readonly cache?: KVCache;
+}
+
+export interface LossResult {
+  readonly loss: number;
+  /** Positions whose label counted. */
+  readonly count: number;
+  /** d loss / d extra.inputRows [n, C] */
+  readonly inputRowGrads: Float32Array;
+  /** d loss / d extra.outputRows [m, C] */
+  readonly outputRowGrads: Float32Array;
+  /** Logits [count, V + m] at the positions that predict a label, when asked. */
+  readonly logits: Float32Array | null;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  readonly maxNewTokens?: number;
+  readonly seed?: number;
+  /** Generation stops after emitting one of these (it is included in the output). */
+  readonly stopTokenIds?: readonly number[];
+  /** Checked after each token with every generated id so far: true stops (e.g. a stop string). */
+  readonly shouldStop?: (generated: readonly number[]) => boolean;
+  readonly onToken?: (id: number) => void;
+  readonly signal?: AbortSignal;
+  /** Keep each step's logits row (for tests and verification). */
+  readonly keepLogits?: boolean;
+  /** A prefix already run; the prompt ids continue after it. It is extended, not copied. */
+  readonly cache?: KVCache;
+}
+
+export interface GenerateResult {
+  readonly ids: number[];
+  readonly logits: Float32Array[];
+  readonly stoppedBy: 'stop-token' | 'stop-condition' | 'max-tokens' | 'aborted';
+}
+
+export class LlavaModel {
+  constructor(
+    readonly config: LlavaConfig,
+    readonly visionTower: VisionTower,
+    readonly projector: Projector,
+    readonly decoder: Decoder,
+    readonly kernels: () => Kernels,
+  ) {}
+
+  get hiddenSize(): number { return this.config.text.hiddenSize; }
+  get vocabSize(): number { return this.config.text.vocabSize; }
+
+  /** Vision hidden-state index LLaVA reads its features from. */
+  get featureLayerIndex(): number {
+    const layer = this.config.visionFeatureLayer;
+    return layer < 0 ? this.config.vision.numLayers + 1 + layer : layer;
+  }
+
+  /** Feature rows one image becomes (= image tokens per image). */
+  get imageTokenCount(): number {
+    // 'default' drops the first token (CLIP's class token), as HF does for any tower.
+    return this.visionTower.numTokens - (this.config.visionFeatureSelect === 'default' ? 1 : 0);
+  }
+
+  /** The selected vision hidden state, without CLS for 'default' [rows, Cv]. */
+  selectImageFeatures(hiddenStates: readonly Float32Array[]): Float32Array {
+    const state = hiddenStates[this.featureLayerIndex];
+    if (this.config.visionFeatureSelect === 'full') return state;
+    return state.subarray(this.config.vision.hiddenSize); // drop the first (class) token
+  }
+
+  /** pixel values [channels, S, S] → projected image features [imageTokenCount, C]. */
+  encodeImage(pixelValues: Float32Array): Float32Array {
+    const { hiddenStates } = this.visionTower.forward(pixelValues, { layers: this.featureLayerIndex });
+    const selected = this.selectImageFeatures(hiddenStates);
+    return this.projector.forward(selected, this.imageTokenCount).output;
+  }
+
+  /** Input embeddings [T, C]: token rows, image features at image tokens, extra rows for ids ≥ V. */
+  embed(input: SequenceInput): Float32Array {
+    const { ids } = input;
+    const C = this.hiddenSize;
+    const V = this.vocabSize;
+    const T = ids.length;
+    const out = new Float32Array(T * C);
+    const images = input.images ?? [];
+    const extra = input.extra ?? NO_EXTRA_TOKENS;
+    const extraCount = extra.inputRows.length / C;
+    const imageTokenId = this.config.imageTokenId;
+    let imageTokens = 0;
+    for (let t = 0; t < T; t++) if (ids[t] === imageTokenId) imageTokens++;
+    const featureRows = images.reduce((sum, features) => sum + features.length / C, 0);
+    if (imageTokens !== featureRows) {
+      throw new Error(`the prompt has ${imageTokens} image tokens but ${images.length} image(s) give ${featureRows} feature rows (each image needs ${this.imageTokenCount} image tokens)`);
+    }
+    const kernels = this.kernels();
+    const table = this.decoder.weights.embedTokens;
+    let image = 0;
+    let imageRow = 0;
+    for (let t = 0; t < T; t++) {
+      const id = ids[t];
+      const row = out.subarray(t * C, (t + 1) * C);
+      if (id === imageTokenId) {
+        row.set(images[image].subarray(imageRow * C, (imageRow + 1) * C));
+        if (++imageRow * C === images[image].length) { image++; imageRow = 0; }
+      } else if (id >= 0 && id < V) {
+        kernels.toFloat32(table.data.subarray(id * C, (id + 1) * C), table.dtype, row);
+      } else if (id >= V && id < V + extraCount) {
+        row.set(extra.inputRows.subarray((id - V) * C, (id - V + 1) * C));
+      } else {
+        throw new RangeError(`token id ${id} at position ${t} is outside the vocabulary (${V} base tokens + ${extraCount} extra)`);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Logits [rows, V + m] for rows of the decoder output (pre-norm) `hidden` [*, C]:
+   * final norm, then the lm_head and the extra output rows.
+   */
+  logitsAt(hidden: Float32Array, rows: readonly number[], extra: ExtraTokens = NO_EXTRA_TOKENS): Float32Array {
+    const C = this.hiddenSize;
+    const selected = new Float32Array(rows.length * C);
+    rows.forEach((row, i) => selected.set(hidden.subarray(row * C, (row + 1) * C), i * C));
+    const normed = new Float32Array(rows.length * C);
+    rmsNormForward(normed, null, selected, this.decoder.weights.norm, rows.length, C, this.config.text.rmsNormEps);
+    return this.headLogits(normed, rows.length, extra);
+  }
+
+  private headLogits(normed: Float32Array, R: number, extra: ExtraTokens): Float32Array {
+    const kernels = this.kernels();
+    const V = this.vocabSize;
+    const m = extra.outputIds.length;
+    const width = V + m;
+    const logits = new Float32Array(R * width);
+    kernels.linear(normed, R, this.decoder.weights.lmHead, logits, false, this.hiddenSize, width);
+    if (m > 0) kernels.gemm(false, true, R, m, this.hiddenSize, 1, normed, this.hiddenSize, extra.outputRows, this.hiddenSize, 0, logits.subarray(V), width);
+    return logits;
+  }
+
+  /** Runs a sequence through the decoder, appending to `cache`; returns the pre-norm output [T, C]. */
+  forward(input: SequenceInput, cache: KVCache, onLayerOutput?: (layer: number, x: Float32Array) => void): Float32Array {
+    const embeds = this.embed(input);
+    return this.decoder.forward(embeds, input.ids.length, cache, { onLayerOutput }).hidden;
+  }
+
+  /** Runs a prefix (e.g. system prompt + image) once, for reuse by many steps. */
+  prefill(input: SequenceInput, capacityExtra = 128): KVCache {
+    const cache = this.decoder.newCache(input.ids.length + capacityExtra);
+    this.forward(input, cache);
+    return cache;
+  }
+
+  /** Column of the logits that predicts token `id`. */
+  private columnOf(id: number, extra: ExtraTokens): number {
+    if (id >= 0 && id < this.vocabSize) {
+      const j = extra.outputIds.indexOf(id);
+      return j >= 0 ? this.vocabSize + j : id;
+    }
+    const j = extra.outputIds.indexOf(id);
+    if (j < 0) throw new RangeError(`label ${id} is not a base token and has no extra output row`);
+    return this.vocabSize + j;
+  }
+
+  private tokenOfColumn(column: number, extra: ExtraTokens): number {
+    return column < this.vocabSize ? column : extra.outputIds[column - this.vocabSize];
+  }
+
+  /**
+   * Mean cross-entropy of the labels and its gradients with respect to the extra input and
+   * output rows, all weights frozen. Only positions that predict a label get logits. With a
+   * `cache`, only the new ids run forward and backward: the prefix does not depend on the
+   * extra rows (causal attention), so the gradients equal a full recompute.
+   */
+  lossAndGradients(input: LossInput, options: { keepLogits?: boolean } = {}): LossResult {
+    const { ids, labels } = input;
+    const T = ids.length;
+    const C = this.hiddenSize;
+    const V = this.vocabSize;
+    const extra = input.extra ?? NO_EXTRA_TOKENS;
+    const m = extra.outputIds.length;
+    const width = V + m;
+    if (labels.length !== T) throw new RangeError(`labels (${labels.length}) and ids (${T}) differ in length`);
+    const cache = input.cache ?? this.decoder.newCache(T);
+    const past = cache.length;
+    if (past > 0 && labels[0] !== -100) throw new Error('with a cached prefix, the first label must be −100 (it would be predicted from the prefix)');
+    const rows: number[] = [];
+    const targets: number[] = [];
+    for (let t = 0; t + 1 < T; t++) {
+      if (labels[t + 1] === -100) continue;
+      rows.push(t);
+      targets.push(this.columnOf(labels[t + 1], extra));
+    }
+    const R = rows.length;
+    const kernels = this.kernels();
+    const embeds = this.embed(input);
+    let tape: DecoderTape | null = null;
+    try {
+      const forward = this.decoder.forward(embeds, T, cache, { tape: true });
+      tape = forward.tape!;
+      const hidden = forward.hidden;
+      // Final norm and head on the loss rows only.
+      const selected = new Float32Array(R * C);
+      rows.forEach((row, i) => selected.set(hidden.subarray(row * C, (row + 1) * C), i * C));
+      const rstd = new Float32Array(R);
+      const normed = new Float32Array(R * C);
+      rmsNormForward(normed, rstd, selected, this.decoder.weights.norm, R, C, this.config.text.rmsNormEps);
+      const logits = this.headLogits(normed, R, extra);
+      // Cross-entropy; dlogits = (softmax − onehot) / R.
+      const dBase = new Float32Array(R * V);
+      const dExtra = new Float32Array(R * m);
+      let loss = 0;
+      for (let i = 0; i < R; i++) {
+        const base = i * width;
+        let max = -Infinity;
+        for (let j = 0; j < width; j++) if (logits[base + j] > max) max = logits[base + j];
+        let sum = 0;
+        for (let j = 0; j < width; j++) sum += Math.exp(logits[base + j] - max);
+        const logSum = max + Math.log(sum);
+        loss += logSum - logits[base + targets[i]];
+        for (let j = 0; j < V; j++) dBase[i * V + j] = Math.exp(logits[base + j] - logSum) / R;
+        for (let j = 0; j < m; j++) dExtra[i * m + j] = Math.exp(logits[base + V + j] - logSum) / R;
+        const target = targets[i];
+        if (target < V) dBase[i * V + target] -= 1 / R;
+        else dExtra[i * m + target - V] -= 1 / R;
+      }
+      loss = R > 0 ? loss / R : 0;
+      // Back through the head and the extra output rows.
+      const dNormed = new Float32Array(R * C);
+      const outputRowGrads = new Float32Array(m * C);
+      if (R > 0) {
+        kernels.linearBackwardInput(dBase, R, this.decoder.weights.lmHead, dNormed, false);
+        if (m > 0) {
+          kernels.gemm(false, false, R, C, m, 1, dExtra, m, extra.outputRows, C, 1, dNormed, C);
+          kernels.gemm(true, false, m, C, R, 1, dExtra, m, normed, C, 0, outputRowGrads, C);
+        }
+      }
+      const dSelected = new Float32Array(R * C);
+      rmsNormBackward(dSelected, null, dNormed, selected, rstd, this.decoder.weights.norm, R, C);
+      const dHidden = new Float32Array(T * C);
+      rows.forEach((row, i) => {
+        for (let c = 0; c < C; c++) dHidden[row * C + c] += dSelected[i * C + c];
+      });
+      const dEmbeds = this.decoder.backward(tape, dHidden);
+      const inputRowGrads = new Float32Array(extra.inputRows.length);
+      for (let t = 0; t < T; t++) {
+        const id = ids[t];
+        if (id < V || id === this.config.imageTokenId) continue;
+        const base = (id - V) * C;
+        for (let c = 0; c < C; c++) inputRowGrads[base + c] += dEmbeds[t * C + c];
+      }
+      return { loss, count: R, inputRowGrads, outputRowGrads, logits: options.keepLogits ? logits : null };
+    } finally {
+      cache.truncate(past);
+    }
+  }
+
+  /**
+   * Generates tokens after `input` (prompt ids with expanded image tokens). Yields control to
+   * the event loop between tokens so that a signal can abort and output can stream.
+   */
+  async generate(input: SequenceInput, options: GenerateOptions = {}): Promise<GenerateResult> {
+    const extra = input.extra ?? NO_EXTRA_TOKENS;
+    const maxNewTokens = options.maxNewTokens ?? 256;
+    const stopTokens = new Set(options.stopTokenIds ?? []);
+    const random = seededRandom(options.seed ?? 0);
+    const cache = options.cache ?? this.decoder.newCache(input.ids.length + Math.min(maxNewTokens, 4096) + 1);
+    const generated: number[] = [];
+    const keptLogits: Float32Array[] = [];
+    let hidden = this.forward(input, cache);
+    let lastRow = input.ids.length - 1;
+    let stoppedBy: GenerateResult['stoppedBy'] = 'max-tokens';
+    for (let step = 0; step < maxNewTokens; step++) {
+      if (options.signal?.aborted) { stoppedBy = 'aborted'; break; }
+      const logits = this.logitsAt(hidden, [lastRow], extra);
+      if (options.keepLogits) keptLogits.push(logits);
+      const column = sampleToken(logits, options, random);
+      const id = this.tokenOfColumn(column, extra);
+      generated.push(id);
+      options.onToken?.(id);
+      if (stopTokens.has(id)) { stoppedBy = 'stop-token'; break; }
+      if (options.shouldStop?.(generated)) { stoppedBy = 'stop-condition'; break; }
+      if (step + 1 === maxNewTokens) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      hidden = this.forward({ ids: [id], extra }, cache);
+      lastRow = 0;
+    }
+    return { ids: generated, logits: keptLogits, stoppedBy };
+  }
+}
+
+export { argmax };
