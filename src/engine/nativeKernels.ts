@@ -1,6 +1,104 @@
-/** Placeholder until the native addon lands: reports that it is not built. */
-import type { Kernels } from './kernels.ts';
+/**
+ * The fast kernels: the N-API addon in native/ (OpenBLAS sgemm/sgemv, plus its own threaded
+ * f16/bf16 gemv and weight widening). Built by `npm run build:native`; when it is missing,
+ * `loadNativeKernels` returns an Error and the engine falls back to the TypeScript reference.
+ *
+ * The addon validates every argument itself (array types, lengths against the shapes and
+ * leading dimensions, outputs not sharing memory with inputs) and throws TypeError/RangeError.
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { Kernels, Matrix, WeightDType } from './kernels.ts';
+
+/** The addon's exports (native/src/addon.c). */
+export interface NativeAddon {
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
+    beta: number, c: Float32Array, ldc: number,
+  ): void;
+  linear(
+    x: Float32Array, m: number, wData: Float32Array | Uint16Array, wDtype: WeightDType, wRows: number, wCols: number,
+    out: Float32Array, accumulate: boolean, ldx: number, ldout: number,
+  ): void;
+  linearBackwardInput(
+    dy: Float32Array, m: number, wData: Float32Array | Uint16Array, wDtype: WeightDType, wRows: number, wCols: number,
+    dx: Float32Array, accumulate: boolean, lddy: number, lddx: number,
+  ): void;
+  toFloat32(src: Float32Array | Uint16Array, dtype: WeightDType, dst: Float32Array): void;
+  setThreads(threads: number): void;
+  getThreads(): number;
+  info(): { blasConfig: string; isa: string; tileBytes: number; f32GemvBlas: boolean };
+  /** Benchmark knobs: 'tileBytes' (bytes of one widened weight tile), 'f32GemvBlas' (0: own gemv, 1: OpenBLAS sgemv), 'isa'. */
+  tune(name: 'tileBytes' | 'f32GemvBlas' | 'isa', value: number | string): void;
+}
+
+const addonCandidates = ['build/Release/yollava_native.node', 'build/Debug/yollava_native.node'];
+const nativeDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
+
+let loaded: NativeAddon | Error | undefined;
+
+/** The raw addon (for benchmarks and tests), or the Error that says why it is unavailable. */
+export function loadNativeAddon(): NativeAddon | Error {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const candidate of addonCandidates) {
+    const path = join(nativeDir, candidate);
+    try {
+      return (loaded = require(path) as NativeAddon);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'MODULE_NOT_FOUND') failures.push(`${path}: ${(error as Error).message}`);
+    }
+  }
+  loaded = new Error(
+    failures.length
+      ? `the native addon did not load: ${failures.join('; ')}`
+      : `the native addon is not built (no ${join(nativeDir, addonCandidates[0])})`,
+  );
+  return loaded;
+}
+
+/** Threads from YOLLAVA_THREADS, else the cores this process may use. */
+function defaultThreads(): number | Error {
+  const fromEnv = process.env.YOLLAVA_THREADS;
+  if (fromEnv === undefined || fromEnv === '') return availableParallelism();
+  const threads = Number(fromEnv);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    return new Error(`YOLLAVA_THREADS must be an integer from 1 to 64, got "${fromEnv}"`);
+  }
+  return threads;
+}
+
+/** "OpenBLAS 0.3.21" out of openblas_get_config()'s "OpenBLAS 0.3.21 DYNAMIC_ARCH …". */
+function blasName(config: string): string {
+  const match = /OpenBLAS\s+([\w.]+)/.exec(config);
+  return match ? `OpenBLAS ${match[1]}` : 'OpenBLAS';
+}
 
 export function loadNativeKernels(): Kernels | Error {
-  return new Error('native addon not built');
+  const addon = loadNativeAddon();
+  if (addon instanceof Error) return addon;
+  const threads = defaultThreads();
+  if (threads instanceof Error) return threads;
+  addon.setThreads(threads);
+  const blas = blasName(addon.info().blasConfig);
+  return {
+    get name() {
+      return `native (${blas}, ${addon.getThreads()} threads)`;
+    },
+    gemm: addon.gemm,
+    linear(x: Float32Array, m: number, w: Matrix, out: Float32Array, accumulate: boolean, ldx?: number, ldout?: number) {
+      addon.linear(x, m, w.data, w.dtype, w.rows, w.cols, out, accumulate, ldx ?? Math.max(1, w.cols), ldout ?? Math.max(1, w.rows));
+    },
+    linearBackwardInput(dy: Float32Array, m: number, w: Matrix, dx: Float32Array, accumulate: boolean) {
+      addon.linearBackwardInput(dy, m, w.data, w.dtype, w.rows, w.cols, dx, accumulate, Math.max(1, w.rows), Math.max(1, w.cols));
+    },
+    toFloat32: addon.toFloat32,
+    getThreads: addon.getThreads,
+    setThreads: addon.setThreads,
+  };
 }

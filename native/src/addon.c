@@ -1,0 +1,393 @@
+/* N-API entry points. Every argument is checked here before any pointer is touched: a bad
+ * call throws a TypeError or RangeError naming the function and the argument, never crashes
+ * or writes outside the arrays it was given. */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define MAX_ARGS 16
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static void throw_error(napi_env env, bool range, const char *op, const char *format, ...) {
+  char message[512];
+  int used = snprintf(message, sizeof message, "%s: ", op);
+  va_list args;
+  va_start(args, format);
+  vsnprintf(message + used, sizeof message - (size_t)used, format, args);
+  va_end(args);
+  if (range) napi_throw_range_error(env, "ERR_YOLLAVA_KERNEL_ARGUMENT", message);
+  else napi_throw_type_error(env, "ERR_YOLLAVA_KERNEL_ARGUMENT", message);
+}
+#define TYPE_ERROR(env, op, ...) (throw_error((env), false, (op), __VA_ARGS__), false)
+#define RANGE_ERROR(env, op, ...) (throw_error((env), true, (op), __VA_ARGS__), false)
+
+/* ---- argument readers: each returns false after throwing ----------------------------------- */
+
+typedef struct {
+  napi_env env;
+  const char *op;
+  size_t argc;
+  napi_value argv[MAX_ARGS];
+} call;
+
+static bool read_call(napi_env env, napi_callback_info info, const char *op, size_t expected, call *out) {
+  out->env = env;
+  out->op = op;
+  out->argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &out->argc, out->argv, NULL, NULL) != napi_ok)
+    return TYPE_ERROR(env, op, "could not read the arguments");
+  if (out->argc < expected) return TYPE_ERROR(env, op, "expected %zu arguments, got %zu", expected, out->argc);
+  return true;
+}
+
+static bool read_bool(call *c, size_t index, const char *name, bool *out) {
+  napi_valuetype type;
+  napi_typeof(c->env, c->argv[index], &type);
+  if (type != napi_boolean) return TYPE_ERROR(c->env, c->op, "%s must be a boolean", name);
+  napi_get_value_bool(c->env, c->argv[index], out);
+  return true;
+}
+
+static bool read_number(call *c, size_t index, const char *name, double *out) {
+  napi_valuetype type;
+  napi_typeof(c->env, c->argv[index], &type);
+  if (type != napi_number) return TYPE_ERROR(c->env, c->op, "%s must be a number", name);
+  napi_get_value_double(c->env, c->argv[index], out);
+  return true;
+}
+
+/* An integer in [minimum, INT32_MAX]: BLAS takes 32-bit sizes. */
+static bool read_int(call *c, size_t index, const char *name, int minimum, int *out) {
+  double value;
+  if (!read_number(c, index, name, &value)) return false;
+  if (!isfinite(value) || floor(value) != value)
+    return RANGE_ERROR(c->env, c->op, "%s must be an integer, got %g", name, value);
+  if (value < minimum || value > INT32_MAX)
+    return RANGE_ERROR(c->env, c->op, "%s must be in [%d, %d], got %.0f", name, minimum, INT32_MAX, value);
+  *out = (int)value;
+  return true;
+}
+
+typedef struct {
+  void *data;
+  size_t length; /* elements */
+  size_t element_size;
+} array_view;
+
+static bool read_typed_array(call *c, size_t index, const char *name, napi_typedarray_type wanted,
+                             const char *wanted_name, array_view *out) {
+  bool is_typed_array = false;
+  napi_is_typedarray(c->env, c->argv[index], &is_typed_array);
+  if (!is_typed_array) return TYPE_ERROR(c->env, c->op, "%s must be a %s", name, wanted_name);
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(c->env, c->argv[index], &type, &length, &data, NULL, NULL) != napi_ok)
+    return TYPE_ERROR(c->env, c->op, "%s: could not read the typed array", name);
+  if (type != wanted) return TYPE_ERROR(c->env, c->op, "%s must be a %s", name, wanted_name);
+  out->data = data;
+  out->length = data ? length : 0; /* a detached buffer has no data */
+  out->element_size = wanted == napi_float32_array ? 4 : 2;
+  return true;
+}
+
+static bool read_f32_array(call *c, size_t index, const char *name, array_view *out) {
+  return read_typed_array(c, index, name, napi_float32_array, "Float32Array", out);
+}
+
+static bool read_dtype(call *c, size_t index, const char *name, weight_dtype *out) {
+  napi_valuetype type;
+  napi_typeof(c->env, c->argv[index], &type);
+  char text[8] = {0};
+  size_t length = 0;
+  if (type == napi_string) napi_get_value_string_utf8(c->env, c->argv[index], text, sizeof text, &length);
+  if (strcmp(text, "f32") == 0) *out = WEIGHT_F32;
+  else if (strcmp(text, "f16") == 0) *out = WEIGHT_F16;
+  else if (strcmp(text, "bf16") == 0) *out = WEIGHT_BF16;
+  else return TYPE_ERROR(c->env, c->op, "%s must be 'f32', 'f16' or 'bf16'", name);
+  return true;
+}
+
+/* Weight data for a dtype: Float32Array for f32, Uint16Array (raw bit patterns) otherwise. */
+static bool read_weight_array(call *c, size_t index, const char *name, weight_dtype dtype, array_view *out) {
+  if (dtype == WEIGHT_F32) return read_typed_array(c, index, name, napi_float32_array, "Float32Array for dtype f32", out);
+  return read_typed_array(c, index, name, napi_uint16_array,
+                          dtype == WEIGHT_BF16 ? "Uint16Array for dtype bf16" : "Uint16Array for dtype f16", out);
+}
+
+/* ---- shapes ------------------------------------------------------------------------------- */
+
+/* A row-major matrix view: rows × cols elements, rows `stride` elements apart. */
+typedef struct {
+  const char *name;
+  array_view array;
+  size_t rows, cols, stride;
+} matrix_view;
+
+static size_t elements_needed(const matrix_view *v) {
+  if (v->rows == 0 || v->cols == 0) return 0;
+  return (v->rows - 1) * v->stride + v->cols;
+}
+
+/* Checks stride >= cols (and >= 1, as BLAS wants) and that the array holds the view. */
+static bool check_view(call *c, const matrix_view *v, const char *stride_name) {
+  const size_t minimum_stride = v->cols > 1 ? v->cols : 1;
+  if (v->stride < minimum_stride)
+    return RANGE_ERROR(c->env, c->op, "%s must be at least %zu for %s (%zu×%zu), got %zu", stride_name, minimum_stride,
+                       v->name, v->rows, v->cols, v->stride);
+  const size_t needed = elements_needed(v);
+  if (v->array.length < needed)
+    return RANGE_ERROR(c->env, c->op, "%s is too short: %zu×%zu with %s = %zu needs %zu elements, it has %zu", v->name,
+                       v->rows, v->cols, stride_name, v->stride, needed, v->array.length);
+  return true;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+  return q;
+}
+
+/* Whether any element of view `a` shares memory with an element of view `b` (exact, also for
+ * interleaved views of one buffer: column-disjoint heads of a [T, H·D] array do not overlap). */
+static bool views_overlap(const matrix_view *a, const matrix_view *b) {
+  const size_t needed_a = elements_needed(a), needed_b = elements_needed(b);
+  if (needed_a == 0 || needed_b == 0) return false;
+  const uintptr_t a_begin = (uintptr_t)a->array.data, a_end = a_begin + needed_a * a->array.element_size;
+  const uintptr_t b_begin = (uintptr_t)b->array.data, b_end = b_begin + needed_b * b->array.element_size;
+  if (a_end <= b_begin || b_end <= a_begin) return false;
+  /* The spans meet: test each row of a against b's rows, in bytes relative to b's start. */
+  const int64_t b_row_bytes = (int64_t)(b->cols * b->array.element_size);
+  const int64_t b_stride_bytes = (int64_t)(b->stride * b->array.element_size);
+  for (size_t r = 0; r < a->rows; r++) {
+    const int64_t start = (int64_t)(a_begin + r * a->stride * a->array.element_size) - (int64_t)b_begin;
+    const int64_t end = start + (int64_t)(a->cols * a->array.element_size);
+    /* rows i of b with i·stride < end and i·stride + row_bytes > start */
+    int64_t first = floor_div(start - b_row_bytes, b_stride_bytes) + 1;
+    int64_t last = floor_div(end - 1, b_stride_bytes);
+    if (first < 0) first = 0;
+    if (last > (int64_t)b->rows - 1) last = (int64_t)b->rows - 1;
+    if (first <= last) return true;
+  }
+  return false;
+}
+
+static bool check_no_overlap(call *c, const matrix_view *output, const matrix_view *input) {
+  if (views_overlap(output, input))
+    return RANGE_ERROR(c->env, c->op, "%s must not share memory with %s", output->name, input->name);
+  return true;
+}
+
+static napi_value undefined_value(napi_env env) {
+  napi_value value;
+  napi_get_undefined(env, &value);
+  return value;
+}
+
+/* ---- entry points ------------------------------------------------------------------------- */
+
+/* gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) */
+static napi_value js_gemm(napi_env env, napi_callback_info info) {
+  call c;
+  bool trans_a, trans_b;
+  int m, n, k, lda, ldb, ldc;
+  double alpha, beta;
+  array_view a, b, out;
+  if (!read_call(env, info, "gemm", 13, &c) || !read_bool(&c, 0, "transA", &trans_a) ||
+      !read_bool(&c, 1, "transB", &trans_b) || !read_int(&c, 2, "m", 0, &m) || !read_int(&c, 3, "n", 0, &n) ||
+      !read_int(&c, 4, "k", 0, &k) || !read_number(&c, 5, "alpha", &alpha) || !read_f32_array(&c, 6, "a", &a) ||
+      !read_int(&c, 7, "lda", 1, &lda) || !read_f32_array(&c, 8, "b", &b) || !read_int(&c, 9, "ldb", 1, &ldb) ||
+      !read_number(&c, 10, "beta", &beta) || !read_f32_array(&c, 11, "c", &out) || !read_int(&c, 12, "ldc", 1, &ldc))
+    return NULL;
+  /* the matrices as stored: op(A) is m×k, so A is k×m when transposed */
+  const matrix_view view_a = {"a", a, trans_a ? k : m, trans_a ? m : k, lda};
+  const matrix_view view_b = {"b", b, trans_b ? n : k, trans_b ? k : n, ldb};
+  const matrix_view view_c = {"c", out, m, n, ldc};
+  if (!check_view(&c, &view_a, "lda") || !check_view(&c, &view_b, "ldb") || !check_view(&c, &view_c, "ldc") ||
+      !check_no_overlap(&c, &view_c, &view_a) || !check_no_overlap(&c, &view_c, &view_b))
+    return NULL;
+  ops_gemm(trans_a, trans_b, m, n, k, (float)alpha, a.data, lda, b.data, ldb, (float)beta, out.data, ldc);
+  return undefined_value(env);
+}
+
+/* The weight matrix arguments shared by linear and linearBackwardInput: data, dtype, rows, cols. */
+static bool read_weight(call *c, size_t first, weight_dtype *dtype, matrix_view *w) {
+  int rows, cols;
+  array_view data;
+  if (!read_dtype(c, first + 1, "w.dtype", dtype) || !read_weight_array(c, first, "w.data", *dtype, &data) ||
+      !read_int(c, first + 2, "w.rows", 0, &rows) || !read_int(c, first + 3, "w.cols", 0, &cols))
+    return false;
+  *w = (matrix_view){"w.data", data, (size_t)rows, (size_t)cols, cols > 1 ? (size_t)cols : 1};
+  /* the whole matrix must be there: rows × cols, not just (rows-1)·cols + cols */
+  return check_view(c, w, "w.cols");
+}
+
+/* linear(x, m, wData, wDtype, wRows, wCols, out, accumulate, ldx, ldout) */
+static napi_value js_linear(napi_env env, napi_callback_info info) {
+  call c;
+  int m, ldx, ldout;
+  weight_dtype dtype;
+  matrix_view w;
+  array_view x, out;
+  bool accumulate;
+  if (!read_call(env, info, "linear", 10, &c) || !read_f32_array(&c, 0, "x", &x) || !read_int(&c, 1, "m", 0, &m) ||
+      !read_weight(&c, 2, &dtype, &w) || !read_f32_array(&c, 6, "out", &out) ||
+      !read_bool(&c, 7, "accumulate", &accumulate) || !read_int(&c, 8, "ldx", 1, &ldx) ||
+      !read_int(&c, 9, "ldout", 1, &ldout))
+    return NULL;
+  const matrix_view view_x = {"x", x, (size_t)m, w.cols, (size_t)ldx};
+  const matrix_view view_out = {"out", out, (size_t)m, w.rows, (size_t)ldout};
+  if (!check_view(&c, &view_x, "ldx") || !check_view(&c, &view_out, "ldout") ||
+      !check_no_overlap(&c, &view_out, &view_x) || !check_no_overlap(&c, &view_out, &w))
+    return NULL;
+  if (ops_linear(x.data, m, ldx, dtype, w.array.data, (int)w.rows, (int)w.cols, out.data, ldout, accumulate) != 0) {
+    napi_throw_error(env, "ERR_YOLLAVA_KERNEL_MEMORY", "linear: out of memory for a weight tile");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+/* linearBackwardInput(dy, m, wData, wDtype, wRows, wCols, dx, accumulate, lddy, lddx) */
+static napi_value js_linear_backward_input(napi_env env, napi_callback_info info) {
+  call c;
+  int m, lddy, lddx;
+  weight_dtype dtype;
+  matrix_view w;
+  array_view dy, dx;
+  bool accumulate;
+  if (!read_call(env, info, "linearBackwardInput", 10, &c) || !read_f32_array(&c, 0, "dy", &dy) ||
+      !read_int(&c, 1, "m", 0, &m) || !read_weight(&c, 2, &dtype, &w) || !read_f32_array(&c, 6, "dx", &dx) ||
+      !read_bool(&c, 7, "accumulate", &accumulate) || !read_int(&c, 8, "lddy", 1, &lddy) ||
+      !read_int(&c, 9, "lddx", 1, &lddx))
+    return NULL;
+  const matrix_view view_dy = {"dy", dy, (size_t)m, w.rows, (size_t)lddy};
+  const matrix_view view_dx = {"dx", dx, (size_t)m, w.cols, (size_t)lddx};
+  if (!check_view(&c, &view_dy, "lddy") || !check_view(&c, &view_dx, "lddx") ||
+      !check_no_overlap(&c, &view_dx, &view_dy) || !check_no_overlap(&c, &view_dx, &w))
+    return NULL;
+  if (ops_linear_backward_input(dy.data, m, lddy, dtype, w.array.data, (int)w.rows, (int)w.cols, dx.data, lddx,
+                                accumulate) != 0) {
+    napi_throw_error(env, "ERR_YOLLAVA_KERNEL_MEMORY", "linearBackwardInput: out of memory for a weight tile");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+/* toFloat32(src, dtype, dst): dst.length values */
+static napi_value js_to_float32(napi_env env, napi_callback_info info) {
+  call c;
+  weight_dtype dtype;
+  array_view src, dst;
+  if (!read_call(env, info, "toFloat32", 3, &c) || !read_dtype(&c, 1, "dtype", &dtype) ||
+      !read_weight_array(&c, 0, "src", dtype, &src) || !read_f32_array(&c, 2, "dst", &dst))
+    return NULL;
+  if (src.length < dst.length)
+    { throw_error(env, true, "toFloat32", "src has %zu elements, dst wants %zu", src.length, dst.length); return NULL; }
+  const matrix_view view_src = {"src", src, 1, dst.length, dst.length};
+  const matrix_view view_dst = {"dst", dst, 1, dst.length, dst.length};
+  if (!check_no_overlap(&c, &view_dst, &view_src)) return NULL;
+  if (dtype == WEIGHT_F32) memmove(dst.data, src.data, dst.length * sizeof(float));
+  else ops_to_float32(dtype, src.data, dst.data, dst.length);
+  return undefined_value(env);
+}
+
+static napi_value int_value(napi_env env, int64_t number) {
+  napi_value value;
+  napi_create_int64(env, number, &value);
+  return value;
+}
+
+/* setThreads(threads): OpenBLAS's threads and the addon's own */
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  call c;
+  int threads;
+  if (!read_call(env, info, "setThreads", 1, &c) || !read_int(&c, 0, "threads", 1, &threads)) return NULL;
+  if (threads > 64) { throw_error(env, true, "setThreads", "threads must be at most 64, got %d", threads); return NULL; }
+  ops_set_threads(threads);
+  return undefined_value(env);
+}
+
+static napi_value js_get_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  return int_value(env, ops_get_threads());
+}
+
+static void set_string(napi_env env, napi_value object, const char *key, const char *text) {
+  napi_value value;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
+  napi_set_named_property(env, object, key, value);
+}
+
+/* info(): { blasConfig, isa, tileBytes, f32GemvBlas } */
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value object, flag;
+  napi_create_object(env, &object);
+  set_string(env, object, "blasConfig", ops_blas_config());
+  set_string(env, object, "isa", kernels_isa());
+  napi_set_named_property(env, object, "tileBytes", int_value(env, (int64_t)ops_get_tile_bytes()));
+  napi_get_boolean(env, ops_get_f32_gemv_blas(), &flag);
+  napi_set_named_property(env, object, "f32GemvBlas", flag);
+  return object;
+}
+
+/* tune(name, value): benchmark knobs: 'tileBytes' (number), 'f32GemvBlas' (0/1), 'isa' (string) */
+static napi_value js_tune(napi_env env, napi_callback_info info) {
+  call c;
+  if (!read_call(env, info, "tune", 2, &c)) return NULL;
+  char name[32] = {0};
+  size_t length = 0;
+  napi_valuetype type;
+  napi_typeof(env, c.argv[0], &type);
+  if (type != napi_string) { throw_error(env, false, "tune", "name must be a string"); return NULL; }
+  napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &length);
+  if (strcmp(name, "isa") == 0) {
+    char isa[16] = {0};
+    napi_typeof(env, c.argv[1], &type);
+    if (type == napi_string) napi_get_value_string_utf8(env, c.argv[1], isa, sizeof isa, &length);
+    if (kernels_force_isa(isa) != 0)
+      { throw_error(env, true, "tune", "isa '%s' is not one this CPU runs (avx512, avx2, generic)", isa); return NULL; }
+  } else if (strcmp(name, "tileBytes") == 0) {
+    int bytes;
+    if (!read_int(&c, 1, "tileBytes", 4096, &bytes)) return NULL;
+    ops_set_tile_bytes((size_t)bytes);
+  } else if (strcmp(name, "f32GemvBlas") == 0) {
+    int use_blas;
+    if (!read_int(&c, 1, "f32GemvBlas", 0, &use_blas)) return NULL;
+    ops_set_f32_gemv_blas(use_blas);
+  } else {
+    { throw_error(env, true, "tune", "unknown knob '%s'", name); return NULL; }
+  }
+  return undefined_value(env);
+}
+
+/* The kernels' state (threads, scratch) is process-wide, shared by every worker thread. */
+static pthread_once_t ops_initialized = PTHREAD_ONCE_INIT;
+
+static napi_value init(napi_env env, napi_value exports) {
+  pthread_once(&ops_initialized, ops_init);
+  const napi_property_descriptor properties[] = {
+      {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"linear", NULL, js_linear, NULL, NULL, NULL, napi_default, NULL},
+      {"linearBackwardInput", NULL, js_linear_backward_input, NULL, NULL, NULL, napi_default, NULL},
+      {"toFloat32", NULL, js_to_float32, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"getThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
+      {"tune", NULL, js_tune, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

@@ -1,0 +1,36 @@
+/* Single-threaded inner kernels that OpenBLAS lacks: dot products and widening straight from
+ * f16/bf16 weights. Each has an AVX-512, an AVX2/FMA/F16C and a plain C version; the best one
+ * the CPU runs is picked once by kernels_init(), so the addon runs on any x86-64 (and the
+ * plain C versions build everywhere else). */
+#ifndef YOLLAVA_KERNELS_H
+#define YOLLAVA_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { WEIGHT_F32 = 0, WEIGHT_F16 = 1, WEIGHT_BF16 = 2 } weight_dtype;
+
+static inline size_t weight_element_size(weight_dtype dtype) { return dtype == WEIGHT_F32 ? 4 : 2; }
+
+void kernels_init(void);
+/* "avx512", "avx2" or "generic". */
+const char *kernels_isa(void);
+/* Forces an instruction set for tests and benchmarks ("avx512", "avx2", "generic");
+ * returns 0, or -1 if this CPU cannot run it (then nothing changes). */
+int kernels_force_isa(const char *isa);
+
+/* dst[i] = float(src[i]) for i < count. */
+void widen_to_f32(weight_dtype dtype, const void *src, float *dst, size_t count);
+
+/* y[r] = dot(W[r, 0:cols], x) (+ y[r] when accumulate) for r in [r0, r1); W rows are
+ * row_stride elements apart. */
+void gemv_rows(weight_dtype dtype, const void *w, size_t row_stride, size_t cols, const float *x, float *y,
+               size_t r0, size_t r1, int accumulate);
+
+/* acc[c] += sum over r in [r0, r1) of dy[r] * W[r, c], for c < cols. */
+void gemv_t_rows(weight_dtype dtype, const void *w, size_t row_stride, size_t cols, const float *dy, float *acc,
+                 size_t r0, size_t r1);
+
+float f16_bits_to_f32(uint16_t bits);
+
+#endif

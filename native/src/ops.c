@@ -1,0 +1,259 @@
+#include "ops.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+/* Declared here too because not every cblas.h declares OpenBLAS's extensions. */
+extern void openblas_set_num_threads(int threads);
+extern char *openblas_get_config(void);
+
+/* Below these sizes a second thread costs more (waking it, sharing caches) than it saves. */
+#define PARALLEL_MIN_WEIGHT_BYTES (256 * 1024)
+#define PARALLEL_MIN_WIDEN_COUNT (64 * 1024)
+
+static int thread_count = 1;
+static size_t tile_bytes = 2u << 20;
+static int f32_gemv_blas = 0;
+
+/* One scratch buffer (weight tiles, per-thread partial sums), grown on demand and kept:
+ * allocating megabytes per call would page-fault them in again every call. */
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+static float *scratch;
+static size_t scratch_floats;
+
+static float *scratch_reserve(size_t floats) {
+  if (floats <= scratch_floats) return scratch;
+  free(scratch);
+  scratch_floats = 0;
+  /* 64-byte aligned rows help both the widening stores and sgemm's packing */
+  const size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;
+  if (posix_memalign((void **)&scratch, 64, bytes) != 0) { scratch = NULL; return NULL; }
+  scratch_floats = floats;
+  return scratch;
+}
+
+void ops_init(void) {
+  kernels_init();
+  ops_set_threads(1);
+}
+
+void ops_set_threads(int threads) {
+  if (threads < 1) threads = 1;
+  pool_set_threads(threads);
+  thread_count = pool_get_threads();
+  openblas_set_num_threads(thread_count);
+}
+
+int ops_get_threads(void) { return thread_count; }
+const char *ops_blas_config(void) { return openblas_get_config(); }
+void ops_set_tile_bytes(size_t bytes) { tile_bytes = bytes < 4096 ? 4096 : bytes; }
+size_t ops_get_tile_bytes(void) { return tile_bytes; }
+void ops_set_f32_gemv_blas(int use_blas) { f32_gemv_blas = use_blas != 0; }
+int ops_get_f32_gemv_blas(void) { return f32_gemv_blas; }
+
+static int parts_for(size_t work, size_t minimum) {
+  if (thread_count <= 1 || work < minimum) return 1;
+  return thread_count;
+}
+
+/* [begin, end) of part p when splitting count items, in whole blocks of `block`. */
+static void split_range(size_t count, size_t block, int part, int parts, size_t *begin, size_t *end) {
+  const size_t blocks = (count + block - 1) / block;
+  const size_t b0 = blocks * (size_t)part / (size_t)parts, b1 = blocks * (size_t)(part + 1) / (size_t)parts;
+  *begin = b0 * block < count ? b0 * block : count;
+  *end = b1 * block < count ? b1 * block : count;
+}
+
+/* ---- widening --------------------------------------------------------------------------- */
+
+typedef struct {
+  weight_dtype dtype;
+  const void *src;
+  float *dst;
+  size_t count;
+} widen_job;
+
+static void widen_part(void *context, int part, int parts) {
+  const widen_job *job = context;
+  size_t begin, end;
+  split_range(job->count, 64, part, parts, &begin, &end);
+  if (begin < end)
+    widen_to_f32(job->dtype, (const char *)job->src + begin * weight_element_size(job->dtype), job->dst + begin,
+                 end - begin);
+}
+
+void ops_to_float32(weight_dtype dtype, const void *src, float *dst, size_t count) {
+  widen_job job = {dtype, src, dst, count};
+  pool_run(widen_part, &job, parts_for(count, PARALLEL_MIN_WIDEN_COUNT));
+}
+
+/* ---- gemv: y = W·x and dx = Wᵀ·dy, split by rows of W ------------------------------------- */
+
+typedef struct {
+  weight_dtype dtype;
+  const void *w;
+  size_t row_stride, rows, cols;
+  const float *x;
+  float *y;
+  int accumulate;
+  float *partials; /* gemv_t: one cols-long sum per part */
+} gemv_job;
+
+static void gemv_part(void *context, int part, int parts) {
+  const gemv_job *job = context;
+  size_t begin, end;
+  split_range(job->rows, 16, part, parts, &begin, &end);
+  if (begin < end) gemv_rows(job->dtype, job->w, job->row_stride, job->cols, job->x, job->y, begin, end, job->accumulate);
+}
+
+static void gemv(weight_dtype dtype, const void *w, size_t row_stride, size_t rows, size_t cols, const float *x,
+                 float *y, int accumulate) {
+  gemv_job job = {dtype, w, row_stride, rows, cols, x, y, accumulate, NULL};
+  pool_run(gemv_part, &job, parts_for(rows * cols * weight_element_size(dtype), PARALLEL_MIN_WEIGHT_BYTES));
+}
+
+static void gemv_t_part(void *context, int part, int parts) {
+  const gemv_job *job = context;
+  size_t begin, end;
+  split_range(job->rows, 16, part, parts, &begin, &end);
+  float *sums = job->partials + (size_t)part * job->cols;
+  memset(sums, 0, job->cols * sizeof(float));
+  if (begin < end) gemv_t_rows(job->dtype, job->w, job->row_stride, job->cols, job->x, sums, begin, end);
+}
+
+/* y[0:cols] (+)= Wᵀ·x with W rows×cols. Returns -1 if scratch memory ran out. */
+static int gemv_t(weight_dtype dtype, const void *w, size_t row_stride, size_t rows, size_t cols, const float *x,
+                  float *y, int accumulate) {
+  const int parts = parts_for(rows * cols * weight_element_size(dtype), PARALLEL_MIN_WEIGHT_BYTES);
+  if (parts == 1) {
+    if (!accumulate) memset(y, 0, cols * sizeof(float));
+    gemv_t_rows(dtype, w, row_stride, cols, x, y, 0, rows);
+    return 0;
+  }
+  pthread_mutex_lock(&scratch_lock);
+  float *partials = scratch_reserve((size_t)parts * cols);
+  if (!partials) { pthread_mutex_unlock(&scratch_lock); return -1; }
+  gemv_job job = {dtype, w, row_stride, rows, cols, x, y, accumulate, partials};
+  pool_run(gemv_t_part, &job, parts);
+  for (size_t c = 0; c < cols; c++) {
+    float sum = accumulate ? y[c] : 0.0f;
+    for (int p = 0; p < parts; p++) sum += partials[(size_t)p * cols + c];
+    y[c] = sum;
+  }
+  pthread_mutex_unlock(&scratch_lock);
+  return 0;
+}
+
+/* ---- f32 products -------------------------------------------------------------------------- */
+
+static void scale_rows(float *c, int rows, int cols, int ldc, float beta) {
+  if (beta == 0.0f) {
+    for (int i = 0; i < rows; i++) memset(c + (size_t)i * ldc, 0, (size_t)cols * sizeof(float));
+  } else if (beta != 1.0f) {
+    for (int i = 0; i < rows; i++)
+      for (int j = 0; j < cols; j++) c[(size_t)i * ldc + j] *= beta;
+  }
+}
+
+void ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+              int ldb, float beta, float *c, int ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) {
+    scale_rows(c, m, n, ldc, beta);
+    return;
+  }
+  if (m == 1 || n == 1) {
+    /* A gemv (sgemm is slow for one row or column). Clear C first for beta = 0: that must
+     * overwrite NaN, and sgemv's beta = 0 handling differs between OpenBLAS versions. */
+    if (beta == 0.0f) scale_rows(c, m, n, ldc, 0.0f);
+    if (m == 1) {
+      /* c[1×n] = alpha·a·op(B) + beta·c */
+      const int inc_a = trans_a ? lda : 1;
+      if (trans_b) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b, ldb, a, inc_a, beta, c, 1);
+      else cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b, ldb, a, inc_a, beta, c, 1);
+    } else {
+      /* c[m×1] = alpha·op(A)·b + beta·c */
+      const int inc_b = trans_b ? 1 : ldb;
+      if (trans_a) cblas_sgemv(CblasRowMajor, CblasTrans, k, m, alpha, a, lda, b, inc_b, beta, c, ldc);
+      else cblas_sgemv(CblasRowMajor, CblasNoTrans, m, k, alpha, a, lda, b, inc_b, beta, c, ldc);
+    }
+    return;
+  }
+  /* OpenBLAS's sgemm writes C without reading it when beta = 0 (tested with NaN-filled C). */
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+              a, lda, b, ldb, beta, c, ldc);
+}
+
+/* ---- linear layers ------------------------------------------------------------------------ */
+
+/* Rows of W per widened tile: about tile_bytes of float32, a multiple of 16, at least 16. */
+static size_t tile_rows_for(size_t rows, size_t cols) {
+  size_t tile = tile_bytes / (cols * sizeof(float));
+  tile = tile / 16 * 16;
+  if (tile < 16) tile = 16;
+  return tile < rows ? tile : rows;
+}
+
+int ops_linear(const float *x, int m, int ldx, weight_dtype dtype, const void *w, int n, int k, float *out, int ldout,
+               int accumulate) {
+  if (m == 0 || n == 0) return 0;
+  if (k == 0) {
+    if (!accumulate) scale_rows(out, m, n, ldout, 0.0f);
+    return 0;
+  }
+  if (m == 1 && (dtype != WEIGHT_F32 || !f32_gemv_blas)) {
+    gemv(dtype, w, (size_t)k, (size_t)n, (size_t)k, x, out, accumulate);
+    return 0;
+  }
+  if (dtype == WEIGHT_F32) {
+    ops_gemm(0, 1, m, n, k, 1.0f, x, ldx, w, k, accumulate ? 1.0f : 0.0f, out, ldout);
+    return 0;
+  }
+  /* out[:, r0:r0+t] = x · widen(W[r0:r0+t, :])ᵀ, one tile of W at a time. */
+  pthread_mutex_lock(&scratch_lock);
+  const size_t tile_rows = tile_rows_for((size_t)n, (size_t)k);
+  float *tile = scratch_reserve(tile_rows * (size_t)k);
+  if (!tile) { pthread_mutex_unlock(&scratch_lock); return -1; }
+  const size_t element = weight_element_size(dtype);
+  for (size_t r0 = 0; r0 < (size_t)n; r0 += tile_rows) {
+    const size_t t = (size_t)n - r0 < tile_rows ? (size_t)n - r0 : tile_rows;
+    ops_to_float32(dtype, (const char *)w + r0 * (size_t)k * element, tile, t * (size_t)k);
+    ops_gemm(0, 1, m, (int)t, k, 1.0f, x, ldx, tile, k, accumulate ? 1.0f : 0.0f, out + r0, ldout);
+  }
+  pthread_mutex_unlock(&scratch_lock);
+  return 0;
+}
+
+int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dtype, const void *w, int n, int k,
+                              float *dx, int lddx, int accumulate) {
+  if (m == 0 || k == 0) return 0;
+  if (n == 0) {
+    if (!accumulate) scale_rows(dx, m, k, lddx, 0.0f);
+    return 0;
+  }
+  if (m == 1 && (dtype != WEIGHT_F32 || !f32_gemv_blas))
+    return gemv_t(dtype, w, (size_t)k, (size_t)n, (size_t)k, dy, dx, accumulate);
+  if (dtype == WEIGHT_F32) {
+    ops_gemm(0, 0, m, k, n, 1.0f, dy, lddy, w, k, accumulate ? 1.0f : 0.0f, dx, lddx);
+    return 0;
+  }
+  /* dx += dy[:, r0:r0+t] · widen(W[r0:r0+t, :]): tiles split the reduction dimension, so that
+   * each tile is a contiguous block of W whatever its shape. */
+  pthread_mutex_lock(&scratch_lock);
+  const size_t tile_rows = tile_rows_for((size_t)n, (size_t)k);
+  float *tile = scratch_reserve(tile_rows * (size_t)k);
+  if (!tile) { pthread_mutex_unlock(&scratch_lock); return -1; }
+  const size_t element = weight_element_size(dtype);
+  for (size_t r0 = 0; r0 < (size_t)n; r0 += tile_rows) {
+    const size_t t = (size_t)n - r0 < tile_rows ? (size_t)n - r0 : tile_rows;
+    ops_to_float32(dtype, (const char *)w + r0 * (size_t)k * element, tile, t * (size_t)k);
+    const float beta = r0 == 0 && !accumulate ? 0.0f : 1.0f;
+    ops_gemm(0, 0, m, k, (int)t, 1.0f, dy + r0, lddy, tile, k, beta, dx, lddx);
+  }
+  pthread_mutex_unlock(&scratch_lock);
+  return 0;
+}

@@ -1,0 +1,36 @@
+/* The kernels behind the addon's entry points, on validated arguments: OpenBLAS for f32
+ * products, the fused gemv kernels for m = 1, widened weight tiles + sgemm for f16/bf16. */
+#ifndef YOLLAVA_OPS_H
+#define YOLLAVA_OPS_H
+
+#include <stddef.h>
+#include "kernels.h"
+
+void ops_init(void);
+void ops_set_threads(int threads);
+int ops_get_threads(void);
+const char *ops_blas_config(void);
+
+/* Tuning knobs for benchmarks: bytes of one widened weight tile, and whether f32 gemv goes
+ * through OpenBLAS sgemv (1) or the addon's own threaded kernel (0). */
+void ops_set_tile_bytes(size_t bytes);
+size_t ops_get_tile_bytes(void);
+void ops_set_f32_gemv_blas(int use_blas);
+int ops_get_f32_gemv_blas(void);
+
+/* C = alpha·op(A)·op(B) + beta·C, row-major; dimensions > 0, leading dims valid. */
+void ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+              int ldb, float beta, float *c, int ldc);
+
+/* out[m×n] (+)= x[m×k]·Wᵀ with W n×k. Returns 0, or -1 when scratch memory ran out. */
+int ops_linear(const float *x, int m, int ldx, weight_dtype dtype, const void *w, int n, int k, float *out, int ldout,
+               int accumulate);
+
+/* dx[m×k] (+)= dy[m×n]·W with W n×k. Returns 0, or -1 when scratch memory ran out. */
+int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dtype, const void *w, int n, int k,
+                              float *dx, int lddx, int accumulate);
+
+/* dst[0:count] = float(src[0:count]), using the pool for large counts. */
+void ops_to_float32(weight_dtype dtype, const void *src, float *dst, size_t count);
+
+#endif
