@@ -1,0 +1,243 @@
+/**
+ * Finite-difference tests of every hand-written backward: activations, norms, linear,
+ * attention (GQA, causal with a cached prefix, and full), RoPE, the decoder, the vision
+ * towers and the projector with all their weight gradients, and the loss with respect to
+ * extra token rows. Run on the float64-accumulating reference kernels.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { jsKernels } from '../../src/engine/jsKernels.ts';
+import { activationBackward, activationForward, swigluBackward, swigluForward, type ActivationName } from '../../src/models/layers/activations.ts';
+import { attentionBackward, attentionForward, type AttentionShape } from '../../src/models/layers/attention.ts';
+import { linearBackward, linearForward, type Linear } from '../../src/models/layers/linear.ts';
+import { layerNormBackward, layerNormForward, rmsNormBackward, rmsNormForward } from '../../src/models/layers/norms.ts';
+import { RotaryTable } from '../../src/models/layers/rope.ts';
+import { newDecoderLayerGrads } from '../../src/models/decoder.ts';
+import { newVisionGrads } from '../../src/models/visionTower.ts';
+import { createRandomLlava } from '../../src/models/randomLlava.ts';
+import type { LlavaConfig } from '../../src/models/config.ts';
+import type { LinearGrads } from '../../src/models/layers/linear.ts';
+import { checkGradient, project, randomArray } from '../helpers/gradcheck.ts';
+
+const kernels = () => jsKernels;
+
+test('activations', () => {
+  for (const name of ['silu', 'gelu', 'gelu_pytorch_tanh', 'quick_gelu'] as ActivationName[]) {
+    const x = randomArray(40, 1, 2);
+    const r = randomArray(40, 2);
+    const out = new Float32Array(40);
+    const loss = () => { activationForward(name, out, x); return project(out, r); };
+    const dx = new Float32Array(40);
+    activationBackward(name, dx, r, x);
+    checkGradient(name, loss, x, dx, { samples: 40, step: 1e-3 });
+  }
+  const gate = randomArray(30, 3, 2);
+  const up = randomArray(30, 4);
+  const r = randomArray(30, 5);
+  const out = new Float32Array(30);
+  const loss = () => { swigluForward(out, gate, up); return project(out, r); };
+  const dGate = new Float32Array(30);
+  const dUp = new Float32Array(30);
+  swigluBackward(dGate, dUp, r, gate, up);
+  checkGradient('swiglu gate', loss, gate, dGate, { samples: 30, step: 1e-3 });
+  checkGradient('swiglu up', loss, up, dUp, { samples: 30, step: 1e-3 });
+});
+
+test('RMSNorm and LayerNorm, with weight gradients', () => {
+  const T = 3, C = 16;
+  const x = randomArray(T * C, 6, 2);
+  const w = randomArray(C, 7);
+  const b = randomArray(C, 8);
+  const r = randomArray(T * C, 9);
+  const out = new Float32Array(T * C);
+  const rstd = new Float32Array(T);
+  const mean = new Float32Array(T);
+  const rmsLoss = () => { rmsNormForward(out, rstd, x, w, T, C, 1e-6); return project(out, r); };
+  rmsLoss();
+  const dx = new Float32Array(T * C);
+  const dw = new Float32Array(C);
+  rmsNormBackward(dx, dw, r, x, rstd, w, T, C);
+  checkGradient('rmsnorm x', rmsLoss, x, dx, { step: 1e-3 });
+  checkGradient('rmsnorm w', rmsLoss, w, dw, { step: 1e-3 });
+
+  const lnLoss = () => { layerNormForward(out, mean, rstd, x, w, b, T, C, 1e-5); return project(out, r); };
+  lnLoss();
+  const dx2 = new Float32Array(T * C);
+  const dw2 = new Float32Array(C);
+  const db2 = new Float32Array(C);
+  layerNormBackward(dx2, dw2, db2, r, x, mean, rstd, w, T, C);
+  checkGradient('layernorm x', lnLoss, x, dx2, { step: 1e-3 });
+  checkGradient('layernorm w', lnLoss, w, dw2, { step: 1e-3 });
+  checkGradient('layernorm b', lnLoss, b, db2, { step: 1e-3 });
+});
+
+test('linear, with weight and bias gradients', () => {
+  const T = 4, K = 10, N = 7;
+  const x = randomArray(T * K, 10);
+  const weight = randomArray(N * K, 11);
+  const bias = randomArray(N, 12);
+  const layer: Linear = { weight: { dtype: 'f32', rows: N, cols: K, data: weight }, bias };
+  const r = randomArray(T * N, 13);
+  const out = new Float32Array(T * N);
+  const loss = () => { linearForward(jsKernels, out, x, layer, T); return project(out, r); };
+  const dx = new Float32Array(T * K);
+  const grads: LinearGrads = { weight: new Float32Array(N * K), bias: new Float32Array(N) };
+  linearBackward(jsKernels, dx, false, grads, r, x, layer, T);
+  checkGradient('linear x', loss, x, dx);
+  checkGradient('linear W', loss, weight, grads.weight!);
+  checkGradient('linear b', loss, bias, grads.bias!);
+});
+
+test('attention: grouped heads, causal over a cached prefix, and full', () => {
+  for (const shape of [
+    { T: 3, past: 4, heads: 4, kvHeads: 2, headDim: 6, capacity: 9, causal: true },
+    { T: 5, past: 0, heads: 2, kvHeads: 2, headDim: 4, capacity: 5, causal: false },
+  ] satisfies AttentionShape[]) {
+    const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity } = shape;
+    const Tk = past + T;
+    const q = randomArray(H * T * D, 20, 1.5);
+    const keys = randomArray(KVH * capacity * D, 21, 1.5);
+    const values = randomArray(KVH * capacity * D, 22);
+    const r = randomArray(T * H * D, 23);
+    const out = new Float32Array(T * H * D);
+    const probs = new Float32Array(H * T * Tk);
+    const loss = () => { attentionForward(jsKernels, out, probs, q, keys, values, shape); return project(out, r); };
+    loss();
+    const dq = new Float32Array(H * T * D);
+    const dkNew = new Float32Array(KVH * T * D);
+    const dvNew = new Float32Array(KVH * T * D);
+    attentionBackward(jsKernels, dq, dkNew, dvNew, r, probs, q, keys, values, shape, new Float32Array(T * Tk));
+    checkGradient('attention q', loss, q, dq, { step: 1e-3 });
+    // Gradients exist for the new tokens' rows [past, Tk) of each KV head only.
+    for (const [name, param, grad] of [['k', keys, dkNew], ['v', values, dvNew]] as const) {
+      const view = new Float32Array(KVH * T * D);
+      const indices: number[] = [];
+      for (let g = 0; g < KVH; g++) for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) indices.push((g * capacity + past + t) * D + d);
+      const proxy = () => { indices.forEach((index, i) => { param[index] = view[i]; }); return loss(); };
+      indices.forEach((index, i) => { view[i] = param[index]; });
+      checkGradient(`attention ${name} (new rows)`, proxy, view, grad, { step: 1e-3 });
+    }
+  }
+});
+
+test('RoPE backward is the transpose rotation', () => {
+  const table = new RotaryTable(8, 10000);
+  const T = 3, H = 2;
+  const x = randomArray(T * H * 8, 30);
+  const r = randomArray(T * H * 8, 31);
+  const loss = () => { const y = x.slice(); table.apply(y, T, H, 5); return project(y, r); };
+  const dx = r.slice();
+  table.apply(dx, T, H, 5, true);
+  checkGradient('rope', loss, x, dx, { samples: 20, step: 1e-3 });
+});
+
+function tinyConfig(text: 'llama' | 'qwen2', vision: 'clip' | 'siglip'): LlavaConfig {
+  return {
+    vision: { kind: vision, hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 2, imageSize: 8, patchSize: 4, numChannels: 3, layerNormEps: 1e-5, hiddenAct: vision === 'clip' ? 'quick_gelu' : 'gelu_pytorch_tanh' },
+    text: { kind: text, hiddenSize: 16, intermediateSize: 20, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 4, vocabSize: 30, ropeTheta: 10000, rmsNormEps: 1e-6, tieWordEmbeddings: false },
+    imageTokenId: 29, projectorAct: 'gelu', projectorBias: true, visionFeatureLayer: -1, visionFeatureSelect: 'full', imageAspectRatio: null,
+  };
+}
+
+for (const kind of ['llama', 'qwen2'] as const) {
+  test(`${kind} decoder: input and every weight gradient, after a cached prefix`, () => {
+    const model = createRandomLlava(tinyConfig(kind, 'clip'), { seed: 40, std: 0.3 }, kernels);
+    const decoder = model.decoder;
+    const C = 16, T = 4;
+    const prefix = model.prefill({ ids: [1, 2, 3] });
+    const embeds = randomArray(T * C, 41);
+    const r = randomArray(T * C, 42);
+    const loss = () => {
+      const cache = prefix.clone();
+      return project(decoder.forward(embeds, T, cache).hidden, r);
+    };
+    const cache = prefix.clone();
+    const { tape } = decoder.forward(embeds, T, cache, { tape: true });
+    const grads = newDecoderLayerGrads(decoder.weights);
+    const dEmbeds = decoder.backward(tape!, r, grads);
+    checkGradient('embeds', loss, embeds, dEmbeds);
+    decoder.weights.layers.forEach((w, l) => {
+      const g = grads[l];
+      checkGradient(`layer ${l} input norm`, loss, w.inputNorm, g.inputNorm);
+      checkGradient(`layer ${l} post norm`, loss, w.postNorm, g.postNorm);
+      for (const name of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) {
+        checkGradient(`layer ${l} ${name}.weight`, loss, w[name].weight.data as Float32Array, g[name].weight!);
+        if (w[name].bias) checkGradient(`layer ${l} ${name}.bias`, loss, w[name].bias!, g[name].bias!); // RoPE makes the key bias matter
+      }
+    });
+    assert.equal(kind === 'qwen2', decoder.weights.layers[0].q.bias !== null);
+  });
+}
+
+for (const kind of ['clip', 'siglip'] as const) {
+  test(`${kind} vision tower and projector: pixel and every weight gradient`, () => {
+    const model = createRandomLlava(tinyConfig('llama', kind), { seed: 50, std: 0.3 }, kernels);
+    const tower = model.visionTower;
+    const pixels = randomArray(3 * 8 * 8, 51);
+    const N = tower.numTokens;
+    const r = randomArray(N * 16, 52);
+    const loss = () => project(tower.forward(pixels).hiddenStates.at(-1)!, r);
+    const { tape } = tower.forward(pixels, { tape: true });
+    const grads = newVisionGrads(tower.weights);
+    const dPixels = tower.backward(tape!, r, grads);
+    checkGradient('pixels', loss, pixels, dPixels);
+    const w = tower.weights;
+    checkGradient('patch embedding', loss, w.patchEmbedding.weight.data as Float32Array, grads.patchEmbedding.weight!);
+    if (w.patchEmbedding.bias) checkGradient('patch bias', loss, w.patchEmbedding.bias, grads.patchEmbedding.bias!);
+    checkGradient('position embedding', loss, w.positionEmbedding, grads.positionEmbedding);
+    if (w.classEmbedding) checkGradient('class embedding', loss, w.classEmbedding, grads.classEmbedding!);
+    if (w.preNorm) {
+      checkGradient('pre-norm weight', loss, w.preNorm.weight, grads.preNorm!.weight);
+      checkGradient('pre-norm bias', loss, w.preNorm.bias, grads.preNorm!.bias);
+    }
+    w.layers.forEach((layer, l) => {
+      const g = grads.layers[l];
+      for (const name of ['norm1', 'norm2'] as const) {
+        checkGradient(`layer ${l} ${name}.weight`, loss, layer[name].weight, g[name].weight);
+        checkGradient(`layer ${l} ${name}.bias`, loss, layer[name].bias, g[name].bias);
+      }
+      for (const name of ['q', 'k', 'v', 'o', 'fc1', 'fc2'] as const) {
+        checkGradient(`layer ${l} ${name}.weight`, loss, layer[name].weight.data as Float32Array, g[name].weight!);
+        checkGradient(`layer ${l} ${name}.bias`, loss, layer[name].bias!, g[name].bias!, { expectZero: name === 'k' });
+      }
+    });
+
+    const projector = model.projector;
+    const features = randomArray(5 * 16, 53);
+    const rp = randomArray(5 * 16, 54);
+    const projectorLoss = () => project(projector.forward(features, 5).output, rp);
+    const pg = { linear1: { weight: new Float32Array(16 * 16), bias: new Float32Array(16) }, linear2: { weight: new Float32Array(16 * 16), bias: new Float32Array(16) } };
+    const dFeatures = projector.backward(projector.forward(features, 5, true).tape!, rp, pg);
+    checkGradient('projector input', projectorLoss, features, dFeatures);
+    checkGradient('projector linear1', projectorLoss, projector.weights.linear1.weight.data as Float32Array, pg.linear1.weight);
+    checkGradient('projector bias1', projectorLoss, projector.weights.linear1.bias!, pg.linear1.bias);
+    checkGradient('projector linear2', projectorLoss, projector.weights.linear2.weight.data as Float32Array, pg.linear2.weight);
+  });
+}
+
+test('loss gradients of extra token rows; a cached prefix gives the full-recompute gradients', () => {
+  const model = createRandomLlava(tinyConfig('qwen2', 'siglip'), { seed: 60, std: 0.3 }, kernels);
+  const C = 16, V = 30;
+  const pixels = randomArray(3 * 8 * 8, 61);
+  const image = model.encodeImage(pixels);
+  const imageTokens = Array(model.imageTokenCount).fill(29);
+  const prefixIds = [1, 5, ...imageTokens, 7];
+  // suffix: "<c> is <c_0><c_1>. question answer" with the concept token also predicted.
+  const suffixIds = [V, 8, V + 1, V + 2, 9, 10, 11, V, 12];
+  const suffixLabels = [-100, -100, -100, -100, -100, -100, 11, V, 12];
+  const extra = { inputRows: randomArray(3 * C, 62), outputRows: randomArray(C, 63), outputIds: [V] };
+  const full = model.lossAndGradients({
+    ids: [...prefixIds, ...suffixIds], images: [image], extra,
+    labels: [...prefixIds.map(() => -100), ...suffixLabels],
+  });
+  const cache = model.prefill({ ids: prefixIds, images: [image] });
+  const cached = model.lossAndGradients({ ids: suffixIds, extra, labels: suffixLabels, cache });
+  assert.equal(cache.length, prefixIds.length, 'the prefix cache is left as it was');
+  assert.ok(Math.abs(full.loss - cached.loss) < 1e-6, `loss ${full.loss} vs ${cached.loss}`);
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  assert.ok(maxDiff(full.inputRowGrads, cached.inputRowGrads) < 1e-6);
+  assert.ok(maxDiff(full.outputRowGrads, cached.outputRowGrads) < 1e-6);
+  const loss = () => model.lossAndGradients({ ids: suffixIds, extra, labels: suffixLabels, cache }).loss;
+  checkGradient('extra input rows', loss, extra.inputRows as Float32Array, cached.inputRowGrads, { step: 1e-3 });
+  checkGradient('extra output row', loss, extra.outputRows as Float32Array, cached.outputRowGrads, { step: 1e-3 });
+});
