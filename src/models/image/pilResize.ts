@@ -139,9 +139,10 @@ function resampleRows(src: RgbImage, outWidth: number, coeffs: AxisCoefficients,
       let b = FIXED_HALF;
       for (let i = 0; i < n; i++) {
         const k = weights[kBase + i];
-        r += input[p] * k;
-        g += input[p + 1] * k;
-        b += input[p + 2] * k;
+        // int32 arithmetic, wrapping like Pillow's C ints (products stay below 2^31).
+        r = (r + Math.imul(input[p], k)) | 0;
+        g = (g + Math.imul(input[p + 1], k)) | 0;
+        b = (b + Math.imul(input[p + 2], k)) | 0;
         p += 3;
       }
       out[o] = clip8(r);
@@ -155,8 +156,8 @@ function resampleRows(src: RgbImage, outWidth: number, coeffs: AxisCoefficients,
 
 /**
  * Vertical pass; `rowOffset` is subtracted from the source row indices (the horizontal pass
- * only produced the rows the vertical pass reads). Sums are exact integers in doubles, so
- * accumulating a whole row per tap gives the same result as Pillow's per-pixel loop.
+ * only produced the rows the vertical pass reads). Integer sums do not depend on order, so
+ * accumulating a whole row per tap (int32, wrapping like C) equals Pillow's per-pixel loop.
  */
 function resampleColumns(
   input: Uint8Array,
@@ -168,7 +169,7 @@ function resampleColumns(
   const { taps, first, count, weights } = coeffs;
   const stride = width * 3;
   const out = new Uint8Array(stride * outHeight);
-  const acc = new Float64Array(stride);
+  const acc = new Int32Array(stride);
   for (let y = 0; y < outHeight; y++) {
     acc.fill(FIXED_HALF);
     const n = count[y];
@@ -176,7 +177,7 @@ function resampleColumns(
     for (let i = 0; i < n; i++) {
       const k = weights[kBase + i];
       const rowBase = (first[y] - rowOffset + i) * stride;
-      for (let c = 0; c < stride; c++) acc[c] += input[rowBase + c] * k;
+      for (let c = 0; c < stride; c++) acc[c] += Math.imul(input[rowBase + c], k);
     }
     const outBase = y * stride;
     for (let c = 0; c < stride; c++) out[outBase + c] = clip8(acc[c]);
