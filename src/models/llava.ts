@@ -7,7 +7,7 @@
  */
 import type { Kernels } from '../engine/kernels.ts';
 import type { LlavaConfig } from './config.ts';
-import { Decoder, type DecoderTape } from './decoder.ts';
+import { Decoder, type DecoderLayerGrads, type DecoderTape } from './decoder.ts';
 import { KVCache } from './kvCache.ts';
 import { rmsNormBackward, rmsNormForward } from './layers/norms.ts';
 import { Projector } from './projector.ts';
@@ -41,6 +41,25 @@ export interface LossInput extends SequenceInput {
   readonly cache?: KVCache;
 }
 
+/**
+ * Float32 gradients of the frozen-by-default weights, for pretraining. Null members are not
+ * formed. With tied embeddings, pass the same array as `embedTokens` and `lmHead`.
+ */
+export interface LlavaWeightGrads {
+  layers: DecoderLayerGrads[] | null;
+  embedTokens: Float32Array | null; // [V, C]
+  norm: Float32Array | null; // [C]
+  lmHead: Float32Array | null; // [V, C]
+}
+
+export interface LossOptions {
+  readonly keepLogits?: boolean;
+  /** Adds weight gradients into these arrays. */
+  readonly weightGrads?: LlavaWeightGrads;
+  /** Also return d loss / d image features, per image (to continue into the projector). */
+  readonly imageGrads?: boolean;
+}
+
 export interface LossResult {
   readonly loss: number;
   /** Positions whose label counted. */
@@ -51,6 +70,8 @@ export interface LossResult {
   readonly outputRowGrads: Float32Array;
   /** Logits [count, V + m] at the positions that predict a label, when asked. */
   readonly logits: Float32Array | null;
+  /** d loss / d image features [rows, C] per image, when asked. */
+  readonly imageGrads: Float32Array[] | null;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -208,7 +229,7 @@ export class LlavaModel {
    * `cache`, only the new ids run forward and backward: the prefix does not depend on the
    * extra rows (causal attention), so the gradients equal a full recompute.
    */
-  lossAndGradients(input: LossInput, options: { keepLogits?: boolean } = {}): LossResult {
+  lossAndGradients(input: LossInput, options: LossOptions = {}): LossResult {
     const { ids, labels } = input;
     const T = ids.length;
     const C = this.hiddenSize;
@@ -264,28 +285,42 @@ export class LlavaModel {
       // Back through the head and the extra output rows.
       const dNormed = new Float32Array(R * C);
       const outputRowGrads = new Float32Array(m * C);
+      const weightGrads = options.weightGrads;
       if (R > 0) {
         kernels.linearBackwardInput(dBase, R, this.decoder.weights.lmHead, dNormed, false);
+        if (weightGrads?.lmHead) kernels.gemm(true, false, V, C, R, 1, dBase, V, normed, C, 1, weightGrads.lmHead, C);
         if (m > 0) {
           kernels.gemm(false, false, R, C, m, 1, dExtra, m, extra.outputRows, C, 1, dNormed, C);
           kernels.gemm(true, false, m, C, R, 1, dExtra, m, normed, C, 0, outputRowGrads, C);
         }
       }
       const dSelected = new Float32Array(R * C);
-      rmsNormBackward(dSelected, null, dNormed, selected, rstd, this.decoder.weights.norm, R, C);
+      rmsNormBackward(dSelected, weightGrads?.norm ?? null, dNormed, selected, rstd, this.decoder.weights.norm, R, C);
       const dHidden = new Float32Array(T * C);
       rows.forEach((row, i) => {
         for (let c = 0; c < C; c++) dHidden[row * C + c] += dSelected[i * C + c];
       });
-      const dEmbeds = this.decoder.backward(tape, dHidden);
+      const dEmbeds = this.decoder.backward(tape, dHidden, weightGrads?.layers ?? null);
       const inputRowGrads = new Float32Array(extra.inputRows.length);
+      const embedGrads = weightGrads?.embedTokens ?? null;
+      const imageGrads = options.imageGrads ? (input.images ?? []).map((features) => new Float32Array(features.length)) : null;
+      let image = 0;
+      let imageRow = 0;
       for (let t = 0; t < T; t++) {
         const id = ids[t];
-        if (id < V || id === this.config.imageTokenId) continue;
-        const base = (id - V) * C;
-        for (let c = 0; c < C; c++) inputRowGrads[base + c] += dEmbeds[t * C + c];
+        const row = dEmbeds.subarray(t * C, (t + 1) * C);
+        if (id === this.config.imageTokenId) {
+          if (imageGrads) imageGrads[image].set(row, imageRow * C);
+          if (++imageRow * C === input.images![image].length) { image++; imageRow = 0; }
+        } else if (id >= V) {
+          const base = (id - V) * C;
+          for (let c = 0; c < C; c++) inputRowGrads[base + c] += row[c];
+        } else if (embedGrads) {
+          const base = id * C;
+          for (let c = 0; c < C; c++) embedGrads[base + c] += row[c];
+        }
       }
-      return { loss, count: R, inputRowGrads, outputRowGrads, logits: options.keepLogits ? logits : null };
+      return { loss, count: R, inputRowGrads, outputRowGrads, logits: options.keepLogits ? logits : null, imageGrads };
     } finally {
       cache.truncate(past);
     }

@@ -241,3 +241,25 @@ test('loss gradients of extra token rows; a cached prefix gives the full-recompu
   checkGradient('extra input rows', loss, extra.inputRows as Float32Array, cached.inputRowGrads, { step: 1e-3 });
   checkGradient('extra output row', loss, extra.outputRows as Float32Array, cached.outputRowGrads, { step: 1e-3 });
 });
+
+test('loss gradients of every language weight and of the image features (pretraining)', () => {
+  const model = createRandomLlava(tinyConfig('llama', 'clip'), { seed: 70, std: 0.3 }, kernels);
+  const C = 16, V = 30;
+  const image = model.encodeImage(randomArray(3 * 8 * 8, 71));
+  const ids = [1, ...Array(model.imageTokenCount).fill(29), 4, 5, 6, 7, 2];
+  const labels = ids.map((id, t) => (t >= ids.length - 4 ? id : -100));
+  const weights = model.decoder.weights;
+  const grads = {
+    layers: newDecoderLayerGrads(weights),
+    embedTokens: new Float32Array(V * C),
+    norm: new Float32Array(C),
+    lmHead: new Float32Array(V * C),
+  };
+  const result = model.lossAndGradients({ ids, labels, images: [image] }, { weightGrads: grads, imageGrads: true });
+  const loss = () => model.lossAndGradients({ ids, labels, images: [image] }).loss;
+  checkGradient('embed_tokens', loss, weights.embedTokens.data as Float32Array, grads.embedTokens, { step: 1e-3 });
+  checkGradient('final norm', loss, weights.norm, grads.norm, { step: 1e-3 });
+  checkGradient('lm_head', loss, weights.lmHead.data as Float32Array, grads.lmHead, { step: 1e-3 });
+  checkGradient('layer 1 down', loss, weights.layers[1].down.weight.data as Float32Array, grads.layers[1].down.weight!, { step: 1e-3 });
+  checkGradient('image features', loss, image, result.imageGrads![0], { step: 1e-3 });
+});
