@@ -523,6 +523,39 @@ describe('decodeImage on encoded files', () => {
     assert.deepEqual([...(await decodeImage(palette)).data], [...pixels]);
   });
 
+  it('CMYK is converted with PIL\'s formula, not a colour profile', async () => {
+    // Minimal uncompressed little-endian CMYK TIFF, one strip; sharp cannot write raw CMYK inks.
+    function cmykTiff(width: number, height: number, inks: Uint8Array): Buffer {
+      const entries: Array<[tag: number, type: number, count: number, value: number]> = [];
+      const ifdOffset = 8;
+      const ifdEntries = 11;
+      const bitsOffset = ifdOffset + 2 + ifdEntries * 12 + 4;
+      const dataOffset = bitsOffset + 8;
+      entries.push([256, 3, 1, width], [257, 3, 1, height], [258, 3, 4, bitsOffset], [259, 3, 1, 1], [262, 3, 1, 5], [273, 4, 1, dataOffset]);
+      entries.push([277, 3, 1, 4], [278, 3, 1, height], [279, 4, 1, inks.length], [284, 3, 1, 1], [332, 3, 1, 1]);
+      const tiff = Buffer.alloc(dataOffset + inks.length);
+      tiff.write('II', 0, 'latin1');
+      tiff.writeUInt16LE(42, 2);
+      tiff.writeUInt32LE(ifdOffset, 4);
+      tiff.writeUInt16LE(ifdEntries, ifdOffset);
+      entries.forEach(([tag, type, count, value], i) => {
+        const at = ifdOffset + 2 + i * 12;
+        tiff.writeUInt16LE(tag, at);
+        tiff.writeUInt16LE(type, at + 2);
+        tiff.writeUInt32LE(count, at + 4);
+        if (type === 3 && count === 1) tiff.writeUInt16LE(value, at + 8);
+        else tiff.writeUInt32LE(value, at + 8);
+      });
+      for (let i = 0; i < 4; i++) tiff.writeUInt16LE(8, bitsOffset + i * 2);
+      tiff.set(inks, dataOffset);
+      return tiff;
+    }
+    const inks = new Uint8Array([0, 0, 0, 0, 255, 0, 0, 0, 10, 128, 200, 30, 255, 255, 255, 255, 1, 2, 3, 254, 77, 66, 55, 128]);
+    const img = await decodeImage(cmykTiff(3, 2, inks), { source: 'cmyk.tiff' });
+    // np.array(Image.open(that tiff).convert('RGB')) with Pillow 9.4
+    assert.deepEqual([...img.data], [255, 255, 255, 0, 255, 255, 216, 112, 49, 0, 0, 0, 1, 1, 1, 89, 94, 100]);
+  });
+
   it('encodePng round-trips exactly', async () => {
     const img = createRgbImage(3, 2, new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 250, 251, 252, 253, 254, 255]));
     const decoded = await decodeImage(await encodePng(img));

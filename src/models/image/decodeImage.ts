@@ -19,7 +19,7 @@ export interface DecodeImageOptions {
  * - Greyscale is replicated to R = G = B; 16-bit samples keep their high byte (as PIL does
  *   for 16-bit RGB PNGs).
  * - Embedded ICC profiles are ignored, like PIL (sharp would otherwise convert to sRGB and
- *   shift pixel values).
+ *   shift pixel values); CMYK is converted with PIL's plain formula, not a profile.
  * Multi-frame inputs give their first frame. Failures throw `ImageError` naming the file.
  */
 export async function decodeImage(input: string | Uint8Array, options: DecodeImageOptions = {}): Promise<RgbImage> {
@@ -30,22 +30,25 @@ export async function decodeImage(input: string | Uint8Array, options: DecodeIma
   }
 
   let decoded: { data: Buffer; info: OutputInfo };
+  let isCmyk = false;
   try {
-    decoded = await sharp(bytes, {
+    const image = sharp(bytes, {
       autoOrient: true,
       ignoreIcc: true,
       // 'error' rejects truncated or corrupt data (PIL raises on those too) but tolerates
       // decoder warnings such as stray bytes between JPEG markers, which PIL also accepts.
       failOn: 'error',
       limitInputPixels: options.maxPixels ?? true,
-    })
-      .removeAlpha()
-      .toColourspace('srgb')
+    });
+    isCmyk = (await image.metadata()).space === 'cmyk';
+    // CMYK: fetch the raw inks and convert as PIL does, not through a colour profile.
+    decoded = await (isCmyk ? image.pipelineColourspace('cmyk').toColourspace('cmyk') : image.removeAlpha().toColourspace('srgb'))
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw decodeFailure(source, error);
   }
+  if (isCmyk) decoded = { data: cmykToRgb(decoded.data, decoded.info.channels), info: { ...decoded.info, channels: 3 } };
 
   const { width, height, channels } = decoded.info;
   if (width <= 0 || height <= 0) {
@@ -95,4 +98,24 @@ function decodeFailure(source: string, error: unknown): ImageError {
     problem = 'the image data could not be decoded';
   }
   return new ImageError(code, source, `Cannot decode image ${source}: ${problem} (${detail})`, { cause: error });
+}
+
+/**
+ * PIL's `convert('RGB')` for CMYK (Convert.c cmyk2rgb): no colour management, each channel is
+ * (255 − K) − round(ink · (255 − K) / 255) with PIL's integer rounding of the product.
+ * Channels past the fourth (alpha) are dropped.
+ */
+function cmykToRgb(cmyk: Buffer, channels: number): Buffer {
+  const pixels = Math.floor(cmyk.length / channels);
+  const rgb = Buffer.alloc(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    const base = i * channels;
+    const notK = 255 - cmyk[base + 3];
+    for (let c = 0; c < 3; c++) {
+      const t = cmyk[base + c] * notK + 128;
+      const v = notK - (((t >> 8) + t) >> 8);
+      rgb[i * 3 + c] = v < 0 ? 0 : v;
+    }
+  }
+  return rgb;
 }
