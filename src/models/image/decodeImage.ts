@@ -17,7 +17,8 @@ export interface DecodeImageOptions {
  * - Alpha is dropped, not composited, as PIL's `convert('RGB')` does (the colour under a
  *   transparent pixel is kept).
  * - Greyscale is replicated to R = G = B; 16-bit samples keep their high byte (as PIL does
- *   for 16-bit RGB PNGs).
+ *   for 16-bit RGB PNGs; for 16-bit greyscale PIL instead clips values above 255, a quirk
+ *   not reproduced).
  * - Embedded ICC profiles are ignored, like PIL (sharp would otherwise convert to sRGB and
  *   shift pixel values); CMYK is converted with PIL's plain formula, not a profile.
  * Multi-frame inputs give their first frame. Failures throw `ImageError` naming the file.
