@@ -1,0 +1,500 @@
+// The native kernels against the TypeScript reference, and the 16-bit float conversions.
+// Native tests are skipped, with the reason shown, when the addon is not built.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import type { Kernels, Matrix, WeightDType } from '../../src/engine/kernels.ts';
+import { jsKernels } from '../../src/engine/jsKernels.ts';
+import { loadNativeAddon, loadNativeKernels, type NativeAddon } from '../../src/engine/nativeKernels.ts';
+import { bf16ToFloat32, f16ToFloat32, float32ToBf16, float32ToF16 } from '../../src/engine/dtypes.ts';
+
+// ---- helpers -----------------------------------------------------------------------------
+
+/** Deterministic values in [-1, 1). */
+function randomArray(length: number, seed: number): Float32Array {
+  const out = new Float32Array(length);
+  let state = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13; state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5; state >>>= 0;
+    out[i] = state / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function randomMatrix(dtype: WeightDType, rows: number, cols: number, seed: number): Matrix {
+  const values = randomArray(rows * cols, seed);
+  if (dtype === 'f32') return { dtype, rows, cols, data: values };
+  const encode = dtype === 'bf16' ? float32ToBf16 : float32ToF16;
+  return { dtype, rows, cols, data: Uint16Array.from(values, encode) };
+}
+
+const absolute = (array: Float32Array) => array.map(Math.abs);
+
+/**
+ * Asserts |actual - expected| ≤ 1e-5·bound + 1e-7 elementwise, where bound is the same
+ * product computed on absolute values (the size of the rounding error a float32 sum can make).
+ */
+function assertClose(actual: Float32Array, expected: Float32Array, bound: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) {
+    const error = Math.abs(actual[i] - expected[i]);
+    if (!(error <= 1e-5 * bound[i] + 1e-7)) {
+      assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]} (error ${error}, bound ${bound[i]})`);
+    }
+  }
+}
+
+const loadedNative = loadNativeKernels();
+const native: Kernels | undefined = loadedNative instanceof Error ? undefined : loadedNative;
+const addonOrError = loadNativeAddon();
+const addon: NativeAddon | undefined = addonOrError instanceof Error ? undefined : addonOrError;
+const loadedThreads = native?.getThreads() ?? 1;
+const skipNative = loadedNative instanceof Error ? `native addon unavailable: ${loadedNative.message}; run \`npm run build:native\`` : false;
+
+/** Runs body with a given instruction set of the addon's own kernels, restoring the default. */
+function withIsa(isa: string, body: () => void): boolean {
+  const defaultIsa = addon!.info().isa;
+  try {
+    addon!.tune('isa', isa);
+  } catch {
+    return false; // this CPU cannot run it
+  }
+  try {
+    body();
+  } finally {
+    addon!.tune('isa', defaultIsa);
+  }
+  return true;
+}
+
+function withTileBytes(bytes: number, body: () => void): void {
+  const before = addon!.info().tileBytes;
+  addon!.tune('tileBytes', bytes);
+  try {
+    body();
+  } finally {
+    addon!.tune('tileBytes', before);
+  }
+}
+
+const isas = ['avx512', 'avx2', 'generic'];
+
+// ---- dtypes ------------------------------------------------------------------------------
+
+test('float32ToBf16 rounds to nearest even and keeps inf, NaN, subnormals', () => {
+  const bits = (u: number) => new Float32Array(new Uint32Array([u]).buffer)[0];
+  assert.equal(float32ToBf16(1), 0x3f80);
+  assert.equal(float32ToBf16(-2), 0xc000);
+  assert.equal(float32ToBf16(bits(0x3f808000)), 0x3f80, 'tie rounds down to even');
+  assert.equal(float32ToBf16(bits(0x3f818000)), 0x3f82, 'tie rounds up to even');
+  assert.equal(float32ToBf16(bits(0x3f808001)), 0x3f81, 'above the tie rounds up');
+  assert.equal(float32ToBf16(bits(0x3f807fff)), 0x3f80, 'below the tie rounds down');
+  assert.equal(float32ToBf16(bits(0xbf818000)), 0xbf82, 'negative tie');
+  assert.equal(float32ToBf16(Infinity), 0x7f80);
+  assert.equal(float32ToBf16(-Infinity), 0xff80);
+  assert.equal(float32ToBf16(bits(0x7f7fffff)), 0x7f80, 'float32 max rounds to inf');
+  assert.equal(float32ToBf16(-0), 0x8000);
+  assert.equal(float32ToBf16(bits(0x00018000)), 0x0002, 'subnormal tie rounds to even');
+  assert.equal(float32ToBf16(bits(0x00008000)), 0x0000, 'smallest subnormal tie rounds to zero');
+  for (const nan of [NaN, bits(0x7f800001), bits(0xff800001), bits(0x7fc00000)]) {
+    assert.ok(Number.isNaN(bf16ToFloat32(float32ToBf16(nan))), 'NaN stays NaN, even with a low payload');
+  }
+  assert.equal(bf16ToFloat32(0x0001), 2 ** -133, 'bf16 subnormal');
+  assert.equal(bf16ToFloat32(0xff80), -Infinity);
+});
+
+test('bf16 and f16: every finite bit pattern survives a float32 round trip', () => {
+  for (let pattern = 0; pattern < 0x10000; pattern++) {
+    const bf16 = bf16ToFloat32(pattern);
+    if (Number.isNaN(bf16)) assert.ok((pattern & 0x7f80) === 0x7f80 && (pattern & 0x7f) !== 0);
+    else assert.equal(float32ToBf16(bf16), pattern, `bf16 0x${pattern.toString(16)}`);
+    const f16 = f16ToFloat32(pattern);
+    if (Number.isNaN(f16)) assert.ok((pattern & 0x7c00) === 0x7c00 && (pattern & 0x3ff) !== 0);
+    else assert.equal(float32ToF16(f16), pattern, `f16 0x${pattern.toString(16)}`);
+  }
+});
+
+test('float32ToF16 rounds to nearest even, including subnormals, overflow, inf and NaN', () => {
+  assert.equal(float32ToF16(1), 0x3c00);
+  assert.equal(float32ToF16(-0), 0x8000);
+  assert.equal(float32ToF16(65504), 0x7bff, 'largest half');
+  assert.equal(float32ToF16(65519), 0x7bff, 'below the tie to inf');
+  assert.equal(float32ToF16(65520), 0x7c00, 'tie rounds up to inf (odd mantissa)');
+  assert.equal(float32ToF16(1e6), 0x7c00);
+  assert.equal(float32ToF16(-Infinity), 0xfc00);
+  assert.ok(Number.isNaN(f16ToFloat32(float32ToF16(NaN))));
+  assert.equal(float32ToF16(2 ** -24), 0x0001, 'smallest subnormal');
+  assert.equal(float32ToF16(2 ** -25), 0x0000, 'half the smallest subnormal: tie to even zero');
+  assert.equal(float32ToF16(1.5 * 2 ** -25), 0x0001);
+  assert.equal(float32ToF16(3 * 2 ** -25), 0x0002, 'subnormal tie to even');
+  assert.equal(float32ToF16(5 * 2 ** -25), 0x0002, 'subnormal tie to even, down');
+  assert.equal(float32ToF16(1023 * 2 ** -24), 0x03ff, 'largest subnormal');
+  assert.equal(float32ToF16(1023.5 * 2 ** -24), 0x0400, 'rounds up into the normals');
+  assert.equal(float32ToF16(2 ** -14), 0x0400, 'smallest normal');
+  assert.equal(float32ToF16(1 + 2 ** -11), 0x3c00, 'normal tie to even, down');
+  assert.equal(float32ToF16(1 + 3 * 2 ** -11), 0x3c02, 'normal tie to even, up');
+  assert.equal(float32ToF16(2 ** -30), 0x0000, 'underflow');
+  assert.equal(f16ToFloat32(0x0001), 2 ** -24);
+  assert.equal(f16ToFloat32(0x8001), -(2 ** -24));
+  assert.equal(f16ToFloat32(0x7c00), Infinity);
+});
+
+// ---- native: conversions -------------------------------------------------------------------
+
+test('native toFloat32 widens every f16 and bf16 pattern exactly, with each instruction set', { skip: skipNative }, () => {
+  const patterns = new Uint16Array(0x10000 + 3).map((_, i) => i & 0xffff);
+  for (const isa of isas) {
+    const ran = withIsa(isa, () => {
+      for (const dtype of ['f16', 'bf16'] as const) {
+        const widen = dtype === 'f16' ? f16ToFloat32 : bf16ToFloat32;
+        // an odd offset and length exercise the unaligned starts and the tails
+        const source = patterns.subarray(3);
+        const actual = new Float32Array(source.length - 2);
+        native!.toFloat32(source, dtype, actual);
+        for (let i = 0; i < actual.length; i++) {
+          const expected = widen(source[i]);
+          if (Number.isNaN(expected)) assert.ok(Number.isNaN(actual[i]), `${isa} ${dtype} 0x${source[i].toString(16)}`);
+          else assert.ok(Object.is(actual[i], expected), `${isa} ${dtype} 0x${source[i].toString(16)}: ${actual[i]} ≠ ${expected}`);
+        }
+      }
+    });
+    if (!ran) continue;
+  }
+  const f32 = randomArray(37, 1);
+  const copy = new Float32Array(30);
+  native!.toFloat32(f32, 'f32', copy);
+  assert.deepEqual(copy, f32.subarray(0, 30));
+});
+
+// ---- native: gemm ----------------------------------------------------------------------------
+
+interface GemmCase {
+  transA: boolean; transB: boolean; m: number; n: number; k: number;
+  alpha: number; beta: number; pad: number; // extra elements per row of every leading dimension
+}
+
+/** Runs one gemm natively and in the reference on views into larger buffers (offset 5). */
+function checkGemm(kernels: Kernels, c: GemmCase, seed: number): void {
+  const { transA, transB, m, n, k, alpha, beta, pad } = c;
+  const [aRows, aCols] = transA ? [k, m] : [m, k];
+  const [bRows, bCols] = transB ? [n, k] : [k, n];
+  const lda = Math.max(1, aCols + pad), ldb = Math.max(1, bCols + pad), ldc = Math.max(1, n + pad);
+  const offset = 5;
+  const a = randomArray(offset + aRows * lda, seed).subarray(offset);
+  const b = randomArray(offset + bRows * ldb, seed + 1).subarray(offset);
+  const cStart = randomArray(offset + m * ldc, seed + 2);
+  if (beta === 0) cStart.fill(NaN); // beta = 0 must overwrite, NaN included
+  const actualBuffer = cStart.slice();
+  const expectedBuffer = cStart.slice();
+  if (beta === 0) expectedBuffer.fill(0);
+  const actual = actualBuffer.subarray(offset);
+  const expected = expectedBuffer.subarray(offset);
+  kernels.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, actual, ldc);
+  jsKernels.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, expected, ldc);
+  const bound = new Float32Array(expected.length);
+  const oldC = absolute(expectedBuffer.subarray(offset).map((_, i) => (beta === 0 ? 0 : cStart[offset + i])));
+  jsKernels.gemm(transA, transB, m, n, k, Math.abs(alpha), absolute(a), lda, absolute(b), ldb, Math.abs(beta), oldC, ldc);
+  bound.set(oldC);
+  const what = `gemm(${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}, m=${m} n=${n} k=${k}, alpha=${alpha} beta=${beta}, pad=${pad})`;
+  // elements between rows (the padding of C) must be untouched: compare the whole view
+  for (let i = 0; i < m; i++) {
+    for (let j = n; j < ldc && i * ldc + j < actual.length; j++) {
+      assert.ok(Object.is(actual[i * ldc + j], cStart[offset + i * ldc + j]), `${what}: padding of C at row ${i} changed`);
+    }
+  }
+  const rowsOf = (x: Float32Array) => Float32Array.from({ length: m * n }, (_, q) => x[Math.floor(q / n) * ldc + (q % n)]);
+  assertClose(rowsOf(actual), rowsOf(expected), rowsOf(bound), what);
+}
+
+test('native gemm matches the reference: shapes, transposes, leading dims, alpha/beta', { skip: skipNative }, () => {
+  const shapes: Array<[number, number, number]> = [
+    [1, 1, 1], [1, 7, 5], [5, 1, 7], [3, 5, 1], [2, 2, 2], [7, 13, 17], [17, 33, 65],
+    [64, 96, 130], [1, 300, 257], [129, 3, 31], [31, 129, 1], [40, 1, 300],
+  ];
+  let seed = 10;
+  for (const [m, n, k] of shapes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const pad of [0, 3]) {
+          for (const [alpha, beta] of [[1, 0], [0.5, 1], [-1.5, -0.5]]) {
+            checkGemm(native!, { transA, transB, m, n, k, alpha, beta, pad }, seed++);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('native gemm edge cases: k = 0, alpha = 0, empty outputs', { skip: skipNative }, () => {
+  const a = randomArray(12, 1), b = randomArray(12, 2);
+  const c = new Float32Array(12).fill(NaN);
+  native!.gemm(false, false, 3, 4, 0, 1, a, 1, b, 4, 0, c, 4);
+  assert.deepEqual(c, new Float32Array(12), 'k = 0, beta = 0 clears NaN');
+  c.fill(2);
+  native!.gemm(false, false, 3, 4, 0, 1, a, 1, b, 4, 0.5, c, 4);
+  assert.deepEqual(c, new Float32Array(12).fill(1), 'k = 0 scales by beta');
+  c.fill(NaN);
+  native!.gemm(false, false, 3, 4, 3, 0, a, 3, b, 4, 0, c, 4);
+  assert.deepEqual(c, new Float32Array(12), 'alpha = 0, beta = 0 clears NaN');
+  const untouched = new Float32Array(3).fill(7);
+  native!.gemm(false, false, 0, 3, 4, 1, new Float32Array(0), 4, b, 3, 0, untouched, 3);
+  native!.gemm(false, false, 1, 0, 4, 1, a, 4, new Float32Array(0), 1, 0, untouched, 1);
+  assert.deepEqual(untouched, new Float32Array(3).fill(7), 'm or n = 0 writes nothing');
+});
+
+test('native gemm reads one head of an interleaved [T, H·D] buffer and writes into another', { skip: skipNative }, () => {
+  // attention-style: scores[T×T] = Q_h·K_hᵀ, then out_h = P·V_h written into the head's columns
+  const T = 9, H = 3, D = 8, width = H * D;
+  const q = randomArray(T * width, 3), kv = randomArray(T * width, 4);
+  for (let h = 0; h < H; h++) {
+    const scores = new Float32Array(T * T), expected = new Float32Array(T * T);
+    native!.gemm(false, true, T, T, D, 0.25, q.subarray(h * D), width, kv.subarray(h * D), width, 0, scores, T);
+    jsKernels.gemm(false, true, T, T, D, 0.25, q.subarray(h * D), width, kv.subarray(h * D), width, 0, expected, T);
+    assertClose(scores, expected, new Float32Array(T * T).fill(D), `head ${h} scores`);
+  }
+  // writing head 1 of a buffer while reading head 0 of the same buffer: legal, no overlap
+  const shared = randomArray(T * width, 5);
+  const expectedShared = shared.slice();
+  const p = randomArray(T * T, 6);
+  native!.gemm(false, false, T, D, T, 1, p, T, shared, width, 0, shared.subarray(D), width);
+  jsKernels.gemm(false, false, T, D, T, 1, p, T, expectedShared, width, 0, expectedShared.subarray(D), width);
+  assertClose(shared, expectedShared, new Float32Array(T * width).fill(T), 'head 1 from head 0 of one buffer');
+});
+
+// ---- native: linear layers ---------------------------------------------------------------------
+
+interface LinearCase { dtype: WeightDType; m: number; n: number; k: number; accumulate: boolean; pad: number }
+
+function checkLinear(kernels: Kernels, c: LinearCase, seed: number, label: string): void {
+  const { dtype, m, n, k, accumulate, pad } = c;
+  const w = randomMatrix(dtype, n, k, seed);
+  const wAbs: Matrix = { dtype: 'f32', rows: n, cols: k, data: absolute(toF32(w)) };
+  const ldx = k + pad, ldout = n + pad;
+  const x = randomArray(m * ldx, seed + 1);
+  const start = randomArray(m * ldout, seed + 2);
+  if (!accumulate) start.fill(NaN);
+  const actual = start.slice(), expected = accumulate ? start.slice() : new Float32Array(m * ldout);
+  kernels.linear(x, m, w, actual, accumulate, ldx, ldout);
+  jsKernels.linear(x, m, w, expected, accumulate, ldx, ldout);
+  const bound = accumulate ? absolute(start) : new Float32Array(m * ldout);
+  jsKernels.linear(absolute(x), m, wAbs, bound, true, ldx, ldout);
+  const pick = (a: Float32Array) => Float32Array.from({ length: m * n }, (_, q) => a[Math.floor(q / n) * ldout + (q % n)]);
+  assertClose(pick(actual), pick(expected), pick(bound), `${label} linear ${dtype} m=${m} n=${n} k=${k} acc=${accumulate} pad=${pad}`);
+  for (let i = 0; i < m; i++) {
+    for (let j = n; j < ldout; j++) {
+      if (i * ldout + j < actual.length) assert.ok(Object.is(actual[i * ldout + j], start[i * ldout + j]), 'padding of out changed');
+    }
+  }
+
+  const dy = randomArray(m * n, seed + 3);
+  const dxStart = randomArray(m * k, seed + 4);
+  if (!accumulate) dxStart.fill(NaN);
+  const dxActual = dxStart.slice(), dxExpected = accumulate ? dxStart.slice() : new Float32Array(m * k);
+  kernels.linearBackwardInput(dy, m, w, dxActual, accumulate);
+  jsKernels.linearBackwardInput(dy, m, w, dxExpected, accumulate);
+  const dxBound = accumulate ? absolute(dxStart) : new Float32Array(m * k);
+  jsKernels.linearBackwardInput(absolute(dy), m, wAbs, dxBound, true);
+  assertClose(dxActual, dxExpected, dxBound, `${label} linearBackwardInput ${dtype} m=${m} n=${n} k=${k} acc=${accumulate}`);
+}
+
+function toF32(w: Matrix): Float32Array {
+  const out = new Float32Array(w.rows * w.cols);
+  jsKernels.toFloat32(w.data, w.dtype, out);
+  return out;
+}
+
+test('native linear and linearBackwardInput match the reference for f32, f16, bf16 weights', { skip: skipNative }, () => {
+  // m = 1 takes the fused gemv (threaded above 256 KiB of weights), m > 1 the tiles + sgemm
+  const shapes: Array<[number, number, number]> = [
+    [1, 37, 29], [1, 5, 1], [1, 1, 31], [1, 64, 64], [1, 515, 257], [1, 257, 515],
+    [2, 37, 29], [3, 300, 130], [64, 96, 33], [5, 1, 17],
+  ];
+  let seed = 100;
+  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+    for (const [m, n, k] of shapes) {
+      for (const accumulate of [false, true]) {
+        checkLinear(native!, { dtype, m, n, k, accumulate, pad: accumulate ? 0 : 2 }, seed++, 'default');
+      }
+    }
+  }
+});
+
+test('native compact weights: tile boundaries crossed, both gemv kernels, every instruction set', { skip: skipNative }, () => {
+  let seed = 500;
+  // 4 KiB tiles: 16-row tiles of W, so 300 rows make 19 tiles, the last one partial
+  withTileBytes(4096, () => {
+    for (const dtype of ['f16', 'bf16'] as const) {
+      for (const m of [2, 7]) checkLinear(native!, { dtype, m, n: 300, k: 130, accumulate: m === 7, pad: 1 }, seed++, 'tiled');
+    }
+  });
+  for (const isa of isas) {
+    withIsa(isa, () => {
+      for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+        for (const [n, k] of [[37, 29], [21, 47], [515, 257], [6, 16], [4, 15]]) {
+          checkLinear(native!, { dtype, m: 1, n, k, accumulate: n % 2 === 1, pad: 0 }, seed++, isa);
+        }
+      }
+    });
+  }
+});
+
+test('native f32 m = 1 agrees between the own gemv and OpenBLAS sgemv', { skip: skipNative }, () => {
+  const before = addon!.info().f32GemvBlas;
+  try {
+    for (const useBlas of [0, 1]) {
+      addon!.tune('f32GemvBlas', useBlas);
+      checkLinear(native!, { dtype: 'f32', m: 1, n: 300, k: 70, accumulate: false, pad: 0 }, 900, `f32GemvBlas=${useBlas}`);
+      checkLinear(native!, { dtype: 'f32', m: 1, n: 41, k: 300, accumulate: true, pad: 0 }, 901, `f32GemvBlas=${useBlas}`);
+    }
+  } finally {
+    addon!.tune('f32GemvBlas', before ? 1 : 0);
+  }
+});
+
+test('native threads: 1 and 2 threads agree, the name says how many', { skip: skipNative }, () => {
+  const before = native!.getThreads();
+  try {
+    const w = randomMatrix('bf16', 700, 300, 7);
+    const x = randomArray(300, 8);
+    const outputs = [1, 2].map((threads) => {
+      native!.setThreads(threads);
+      assert.equal(native!.getThreads(), threads);
+      assert.match(native!.name, new RegExp(`^native \\(OpenBLAS [\\w.]+, ${threads} threads\\)$`));
+      const out = new Float32Array(700);
+      native!.linear(x, 1, w, out, false);
+      return out;
+    });
+    // each row's dot product is computed the same way whichever thread runs it
+    assert.deepEqual(outputs[0], outputs[1]);
+  } finally {
+    native!.setThreads(before);
+  }
+});
+
+test('native kernels from two worker threads at once give the right results', { skip: skipNative }, async () => {
+  // exercises the shared thread pool and scratch buffer under concurrent calls
+  const addonPath = new URL('../../native/build/Release/yollava_native.node', import.meta.url).pathname;
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const addon = require(workerData.addonPath);
+    const { w, x, rows, cols, m } = workerData;
+    const out = new Float32Array(m * rows);
+    const single = new Float32Array(rows);
+    for (let i = 0; i < 20; i++) {
+      addon.linear(x, m, w, 'bf16', rows, cols, out, false, cols, rows);
+      addon.linear(x, 1, w, 'bf16', rows, cols, single, false, cols, rows);
+    }
+    parentPort.postMessage({ out, single });
+  `;
+  const rows = 400, cols = 384, m = 3;
+  const w = randomMatrix('bf16', rows, cols, 11);
+  const x = randomArray(m * cols, 12);
+  const expected = new Float32Array(m * rows);
+  jsKernels.linear(x, m, w, expected, false);
+  const bound = new Float32Array(m * rows);
+  jsKernels.linear(absolute(x), m, { dtype: 'f32', rows, cols, data: absolute(toF32(w)) }, bound, false);
+  const tileBytes = addon!.info().tileBytes;
+  addon!.tune('tileBytes', 16384); // several tiles per call, so that the calls interleave
+  const results = await Promise.all([0, 1].map(() => new Promise<{ out: Float32Array; single: Float32Array }>((resolve, reject) => {
+    const worker = new Worker(source, { eval: true, workerData: { addonPath, w: w.data, x, rows, cols, m } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  }))).finally(() => addon!.tune('tileBytes', tileBytes));
+  for (const { out, single } of results) {
+    assertClose(out, expected, bound, 'worker tiled linear');
+    assertClose(single, expected.subarray(0, rows), bound.subarray(0, rows), 'worker gemv');
+  }
+});
+
+// ---- native: bad arguments -------------------------------------------------------------------
+
+test('native kernels reject bad arguments with TypeError/RangeError and write nothing', { skip: skipNative }, () => {
+  const k = native!;
+  const rejects = (call: () => void, type: typeof TypeError | typeof RangeError, pattern: RegExp) =>
+    assert.throws(call, (error: unknown) => {
+      assert.ok(error instanceof type, `expected a ${type.name}, got ${String(error)}`);
+      assert.match((error as Error).message, pattern);
+      return true;
+    });
+  const a = new Float32Array(12), b = new Float32Array(12);
+  const c = new Float32Array(12).fill(7);
+  const gemm = k.gemm as (...args: unknown[]) => void;
+  // 3×4 = (3×3)·(3×4)
+  const good = [false, false, 3, 4, 3, 1, a, 3, b, 4, 0, c, 4];
+  const gemmWith = (index: number, value: unknown) => () => gemm(...good.map((v, i) => (i === index ? value : v)));
+  rejects(gemmWith(6, Array.from(a)), TypeError, /^gemm: a must be a Float32Array/);
+  rejects(gemmWith(8, new Float64Array(12)), TypeError, /b must be a Float32Array/);
+  rejects(gemmWith(11, new Uint16Array(12)), TypeError, /c must be a Float32Array/);
+  rejects(gemmWith(0, 1), TypeError, /transA must be a boolean/);
+  rejects(gemmWith(2, '3'), TypeError, /m must be a number/);
+  rejects(gemmWith(2, -1), RangeError, /m must be in \[0,/);
+  rejects(gemmWith(3, 1.5), RangeError, /n must be an integer/);
+  rejects(gemmWith(4, NaN), RangeError, /k must be an integer/);
+  rejects(gemmWith(4, 2 ** 31), RangeError, /k must be in/);
+  rejects(gemmWith(5, 'one'), TypeError, /alpha must be a number/);
+  rejects(gemmWith(7, 2), RangeError, /lda must be at least 3/);
+  rejects(gemmWith(12, 0), RangeError, /ldc must be in \[1,/);
+  rejects(gemmWith(6, new Float32Array(8)), RangeError, /a is too short: 3×3 with lda = 3 needs 9 elements, it has 8/);
+  rejects(gemmWith(9, 5), RangeError, /b is too short/);
+  rejects(gemmWith(11, new Float32Array(11)), RangeError, /c is too short/);
+  rejects(gemmWith(1, true), RangeError, /b is too short|ldb/); // B read as 4×3 with ldb = 4: 15 > 12
+  rejects(gemmWith(11, a), RangeError, /c must not share memory with a/);
+  rejects(gemmWith(11, b.subarray(2)), RangeError, /too short|share memory/);
+  const sharedBuffer = new Float32Array(40);
+  assert.doesNotThrow(() => gemm(false, false, 3, 4, 3, 1, sharedBuffer.subarray(0, 9), 3, b, 4, 0, sharedBuffer.subarray(9, 21), 4),
+    'adjacent, disjoint views of one buffer are fine');
+  rejects(() => gemm(false, false, 3, 4, 3, 1, sharedBuffer.subarray(0, 9), 3, b, 4, 0, sharedBuffer.subarray(8, 20), 4),
+    RangeError, /c must not share memory with a/);
+  rejects(() => gemm(false, false, 3, 4), TypeError, /expected 13 arguments, got 4/);
+  assert.deepEqual(c, new Float32Array(12).fill(7), 'a rejected call writes nothing');
+
+  const x = new Float32Array(6), out = new Float32Array(8);
+  const w = (dtype: WeightDType, data: Float32Array | Uint16Array, rows = 4, cols = 3) => ({ dtype, rows, cols, data }) as Matrix;
+  rejects(() => k.linear(x, 2, w('f8' as WeightDType, new Uint16Array(12)), out, false), TypeError, /w.dtype must be 'f32', 'f16' or 'bf16'/);
+  rejects(() => k.linear(x, 2, w('bf16', new Float32Array(12)), out, false), TypeError, /w.data must be a Uint16Array for dtype bf16/);
+  rejects(() => k.linear(x, 2, w('f16', new Int16Array(12) as unknown as Uint16Array), out, false), TypeError, /Uint16Array for dtype f16/);
+  rejects(() => k.linear(x, 2, w('f32', new Uint16Array(12)), out, false), TypeError, /Float32Array for dtype f32/);
+  rejects(() => k.linear(x, 2, w('bf16', new Uint16Array(11)), out, false), RangeError, /w.data is too short: 4×3/);
+  rejects(() => k.linear(x, 2, w('bf16', new Uint16Array(12), -4), out, false), RangeError, /w.rows/);
+  rejects(() => k.linear(x, 3, w('bf16', new Uint16Array(12)), out, false), RangeError, /x is too short/);
+  rejects(() => k.linear(x, 2, w('bf16', new Uint16Array(12)), out, false, 4), RangeError, /x is too short: 2×3 with ldx = 4/);
+  rejects(() => k.linear(x, 2, w('bf16', new Uint16Array(12)), out, false, 3, 3), RangeError, /ldout must be at least 4/);
+  rejects(() => k.linear(x, 2, w('bf16', new Uint16Array(12)), new Float32Array(7), false), RangeError, /out is too short/);
+  rejects(() => k.linear(out.subarray(0, 6), 2, w('f32', new Float32Array(12)), out, true), RangeError, /out must not share memory with x/);
+  const weights = new Float32Array(12);
+  rejects(() => k.linear(x, 1, w('f32', weights), weights.subarray(8), false), RangeError, /out must not share memory with w.data/);
+  rejects(() => k.linearBackwardInput(out, 2, w('f16', new Uint16Array(12)), new Float32Array(5), false), RangeError, /dx is too short/);
+  rejects(() => k.linearBackwardInput(new Float32Array(7), 2, w('f16', new Uint16Array(12)), x, false), RangeError, /dy is too short/);
+  rejects(() => k.linearBackwardInput(out, 2, w('f16', new Uint16Array(12)), out.subarray(2), false), RangeError, /too short|share memory/);
+
+  rejects(() => k.toFloat32(new Uint16Array(3), 'bf16', new Float32Array(4)), RangeError, /src has 3 elements, dst wants 4/);
+  rejects(() => k.toFloat32(new Float32Array(4), 'f16', new Float32Array(4)), TypeError, /src must be a Uint16Array for dtype f16/);
+  rejects(() => k.toFloat32(new Uint16Array(4), 'bf16', [0, 0] as unknown as Float32Array), TypeError, /dst must be a Float32Array/);
+
+  const threads = k.getThreads();
+  rejects(() => k.setThreads(0), RangeError, /threads must be in \[1,/);
+  rejects(() => k.setThreads(1.5), RangeError, /threads must be an integer/);
+  rejects(() => k.setThreads(65), RangeError, /threads must be at most 64/);
+  rejects(() => k.setThreads('2' as unknown as number), TypeError, /threads must be a number/);
+  assert.equal(k.getThreads(), threads);
+  rejects(() => addon!.tune('isa', 'sse9'), RangeError, /isa 'sse9' is not one this CPU runs/);
+});
+
+test('an invalid YOLLAVA_THREADS is reported as an Error, not a throw', { skip: skipNative }, () => {
+  const before = process.env.YOLLAVA_THREADS;
+  try {
+    process.env.YOLLAVA_THREADS = 'two';
+    const result = loadNativeKernels();
+    assert.ok(result instanceof Error);
+    assert.match(result.message, /YOLLAVA_THREADS must be an integer from 1 to 64, got "two"/);
+    process.env.YOLLAVA_THREADS = '1';
+    const one = loadNativeKernels();
+    assert.ok(!(one instanceof Error) && one.getThreads() === 1);
+  } finally {
+    if (before === undefined) delete process.env.YOLLAVA_THREADS;
+    else process.env.YOLLAVA_THREADS = before;
+    native!.setThreads(loadedThreads);
+  }
+});
