@@ -271,15 +271,19 @@ export class LlavaModel {
         const base = i * width;
         let max = -Infinity;
         for (let j = 0; j < width; j++) if (logits[base + j] > max) max = logits[base + j];
+        // exp once into the gradient rows, then normalise them.
+        const baseRow = dBase.subarray(i * V, (i + 1) * V);
+        const extraRow = dExtra.subarray(i * m, (i + 1) * m);
         let sum = 0;
-        for (let j = 0; j < width; j++) sum += Math.exp(logits[base + j] - max);
-        const logSum = max + Math.log(sum);
-        loss += logSum - logits[base + targets[i]];
-        for (let j = 0; j < V; j++) dBase[i * V + j] = Math.exp(logits[base + j] - logSum) / R;
-        for (let j = 0; j < m; j++) dExtra[i * m + j] = Math.exp(logits[base + V + j] - logSum) / R;
+        for (let j = 0; j < V; j++) sum += (baseRow[j] = Math.exp(logits[base + j] - max));
+        for (let j = 0; j < m; j++) sum += (extraRow[j] = Math.exp(logits[base + V + j] - max));
+        loss += max + Math.log(sum) - logits[base + targets[i]];
+        const scale = 1 / (sum * R);
+        for (let j = 0; j < V; j++) baseRow[j] *= scale;
+        for (let j = 0; j < m; j++) extraRow[j] *= scale;
         const target = targets[i];
-        if (target < V) dBase[i * V + target] -= 1 / R;
-        else dExtra[i * m + target - V] -= 1 / R;
+        if (target < V) baseRow[target] -= 1 / R;
+        else extraRow[target - V] -= 1 / R;
       }
       loss = R > 0 ? loss / R : 0;
       // Back through the head and the extra output rows.
