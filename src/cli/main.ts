@@ -1,0 +1,46 @@
+/** The yollava command line: one module per command, answers on stdout, progress on stderr. */
+import { ModelLoadError } from '../models/config.ts';
+import { ReferenceError } from '../models/verifyReference.ts';
+import { CliError } from './CliError.ts';
+import { verifyCommand, verifyUsage } from './commands/verifyCommand.ts';
+
+type Command = { run: (argv: string[]) => Promise<number>; summary: string; usage: string };
+
+const commands: Record<string, Command> = {
+  verify: { run: verifyCommand, summary: 'check a checkpoint against reference outputs', usage: verifyUsage },
+};
+
+function usage(): string {
+  const names = Object.keys(commands);
+  const width = Math.max(...names.map((n) => n.length));
+  return ['Usage: yollava <command> [options]', '', 'Commands:', ...names.map((n) => `  ${n.padEnd(width)}  ${commands[n].summary}`), '', 'yollava <command> --help shows a command\'s options.'].join('\n');
+}
+
+/** Errors a user can act on: printed as one line without a stack. */
+function isUserError(error: unknown): error is Error {
+  return error instanceof CliError || error instanceof ModelLoadError || error instanceof ReferenceError ||
+    (error instanceof Error && ['SafetensorsError', 'TokenizerError', 'ImageError', 'PreprocessorConfigError'].includes(error.name)) ||
+    (error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`yollava: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (isUserError(error)) {
+      process.stderr.write(`yollava ${name}: ${error.message}\n`);
+      return error instanceof CliError ? error.exitCode : 2;
+    }
+    throw error;
+  }
+}
