@@ -1,0 +1,158 @@
+/**
+ * A checkpoint ready to talk: the LLaVA model with its tokenizer and image processor, the
+ * prompt format, image features computed once per photo, and text generation with streamed
+ * output. This is the object the personalization and interface layers use.
+ */
+import { statSync } from 'node:fs';
+import { horizontalFlip } from './image/horizontalFlip.ts';
+import { ImageProcessor } from './image/ImageProcessor.ts';
+import { decodeImage } from './image/decodeImage.ts';
+import type { RgbImage } from './image/RgbImage.ts';
+import type { LlavaConfig } from './config.ts';
+import { loadLlava, type LoadOptions } from './loadLlava.ts';
+import type { ExtraTokens, GenerateResult, LlavaModel } from './llava.ts';
+import { expandImageTokens, IMAGE_TOKEN, llavaV1GenerationPrompt, renderChatTemplate, type LlavaV1Turn } from './prompts.ts';
+import { Tokenizer } from './Tokenizer.ts';
+
+export type PromptFormat = 'llava_v1' | 'chat_template';
+
+export interface ChatTurn {
+  readonly user: string;
+  readonly assistant?: string;
+}
+
+export interface PromptOptions {
+  /** Whether the first user turn carries the image (default: false). */
+  readonly image?: boolean;
+  /** llava_v1's system prompt (default LLaVA's). */
+  readonly system?: string;
+  /** Text right after the image in the first user turn (a concept's "<bo> is <bo_0>…."). */
+  readonly personalization?: string;
+}
+
+export interface GenerateTextOptions {
+  readonly maxNewTokens?: number;
+  /** 0 (default) is greedy. */
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  /** Generation ends when the text ends with one of these (they are cut from the answer). */
+  readonly stopStrings?: readonly string[];
+  readonly onText?: (chunk: string) => void;
+  readonly signal?: AbortSignal;
+  readonly extra?: ExtraTokens;
+}
+
+export interface GeneratedText extends GenerateResult {
+  readonly text: string;
+  readonly promptTokens: number;
+}
+
+export class VisionLanguageModel {
+  private readonly featureCache = new Map<string, Float32Array>();
+
+  constructor(
+    readonly model: LlavaModel,
+    readonly tokenizer: Tokenizer,
+    readonly imageProcessor: ImageProcessor,
+    readonly promptFormat: PromptFormat,
+    /** Where it was loaded from (identifies the base model of a concept). */
+    readonly source: string,
+  ) {
+    const imageId = tokenizer.tokenToId(IMAGE_TOKEN);
+    if (imageId === undefined || imageId === null) {
+      tokenizer.addTokens([IMAGE_TOKEN], { ids: [model.config.imageTokenId], special: true });
+    } else if (imageId !== model.config.imageTokenId) {
+      throw new Error(`${source}: the tokenizer maps ${IMAGE_TOKEN} to ${imageId} but config.json says image_token_index ${model.config.imageTokenId}`);
+    }
+  }
+
+  /** Loads model, tokenizer and image processor from a checkpoint folder. */
+  static async load(dir: string, options: LoadOptions & { promptFormat?: PromptFormat } = {}): Promise<VisionLanguageModel> {
+    const { model, config } = loadLlava(dir, options);
+    const tokenizer = await Tokenizer.fromDirectory(dir);
+    const imageProcessor = ImageProcessor.fromModelDir(dir);
+    const format = options.promptFormat ?? defaultPromptFormat(config, tokenizer);
+    return new VisionLanguageModel(model, tokenizer, imageProcessor, format, dir);
+  }
+
+  get config(): LlavaConfig { return this.model.config; }
+
+  /** The prompt text (with `<image>` where the image goes), ending where the model's answer starts. */
+  prompt(turns: readonly ChatTurn[], options: PromptOptions = {}): string {
+    if (this.promptFormat === 'llava_v1') {
+      return llavaV1GenerationPrompt(turns as LlavaV1Turn[], { image: options.image ?? false, system: options.system, personalization: options.personalization, endOfAnswer: this.tokenizer.eosToken ?? '</s>' });
+    }
+    const template = this.tokenizer.chatTemplate;
+    if (!template) throw new Error(`${this.source}: the tokenizer has no chat template; use promptFormat 'llava_v1'`);
+    const messages = turns.flatMap((turn, i) => {
+      const text = i === 0 && options.personalization ? `${options.personalization} ${turn.user}` : turn.user;
+      const user = { role: 'user' as const, content: i === 0 && options.image ? [{ type: 'image' as const }, { type: 'text' as const, text }] : text };
+      return turn.assistant === undefined ? [user] : [user, { role: 'assistant' as const, content: turn.assistant }];
+    });
+    return renderChatTemplate(template, messages, { addGenerationPrompt: true, bosToken: this.tokenizer.bosToken, eosToken: this.tokenizer.eosToken });
+  }
+
+  /** Token ids of a prompt text, image tokens expanded to one per feature row. */
+  encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
+    const ids = this.tokenizer.encode(text, { addSpecialTokens: options.addSpecialTokens ?? true });
+    const images = ids.filter((id) => id === this.config.imageTokenId).length;
+    return expandImageTokens(ids, this.config.imageTokenId, Array(images).fill(this.model.imageTokenCount));
+  }
+
+  /** Projected features of a photo (a file path or decoded pixels), computed once per file version. */
+  async imageFeatures(image: string | RgbImage, options: { flip?: boolean } = {}): Promise<Float32Array> {
+    let key: string | null = null;
+    if (typeof image === 'string') {
+      const stat = statSync(image, { throwIfNoEntry: false });
+      key = `${image}|${stat?.mtimeMs}|${stat?.size}|${options.flip ? 'flip' : ''}`;
+      const cached = this.featureCache.get(key);
+      if (cached) return cached;
+    }
+    let pixels = typeof image === 'string' ? await decodeImage(image) : image;
+    if (options.flip) pixels = horizontalFlip(pixels);
+    const features = this.model.encodeImage(this.imageProcessor.preprocess(pixels).pixelValues);
+    if (key) {
+      if (this.featureCache.size >= 512) this.featureCache.delete(this.featureCache.keys().next().value!);
+      this.featureCache.set(key, features);
+    }
+    return features;
+  }
+
+  /** Generates an answer to a prompt text (see `prompt`), streaming text through onText. */
+  async generate(promptText: string, images: readonly Float32Array[], options: GenerateTextOptions = {}): Promise<GeneratedText> {
+    const ids = this.encode(promptText);
+    const stream = this.tokenizer.createDecodeStream({ skipSpecialTokens: true });
+    let text = '';
+    const stopStrings = options.stopStrings ?? [];
+    let stopAt = -1;
+    const result = await this.model.generate({ ids, images, extra: options.extra }, {
+      maxNewTokens: options.maxNewTokens ?? 256,
+      temperature: options.temperature,
+      topP: options.topP,
+      seed: options.seed,
+      signal: options.signal,
+      stopTokenIds: this.tokenizer.eosTokenIds,
+      onToken: (id) => {
+        const chunk = stream.push(id);
+        text += chunk;
+        for (const stop of stopStrings) {
+          const at = text.indexOf(stop);
+          if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+        }
+        if (chunk && stopAt < 0) options.onText?.(chunk);
+      },
+      shouldStop: () => stopAt >= 0,
+    });
+    const rest = stream.flush();
+    text += rest;
+    if (rest && stopAt < 0) options.onText?.(rest);
+    if (stopAt >= 0) text = text.slice(0, stopAt);
+    return { ...result, text: text.trim(), promptTokens: ids.length };
+  }
+}
+
+function defaultPromptFormat(config: LlavaConfig, tokenizer: Tokenizer): PromptFormat {
+  // LLaVA-1.5 (Llama/Vicuna) was trained on llava_v1; Qwen2-based LLaVA on its ChatML template.
+  return config.text.kind === 'qwen2' && tokenizer.chatTemplate ? 'chat_template' : 'llava_v1';
+}
