@@ -1,0 +1,30 @@
+/**
+ * yollava's public API. Layers, each depending only on the ones above it:
+ * engine (kernels, safetensors, AdamW) → models (LLaVA, tokenizer, images) → personalize → eval.
+ */
+// engine
+export type { Kernels, Matrix, WeightDType } from './engine/kernels.ts';
+export { getKernels, setKernels } from './engine/backend.ts';
+export { jsKernels } from './engine/jsKernels.ts';
+export { loadNativeKernels } from './engine/nativeKernels.ts';
+export { AdamW, type AdamWOptions, type Parameter } from './engine/adamw.ts';
+export { readSafetensors, readSafetensorsHeader, writeSafetensors, SafetensorsError, type StoredTensor } from './engine/safetensors.ts';
+// models
+export { ModelLoadError, parseLlavaConfig, type LlavaConfig } from './models/config.ts';
+export { loadLlava, readLlavaConfig, sanitizeName, type LoadOptions, type LoadProgress, type LoadedLlava } from './models/loadLlava.ts';
+export { saveLlava, llavaConfigJson } from './models/saveLlava.ts';
+export {
+  LlavaModel, NO_EXTRA_TOKENS,
+  type ExtraTokens, type SequenceInput, type LossInput, type LossOptions, type LossResult, type LlavaWeightGrads,
+  type GenerateOptions, type GenerateResult,
+} from './models/llava.ts';
+export { KVCache } from './models/kvCache.ts';
+export { Decoder, newDecoderLayerGrads, type DecoderConfig } from './models/decoder.ts';
+export { VisionTower, newVisionGrads, type VisionConfig } from './models/visionTower.ts';
+export { Projector } from './models/projector.ts';
+export { createRandomLlava, type RandomInit } from './models/randomLlava.ts';
+export { verifyReference, ReferenceError, type VerifyRow } from './models/verifyReference.ts';
+export { VisionLanguageModel, type ChatTurn, type PromptOptions, type GenerateTextOptions, type GeneratedText, type PromptFormat } from './models/VisionLanguageModel.ts';
+export { Tokenizer, TokenizerError } from './models/Tokenizer.ts';
+export * from './models/prompts.ts';
+export * from './models/image/index.ts';
