@@ -7,7 +7,7 @@
  * size, F MLP width.
  */
 import type { Kernels, Matrix } from '../engine/kernels.ts';
-import { attentionBackward, attentionForward, toHeadMajor, toTokenMajor, type AttentionShape } from './layers/attention.ts';
+import { attentionBackward, attentionBackwardScratchSize, attentionForward, toHeadMajor, toTokenMajor, type AttentionShape } from './layers/attention.ts';
 import { swigluBackward, swigluForward } from './layers/activations.ts';
 import { linearBackward, linearForward, type Linear, type LinearGrads } from './layers/linear.ts';
 import { rmsNormBackward, rmsNormForward } from './layers/norms.ts';
@@ -107,6 +107,7 @@ export class Decoder {
     const shape: AttentionShape = { T, past, heads: H, kvHeads: KVH, headDim: D, capacity: cache.capacity, causal: true };
     const keep = options.tape === true;
     const tapes: LayerTape[] = [];
+    const attentionHeads = new Float32Array(H * T * D);
     let x = embeds.subarray(0, T * C);
     options.onLayerOutput?.(0, x);
     // Buffers reused across layers when nothing is kept.
@@ -138,7 +139,7 @@ export class Decoder {
 
       const probs = scratch?.probs ?? new Float32Array(H * T * Tk);
       const attn = scratch?.attn ?? new Float32Array(T * H * D);
-      attentionForward(kernels, attn, probs, q, cache.keys[l], cache.values[l], shape);
+      attentionForward(kernels, attn, probs, q, cache.keys[l], cache.values[l], shape, attentionHeads);
 
       const x2 = new Float32Array(T * C);
       linearForward(kernels, x2, attn, w.o, T);
@@ -190,7 +191,7 @@ export class Decoder {
     const dqTokens = new Float32Array(T * H * D);
     const dkTokens = new Float32Array(T * KVH * D);
     const dvTokens = new Float32Array(T * KVH * D);
-    const scores = new Float32Array(T * Tk);
+    const scratch = new Float32Array(attentionBackwardScratchSize(shape));
     for (let l = this.weights.layers.length - 1; l >= 0; l--) {
       const w = this.weights.layers[l];
       const s = tape.layers[l];
@@ -207,7 +208,7 @@ export class Decoder {
       linearBackward(kernels, dAttn, false, g?.o ?? null, dx, s.attn, w.o, T);
       dkHeads.fill(0);
       dvHeads.fill(0);
-      attentionBackward(kernels, dqHeads, dkHeads, dvHeads, dAttn, s.probs, s.q, cache.keys[l], cache.values[l], shape, scores);
+      attentionBackward(kernels, dqHeads, dkHeads, dvHeads, dAttn, s.probs, s.q, cache.keys[l], cache.values[l], shape, scratch);
       toTokenMajor(dqTokens, dqHeads, T, H, D);
       toTokenMajor(dkTokens, dkHeads, T, KVH, D);
       toTokenMajor(dvTokens, dvHeads, T, KVH, D);

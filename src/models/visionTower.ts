@@ -9,7 +9,7 @@
  */
 import type { Kernels, Matrix } from '../engine/kernels.ts';
 import { activationBackward, activationForward, type ActivationName } from './layers/activations.ts';
-import { attentionBackward, attentionForward, toHeadMajor, toTokenMajor, type AttentionShape } from './layers/attention.ts';
+import { attentionBackward, attentionBackwardScratchSize, attentionForward, toHeadMajor, toTokenMajor, type AttentionShape } from './layers/attention.ts';
 import { linearBackward, linearForward, type Linear, type LinearGrads } from './layers/linear.ts';
 import { layerNormBackward, layerNormForward } from './layers/norms.ts';
 
@@ -205,7 +205,7 @@ export class VisionTower {
     const dk = new Float32Array(N * C);
     const dv = new Float32Array(N * C);
     const dTokens = new Float32Array(N * C);
-    const scores = new Float32Array(N * N);
+    const scratch = new Float32Array(attentionBackwardScratchSize(shape));
     for (let l = tape.layers.length - 1; l >= 0; l--) {
       const w = this.weights.layers[l];
       const s = tape.layers[l];
@@ -218,7 +218,7 @@ export class VisionTower {
       linearBackward(kernels, dAttn, false, g?.o ?? null, dx, s.attn, w.o, N);
       dk.fill(0);
       dv.fill(0);
-      attentionBackward(kernels, dq, dk, dv, dAttn, s.probs, s.q, s.keys, s.values, shape, scores);
+      attentionBackward(kernels, dq, dk, dv, dAttn, s.probs, s.q, s.keys, s.values, shape, scratch);
       toTokenMajor(dTokens, dq, N, H, D);
       linearBackward(kernels, dh, false, g?.q ?? null, dTokens, s.h1, w.q, N);
       toTokenMajor(dTokens, dk, N, H, D);

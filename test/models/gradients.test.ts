@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsKernels } from '../../src/engine/jsKernels.ts';
 import { activationBackward, activationForward, swigluBackward, swigluForward, type ActivationName } from '../../src/models/layers/activations.ts';
-import { attentionBackward, attentionForward, type AttentionShape } from '../../src/models/layers/attention.ts';
+import { attentionBackward, attentionBackwardScratchSize, attentionForward, type AttentionShape } from '../../src/models/layers/attention.ts';
 import { linearBackward, linearForward, type Linear } from '../../src/models/layers/linear.ts';
 import { layerNormBackward, layerNormForward, rmsNormBackward, rmsNormForward } from '../../src/models/layers/norms.ts';
 import { RotaryTable } from '../../src/models/layers/rope.ts';
@@ -106,7 +106,7 @@ test('attention: grouped heads, causal over a cached prefix, and full', () => {
     const dq = new Float32Array(H * T * D);
     const dkNew = new Float32Array(KVH * T * D);
     const dvNew = new Float32Array(KVH * T * D);
-    attentionBackward(jsKernels, dq, dkNew, dvNew, r, probs, q, keys, values, shape, new Float32Array(T * Tk));
+    attentionBackward(jsKernels, dq, dkNew, dvNew, r, probs, q, keys, values, shape, new Float32Array(attentionBackwardScratchSize(shape)));
     checkGradient('attention q', loss, q, dq, { step: 1e-3 });
     // Gradients exist for the new tokens' rows [past, Tk) of each KV head only.
     for (const [name, param, grad] of [['k', keys, dkNew], ['v', values, dvNew]] as const) {

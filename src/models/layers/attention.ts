@@ -27,24 +27,26 @@ export interface AttentionShape {
 export function attentionForward(
   kernels: Kernels, out: Float32Array, probs: Float32Array,
   q: Float32Array, keys: Float32Array, values: Float32Array, shape: AttentionShape,
+  scratch: Float32Array = new Float32Array(shape.heads * shape.T * shape.headDim),
 ): void {
   const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity, causal } = shape;
   const Tk = past + T;
   const R = H / KVH;
   const scale = 1 / Math.sqrt(D);
+  const outHeads = scratch; // [H, T, D]
   for (let g = 0; g < KVH; g++) {
     const groupProbs = probs.subarray(g * R * T * Tk, (g + 1) * R * T * Tk);
-    // All R query heads of the group at once: [R·T, D] · [Tk, D]ᵀ.
-    kernels.gemm(false, true, R * T, Tk, D, scale, q.subarray(g * R * T * D), D, keys.subarray(g * capacity * D), D, 0, groupProbs, Tk);
+    const groupKeys = keys.subarray(g * capacity * D);
+    const groupValues = values.subarray(g * capacity * D);
+    // All R query heads of the group at once: [R·T, D] · [Tk, D]ᵀ, then [R·T, Tk] · [Tk, D].
+    kernels.gemm(false, true, R * T, Tk, D, scale, q.subarray(g * R * T * D), D, groupKeys, D, 0, groupProbs, Tk);
     for (let row = 0; row < R * T; row++) {
       const t = row % T;
       softmaxRowInPlace(groupProbs, row * Tk, causal ? past + t + 1 : Tk, Tk);
     }
-    for (let r = 0; r < R; r++) {
-      const h = g * R + r;
-      kernels.gemm(false, false, T, D, Tk, 1, groupProbs.subarray(r * T * Tk), Tk, values.subarray(g * capacity * D), D, 0, out.subarray(h * D), H * D);
-    }
+    kernels.gemm(false, false, R * T, D, Tk, 1, groupProbs, Tk, groupValues, D, 0, outHeads.subarray(g * R * T * D), D);
   }
+  toTokenMajor(out, outHeads, T, H, D);
 }
 
 /** Softmax of x[base, base+valid) in place; entries [valid, width) become 0. */
@@ -62,11 +64,17 @@ function softmaxRowInPlace(x: Float32Array, base: number, valid: number, width: 
   for (let j = valid; j < width; j++) x[base + j] = 0;
 }
 
+/** Floats of scratch the backward needs. */
+export function attentionBackwardScratchSize(shape: AttentionShape): number {
+  const R = shape.heads / shape.kvHeads;
+  return R * shape.T * (shape.past + shape.T) + shape.heads * shape.T * shape.headDim;
+}
+
 /**
  * Backward. Writes dq [H, T, D] (overwritten) and ADDS into dkNew/dvNew [KVH, T, D]: the
  * gradients of the new tokens' keys and values only. Keys of the cached prefix are constants
  * (they do not depend on anything after them), so their gradients are not formed.
- * `scratch` holds at least T·Tk floats.
+ * `scratch` holds at least R·T·Tk + H·T·D floats (R = H/KVH).
  */
 export function attentionBackward(
   kernels: Kernels, dq: Float32Array, dkNew: Float32Array, dvNew: Float32Array,
@@ -77,29 +85,30 @@ export function attentionBackward(
   const Tk = past + T;
   const R = H / KVH;
   const scale = 1 / Math.sqrt(D);
-  const dScores = scratch;
-  for (let h = 0; h < H; h++) {
-    const g = Math.floor(h / R);
-    const headProbs = probs.subarray(h * T * Tk, (h + 1) * T * Tk);
-    const headOut = dout.subarray(h * D);
+  const dScores = scratch.subarray(0, R * T * Tk); // one group's [R·T, Tk]
+  const doutHeads = scratch.subarray(R * T * Tk, R * T * Tk + H * T * D); // [H, T, D]
+  toHeadMajor(doutHeads, dout, T, H, D);
+  for (let g = 0; g < KVH; g++) {
+    const groupProbs = probs.subarray(g * R * T * Tk, (g + 1) * R * T * Tk);
+    const groupOut = doutHeads.subarray(g * R * T * D);
     const groupKeys = keys.subarray(g * capacity * D);
     const groupValues = values.subarray(g * capacity * D);
-    // dP = dO_h · Vᵀ  [T, Tk]
-    kernels.gemm(false, true, T, Tk, D, 1, headOut, H * D, groupValues, D, 0, dScores, Tk);
+    // dP = dO · Vᵀ  [R·T, Tk]
+    kernels.gemm(false, true, R * T, Tk, D, 1, groupOut, D, groupValues, D, 0, dScores, Tk);
     // dS = P ⊙ (dP − Σ_j dP·P) · scale   (softmax backward, and the score scale)
-    for (let t = 0; t < T; t++) {
-      const base = t * Tk;
-      const valid = causal ? past + t + 1 : Tk;
+    for (let row = 0; row < R * T; row++) {
+      const base = row * Tk;
+      const valid = causal ? past + (row % T) + 1 : Tk;
       let dot = 0;
-      for (let j = 0; j < valid; j++) dot += dScores[base + j] * headProbs[base + j];
-      for (let j = 0; j < valid; j++) dScores[base + j] = headProbs[base + j] * (dScores[base + j] - dot) * scale;
+      for (let j = 0; j < valid; j++) dot += dScores[base + j] * groupProbs[base + j];
+      for (let j = 0; j < valid; j++) dScores[base + j] = groupProbs[base + j] * (dScores[base + j] - dot) * scale;
       for (let j = valid; j < Tk; j++) dScores[base + j] = 0;
     }
-    // dQ_h = dS · K  [T, D]
-    kernels.gemm(false, false, T, D, Tk, 1, dScores, Tk, groupKeys, D, 0, dq.subarray(h * T * D), D);
-    // dK_new += dS[:, past:]ᵀ · Q_h ;  dV_new += P[:, past:]ᵀ · dO_h
-    kernels.gemm(true, false, T, D, T, 1, dScores.subarray(past), Tk, q.subarray(h * T * D), D, 1, dkNew.subarray(g * T * D), D);
-    kernels.gemm(true, false, T, D, T, 1, headProbs.subarray(past), Tk, headOut, H * D, 1, dvNew.subarray(g * T * D), D);
+    // dQ = dS · K  [R·T, D]
+    kernels.gemm(false, false, R * T, D, Tk, 1, dScores, Tk, groupKeys, D, 0, dq.subarray(g * R * T * D), D);
+    // Over the group's R heads at once: dK_new += dS[:, past:]ᵀ · Q ;  dV_new += P[:, past:]ᵀ · dO
+    kernels.gemm(true, false, T, D, R * T, 1, dScores.subarray(past), Tk, q.subarray(g * R * T * D), D, 1, dkNew.subarray(g * T * D), D);
+    kernels.gemm(true, false, T, D, R * T, 1, groupProbs.subarray(past), Tk, groupOut, D, 1, dvNew.subarray(g * T * D), D);
   }
 }
 
