@@ -328,7 +328,7 @@ static void set_string(napi_env env, napi_value object, const char *key, const c
   napi_set_named_property(env, object, key, value);
 }
 
-/* info(): { blasConfig, isa, tileBytes, f32GemvBlas } */
+/* info(): { blasConfig, isa, tileBytes, f32GemvBlas, gemvRowsPerPass } */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value object, flag;
@@ -338,10 +338,12 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, object, "tileBytes", int_value(env, (int64_t)ops_get_tile_bytes()));
   napi_get_boolean(env, ops_get_f32_gemv_blas(), &flag);
   napi_set_named_property(env, object, "f32GemvBlas", flag);
+  napi_set_named_property(env, object, "gemvRowsPerPass", int_value(env, kernels_get_gemv_rows_per_pass()));
   return object;
 }
 
-/* tune(name, value): benchmark knobs: 'tileBytes' (number), 'f32GemvBlas' (0/1), 'isa' (string) */
+/* tune(name, value): benchmark knobs: 'tileBytes' (number), 'f32GemvBlas' (0/1), 'gemvRowsPerPass' (0/1/4),
+ * 'isa' (string) */
 static napi_value js_tune(napi_env env, napi_callback_info info) {
   call c;
   if (!read_call(env, info, "tune", 2, &c)) return NULL;
@@ -361,6 +363,10 @@ static napi_value js_tune(napi_env env, napi_callback_info info) {
     int bytes;
     if (!read_int(&c, 1, "tileBytes", 4096, &bytes)) return NULL;
     ops_set_tile_bytes((size_t)bytes);
+  } else if (strcmp(name, "gemvRowsPerPass") == 0) {
+    int rows;
+    if (!read_int(&c, 1, "gemvRowsPerPass", 0, &rows)) return NULL;
+    kernels_set_gemv_rows_per_pass(rows);
   } else if (strcmp(name, "f32GemvBlas") == 0) {
     int use_blas;
     if (!read_int(&c, 1, "f32GemvBlas", 0, &use_blas)) return NULL;

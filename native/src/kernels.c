@@ -39,6 +39,19 @@ static inline const void *row_pointer(weight_dtype dtype, const void *w, size_t 
   return (const char *)w + r * row_stride * weight_element_size(dtype);
 }
 
+/* gemv reads W either one row at a time (one sequential stream through memory, which the
+ * hardware prefetchers follow best) or four rows per pass (x is read once per four rows,
+ * better when x does not fit in L1). 0 = by the length of x, 1 or 4 = forced (benchmarks). */
+static int gemv_rows_per_pass = 0;
+static size_t gemv_single_row_max_cols = 4096;
+
+void kernels_set_gemv_rows_per_pass(int rows) { gemv_rows_per_pass = rows == 1 || rows == 4 ? rows : 0; }
+int kernels_get_gemv_rows_per_pass(void) { return gemv_rows_per_pass; }
+
+static inline int four_rows_per_pass(size_t cols) {
+  return gemv_rows_per_pass ? gemv_rows_per_pass == 4 : cols > gemv_single_row_max_cols;
+}
+
 /* ---- plain C ---------------------------------------------------------------------------- */
 
 static void widen_generic(weight_dtype dtype, const void *src, float *dst, size_t count) {
@@ -101,7 +114,7 @@ INLINE TARGET_AVX2 void gemv_rows_avx2_body(weight_dtype dtype, const void *w, s
                                             const float *x, float *y, size_t r0, size_t r1, int accumulate) {
   const size_t full = cols & ~(size_t)7;
   size_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
+  for (; four_rows_per_pass(cols) && r + 4 <= r1; r += 4) {
     const void *w0 = row_pointer(dtype, w, row_stride, r), *w1 = row_pointer(dtype, w, row_stride, r + 1);
     const void *w2 = row_pointer(dtype, w, row_stride, r + 2), *w3 = row_pointer(dtype, w, row_stride, r + 3);
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
@@ -124,14 +137,16 @@ INLINE TARGET_AVX2 void gemv_rows_avx2_body(weight_dtype dtype, const void *w, s
   }
   for (; r < r1; r++) {
     const void *row = row_pointer(dtype, w, row_stride, r);
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     size_t c = 0;
-    for (; c + 16 <= full; c += 16) {
+    for (; c + 32 <= full; c += 32) {
       a0 = _mm256_fmadd_ps(load8(dtype, row, c), _mm256_loadu_ps(x + c), a0);
       a1 = _mm256_fmadd_ps(load8(dtype, row, c + 8), _mm256_loadu_ps(x + c + 8), a1);
+      a2 = _mm256_fmadd_ps(load8(dtype, row, c + 16), _mm256_loadu_ps(x + c + 16), a2);
+      a3 = _mm256_fmadd_ps(load8(dtype, row, c + 24), _mm256_loadu_ps(x + c + 24), a3);
     }
     for (; c < full; c += 8) a0 = _mm256_fmadd_ps(load8(dtype, row, c), _mm256_loadu_ps(x + c), a0);
-    float dot = sum8(_mm256_add_ps(a0, a1));
+    float dot = sum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; c < cols; c++) dot += load_scalar(dtype, row, c) * x[c];
     y[r] = accumulate ? y[r] + dot : dot;
   }
@@ -194,7 +209,7 @@ INLINE TARGET_AVX512 void gemv_rows_avx512_body(weight_dtype dtype, const void *
   const __mmask16 tail = (__mmask16)((1u << (cols - full)) - 1);
   const __m512 x_tail = _mm512_maskz_loadu_ps(tail, x + full);
   size_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
+  for (; four_rows_per_pass(cols) && r + 4 <= r1; r += 4) {
     const void *w0 = row_pointer(dtype, w, row_stride, r), *w1 = row_pointer(dtype, w, row_stride, r + 1);
     const void *w2 = row_pointer(dtype, w, row_stride, r + 2), *w3 = row_pointer(dtype, w, row_stride, r + 3);
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
@@ -218,15 +233,17 @@ INLINE TARGET_AVX512 void gemv_rows_avx512_body(weight_dtype dtype, const void *
   }
   for (; r < r1; r++) {
     const void *row = row_pointer(dtype, w, row_stride, r);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
     size_t c = 0;
-    for (; c + 32 <= full; c += 32) {
+    for (; c + 64 <= full; c += 64) {
       a0 = _mm512_fmadd_ps(load16(dtype, row, c), _mm512_loadu_ps(x + c), a0);
       a1 = _mm512_fmadd_ps(load16(dtype, row, c + 16), _mm512_loadu_ps(x + c + 16), a1);
+      a2 = _mm512_fmadd_ps(load16(dtype, row, c + 32), _mm512_loadu_ps(x + c + 32), a2);
+      a3 = _mm512_fmadd_ps(load16(dtype, row, c + 48), _mm512_loadu_ps(x + c + 48), a3);
     }
     for (; c < full; c += 16) a0 = _mm512_fmadd_ps(load16(dtype, row, c), _mm512_loadu_ps(x + c), a0);
     if (tail) a1 = _mm512_fmadd_ps(load16_masked(dtype, row, full, tail), x_tail, a1);
-    const float dot = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    const float dot = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
     y[r] = accumulate ? y[r] + dot : dot;
   }
 }

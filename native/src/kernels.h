@@ -33,4 +33,8 @@ void gemv_t_rows(weight_dtype dtype, const void *w, size_t row_stride, size_t co
 
 float f16_bits_to_f32(uint16_t bits);
 
+/* Benchmark knob: W rows per gemv pass, 1 or 4; 0 picks by the length of x (the default). */
+void kernels_set_gemv_rows_per_pass(int rows);
+int kernels_get_gemv_rows_per_pass(void);
+
 #endif

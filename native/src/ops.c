@@ -13,7 +13,7 @@ extern char *openblas_get_config(void);
 
 /* Below these sizes a second thread costs more (waking it, sharing caches) than it saves. */
 #define PARALLEL_MIN_WEIGHT_BYTES (256 * 1024)
-#define PARALLEL_MIN_WIDEN_COUNT (64 * 1024)
+#define PARALLEL_MIN_WIDEN_BYTES (128 * 1024)
 
 static int thread_count = 1;
 static size_t tile_bytes = 2u << 20;
@@ -55,17 +55,14 @@ size_t ops_get_tile_bytes(void) { return tile_bytes; }
 void ops_set_f32_gemv_blas(int use_blas) { f32_gemv_blas = use_blas != 0; }
 int ops_get_f32_gemv_blas(void) { return f32_gemv_blas; }
 
-static int parts_for(size_t work, size_t minimum) {
-  if (thread_count <= 1 || work < minimum) return 1;
-  return thread_count;
-}
-
-/* [begin, end) of part p when splitting count items, in whole blocks of `block`. */
-static void split_range(size_t count, size_t block, int part, int parts, size_t *begin, size_t *end) {
-  const size_t blocks = (count + block - 1) / block;
-  const size_t b0 = blocks * (size_t)part / (size_t)parts, b1 = blocks * (size_t)(part + 1) / (size_t)parts;
-  *begin = b0 * block < count ? b0 * block : count;
-  *end = b1 * block < count ? b1 * block : count;
+/* Items per pool chunk: the whole range (one thread) when the work is small, else chunks of
+ * about 64 KiB of weights (many chunks, so that a busy core just takes fewer of them). */
+static size_t chunk_for(size_t items, size_t bytes_per_item, size_t minimum_bytes, size_t granule) {
+  const size_t total_bytes = items * bytes_per_item;
+  if (thread_count <= 1 || total_bytes < minimum_bytes) return items;
+  size_t chunk = (64 * 1024) / (bytes_per_item ? bytes_per_item : 1);
+  chunk = chunk / granule * granule;
+  return chunk < granule ? granule : chunk;
 }
 
 /* ---- widening --------------------------------------------------------------------------- */
@@ -74,21 +71,19 @@ typedef struct {
   weight_dtype dtype;
   const void *src;
   float *dst;
-  size_t count;
 } widen_job;
 
-static void widen_part(void *context, int part, int parts) {
+static void widen_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
   const widen_job *job = context;
-  size_t begin, end;
-  split_range(job->count, 64, part, parts, &begin, &end);
-  if (begin < end)
-    widen_to_f32(job->dtype, (const char *)job->src + begin * weight_element_size(job->dtype), job->dst + begin,
-                 end - begin);
+  widen_to_f32(job->dtype, (const char *)job->src + begin * weight_element_size(job->dtype), job->dst + begin,
+               end - begin);
 }
 
 void ops_to_float32(weight_dtype dtype, const void *src, float *dst, size_t count) {
-  widen_job job = {dtype, src, dst, count};
-  pool_run(widen_part, &job, parts_for(count, PARALLEL_MIN_WIDEN_COUNT));
+  widen_job job = {dtype, src, dst};
+  pool_run(widen_chunk, &job, count, chunk_for(count, weight_element_size(dtype), PARALLEL_MIN_WIDEN_BYTES, 64),
+           thread_count);
 }
 
 /* ---- gemv: y = W·x and dx = Wᵀ·dy, split by rows of W ------------------------------------- */
@@ -96,52 +91,51 @@ void ops_to_float32(weight_dtype dtype, const void *src, float *dst, size_t coun
 typedef struct {
   weight_dtype dtype;
   const void *w;
-  size_t row_stride, rows, cols;
+  size_t row_stride, cols;
   const float *x;
   float *y;
   int accumulate;
-  float *partials; /* gemv_t: one cols-long sum per part */
+  float *partials; /* gemv_t: one cols-long sum per participant */
 } gemv_job;
 
-static void gemv_part(void *context, int part, int parts) {
+static void gemv_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
   const gemv_job *job = context;
-  size_t begin, end;
-  split_range(job->rows, 16, part, parts, &begin, &end);
-  if (begin < end) gemv_rows(job->dtype, job->w, job->row_stride, job->cols, job->x, job->y, begin, end, job->accumulate);
+  gemv_rows(job->dtype, job->w, job->row_stride, job->cols, job->x, job->y, begin, end, job->accumulate);
 }
 
 static void gemv(weight_dtype dtype, const void *w, size_t row_stride, size_t rows, size_t cols, const float *x,
                  float *y, int accumulate) {
-  gemv_job job = {dtype, w, row_stride, rows, cols, x, y, accumulate, NULL};
-  pool_run(gemv_part, &job, parts_for(rows * cols * weight_element_size(dtype), PARALLEL_MIN_WEIGHT_BYTES));
+  gemv_job job = {dtype, w, row_stride, cols, x, y, accumulate, NULL};
+  pool_run(gemv_chunk, &job, rows, chunk_for(rows, cols * weight_element_size(dtype), PARALLEL_MIN_WEIGHT_BYTES, 4),
+           thread_count);
 }
 
-static void gemv_t_part(void *context, int part, int parts) {
+static void gemv_t_chunk(void *context, size_t begin, size_t end, int participant) {
   const gemv_job *job = context;
-  size_t begin, end;
-  split_range(job->rows, 16, part, parts, &begin, &end);
-  float *sums = job->partials + (size_t)part * job->cols;
-  memset(sums, 0, job->cols * sizeof(float));
-  if (begin < end) gemv_t_rows(job->dtype, job->w, job->row_stride, job->cols, job->x, sums, begin, end);
+  gemv_t_rows(job->dtype, job->w, job->row_stride, job->cols, job->x, job->partials + (size_t)participant * job->cols,
+              begin, end);
 }
 
 /* y[0:cols] (+)= Wᵀ·x with W rows×cols. Returns -1 if scratch memory ran out. */
 static int gemv_t(weight_dtype dtype, const void *w, size_t row_stride, size_t rows, size_t cols, const float *x,
                   float *y, int accumulate) {
-  const int parts = parts_for(rows * cols * weight_element_size(dtype), PARALLEL_MIN_WEIGHT_BYTES);
-  if (parts == 1) {
+  const size_t chunk = chunk_for(rows, cols * weight_element_size(dtype), PARALLEL_MIN_WEIGHT_BYTES, 4);
+  if (chunk >= rows) {
     if (!accumulate) memset(y, 0, cols * sizeof(float));
     gemv_t_rows(dtype, w, row_stride, cols, x, y, 0, rows);
     return 0;
   }
+  const size_t participants = (size_t)thread_count;
   pthread_mutex_lock(&scratch_lock);
-  float *partials = scratch_reserve((size_t)parts * cols);
+  float *partials = scratch_reserve(participants * cols);
   if (!partials) { pthread_mutex_unlock(&scratch_lock); return -1; }
-  gemv_job job = {dtype, w, row_stride, rows, cols, x, y, accumulate, partials};
-  pool_run(gemv_t_part, &job, parts);
+  memset(partials, 0, participants * cols * sizeof(float));
+  gemv_job job = {dtype, w, row_stride, cols, x, y, accumulate, partials};
+  pool_run(gemv_t_chunk, &job, rows, chunk, (int)participants);
   for (size_t c = 0; c < cols; c++) {
     float sum = accumulate ? y[c] : 0.0f;
-    for (int p = 0; p < parts; p++) sum += partials[(size_t)p * cols + c];
+    for (size_t p = 0; p < participants; p++) sum += partials[p * cols + c];
     y[c] = sum;
   }
   pthread_mutex_unlock(&scratch_lock);

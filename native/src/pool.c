@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -14,53 +15,80 @@
 #endif
 
 #define POOL_MAX_THREADS 64
-/* Spin this many rounds (each a few pause instructions, roughly 10-20 us in all) before a
- * worker sleeps: decode calls the kernels every few hundred microseconds, and waking a
- * sleeping thread on a VM costs tens of microseconds. */
-#define POOL_SPIN_ROUNDS 2000
+/* An idle worker spins this long before it sleeps: decode calls the kernels every few hundred
+ * microseconds, and waking a sleeping thread on a VM costs tens of microseconds. */
+#define WORKER_SPIN_NS 100000
+/* The caller spins this long for the chunks still in progress, then yields its core (the
+ * worker it waits for may be queued on that same core). */
+#define CALLER_SPIN_NS 20000
 
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER; /* one pool_run at a time */
-static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t work_done = PTHREAD_COND_INITIALIZER;
 
-static int thread_count = 1;  /* threads used per run, caller included */
+static int thread_count = 1; /* threads per run, caller included */
 static int workers_started = 0;
 
-static pool_task current_task;
-static void *current_context;
-/* (run number << 8) | parts of the latest run, read as one value so that a worker never
- * pairs one run's number with another run's part count. */
-static atomic_uint_fast64_t ticket;
-static atomic_int parts_pending;        /* worker parts not finished yet */
-static atomic_int sleepers;             /* workers blocked on work_ready */
+/* The current run. A worker touches task/context only after claiming a chunk, and the
+ * caller returns only once every chunk is finished and no worker is inside the run. */
+static pool_task run_task;
+static void *run_context;
+static size_t run_items, run_chunk_items, run_chunks;
+static int run_threads; /* participants of this run: 0 .. run_threads-1 */
+static atomic_size_t next_chunk;
+static atomic_size_t finished_chunks;
+static atomic_int run_open;           /* 1 while chunks may be claimed */
+static atomic_size_t workers_left;     /* workers that joined a run and have left it */
+static atomic_size_t workers_joined;   /* workers that joined (all runs so far) */
+static atomic_uint_fast64_t run_number; /* bumped for every run */
+static atomic_int sleepers;
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Waits for *counter to reach target: spins briefly, then yields the core each round. */
+static void wait_for(atomic_size_t *counter, size_t target) {
+  const int64_t spin_until = now_ns() + CALLER_SPIN_NS;
+  while (atomic_load(counter) < target) {
+    for (int i = 0; i < 16; i++) cpu_relax();
+    if (now_ns() > spin_until) sched_yield();
+  }
+}
+
+/* Claims and runs chunks until none are left. */
+static void take_chunks(int participant) {
+  for (;;) {
+    const size_t chunk = atomic_fetch_add(&next_chunk, 1);
+    if (chunk >= run_chunks) return;
+    const size_t begin = chunk * run_chunk_items;
+    const size_t end = begin + run_chunk_items < run_items ? begin + run_chunk_items : run_items;
+    run_task(run_context, begin, end, participant);
+    atomic_fetch_add(&finished_chunks, 1);
+  }
+}
 
 static void *worker_main(void *arg) {
-  const int index = (int)(intptr_t)arg; /* part number this worker runs, >= 1 */
-  uint_fast64_t seen = atomic_load(&ticket);
+  const int participant = (int)(intptr_t)arg;
+  uint_fast64_t seen = atomic_load(&run_number);
   for (;;) {
-    int spins = 0;
-    while (atomic_load_explicit(&ticket, memory_order_acquire) == seen && spins < POOL_SPIN_ROUNDS) {
-      for (int i = 0; i < 8; i++) cpu_relax();
-      spins++;
-    }
-    if (atomic_load_explicit(&ticket, memory_order_acquire) == seen) {
-      pthread_mutex_lock(&state_lock);
-      atomic_fetch_add(&sleepers, 1);
-      while (atomic_load(&ticket) == seen) pthread_cond_wait(&work_ready, &state_lock);
-      atomic_fetch_sub(&sleepers, 1);
-      pthread_mutex_unlock(&state_lock);
-    }
-    seen = atomic_load_explicit(&ticket, memory_order_acquire);
-    /* A worker taking part in a run is waited for, so that run's task stays in place. */
-    if (index < (int)(seen & 0xff)) {
-      current_task(current_context, index, (int)(seen & 0xff));
-      if (atomic_fetch_sub_explicit(&parts_pending, 1, memory_order_acq_rel) == 1) {
-        pthread_mutex_lock(&state_lock);
-        pthread_cond_signal(&work_done);
-        pthread_mutex_unlock(&state_lock);
+    const int64_t spin_until = now_ns() + WORKER_SPIN_NS;
+    while (atomic_load(&run_number) == seen) {
+      for (int i = 0; i < 16; i++) cpu_relax();
+      if (now_ns() > spin_until) {
+        pthread_mutex_lock(&sleep_lock);
+        atomic_fetch_add(&sleepers, 1);
+        while (atomic_load(&run_number) == seen) pthread_cond_wait(&work_ready, &sleep_lock);
+        atomic_fetch_sub(&sleepers, 1);
+        pthread_mutex_unlock(&sleep_lock);
       }
     }
+    seen = atomic_load(&run_number);
+    atomic_fetch_add(&workers_joined, 1);
+    if (atomic_load(&run_open) && atomic_load(&run_number) == seen && participant < run_threads) take_chunks(participant);
+    atomic_fetch_add(&workers_left, 1);
   }
   return NULL;
 }
@@ -87,32 +115,38 @@ int pool_set_threads(int threads) {
 
 int pool_get_threads(void) { return thread_count; }
 
-void pool_run(pool_task task, void *context, int parts) {
-  if (parts <= 1) { task(context, 0, 1); return; }
+void pool_run(pool_task task, void *context, size_t items, size_t chunk_items, int max_threads) {
+  if (items == 0) return;
+  if (chunk_items == 0) chunk_items = 1;
+  const size_t chunks = (items + chunk_items - 1) / chunk_items;
   pthread_mutex_lock(&run_lock);
-  if (parts > thread_count) parts = thread_count;
-  if (parts <= 1) { pthread_mutex_unlock(&run_lock); task(context, 0, 1); return; }
-  current_task = task;
-  current_context = context;
-  atomic_store(&parts_pending, parts - 1);
-  /* Publish under the lock so that a worker about to sleep cannot miss the wake-up. */
-  pthread_mutex_lock(&state_lock);
-  const uint_fast64_t run_number = (atomic_load(&ticket) >> 8) + 1;
-  atomic_store_explicit(&ticket, (run_number << 8) | (uint_fast64_t)parts, memory_order_release);
-  if (atomic_load(&sleepers) > 0) pthread_cond_broadcast(&work_ready);
-  pthread_mutex_unlock(&state_lock);
-
-  task(context, 0, parts);
-
-  int spins = 0;
-  while (atomic_load_explicit(&parts_pending, memory_order_acquire) > 0 && spins < POOL_SPIN_ROUNDS * 4) {
-    for (int i = 0; i < 8; i++) cpu_relax();
-    spins++;
+  const int threads = max_threads < thread_count ? max_threads : thread_count;
+  if (threads <= 1 || chunks <= 1) {
+    pthread_mutex_unlock(&run_lock);
+    task(context, 0, items, 0);
+    return;
   }
-  if (atomic_load_explicit(&parts_pending, memory_order_acquire) > 0) {
-    pthread_mutex_lock(&state_lock);
-    while (atomic_load(&parts_pending) > 0) pthread_cond_wait(&work_done, &state_lock);
-    pthread_mutex_unlock(&state_lock);
+  run_task = task;
+  run_context = context;
+  run_items = items;
+  run_chunk_items = chunk_items;
+  run_chunks = chunks;
+  run_threads = threads;
+  atomic_store(&next_chunk, 0);
+  atomic_store(&finished_chunks, 0);
+  atomic_store(&run_open, 1);
+  atomic_fetch_add(&run_number, 1);
+  if (atomic_load(&sleepers) > 0) {
+    pthread_mutex_lock(&sleep_lock);
+    pthread_cond_broadcast(&work_ready);
+    pthread_mutex_unlock(&sleep_lock);
   }
+
+  take_chunks(0);
+
+  /* Wait for the chunks workers are still running, then for every worker that joined to leave. */
+  wait_for(&finished_chunks, chunks);
+  atomic_store(&run_open, 0);
+  wait_for(&workers_left, atomic_load(&workers_joined));
   pthread_mutex_unlock(&run_lock);
 }

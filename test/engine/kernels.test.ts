@@ -329,14 +329,22 @@ test('native compact weights: tile boundaries crossed, both gemv kernels, every 
       for (const m of [2, 7]) checkLinear(native!, { dtype, m, n: 300, k: 130, accumulate: m === 7, pad: 1 }, seed++, 'tiled');
     }
   });
-  for (const isa of isas) {
-    withIsa(isa, () => {
-      for (const dtype of ['f32', 'f16', 'bf16'] as const) {
-        for (const [n, k] of [[37, 29], [21, 47], [515, 257], [6, 16], [4, 15]]) {
-          checkLinear(native!, { dtype, m: 1, n, k, accumulate: n % 2 === 1, pad: 0 }, seed++, isa);
+  const rowsPerPass = addon!.info().gemvRowsPerPass;
+  try {
+    for (const isa of isas) {
+      withIsa(isa, () => {
+        for (const rows of [1, 4]) {
+          addon!.tune('gemvRowsPerPass', rows);
+          for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+            for (const [n, k] of [[37, 29], [21, 47], [515, 257], [6, 16], [4, 15], [9, 100]]) {
+              checkLinear(native!, { dtype, m: 1, n, k, accumulate: n % 2 === 1, pad: 0 }, seed++, `${isa}, ${rows} rows per pass`);
+            }
+          }
         }
-      }
-    });
+      });
+    }
+  } finally {
+    addon!.tune('gemvRowsPerPass', rowsPerPass);
   }
 });
 
