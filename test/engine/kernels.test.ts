@@ -348,13 +348,20 @@ test('native compact weights: tile boundaries crossed, both gemv kernels, every 
   }
 });
 
-test('native f32 m = 1 agrees between the own gemv and OpenBLAS sgemv', { skip: skipNative }, () => {
+test('native f32 m = 1 (linear and gemm) agrees between the own gemv and OpenBLAS sgemv', { skip: skipNative }, () => {
   const before = addon!.info().f32GemvBlas;
   try {
     for (const useBlas of [0, 1]) {
       addon!.tune('f32GemvBlas', useBlas);
       checkLinear(native!, { dtype: 'f32', m: 1, n: 300, k: 70, accumulate: false, pad: 0 }, 900, `f32GemvBlas=${useBlas}`);
       checkLinear(native!, { dtype: 'f32', m: 1, n: 41, k: 300, accumulate: true, pad: 0 }, 901, `f32GemvBlas=${useBlas}`);
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          for (const [alpha, beta] of [[1, 0], [1, 1], [0.5, 0], [2, -1]]) {
+            checkGemm(native!, { transA, transB, m: 1, n: 300, k: 257, alpha, beta, pad: 1 }, 902);
+          }
+        }
+      }
     }
   } finally {
     addon!.tune('f32GemvBlas', before ? 1 : 0);
