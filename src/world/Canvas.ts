@@ -26,6 +26,11 @@ export class Canvas {
   private mirrored = false;
   private currentOwner = BACKGROUND_OWNER;
   private paintedCount = 0;
+  // Bounding box of the pixels the current sprite painted (inclusive).
+  private boxX0 = 0;
+  private boxY0 = 0;
+  private boxX1 = -1;
+  private boxY1 = -1;
   private anchors: Record<string, [number, number]> = {};
   // Pixel clip window [clipX0, clipX1) × [clipY0, clipY1): patterns are drawn by redrawing a
   // shape in ink inside a band, so stripes and dots always follow the shape's outline.
@@ -72,11 +77,18 @@ export class Canvas {
     this.mirrored = mirrored;
     this.paintedCount = 0;
     this.anchors = {};
+    this.boxX0 = this.width;
+    this.boxY0 = this.height;
+    this.boxX1 = -1;
+    this.boxY1 = -1;
   }
 
-  /** Ends the sprite; returns how many pixels it covered and its named anchor pixels. */
-  endSprite(): { painted: number; anchors: Record<string, [number, number]> } {
-    const result = { painted: this.paintedCount, anchors: this.anchors };
+  /** Ends the sprite; returns how many pixels it covered, their [x, y, w, h] box (null if
+   * none) and its named anchor pixels. */
+  endSprite(): { painted: number; box: [number, number, number, number] | null; anchors: Record<string, [number, number]> } {
+    const box: [number, number, number, number] | null =
+      this.boxX1 < 0 ? null : [this.boxX0, this.boxY0, this.boxX1 - this.boxX0 + 1, this.boxY1 - this.boxY0 + 1];
+    const result = { painted: this.paintedCount, box, anchors: this.anchors };
     this.currentOwner = BACKGROUND_OWNER;
     this.originX = 0;
     this.originY = 0;
@@ -97,6 +109,13 @@ export class Canvas {
     return this.originY + y * this.scale;
   }
 
+  private touch(x0: number, y0: number, x1: number, y1: number): void {
+    if (x0 < this.boxX0) this.boxX0 = x0;
+    if (y0 < this.boxY0) this.boxY0 = y0;
+    if (x1 > this.boxX1) this.boxX1 = x1;
+    if (y1 > this.boxY1) this.boxY1 = y1;
+  }
+
   private plot(index: number, color: Rgb): void {
     if (this.owner[index] !== this.currentOwner) {
       this.owner[index] = this.currentOwner;
@@ -114,6 +133,8 @@ export class Canvas {
     const bx = Math.min(this.clipX1, x1);
     const ay = Math.max(this.clipY0, y0);
     const by = Math.min(this.clipY1, y1);
+    if (ax >= bx || ay >= by) return;
+    this.touch(ax, ay, bx - 1, by - 1);
     for (let y = ay; y < by; y++) {
       let i = y * this.width + ax;
       for (let x = ax; x < bx; x++, i++) this.plot(i, color);
@@ -150,7 +171,10 @@ export class Canvas {
       if (ny2 > 1) continue;
       for (let xx = x0; xx < x1; xx++) {
         const nx = (xx + 0.5 - cx) / rx;
-        if (nx * nx + ny2 <= 1) this.plot(yy * this.width + xx, color);
+        if (nx * nx + ny2 <= 1) {
+          this.plot(yy * this.width + xx, color);
+          this.touch(xx, yy, xx, yy);
+        }
       }
     }
   }
@@ -176,7 +200,10 @@ export class Canvas {
           if (cross > 1e-9) positive = true;
           else if (cross < -1e-9) negative = true;
         }
-        if (!(positive && negative)) this.plot(yy * this.width + xx, color);
+        if (!(positive && negative)) {
+          this.plot(yy * this.width + xx, color);
+          this.touch(xx, yy, xx, yy);
+        }
       }
     }
   }

@@ -121,38 +121,21 @@ export function positionWord(centerX: number, width = IMAGE_SIZE): PositionWord 
   return 'center';
 }
 
-function ownerBox(owner: Int16Array, width: number, id: number): [number, number, number, number] | null {
-  let x0 = width;
-  let y0 = Infinity;
-  let x1 = -1;
-  let y1 = -1;
-  for (let i = 0; i < owner.length; i++) {
-    if (owner[i] !== id) continue;
-    const x = i % width;
-    const y = (i - x) / width;
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
-  return x1 < 0 ? null : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
-}
-
 /** Renders a scene spec into pixels and its ground-truth description. */
 export function renderScene(spec: SceneSpec): RenderedScene {
   const size = IMAGE_SIZE;
   const c = new Canvas(size, size);
   drawBackground(c, spec.background, spec.horizon, spec.seed);
 
-  const propBoxes: Array<[number, number, number, number] | null> = [];
-  const drawPropAt = (p: PropSpec, id: number): void => {
+  const propBoxes = new Array<[number, number, number, number] | null>(spec.props.length).fill(null);
+  const drawPropAt = (p: PropSpec, i: number): void => {
     const s = PROP_SIZES[p.prop];
-    c.beginSprite(id, p.x, p.baseline - s.height * p.scale, p.scale, s.width, false);
+    c.beginSprite(PROP_OWNER_BASE - i, p.x, p.baseline - s.height * p.scale, p.scale, s.width, false);
     drawProp(c, p.prop, p.tint);
-    c.endSprite();
+    propBoxes[i] = c.endSprite().box;
   };
   spec.props.forEach((p, i) => {
-    if (!p.front) drawPropAt(p, PROP_OWNER_BASE - i);
+    if (!p.front) drawPropAt(p, i);
   });
 
   const painted: number[] = [];
@@ -164,29 +147,37 @@ export function renderScene(spec: SceneSpec): RenderedScene {
     drawIndividual(c, e.individual, e.pose);
     const result = c.endSprite();
     painted.push(result.painted);
-    // Right after drawing, everything it covers is still its own: that is its full box.
-    fullBoxes.push(ownerBox(c.owner, size, i) ?? [0, 0, 0, 0]);
+    fullBoxes.push(result.box ?? [0, 0, 0, 0]);
     anchors.push(result.anchors);
   });
   spec.props.forEach((p, i) => {
-    if (p.front) drawPropAt(p, PROP_OWNER_BASE - i);
+    if (p.front) drawPropAt(p, i);
   });
-  spec.props.forEach((_, i) => propBoxes.push(ownerBox(c.owner, size, PROP_OWNER_BASE - i)));
 
   // Visible pixels per entity, after everything in front of it was drawn.
   const visible = new Array<number>(spec.entities.length).fill(0);
   for (let i = 0; i < c.owner.length; i++) if (c.owner[i] >= 0) visible[c.owner[i]]++;
 
-  // Light and noise.
-  const gain = LIGHT_GAIN[spec.lighting];
+  // Light and noise: one 32-bit draw gives the three channels' noise of a pixel.
+  const [gr, gg, gb] = LIGHT_GAIN[spec.lighting];
   const px = c.rgb;
-  const noise = Math.max(0, Math.round(spec.noise));
+  const noise = Math.max(0, Math.min(12, Math.round(spec.noise)));
+  const span = 2 * noise + 1;
   const rng = Rng.from(spec.seed, 'noise');
-  for (let i = 0; i < px.length; i += 3) {
-    for (let ch = 0; ch < 3; ch++) {
-      let v = px[i + ch] * gain[ch];
-      if (noise > 0) v += (rng.nextUint32() % (2 * noise + 1)) - noise;
-      px[i + ch] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+  if (noise > 0 || spec.lighting !== 'normal') {
+    for (let i = 0; i < px.length; i += 3) {
+      let r = px[i] * gr;
+      let g = px[i + 1] * gg;
+      let b = px[i + 2] * gb;
+      if (noise > 0) {
+        const bits = rng.nextUint32();
+        r += (bits & 0xff) % span - noise;
+        g += ((bits >>> 8) & 0xff) % span - noise;
+        b += ((bits >>> 16) & 0xff) % span - noise;
+      }
+      px[i] = r < 0 ? 0 : r > 255 ? 255 : Math.round(r);
+      px[i + 1] = g < 0 ? 0 : g > 255 ? 255 : Math.round(g);
+      px[i + 2] = b < 0 ? 0 : b > 255 ? 255 : Math.round(b);
     }
   }
 

@@ -1,0 +1,667 @@
+/**
+ * A generic instruction corpus built from scene ground truth: captions, attribute questions,
+ * yes/no existence, counting, position and pose, two-option questions, Yo'LLaVA-style
+ * conversation questions, recognition of a named individual from a description in the prompt,
+ * questions answered from such a description (with and without an image), and text-only facts
+ * about kinds. Individuals are only ever named by neutral placeholder names that change from
+ * sample to sample: no individual is taught by name (that is the product's job).
+ *
+ * Samples keep the scene spec, not pixels: renderScene(sample.image) draws it on demand.
+ * Sample i depends only on (seed, i) and the options, so a corpus can be read in any order.
+ */
+import {
+  attributeAnswer,
+  attributeCheckQuestion,
+  attributeQuestion,
+  attributeValueAnswer,
+  distractorValues,
+  multipleChoicePrompt,
+  subjectRef,
+  type SubjectRef,
+} from './attributeQuestions.ts';
+import { composeScene, type ComposeOptions } from './composeScene.ts';
+import { createWorldSplit, DEFAULT_BENCHMARK_SEED, randomTrainingIndividual, type WorldSplit } from './createWorldSplit.ts';
+import {
+  KIND_NOUNS,
+  TYPE_ATTRIBUTE,
+  capitalize,
+  describeIndividual,
+  featurePhrases,
+  joinList,
+  pluralNoun,
+  typeNoun,
+  withArticle,
+} from './describeIndividual.ts';
+import { attributeDistance, randomLookAlike, sameIndividual, withAttribute } from './individuals.ts';
+import { KIND_SCHEMAS, KINDS, type Individual, type Kind } from './kindSchemas.ts';
+import { renderScene, type EntityDescription, type PositionWord, type SceneDescription, type SceneSpec } from './renderScene.ts';
+import { Rng } from './Rng.ts';
+
+export const CORPUS_TASKS = [
+  'caption',
+  'attribute',
+  'existence',
+  'counting',
+  'position',
+  'mcq',
+  'conversation',
+  'recognition',
+  'description_text',
+  'description_image',
+  'kind_text',
+] as const;
+export type CorpusTask = (typeof CORPUS_TASKS)[number];
+
+/** Default task weights (normalised). Recognition against look-alikes gets the largest share:
+ * world-facts.md measured that comparing an image with a description emerges only when it
+ * dominates the mix, with mostly one-attribute look-alike negatives. */
+export const DEFAULT_CORPUS_MIX: Readonly<Record<CorpusTask, number>> = {
+  caption: 0.07,
+  attribute: 0.12,
+  existence: 0.06,
+  counting: 0.04,
+  position: 0.06,
+  mcq: 0.1,
+  conversation: 0.07,
+  recognition: 0.25,
+  description_text: 0.12,
+  description_image: 0.07,
+  kind_text: 0.04,
+};
+
+export const DEFAULT_KIND_WEIGHTS: Readonly<Record<Kind, number>> = {
+  person: 0.25,
+  pet: 0.2,
+  landmark: 0.15,
+  object: 0.25,
+  character: 0.15,
+};
+
+/** Neutral names for "<name> is <description>." prompts; never tied to one individual. */
+export const PLACEHOLDER_NAMES: readonly string[] = [
+  'bo', 'mam', 'kiki', 'toro', 'lumi', 'pako', 'nami', 'rudo', 'sefi', 'tavi', 'miro', 'dani',
+  'kobo', 'lina', 'fenu', 'gabi', 'juno', 'pim', 'zuri', 'yuki', 'obi', 'essa', 'ravi', 'tomo',
+  'vela', 'nilo', 'hana', 'kai', 'lupo', 'momo', 'suki', 'bibi', 'dodo', 'fifi', 'gogo', 'pipa',
+  'riko', 'teo', 'ulla', 'wim',
+];
+
+/** The placeholder the benchmark's questions use for the subject. */
+export const SUBJECT_PLACEHOLDER = '<sks>';
+
+/** The evaluation's recognition prompt (the paper's), whose answers are exactly Yes / No. */
+export function recognitionEvalQuestion(name: string): string {
+  return `Can you see if ${name} is in this photo? Answer with a single word or phrase.`;
+}
+
+export interface CorpusTurn {
+  readonly user: string;
+  readonly assistant: string;
+}
+
+export interface CorpusSample {
+  readonly task: CorpusTask;
+  /** The picture (drawn on demand with renderScene); absent for text-only samples. */
+  readonly image?: SceneSpec;
+  /** One or more exchanges; the image, if any, comes before the first user text. */
+  readonly turns: readonly CorpusTurn[];
+}
+
+export interface RecognitionOptions {
+  /** Share of samples where the described individual is in the picture. Default 0.5. */
+  positiveRate?: number;
+  /** Weights of negative kinds. Default 0.5 / 0.3 / 0.1 / 0.1. */
+  negatives?: { oneAttribute?: number; twoAttributes?: number; sameKind?: number; otherKind?: number };
+  /** Chance of one more individual in the picture (never the described one in negatives). Default 0.35. */
+  companionChance?: number;
+  /** Share asked with the evaluation prompt (answer exactly "Yes"/"No"). Default 0.5. */
+  evalPromptRate?: number;
+}
+
+export interface CorpusOptions {
+  seed: number;
+  /** Number of samples buildInstructionCorpus yields. */
+  count: number;
+  /** Task weights (missing tasks keep their default; 0 removes a task). */
+  mix?: Partial<Record<CorpusTask, number>>;
+  /** Weights of the kinds of individuals drawn. */
+  kindWeights?: Partial<Record<Kind, number>>;
+  /** Benchmark seeds whose subjects and look-alikes must never appear. Default [0]. */
+  heldOutSeeds?: readonly number[];
+  recognition?: RecognitionOptions;
+}
+
+/** Yields `count` samples; sample i is instructionSample(options, i). */
+export function* buildInstructionCorpus(options: CorpusOptions): Generator<CorpusSample> {
+  const context = new CorpusContext(options);
+  for (let i = 0; i < options.count; i++) yield context.sample(i);
+}
+
+/** Sample `index` of the corpus defined by `options` (random access). */
+export function instructionSample(options: Omit<CorpusOptions, 'count'>, index: number): CorpusSample {
+  return new CorpusContext(options).sample(index);
+}
+
+const POSITION_PHRASE: Readonly<Record<PositionWord, string>> = {
+  left: 'on the left',
+  center: 'in the center',
+  right: 'on the right',
+};
+const BACKGROUND_PHRASE: Readonly<Record<string, string>> = {
+  room: 'in a room',
+  kitchen: 'in a kitchen',
+  park: 'in a park',
+  beach: 'on a beach',
+  street: 'on a street',
+};
+const KIND_PHRASE: Readonly<Record<Kind, string>> = {
+  person: 'a person',
+  pet: 'a pet',
+  landmark: 'a landmark',
+  object: 'an object',
+  character: 'a fictional character',
+};
+const NUMBER_WORDS = ['Zero', 'One', 'Two', 'Three', 'Four'];
+const IMAGE_WORDS = ['in the image', 'in this photo', 'in the picture'];
+const SHORT_ANSWER_HINT = 'Answer with a single word or phrase.';
+const POSE_ANSWERS: Readonly<Record<string, string>> = {
+  standing: 'Standing',
+  waving: 'Waving',
+  'arms up': 'Raising both arms',
+  sitting: 'Sitting',
+};
+/** The attribute whose colour names an individual in short phrases ("an orange cat"). */
+const MAIN_COLOR: Readonly<Record<Kind, string>> = {
+  person: 'shirtColor',
+  pet: 'furColor',
+  landmark: 'wallColor',
+  object: 'color',
+  character: 'color',
+};
+
+/** Recognition question/answer templates (after the paper's Appendix F), in our vocabulary. */
+const RECOGNITION_TEMPLATES: ReadonlyArray<readonly [string, string, string]> = [
+  ['Is {n} in this photo?', 'Yes, {n} is in this photo.', 'No, {n} is not in this photo.'],
+  ['Can you tell if {n} appears in this picture?', 'Yes, {n} appears in this picture.', 'No, {n} is not in this picture.'],
+  ['Could you check whether {n} is in the image?', '{n} is indeed in the image.', '{n} is not in the image.'],
+  ['Do you see {n} anywhere in this photo?', '{n} is visible in this photo.', 'I do not see {n} in this photo.'],
+  ['Can you see {n} in this photo?', 'Yes, I can confirm that {n} is indeed in the photo.', 'No, I cannot see {n} in this photo.'],
+  ['Is {n} visible in this photo?', '{n} is visible in this photo.', '{n} is not visible in this photo.'],
+  ['Is {n} featured in this photo?', '{n} is featured in this photo.', '{n} is not featured in this photo.'],
+  ['Can you recognize if {n} is in this photo?', 'Yes, {n} is indeed in the photo.', 'I have analyzed the image, and {n} is not present in the photo.'],
+  ['Is {n} present in this photo?', '{n} is present in this photo.', '{n} is not present in this photo.'],
+  ['Is {n} in this image? Answer with yes or no.', 'Yes', 'No'],
+];
+
+interface Scene {
+  spec: SceneSpec;
+  description: SceneDescription;
+}
+
+class CorpusContext {
+  private readonly options: Omit<CorpusOptions, 'count'>;
+  private readonly splits: WorldSplit[];
+  private readonly taskWeights: number[];
+  private readonly kindWeights: number[];
+  private rng = new Rng(0);
+
+  constructor(options: Omit<CorpusOptions, 'count'>) {
+    this.options = options;
+    this.splits = (options.heldOutSeeds ?? [DEFAULT_BENCHMARK_SEED]).map((s) => createWorldSplit(s));
+    this.taskWeights = CORPUS_TASKS.map((t) => options.mix?.[t] ?? DEFAULT_CORPUS_MIX[t]);
+    this.kindWeights = KINDS.map((k) => options.kindWeights?.[k] ?? DEFAULT_KIND_WEIGHTS[k]);
+  }
+
+  sample(index: number): CorpusSample {
+    this.rng = Rng.from('instruction-corpus', this.options.seed, index);
+    const task = CORPUS_TASKS[this.rng.weightedIndex(this.taskWeights)];
+    switch (task) {
+      case 'caption':
+        return this.caption();
+      case 'attribute':
+        return this.attribute();
+      case 'existence':
+        return this.existence();
+      case 'counting':
+        return this.counting();
+      case 'position':
+        return this.position();
+      case 'mcq':
+        return this.mcq();
+      case 'conversation':
+        return this.conversation();
+      case 'recognition':
+        return this.recognition();
+      case 'description_text':
+        return this.descriptionText();
+      case 'description_image':
+        return this.descriptionImage();
+      case 'kind_text':
+        return this.kindText();
+    }
+  }
+
+  // ---- drawing individuals and scenes ------------------------------------------------------
+
+  private kind(): Kind {
+    return KINDS[this.rng.weightedIndex(this.kindWeights)];
+  }
+
+  private individual(kind: Kind = this.kind()): Individual {
+    return randomTrainingIndividual(this.rng, kind, this.splits);
+  }
+
+  private allowed(ind: Individual): boolean {
+    return !this.splits.some((s) => s.isHeldOut(ind));
+  }
+
+  /** A look-alike at exactly `distance` attributes that pretraining may use, or null. */
+  private lookAlike(ind: Individual, distance: number): Individual | null {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const candidate = randomLookAlike(this.rng, ind, distance);
+      if (this.allowed(candidate)) return candidate;
+    }
+    return null;
+  }
+
+  private individuals(): Individual[] {
+    const n = 1 + this.rng.weightedIndex([0.5, 0.35, 0.15]);
+    return Array.from({ length: n }, () => this.individual());
+  }
+
+  private scene(individuals: readonly Individual[], options: ComposeOptions = {}): Scene {
+    const spec = composeScene(this.rng, individuals, { occlusionChance: 0.15, occlusionRange: [0.1, 0.35], ...options });
+    return { spec, description: renderScene(spec).description };
+  }
+
+  private name(): string {
+    return `<${this.rng.pick(PLACEHOLDER_NAMES)}>`;
+  }
+
+  private imageWords(): string {
+    return this.rng.pick(IMAGE_WORDS);
+  }
+
+  /** "A. x / B. y" with the correct option at a random letter. */
+  private twoOptions(question: string, correct: string, wrong: string): CorpusTurn {
+    const correctFirst = this.rng.chance(0.5);
+    return {
+      user: multipleChoicePrompt(question, correctFirst ? correct : wrong, correctFirst ? wrong : correct),
+      assistant: correctFirst ? 'A' : 'B',
+    };
+  }
+
+  // ---- references to individuals in a scene -----------------------------------------------
+
+  /** "the person" / "the pet on the left" (by kind), or null when ambiguous. */
+  private kindRef(d: SceneDescription, i: number): SubjectRef | null {
+    return uniqueRef(d, i, (e) => KIND_NOUNS[e.kind].singular);
+  }
+
+  /** "the cat" / "the cat on the right" (by type), or null when ambiguous. */
+  private typeRef(d: SceneDescription, i: number): SubjectRef | null {
+    return uniqueRef(d, i, (e) => typeNoun(entityIndividual(e)));
+  }
+
+  private askableAttributes(ind: Individual): string[] {
+    return KIND_SCHEMAS[ind.kind].map((a) => a.name);
+  }
+
+  // ---- tasks -------------------------------------------------------------------------------
+
+  private caption(): CorpusSample {
+    const { spec, description: d } = this.scene(this.individuals());
+    const where = BACKGROUND_PHRASE[d.background];
+    if (this.rng.chance(0.5)) {
+      const question = this.rng.pick(['Give a short caption of the image.', 'What is in this image?', 'What do you see in this photo?']);
+      const counts = new Map<string, number>();
+      for (const e of d.entities) counts.set(typeNoun(entityIndividual(e)), (counts.get(typeNoun(entityIndividual(e))) ?? 0) + 1);
+      const items = [...counts].map(([noun, n]) => (n === 1 ? withArticle(noun) : `${NUMBER_WORDS[n].toLowerCase()} ${pluralNoun(noun)}`));
+      return { task: 'caption', image: spec, turns: [{ user: question, assistant: `${capitalize(joinList(items))} ${where}.` }] };
+    }
+    const question = this.rng.pick(['Describe the image.', 'Describe the image in detail.', 'Describe this photo.']);
+    const ordered = d.entities.map((e, i) => ({ e, i })).sort((a, b) => a.e.bbox[0] - b.e.bbox[0]);
+    const items = ordered.map(({ e }) => {
+      const place = d.entities.length > 1 ? ` ${POSITION_PHRASE[e.position]}` : '';
+      const hidden = e.occlusion >= 0.1 ? ', partly hidden' : '';
+      return `${e.description}${place}${hidden}`;
+    });
+    return { task: 'caption', image: spec, turns: [{ user: question, assistant: `${capitalize(joinList(items))}, ${where}.` }] };
+  }
+
+  private attribute(): CorpusSample {
+    const n = this.rng.chance(0.6) ? 1 : 2;
+    const { spec, description: d } = this.scene(Array.from({ length: n }, () => this.individual()));
+    const targets = d.entities.map((e, i) => ({ e, ref: this.kindRef(d, i) })).filter((t) => t.ref && t.e.occlusion < 0.25);
+    if (targets.length === 0) return this.caption();
+    const turns: CorpusTurn[] = [];
+    const asked = new Set<string>();
+    const turnCount = 1 + this.rng.weightedIndex([0.5, 0.3, 0.2]);
+    for (let k = 0; k < turnCount; k++) {
+      const t = this.rng.pick(targets);
+      const ind = entityIndividual(t.e);
+      const attribute = this.rng.pick(this.askableAttributes(ind));
+      const key = `${t.ref!.name}/${attribute}`;
+      if (asked.has(key)) continue;
+      asked.add(key);
+      const question = attributeQuestion(t.ref!, ind, attribute);
+      turns.push({ user: this.rng.chance(0.3) ? `${question} ${SHORT_ANSWER_HINT}` : question, assistant: attributeAnswer(ind, attribute) });
+    }
+    return { task: 'attribute', image: spec, turns };
+  }
+
+  private existence(): CorpusSample {
+    const { spec, description: d } = this.scene(this.individuals());
+    const present = d.entities.map(entityIndividual);
+    const turns: CorpusTurn[] = [];
+    const turnCount = 1 + this.rng.weightedIndex([0.6, 0.4]);
+    for (let k = 0; k < turnCount; k++) {
+      const positive = this.rng.chance(0.5);
+      let phrase: string | null = null;
+      const form = this.rng.weightedIndex([0.3, 0.35, 0.35]);
+      if (form === 0) {
+        const kinds = positive ? [...new Set(present.map((p) => p.kind))] : KINDS.filter((kd) => !present.some((p) => p.kind === kd));
+        if (kinds.length) phrase = KIND_PHRASE[this.rng.pick(kinds)];
+      } else if (form === 1) {
+        const nouns = positive
+          ? [...new Set(present.map(typeNoun))]
+          : allTypeNouns().filter((noun) => !present.some((p) => typeNoun(p) === noun));
+        if (nouns.length) phrase = withArticle(this.rng.pick(nouns));
+      } else {
+        const base = this.rng.pick(present);
+        const attr = MAIN_COLOR[base.kind];
+        const candidate = positive
+          ? base
+          : withAttribute(base, attr, this.rng.pick(KIND_SCHEMAS[base.kind].find((a) => a.name === attr)!.values));
+        const matches = present.some((p) => p.kind === candidate.kind && typeNoun(p) === typeNoun(candidate) && p.attributes[attr] === candidate.attributes[attr]);
+        if (matches === positive) phrase = colorPhrase(candidate);
+      }
+      if (!phrase) continue;
+      turns.push({ user: `Is there ${phrase} ${this.imageWords()}?`, assistant: positive ? 'Yes' : 'No' });
+    }
+    if (turns.length === 0) return this.counting();
+    return { task: 'existence', image: spec, turns };
+  }
+
+  private counting(): CorpusSample {
+    const n = 1 + this.rng.weightedIndex([0.4, 0.4, 0.2]);
+    const sameKind = this.rng.chance(0.5) ? this.kind() : null;
+    const { spec, description: d } = this.scene(Array.from({ length: n }, () => this.individual(sameKind ?? this.kind())));
+    const present = d.entities.map(entityIndividual);
+    let plural: string;
+    let count: number;
+    if (this.rng.chance(0.5)) {
+      const kind = this.rng.chance(0.85) ? this.rng.pick(present).kind : this.rng.pick(KINDS);
+      plural = KIND_NOUNS[kind].plural;
+      count = present.filter((p) => p.kind === kind).length;
+    } else {
+      const noun = this.rng.chance(0.85) ? typeNoun(this.rng.pick(present)) : this.rng.pick(allTypeNouns());
+      plural = pluralNoun(noun);
+      count = present.filter((p) => typeNoun(p) === noun).length;
+    }
+    const question = this.rng.chance(0.5) ? `How many ${plural} are ${this.imageWords()}?` : `How many ${plural} can you see?`;
+    return { task: 'counting', image: spec, turns: [{ user: question, assistant: NUMBER_WORDS[count] }] };
+  }
+
+  private position(): CorpusSample {
+    const { spec, description: d } = this.scene(this.individuals(), { occlusionChance: 0.3 });
+    const turns: CorpusTurn[] = [];
+    const refs = d.entities.map((_, i) => this.typeRef(d, i)?.name ?? null);
+    const plain = d.entities.map((e, i) => (uniqueBy(d, (x) => typeNoun(entityIndividual(x)), typeNoun(entityIndividual(e))) ? refs[i] : null));
+    const turnCount = 1 + this.rng.weightedIndex([0.5, 0.3, 0.2]);
+    for (let k = 0; k < turnCount; k++) {
+      const i = this.rng.int(d.entities.length);
+      const e = d.entities[i];
+      const form = this.rng.int(5);
+      if (form === 0 && plain[i]) {
+        turns.push({ user: `Where is ${plain[i]} ${this.imageWords()}?`, assistant: capitalize(POSITION_PHRASE[e.position]) });
+      } else if (form === 1 && d.entities.length > 1) {
+        const j = (i + 1 + this.rng.int(d.entities.length - 1)) % d.entities.length;
+        const dx = center(e) - center(d.entities[j]);
+        if (plain[i] && plain[j] && Math.abs(dx) >= 4) {
+          turns.push({ user: `Is ${plain[i]} to the left or to the right of ${plain[j]}?`, assistant: dx < 0 ? 'To the left' : 'To the right' });
+        }
+      } else if (form === 2 && refs[i]) {
+        if (e.occlusion >= 0.1) turns.push({ user: `Is ${refs[i]} partly hidden?`, assistant: 'Yes' });
+        else if (e.occlusion < 0.02) turns.push({ user: `Is ${refs[i]} partly hidden?`, assistant: 'No' });
+      } else if (form === 3 && refs[i] && e.kind === 'pet') {
+        // Pets are drawn facing right; a mirrored pet faces left.
+        turns.push({ user: `Which way is ${refs[i]} facing?`, assistant: e.mirrored ? 'To the left' : 'To the right' });
+      } else if (form === 4 && refs[i] && (e.kind === 'person' || e.kind === 'pet' || e.kind === 'character')) {
+        turns.push({ user: `What is ${refs[i]} doing?`, assistant: POSE_ANSWERS[e.pose] });
+      }
+    }
+    if (turns.length === 0) {
+      const i = this.rng.int(d.entities.length);
+      if (!refs[i]) return this.caption();
+      turns.push({ user: `Where is ${refs[i]} ${this.imageWords()}?`, assistant: capitalize(POSITION_PHRASE[d.entities[i].position]) });
+    }
+    return { task: 'position', image: spec, turns };
+  }
+
+  private mcq(): CorpusSample {
+    const n = this.rng.chance(0.6) ? 1 : 2;
+    const { spec, description: d } = this.scene(Array.from({ length: n }, () => this.individual()));
+    const targets = d.entities.map((e, i) => ({ e, ref: this.kindRef(d, i) })).filter((t) => t.ref && t.e.occlusion < 0.25);
+    if (targets.length === 0) return this.caption();
+    const t = this.rng.pick(targets);
+    const ind = entityIndividual(t.e);
+    const turn = this.attributeChoice(t.ref!, ind);
+    return { task: 'mcq', image: spec, turns: [turn] };
+  }
+
+  /** A two-option question about a random attribute of `ind`. */
+  private attributeChoice(ref: SubjectRef, ind: Individual): CorpusTurn {
+    const attributes = this.askableAttributes(ind).filter((a) => distractorValues(ind, a).length > 0);
+    const attribute = this.rng.pick(attributes);
+    const wrong = attributeValueAnswer(ind, attribute, this.rng.pick(distractorValues(ind, attribute)));
+    return this.twoOptions(attributeQuestion(ref, ind, attribute), attributeAnswer(ind, attribute), wrong);
+  }
+
+  private conversation(): CorpusSample {
+    const ind = this.individual();
+    const { spec } = this.scene([ind], { occlusionChance: 0 });
+    const person = ind.kind === 'person';
+    const ref = subjectRef(person ? 'this person' : 'this subject');
+    const features = Object.values(featurePhrases(ind)).filter((f) => f);
+    const holistic: CorpusTurn[] = [
+      { user: `Describe ${ref.name}.`, assistant: `This is ${describeIndividual(ind)}.` },
+      { user: `What does ${ref.name} look like?`, assistant: `${capitalize(describeIndividual(ind))}.` },
+      { user: `What type of subject is this?`, assistant: capitalize(withArticle(typeNoun(ind))) },
+      { user: `What are the distinctive features of ${ref.name}?`, assistant: features.length ? capitalize(joinList(features)) : 'None' },
+    ];
+    if (person) {
+      const p = featurePhrases(ind);
+      const extras = [p.glasses, p.scarf].filter((f) => f);
+      holistic.push(
+        { user: 'What is this person wearing?', assistant: capitalize(joinList([p.glasses, p.scarf, p.shirt, p.bottom].filter((f) => f))) },
+        { user: 'Does this person wear glasses or accessories?', assistant: extras.length ? `Yes, ${joinList(extras)}` : 'No' },
+      );
+    } else {
+      holistic.push({ user: 'What is the color of this subject?', assistant: attributeAnswer(ind, MAIN_COLOR[ind.kind]) });
+    }
+    const turns: CorpusTurn[] = [];
+    const turnCount = 1 + this.rng.weightedIndex([0.5, 0.3, 0.2]);
+    for (let k = 0; k < turnCount; k++) {
+      if (this.rng.chance(0.5)) {
+        turns.push(this.rng.pick(holistic));
+      } else {
+        const attribute = this.rng.pick(this.askableAttributes(ind));
+        turns.push({ user: attributeQuestion(ref, ind, attribute), assistant: attributeAnswer(ind, attribute) });
+      }
+    }
+    return { task: 'conversation', image: spec, turns: dedupe(turns) };
+  }
+
+  private recognition(): CorpusSample {
+    const opts = this.options.recognition ?? {};
+    const named = this.individual();
+    const name = this.name();
+    const positive = this.rng.chance(opts.positiveRate ?? 0.5);
+    let shown: Individual;
+    if (positive) {
+      shown = named;
+    } else {
+      const w = opts.negatives ?? {};
+      const which = this.rng.weightedIndex([w.oneAttribute ?? 0.5, w.twoAttributes ?? 0.3, w.sameKind ?? 0.1, w.otherKind ?? 0.1]);
+      const candidate =
+        which === 0 ? this.lookAlike(named, 1) : which === 1 ? this.lookAlike(named, 2) : which === 2 ? this.individual(named.kind) : null;
+      shown = candidate && !sameIndividual(candidate, named) ? candidate : this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind)));
+    }
+    const inScene = [shown];
+    if (this.rng.chance(opts.companionChance ?? 0.35)) {
+      // A companion: often a look-alike of the described individual (never the individual in negatives).
+      const companion = this.rng.chance(0.5) ? this.lookAlike(named, 1 + this.rng.int(2)) : this.individual();
+      if (companion && !sameIndividual(companion, named) && !sameIndividual(companion, shown)) inScene.push(companion);
+    }
+    const { spec } = this.scene(this.rng.shuffled(inScene));
+    const prefix = `${name} is ${describeIndividual(named)}.`;
+    let turn: CorpusTurn;
+    if (this.rng.chance(opts.evalPromptRate ?? 0.5)) {
+      turn = { user: `${prefix} ${recognitionEvalQuestion(name)}`, assistant: positive ? 'Yes' : 'No' };
+    } else {
+      const [q, yes, no] = this.rng.pick(RECOGNITION_TEMPLATES);
+      turn = { user: `${prefix} ${q.replaceAll('{n}', name)}`, assistant: (positive ? yes : no).replaceAll('{n}', name) };
+    }
+    return { task: 'recognition', image: spec, turns: [turn] };
+  }
+
+  /** One question about a named individual that its description answers. */
+  private namedQuestion(ref: SubjectRef, ind: Individual): CorpusTurn {
+    const form = this.rng.weightedIndex([0.4, 0.3, 0.25, 0.05]);
+    if (form === 1) {
+      const attribute = this.rng.pick(this.askableAttributes(ind));
+      const own = ind.attributes[attribute];
+      const distractors = distractorValues(ind, attribute);
+      const value = this.rng.chance(0.5) || distractors.length === 0 ? own : this.rng.pick(distractors);
+      const question = attributeCheckQuestion(ref, ind, attribute, value);
+      if (question) return { user: question, assistant: value === own ? 'Yes' : 'No' };
+    }
+    if (form === 2) return this.attributeChoice(ref, ind);
+    if (form === 3) return { user: `What kind of subject is ${ref.name}?`, assistant: capitalize(KIND_PHRASE[ind.kind]) };
+    const attribute = this.rng.pick(this.askableAttributes(ind));
+    return { user: attributeQuestion(ref, ind, attribute), assistant: attributeAnswer(ind, attribute) };
+  }
+
+  private descriptionText(): CorpusSample {
+    const ind = this.individual();
+    const name = this.name();
+    const ref = subjectRef(name);
+    const turns: CorpusTurn[] = [];
+    const turnCount = 1 + this.rng.weightedIndex([0.5, 0.3, 0.2]);
+    for (let k = 0; k < turnCount; k++) turns.push(this.namedQuestion(ref, ind));
+    const unique = dedupe(turns);
+    const first = unique[0];
+    unique[0] = { user: `${name} is ${describeIndividual(ind)}. ${first.user}`, assistant: first.assistant };
+    return { task: 'description_text', turns: unique };
+  }
+
+  private descriptionImage(): CorpusSample {
+    const named = this.individual();
+    const name = this.name();
+    const absent = this.rng.chance(0.15);
+    const others: Individual[] = [];
+    const otherCount = 1 + (this.rng.chance(0.25) ? 1 : 0);
+    for (let k = 0; k < otherCount; k++) {
+      const other = this.rng.chance(0.5) ? this.lookAlike(named, 1 + this.rng.int(2)) : this.individual();
+      if (other && !sameIndividual(other, named) && !others.some((o) => sameIndividual(o, other))) others.push(other);
+    }
+    if (absent && others.length === 0) others.push(this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind))));
+    const inScene = absent ? others : this.rng.shuffled([named, ...others]);
+    const { spec, description: d } = this.scene(inScene, { occlusionChance: 0.25 });
+    const prefix = `${name} is ${describeIndividual(named)}.`;
+    const index = d.entities.findIndex((e) => attributeDistance(entityIndividual(e), named) === 0);
+    let turn: CorpusTurn;
+    if (index < 0) {
+      turn = { user: `Where is ${name} in this photo?`, assistant: `${name} is not in this photo.` };
+    } else {
+      const e = d.entities[index];
+      const samePlace = d.entities.filter((x) => x.position === e.position).length > 1;
+      const form = this.rng.int(4);
+      if (form === 1 && e.kind !== 'landmark' && e.kind !== 'object') {
+        turn = { user: `What is ${name} doing?`, assistant: POSE_ANSWERS[e.pose] };
+      } else if (form === 2) {
+        turn = { user: `Is ${name} partly hidden?`, assistant: e.occlusion >= 0.05 ? 'Yes' : 'No' };
+      } else if (form === 3 && !samePlace && d.entities.length > 1) {
+        const other = d.entities.find((x) => x !== e)!;
+        turn = this.twoOptions(`Where is ${name}?`, capitalize(POSITION_PHRASE[e.position]), capitalize(POSITION_PHRASE[other.position]));
+      } else if (!samePlace) {
+        turn = { user: `Where is ${name} in this photo?`, assistant: capitalize(POSITION_PHRASE[e.position]) };
+      } else {
+        turn = { user: `Is ${name} partly hidden?`, assistant: e.occlusion >= 0.05 ? 'Yes' : 'No' };
+      }
+    }
+    return { task: 'description_image', image: spec, turns: [{ user: `${prefix} ${turn.user}`, assistant: turn.assistant }] };
+  }
+
+  private kindText(): CorpusSample {
+    const kind = this.rng.pick(KINDS);
+    const nouns = typeNounsOf(kind);
+    const noun = this.rng.pick(nouns);
+    const otherKind = this.rng.pick(KINDS.filter((k) => k !== kind));
+    const form = this.rng.int(5);
+    let turn: CorpusTurn;
+    if (form === 0) {
+      turn = { user: `What kind of subject is ${withArticle(noun)}?`, assistant: capitalize(KIND_PHRASE[kind]) };
+    } else if (form === 1) {
+      const yes = this.rng.chance(0.5);
+      turn = { user: `Is ${withArticle(noun)} ${KIND_PHRASE[yes ? kind : otherKind]}?`, assistant: yes ? 'Yes' : 'No' };
+    } else if (form === 2) {
+      turn = this.twoOptions(`What kind of subject is ${withArticle(noun)}?`, capitalize(KIND_PHRASE[kind]), capitalize(KIND_PHRASE[otherKind]));
+    } else if (form === 3) {
+      const other = this.rng.pick(typeNounsOf(otherKind));
+      const [x, y] = this.rng.chance(0.5) ? [noun, other] : [other, noun];
+      turn = { user: `Which one is ${KIND_PHRASE[kind]}, ${withArticle(x)} or ${withArticle(y)}?`, assistant: capitalize(withArticle(noun)) };
+    } else {
+      turn = { user: `Name a kind of ${KIND_NOUNS[kind].singular}.`, assistant: capitalize(withArticle(noun)) };
+    }
+    return { task: 'kind_text', turns: [turn] };
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+export function entityIndividual(e: EntityDescription): Individual {
+  return { kind: e.kind, attributes: e.attributes };
+}
+
+function center(e: EntityDescription): number {
+  return e.bbox[0] + e.bbox[2] / 2;
+}
+
+function uniqueBy(d: SceneDescription, key: (e: EntityDescription) => string, value: string): boolean {
+  return d.entities.filter((e) => key(e) === value).length === 1;
+}
+
+const POSITION_ADJECTIVE: Readonly<Record<PositionWord, string>> = { left: 'left', center: 'middle', right: 'right' };
+
+/** "the cat", or "the cat on the left" (possessive "the left cat's") when there are several. */
+function uniqueRef(d: SceneDescription, i: number, noun: (e: EntityDescription) => string): SubjectRef | null {
+  const e = d.entities[i];
+  const n = noun(e);
+  const same = d.entities.filter((x) => noun(x) === n);
+  if (same.length === 1) return subjectRef(`the ${n}`);
+  if (same.filter((x) => x.position === e.position).length === 1) {
+    return { name: `the ${n} ${POSITION_PHRASE[e.position]}`, possessive: `the ${POSITION_ADJECTIVE[e.position]} ${n}'s` };
+  }
+  return null;
+}
+
+function typeNounsOf(kind: Kind): string[] {
+  return [...KIND_SCHEMAS[kind].find((a) => a.name === TYPE_ATTRIBUTE[kind])!.values];
+}
+
+function allTypeNouns(): string[] {
+  return KINDS.flatMap(typeNounsOf);
+}
+
+/** "a man in a red shirt", "an orange cat", "a white lighthouse", "a red mug". */
+function colorPhrase(ind: Individual): string {
+  const color = ind.attributes[MAIN_COLOR[ind.kind]];
+  if (ind.kind === 'person') return `${withArticle(typeNoun(ind))} in a ${color} shirt`;
+  return withArticle(`${color} ${typeNoun(ind)}`);
+}
+
+function dedupe(turns: CorpusTurn[]): CorpusTurn[] {
+  const seen = new Set<string>();
+  return turns.filter((t) => (seen.has(t.user) ? false : (seen.add(t.user), true)));
+}
