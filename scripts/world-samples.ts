@@ -85,7 +85,7 @@ for (let i = 0; i < sceneCount; i++) {
   const d = renderScene(spec).description;
   texts.push(
     `<text x="${left}" y="${top + CELL + 16}" font-size="13">${escape(sceneLabels[i % sceneLabels.length])}</text>`,
-    `<text x="${left}" y="${top + CELL + 31}" font-size="10" fill="#444">${escape(d.entities.map((e) => `${e.kind} (${e.position})`).join(', '))}</text>`,
+    `<text x="${left}" y="${top + CELL + 31}" font-size="10" fill="#444">${escape(d.entities.map((e) => e.kind).join(', '))}</text>`,
   );
 }
 
