@@ -328,21 +328,21 @@ static void set_string(napi_env env, napi_value object, const char *key, const c
   napi_set_named_property(env, object, key, value);
 }
 
-/* info(): { blasConfig, isa, tileBytes, f32GemvBlas, gemvRowsPerPass } */
+/* info(): { blasConfig, isa, tileRows, f32GemvBlas, gemvRowsPerPass } */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value object, flag;
   napi_create_object(env, &object);
   set_string(env, object, "blasConfig", ops_blas_config());
   set_string(env, object, "isa", kernels_isa());
-  napi_set_named_property(env, object, "tileBytes", int_value(env, (int64_t)ops_get_tile_bytes()));
+  napi_set_named_property(env, object, "tileRows", int_value(env, (int64_t)ops_get_tile_rows()));
   napi_get_boolean(env, ops_get_f32_gemv_blas(), &flag);
   napi_set_named_property(env, object, "f32GemvBlas", flag);
   napi_set_named_property(env, object, "gemvRowsPerPass", int_value(env, kernels_get_gemv_rows_per_pass()));
   return object;
 }
 
-/* tune(name, value): benchmark knobs: 'tileBytes' (number), 'f32GemvBlas' (0/1), 'gemvRowsPerPass' (0/1/4),
+/* tune(name, value): benchmark knobs: 'tileRows' (0: by size), 'f32GemvBlas' (0/1), 'gemvRowsPerPass' (0/1/4),
  * 'isa' (string) */
 static napi_value js_tune(napi_env env, napi_callback_info info) {
   call c;
@@ -359,10 +359,10 @@ static napi_value js_tune(napi_env env, napi_callback_info info) {
     if (type == napi_string) napi_get_value_string_utf8(env, c.argv[1], isa, sizeof isa, &length);
     if (kernels_force_isa(isa) != 0)
       { throw_error(env, true, "tune", "isa '%s' is not one this CPU runs (avx512, avx2, generic)", isa); return NULL; }
-  } else if (strcmp(name, "tileBytes") == 0) {
-    int bytes;
-    if (!read_int(&c, 1, "tileBytes", 4096, &bytes)) return NULL;
-    ops_set_tile_bytes((size_t)bytes);
+  } else if (strcmp(name, "tileRows") == 0) {
+    int rows;
+    if (!read_int(&c, 1, "tileRows", 0, &rows)) return NULL;
+    ops_set_tile_rows((size_t)rows);
   } else if (strcmp(name, "gemvRowsPerPass") == 0) {
     int rows;
     if (!read_int(&c, 1, "gemvRowsPerPass", 0, &rows)) return NULL;

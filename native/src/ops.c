@@ -16,7 +16,7 @@ extern char *openblas_get_config(void);
 #define PARALLEL_MIN_WIDEN_BYTES (128 * 1024)
 
 static int thread_count = 1;
-static size_t tile_bytes = 2u << 20;
+static size_t tile_rows_forced = 0; /* 0: tile_rows_for() decides */
 static int f32_gemv_blas = 0;
 
 /* One scratch buffer (weight tiles, per-thread partial sums), grown on demand and kept:
@@ -50,8 +50,8 @@ void ops_set_threads(int threads) {
 
 int ops_get_threads(void) { return thread_count; }
 const char *ops_blas_config(void) { return openblas_get_config(); }
-void ops_set_tile_bytes(size_t bytes) { tile_bytes = bytes < 4096 ? 4096 : bytes; }
-size_t ops_get_tile_bytes(void) { return tile_bytes; }
+void ops_set_tile_rows(size_t rows) { tile_rows_forced = rows; }
+size_t ops_get_tile_rows(void) { return tile_rows_forced; }
 void ops_set_f32_gemv_blas(int use_blas) { f32_gemv_blas = use_blas != 0; }
 int ops_get_f32_gemv_blas(void) { return f32_gemv_blas; }
 
@@ -84,6 +84,13 @@ void ops_to_float32(weight_dtype dtype, const void *src, float *dst, size_t coun
   widen_job job = {dtype, src, dst};
   pool_run(widen_chunk, &job, count, chunk_for(count, weight_element_size(dtype), PARALLEL_MIN_WIDEN_BYTES, 64),
            thread_count);
+}
+
+/* Widens one weight tile for the sgemm that follows: OpenBLAS's threads take the cores next. */
+static void widen_tile(weight_dtype dtype, const void *src, float *dst, size_t count) {
+  widen_job job = {dtype, src, dst};
+  pool_run_then_sleep(widen_chunk, &job, count,
+                      chunk_for(count, weight_element_size(dtype), PARALLEL_MIN_WIDEN_BYTES, 64), thread_count);
 }
 
 /* ---- gemv: y = W·x and dx = Wᵀ·dy, split by rows of W ------------------------------------- */
@@ -207,11 +214,14 @@ void ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
 
 /* ---- linear layers ------------------------------------------------------------------------ */
 
-/* Rows of W per widened tile: about tile_bytes of float32, a multiple of 16, at least 16. */
+/* Rows of W per widened tile: about 2 MiB of float32 (it stays in L2/L3 for the sgemm), a
+ * multiple of 16, and at least 256 rows, since sgemm on a narrow tile runs far below its peak. */
 static size_t tile_rows_for(size_t rows, size_t cols) {
-  size_t tile = tile_bytes / (cols * sizeof(float));
-  tile = tile / 16 * 16;
-  if (tile < 16) tile = 16;
+  size_t tile = tile_rows_forced;
+  if (tile == 0) {
+    tile = ((size_t)2 << 20) / (cols * sizeof(float)) / 16 * 16;
+    if (tile < 256) tile = 256;
+  }
   return tile < rows ? tile : rows;
 }
 
@@ -238,7 +248,7 @@ int ops_linear(const float *x, int m, int ldx, weight_dtype dtype, const void *w
   const size_t element = weight_element_size(dtype);
   for (size_t r0 = 0; r0 < (size_t)n; r0 += tile_rows) {
     const size_t t = (size_t)n - r0 < tile_rows ? (size_t)n - r0 : tile_rows;
-    ops_to_float32(dtype, (const char *)w + r0 * (size_t)k * element, tile, t * (size_t)k);
+    widen_tile(dtype, (const char *)w + r0 * (size_t)k * element, tile, t * (size_t)k);
     ops_gemm(0, 1, m, (int)t, k, 1.0f, x, ldx, tile, k, accumulate ? 1.0f : 0.0f, out + r0, ldout);
   }
   pthread_mutex_unlock(&scratch_lock);
@@ -267,7 +277,7 @@ int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dty
   const size_t element = weight_element_size(dtype);
   for (size_t r0 = 0; r0 < (size_t)n; r0 += tile_rows) {
     const size_t t = (size_t)n - r0 < tile_rows ? (size_t)n - r0 : tile_rows;
-    ops_to_float32(dtype, (const char *)w + r0 * (size_t)k * element, tile, t * (size_t)k);
+    widen_tile(dtype, (const char *)w + r0 * (size_t)k * element, tile, t * (size_t)k);
     const float beta = r0 == 0 && !accumulate ? 0.0f : 1.0f;
     ops_gemm(0, 0, m, k, (int)t, 1.0f, dy + r0, lddy, tile, k, beta, dx, lddx);
   }

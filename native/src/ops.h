@@ -11,10 +11,10 @@ void ops_set_threads(int threads);
 int ops_get_threads(void);
 const char *ops_blas_config(void);
 
-/* Tuning knobs for benchmarks: bytes of one widened weight tile, and whether f32 gemv goes
- * through OpenBLAS sgemv (1) or the addon's own threaded kernel (0). */
-void ops_set_tile_bytes(size_t bytes);
-size_t ops_get_tile_bytes(void);
+/* Knobs for tests and benchmarks: rows of W per widened tile (0: chosen by size), and whether
+ * f32 gemv goes through OpenBLAS sgemv (1) or the addon's own threaded kernel (0). */
+void ops_set_tile_rows(size_t rows);
+size_t ops_get_tile_rows(void);
 void ops_set_f32_gemv_blas(int use_blas);
 int ops_get_f32_gemv_blas(void);
 

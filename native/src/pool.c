@@ -42,6 +42,7 @@ static atomic_size_t workers_left;     /* workers that joined a run and have lef
 static atomic_size_t workers_joined;   /* workers that joined (all runs so far) */
 static atomic_uint_fast64_t run_number; /* bumped for every run */
 static atomic_int sleepers;
+static atomic_int sleep_after_run; /* workers skip spinning after the current run */
 
 static int64_t now_ns(void) {
   struct timespec t;
@@ -73,8 +74,9 @@ static void take_chunks(int participant) {
 static void *worker_main(void *arg) {
   const int participant = (int)(intptr_t)arg;
   uint_fast64_t seen = atomic_load(&run_number);
+  int spin = 1;
   for (;;) {
-    const int64_t spin_until = now_ns() + WORKER_SPIN_NS;
+    const int64_t spin_until = spin ? now_ns() + WORKER_SPIN_NS : 0;
     while (atomic_load(&run_number) == seen) {
       for (int i = 0; i < 16; i++) cpu_relax();
       if (now_ns() > spin_until) {
@@ -87,7 +89,11 @@ static void *worker_main(void *arg) {
     }
     seen = atomic_load(&run_number);
     atomic_fetch_add(&workers_joined, 1);
-    if (atomic_load(&run_open) && atomic_load(&run_number) == seen && participant < run_threads) take_chunks(participant);
+    spin = 1;
+    if (atomic_load(&run_open) && atomic_load(&run_number) == seen && participant < run_threads) {
+      spin = !atomic_load(&sleep_after_run);
+      take_chunks(participant);
+    }
     atomic_fetch_add(&workers_left, 1);
   }
   return NULL;
@@ -115,7 +121,7 @@ int pool_set_threads(int threads) {
 
 int pool_get_threads(void) { return thread_count; }
 
-void pool_run(pool_task task, void *context, size_t items, size_t chunk_items, int max_threads) {
+static void run(pool_task task, void *context, size_t items, size_t chunk_items, int max_threads, int sleep_after) {
   if (items == 0) return;
   if (chunk_items == 0) chunk_items = 1;
   const size_t chunks = (items + chunk_items - 1) / chunk_items;
@@ -132,6 +138,7 @@ void pool_run(pool_task task, void *context, size_t items, size_t chunk_items, i
   run_chunk_items = chunk_items;
   run_chunks = chunks;
   run_threads = threads;
+  atomic_store(&sleep_after_run, sleep_after);
   atomic_store(&next_chunk, 0);
   atomic_store(&finished_chunks, 0);
   atomic_store(&run_open, 1);
@@ -149,4 +156,12 @@ void pool_run(pool_task task, void *context, size_t items, size_t chunk_items, i
   atomic_store(&run_open, 0);
   wait_for(&workers_left, atomic_load(&workers_joined));
   pthread_mutex_unlock(&run_lock);
+}
+
+void pool_run(pool_task task, void *context, size_t items, size_t chunk_items, int max_threads) {
+  run(task, context, items, chunk_items, max_threads, 0);
+}
+
+void pool_run_then_sleep(pool_task task, void *context, size_t items, size_t chunk_items, int max_threads) {
+  run(task, context, items, chunk_items, max_threads, 1);
 }

@@ -23,4 +23,9 @@ int pool_get_threads(void);
  * when every chunk is done. Concurrent calls from several threads are serialized. */
 void pool_run(pool_task task, void *context, size_t items, size_t chunk_items, int max_threads);
 
+/* Like pool_run, but the workers sleep right after it instead of spinning for the next run:
+ * for work that OpenBLAS's own threads follow (widening a tile before its sgemm), where a
+ * spinning worker would take a core from them. */
+void pool_run_then_sleep(pool_task task, void *context, size_t items, size_t chunk_items, int max_threads);
+
 #endif

@@ -30,12 +30,12 @@ export interface NativeAddon {
   toFloat32(src: Float32Array | Uint16Array, dtype: WeightDType, dst: Float32Array): void;
   setThreads(threads: number): void;
   getThreads(): number;
-  info(): { blasConfig: string; isa: string; tileBytes: number; f32GemvBlas: boolean; gemvRowsPerPass: number };
+  info(): { blasConfig: string; isa: string; tileRows: number; f32GemvBlas: boolean; gemvRowsPerPass: number };
   /**
-   * Benchmark knobs: 'tileBytes' (bytes of one widened weight tile), 'f32GemvBlas' (0: own gemv, 1: OpenBLAS
+   * Test and benchmark knobs: 'tileRows' (rows of W per widened tile, 0: by size), 'f32GemvBlas' (0: own gemv, 1: OpenBLAS
    * sgemv), 'gemvRowsPerPass' (0: by the length of x, 1 or 4: forced), 'isa' ('avx512', 'avx2', 'generic').
    */
-  tune(name: 'tileBytes' | 'f32GemvBlas' | 'gemvRowsPerPass' | 'isa', value: number | string): void;
+  tune(name: 'tileRows' | 'f32GemvBlas' | 'gemvRowsPerPass' | 'isa', value: number | string): void;
 }
 
 const addonCandidates = ['build/Release/yollava_native.node', 'build/Debug/yollava_native.node'];

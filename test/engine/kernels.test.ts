@@ -69,13 +69,13 @@ function withIsa(isa: string, body: () => void): boolean {
   return true;
 }
 
-function withTileBytes(bytes: number, body: () => void): void {
-  const before = addon!.info().tileBytes;
-  addon!.tune('tileBytes', bytes);
+function withTileRows(rows: number, body: () => void): void {
+  const before = addon!.info().tileRows;
+  addon!.tune('tileRows', rows);
   try {
     body();
   } finally {
-    addon!.tune('tileBytes', before);
+    addon!.tune('tileRows', before);
   }
 }
 
@@ -323,8 +323,8 @@ test('native linear and linearBackwardInput match the reference for f32, f16, bf
 
 test('native compact weights: tile boundaries crossed, both gemv kernels, every instruction set', { skip: skipNative }, () => {
   let seed = 500;
-  // 4 KiB tiles: 16-row tiles of W, so 300 rows make 19 tiles, the last one partial
-  withTileBytes(4096, () => {
+  // 16-row tiles of W: 300 rows make 19 tiles, the last one partial
+  withTileRows(16, () => {
     for (const dtype of ['f16', 'bf16'] as const) {
       for (const m of [2, 7]) checkLinear(native!, { dtype, m, n: 300, k: 130, accumulate: m === 7, pad: 1 }, seed++, 'tiled');
     }
@@ -410,13 +410,13 @@ test('native kernels from two worker threads at once give the right results', { 
   jsKernels.linear(x, m, w, expected, false);
   const bound = new Float32Array(m * rows);
   jsKernels.linear(absolute(x), m, { dtype: 'f32', rows, cols, data: absolute(toF32(w)) }, bound, false);
-  const tileBytes = addon!.info().tileBytes;
-  addon!.tune('tileBytes', 16384); // several tiles per call, so that the calls interleave
+  const tileRows = addon!.info().tileRows;
+  addon!.tune('tileRows', 32); // several tiles per call, so that the calls interleave
   const results = await Promise.all([0, 1].map(() => new Promise<{ out: Float32Array; single: Float32Array }>((resolve, reject) => {
     const worker = new Worker(source, { eval: true, workerData: { addonPath, w: w.data, x, rows, cols, m } });
     worker.once('message', resolve);
     worker.once('error', reject);
-  }))).finally(() => addon!.tune('tileBytes', tileBytes));
+  }))).finally(() => addon!.tune('tileRows', tileRows));
   for (const { out, single } of results) {
     assertClose(out, expected, bound, 'worker tiled linear');
     assertClose(single, expected.subarray(0, rows), bound.subarray(0, rows), 'worker gemv');
