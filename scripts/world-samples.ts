@@ -4,7 +4,7 @@
  * varied scenes (groups, occlusion, lighting, indoor/outdoor). Run: node --import tsx scripts/world-samples.ts
  */
 import { writeFileSync } from 'node:fs';
-import sharp from 'sharp';
+import sharp, { type OverlayOptions } from 'sharp';
 import { composeScene } from '../src/world/composeScene.ts';
 import { describeIndividual } from '../src/world/describeIndividual.ts';
 import { differingAttributes, randomLookAlike } from '../src/world/individuals.ts';
@@ -43,7 +43,7 @@ const width = LABEL_WIDTH + PAIRS_PER_ROW * pairWidth + (PAIRS_PER_ROW - 1) * PA
 const rowHeight = CELL + CAPTION + 16;
 const sceneRowHeight = CELL + CAPTION + 16;
 const height = TITLE + KINDS.length * rowHeight + TITLE + sceneRowHeight + 8;
-const composites: sharp.OverlayOptions[] = [];
+const composites: OverlayOptions[] = [];
 const texts: string[] = [];
 
 texts.push(`<text x="16" y="30" font-size="22" font-weight="bold">Look-alikes: each pair differs in exactly one attribute (same scene, 64×64 px shown ×${ZOOM})</text>`);
