@@ -65,10 +65,10 @@ export function loadNativeAddon(): NativeAddon | Error {
   return loaded;
 }
 
-/** Threads from YOLLAVA_THREADS, else the cores this process may use. */
+/** Threads from YOLLAVA_THREADS, else the cores this process may use (at most 64, as OpenBLAS). */
 function defaultThreads(): number | Error {
   const fromEnv = process.env.YOLLAVA_THREADS;
-  if (fromEnv === undefined || fromEnv === '') return availableParallelism();
+  if (fromEnv === undefined || fromEnv === '') return Math.min(64, availableParallelism());
   const threads = Number(fromEnv);
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     return new Error(`YOLLAVA_THREADS must be an integer from 1 to 64, got "${fromEnv}"`);
