@@ -151,8 +151,9 @@ export function readSafetensors(file: string, names?: Iterable<string>): Map<str
   return result;
 }
 
-function readTensorFrom(file: string, fd: number, dataStart: number, info: TensorInfo): StoredTensor {
-  const data = allocate(info.dtype, elementCount(info.shape));
+function readTensorFrom(file: string, fd: number, dataStart: number, info: TensorInfo, target?: TensorArray): StoredTensor {
+  const data = target ?? allocate(info.dtype, elementCount(info.shape));
+  if (data.byteLength !== info.end - info.begin) throw new SafetensorsError(file, `target of ${data.byteLength} bytes for a tensor of ${info.end - info.begin} bytes`);
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   let done = 0;
   while (done < bytes.length) {
@@ -177,6 +178,13 @@ export class SafetensorsFile {
     if (!info) throw new SafetensorsError(this.header.file, `has no tensor "${name}"`);
     if (this.fd === null) throw new SafetensorsError(this.header.file, 'is already closed');
     return readTensorFrom(this.header.file, this.fd, this.header.dataStart, info);
+  }
+  /** Reads a tensor's raw bytes into `target` (a view of the same byte length), e.g. a slice of a bigger buffer. */
+  readInto(name: string, target: TensorArray): StoredTensor {
+    const info = this.header.tensors.get(name);
+    if (!info) throw new SafetensorsError(this.header.file, `has no tensor "${name}"`);
+    if (this.fd === null) throw new SafetensorsError(this.header.file, 'is already closed');
+    return readTensorFrom(this.header.file, this.fd, this.header.dataStart, info, target);
   }
   close(): void {
     if (this.fd !== null) closeSync(this.fd);

@@ -63,8 +63,7 @@ interface LayerTape {
   x2: Float32Array; // [T, C] after the attention residual
   rstd2: Float32Array; // [T]
   h2: Float32Array; // [T, C]
-  gate: Float32Array; // [T, F]
-  up: Float32Array; // [T, F]
+  gateUp: Float32Array; // [T, 2F] gate | up
   act: Float32Array; // [T, F] silu(gate)·up
 }
 
@@ -76,11 +75,102 @@ export interface DecoderTape {
   readonly cache: KVCache;
 }
 
+/** Matrices stored back to back in one buffer, seen as one (what fusion needs), or null. */
+function adjacentStack(parts: readonly Matrix[]): Matrix | null {
+  const first = parts[0];
+  let end = first.data.byteOffset + first.data.byteLength;
+  for (const part of parts.slice(1)) {
+    if (part.dtype !== first.dtype || part.cols !== first.cols || part.data.buffer !== first.data.buffer || part.data.byteOffset !== end) return null;
+    end += part.data.byteLength;
+  }
+  const rows = parts.reduce((sum, part) => sum + part.rows, 0);
+  const data = first.dtype === 'f32'
+    ? new Float32Array(first.data.buffer, first.data.byteOffset, rows * first.cols)
+    : new Uint16Array(first.data.buffer, first.data.byteOffset, rows * first.cols);
+  return { dtype: first.dtype, rows, cols: first.cols, data };
+}
+
+function adjacentVectors(parts: readonly (Float32Array | null)[]): Float32Array | null {
+  if (parts.every((part) => part === null)) return null;
+  const first = parts[0];
+  if (!first || parts.some((part) => !part || part.buffer !== first.buffer)) return null;
+  let end = first.byteOffset;
+  for (const part of parts) { if (part!.byteOffset !== end) return null; end += part!.byteLength; }
+  return new Float32Array(first.buffer, first.byteOffset, (end - first.byteOffset) / 4);
+}
+
+/** Copies parts into one new buffer (float32 when dtypes differ) and returns the stack and its views. */
+function copyStack(parts: readonly Matrix[], kernels: Kernels): { stack: Matrix; views: Matrix[] } {
+  const sameDtype = parts.every((part) => part.dtype === parts[0].dtype);
+  const dtype = sameDtype ? parts[0].dtype : 'f32';
+  const cols = parts[0].cols;
+  const rows = parts.reduce((sum, part) => sum + part.rows, 0);
+  const data = dtype === 'f32' ? new Float32Array(rows * cols) : new Uint16Array(rows * cols);
+  let offset = 0;
+  const views = parts.map((part) => {
+    const view = data.subarray(offset, offset + part.rows * cols);
+    if (dtype === part.dtype) view.set(part.data as never);
+    else kernels.toFloat32(part.data, part.dtype, view as Float32Array);
+    offset += part.rows * cols;
+    return { dtype, rows: part.rows, cols, data: view };
+  });
+  return { stack: { dtype, rows, cols, data }, views };
+}
+
+function copyVectors(parts: readonly (Float32Array | null)[]): { stack: Float32Array; views: Float32Array[] } {
+  const lengths = parts.map((part, i) => part?.length ?? 0);
+  const stack = new Float32Array(lengths.reduce((a, b) => a + b, 0));
+  let offset = 0;
+  const views = parts.map((part, i) => {
+    const view = stack.subarray(offset, offset + lengths[i]);
+    if (part) view.set(part);
+    offset += lengths[i];
+    return view;
+  });
+  return { stack, views };
+}
+
+/** The fused products of a layer: q/k/v as one [H·D + 2·KVH·D, C] linear, gate/up as one [2F, C]. */
+interface FusedLayer {
+  readonly qkv: Linear;
+  readonly gateUp: Linear;
+}
+
 export class Decoder {
   readonly rotary: RotaryTable;
+  private readonly fused: FusedLayer[];
 
   constructor(readonly config: DecoderConfig, readonly weights: DecoderWeights, private readonly kernels: () => Kernels) {
     this.rotary = new RotaryTable(config.headDim, config.ropeTheta);
+    // q/k/v and gate/up run as one product each. The loader stores them back to back, so
+    // fusion is free; otherwise they are copied once and the layer's weights become views of
+    // the copy (so that training updates reach what the forward reads).
+    const layers = weights.layers as DecoderLayerWeights[];
+    this.fused = layers.map((w, l) => {
+      let qkvWeight = adjacentStack([w.q.weight, w.k.weight, w.v.weight]);
+      let qkvBias = adjacentVectors([w.q.bias, w.k.bias, w.v.bias]);
+      let gateUpWeight = adjacentStack([w.gate.weight, w.up.weight]);
+      let layer = w;
+      if (!qkvWeight || (!qkvBias && w.q.bias)) {
+        const weightsCopy = copyStack([w.q.weight, w.k.weight, w.v.weight], kernels());
+        const biasCopy = w.q.bias ? copyVectors([w.q.bias, w.k.bias, w.v.bias]) : null;
+        qkvWeight = weightsCopy.stack;
+        qkvBias = biasCopy?.stack ?? null;
+        layer = {
+          ...layer,
+          q: { weight: weightsCopy.views[0], bias: biasCopy?.views[0] ?? null },
+          k: { weight: weightsCopy.views[1], bias: biasCopy?.views[1] ?? null },
+          v: { weight: weightsCopy.views[2], bias: biasCopy?.views[2] ?? null },
+        };
+      }
+      if (!gateUpWeight) {
+        const copy = copyStack([w.gate.weight, w.up.weight], kernels());
+        gateUpWeight = copy.stack;
+        layer = { ...layer, gate: { weight: copy.views[0], bias: null }, up: { weight: copy.views[1], bias: null } };
+      }
+      layers[l] = layer;
+      return { qkv: { weight: qkvWeight, bias: qkvBias }, gateUp: { weight: gateUpWeight, bias: null } };
+    });
   }
 
   newCache(capacity = 256): KVCache {
@@ -107,35 +197,31 @@ export class Decoder {
     const shape: AttentionShape = { T, past, heads: H, kvHeads: KVH, headDim: D, capacity: cache.capacity, causal: true };
     const keep = options.tape === true;
     const tapes: LayerTape[] = [];
+    const QKV = (H + 2 * KVH) * D; // width of the fused q/k/v output
     const attentionHeads = new Float32Array(H * T * D);
+    const qkv = new Float32Array(T * QKV);
     let x = embeds.subarray(0, T * C);
     options.onLayerOutput?.(0, x);
     // Buffers reused across layers when nothing is kept.
     const scratch = keep ? null : {
-      rstd1: new Float32Array(T), h1: new Float32Array(T * C), qTokens: new Float32Array(T * H * D),
-      kTokens: new Float32Array(T * KVH * D), vTokens: new Float32Array(T * KVH * D), q: new Float32Array(H * T * D),
+      rstd1: new Float32Array(T), h1: new Float32Array(T * C), q: new Float32Array(H * T * D),
       probs: new Float32Array(H * T * Tk), attn: new Float32Array(T * H * D), rstd2: new Float32Array(T),
-      h2: new Float32Array(T * C), gate: new Float32Array(T * F), up: new Float32Array(T * F), act: new Float32Array(T * F),
-      delta: new Float32Array(T * C),
+      h2: new Float32Array(T * C), gateUp: new Float32Array(T * 2 * F), act: new Float32Array(T * F),
     };
     for (let l = 0; l < this.weights.layers.length; l++) {
       const w = this.weights.layers[l];
+      const fused = this.fused[l];
       const rstd1 = scratch?.rstd1 ?? new Float32Array(T);
       const h1 = scratch?.h1 ?? new Float32Array(T * C);
       rmsNormForward(h1, rstd1, x, w.inputNorm, T, C, eps);
 
-      const qTokens = scratch?.qTokens ?? new Float32Array(T * H * D);
-      const kTokens = scratch?.kTokens ?? new Float32Array(T * KVH * D);
-      const vTokens = scratch?.vTokens ?? new Float32Array(T * KVH * D);
-      linearForward(kernels, qTokens, h1, w.q, T);
-      linearForward(kernels, kTokens, h1, w.k, T);
-      linearForward(kernels, vTokens, h1, w.v, T);
-      this.rotary.apply(qTokens, T, H, past);
-      this.rotary.apply(kTokens, T, KVH, past);
+      linearForward(kernels, qkv, h1, fused.qkv, T);
+      this.rotary.apply(qkv, T, H, past, false, QKV);
+      this.rotary.apply(qkv.subarray(H * D), T, KVH, past, false, QKV);
       const q = scratch?.q ?? new Float32Array(H * T * D);
-      toHeadMajor(q, qTokens, T, H, D);
-      toHeadMajor(cache.keys[l], kTokens, T, KVH, D, cache.capacity, past);
-      toHeadMajor(cache.values[l], vTokens, T, KVH, D, cache.capacity, past);
+      toHeadMajor(q, qkv, T, H, D, T, 0, QKV);
+      toHeadMajor(cache.keys[l], qkv.subarray(H * D), T, KVH, D, cache.capacity, past, QKV);
+      toHeadMajor(cache.values[l], qkv.subarray((H + KVH) * D), T, KVH, D, cache.capacity, past, QKV);
 
       const probs = scratch?.probs ?? new Float32Array(H * T * Tk);
       const attn = scratch?.attn ?? new Float32Array(T * H * D);
@@ -148,17 +234,18 @@ export class Decoder {
       const rstd2 = scratch?.rstd2 ?? new Float32Array(T);
       const h2 = scratch?.h2 ?? new Float32Array(T * C);
       rmsNormForward(h2, rstd2, x2, w.postNorm, T, C, eps);
-      const gate = scratch?.gate ?? new Float32Array(T * F);
-      const up = scratch?.up ?? new Float32Array(T * F);
+      const gateUp = scratch?.gateUp ?? new Float32Array(T * 2 * F);
       const act = scratch?.act ?? new Float32Array(T * F);
-      linearForward(kernels, gate, h2, w.gate, T);
-      linearForward(kernels, up, h2, w.up, T);
-      swigluForward(act, gate, up, T * F);
+      linearForward(kernels, gateUp, h2, fused.gateUp, T);
+      for (let t = 0; t < T; t++) {
+        const row = gateUp.subarray(t * 2 * F, (t + 1) * 2 * F);
+        swigluForward(act.subarray(t * F, (t + 1) * F), row, row.subarray(F), F);
+      }
       const x3 = new Float32Array(T * C);
       linearForward(kernels, x3, act, w.down, T);
       for (let i = 0; i < T * C; i++) x3[i] += x2[i];
 
-      if (keep) tapes.push({ x, rstd1, h1, q, probs, attn, x2, rstd2, h2, gate, up, act });
+      if (keep) tapes.push({ x, rstd1, h1, q, probs, attn, x2, rstd2, h2, gateUp, act });
       x = x3;
       options.onLayerOutput?.(l + 1, x);
     }
@@ -178,48 +265,67 @@ export class Decoder {
     const Tk = past + T;
     if (cache.length < Tk) throw new Error(`the KV cache was rewound (${cache.length} < ${Tk} tokens) before the backward`);
     const shape: AttentionShape = { T, past, heads: H, kvHeads: KVH, headDim: D, capacity: cache.capacity, causal: true };
+    const QKV = (H + 2 * KVH) * D;
     const dx = new Float32Array(T * C);
     dx.set(dHidden.subarray(0, T * C));
     const dAct = new Float32Array(T * F);
-    const dGate = new Float32Array(T * F);
-    const dUp = new Float32Array(T * F);
+    const dGateUp = new Float32Array(T * 2 * F);
     const dh = new Float32Array(T * C);
     const dAttn = new Float32Array(T * H * D);
     const dqHeads = new Float32Array(H * T * D);
     const dkHeads = new Float32Array(KVH * T * D);
     const dvHeads = new Float32Array(KVH * T * D);
-    const dqTokens = new Float32Array(T * H * D);
-    const dkTokens = new Float32Array(T * KVH * D);
-    const dvTokens = new Float32Array(T * KVH * D);
+    const dqkv = new Float32Array(T * QKV);
     const scratch = new Float32Array(attentionBackwardScratchSize(shape));
     for (let l = this.weights.layers.length - 1; l >= 0; l--) {
       const w = this.weights.layers[l];
+      const fused = this.fused[l];
       const s = tape.layers[l];
       const g = grads?.[l] ?? null;
       // x3 = x2 + down(act): dx (currently d x3) flows to x2 unchanged, plus through the MLP.
       linearBackward(kernels, dAct, false, g?.down ?? null, dx, s.act, w.down, T);
-      dGate.fill(0);
-      dUp.fill(0);
-      swigluBackward(dGate, dUp, dAct, s.gate, s.up, T * F);
-      linearBackward(kernels, dh, false, g?.gate ?? null, dGate, s.h2, w.gate, T);
-      linearBackward(kernels, dh, true, g?.up ?? null, dUp, s.h2, w.up, T);
+      dGateUp.fill(0);
+      for (let t = 0; t < T; t++) {
+        const row = s.gateUp.subarray(t * 2 * F, (t + 1) * 2 * F);
+        const dRow = dGateUp.subarray(t * 2 * F, (t + 1) * 2 * F);
+        swigluBackward(dRow, dRow.subarray(F), dAct.subarray(t * F, (t + 1) * F), row, row.subarray(F), F);
+      }
+      kernels.linearBackwardInput(dGateUp, T, fused.gateUp.weight, dh, false);
+      if (g) {
+        stridedWeightGrad(kernels, g.gate, dGateUp, 2 * F, s.h2, T, F, C);
+        stridedWeightGrad(kernels, g.up, dGateUp.subarray(F), 2 * F, s.h2, T, F, C);
+      }
       rmsNormBackward(dx, g?.postNorm ?? null, dh, s.x2, s.rstd2, w.postNorm, T, C);
       // dx is now d x2; x2 = x + o(attn).
       linearBackward(kernels, dAttn, false, g?.o ?? null, dx, s.attn, w.o, T);
       dkHeads.fill(0);
       dvHeads.fill(0);
       attentionBackward(kernels, dqHeads, dkHeads, dvHeads, dAttn, s.probs, s.q, cache.keys[l], cache.values[l], shape, scratch);
-      toTokenMajor(dqTokens, dqHeads, T, H, D);
-      toTokenMajor(dkTokens, dkHeads, T, KVH, D);
-      toTokenMajor(dvTokens, dvHeads, T, KVH, D);
-      this.rotary.apply(dqTokens, T, H, past, true);
-      this.rotary.apply(dkTokens, T, KVH, past, true);
-      linearBackward(kernels, dh, false, g?.q ?? null, dqTokens, s.h1, w.q, T);
-      linearBackward(kernels, dh, true, g?.k ?? null, dkTokens, s.h1, w.k, T);
-      linearBackward(kernels, dh, true, g?.v ?? null, dvTokens, s.h1, w.v, T);
+      toTokenMajor(dqkv, dqHeads, T, H, D, QKV);
+      toTokenMajor(dqkv.subarray(H * D), dkHeads, T, KVH, D, QKV);
+      toTokenMajor(dqkv.subarray((H + KVH) * D), dvHeads, T, KVH, D, QKV);
+      this.rotary.apply(dqkv, T, H, past, true, QKV);
+      this.rotary.apply(dqkv.subarray(H * D), T, KVH, past, true, QKV);
+      kernels.linearBackwardInput(dqkv, T, fused.qkv.weight, dh, false);
+      if (g) {
+        stridedWeightGrad(kernels, g.q, dqkv, QKV, s.h1, T, H * D, C);
+        stridedWeightGrad(kernels, g.k, dqkv.subarray(H * D), QKV, s.h1, T, KVH * D, C);
+        stridedWeightGrad(kernels, g.v, dqkv.subarray((H + KVH) * D), QKV, s.h1, T, KVH * D, C);
+      }
       rmsNormBackward(dx, g?.inputNorm ?? null, dh, s.x, s.rstd1, w.inputNorm, T, C);
     }
     return dx;
+  }
+}
+
+/** dW [N, K] += doutᵀ·x and db += Σ_t dout, where dout is N columns of a wider [T, ld] array. */
+function stridedWeightGrad(kernels: Kernels, grads: LinearGrads, dout: Float32Array, ld: number, x: Float32Array, T: number, N: number, K: number): void {
+  if (grads.weight) kernels.gemm(true, false, N, K, T, 1, dout, ld, x, K, 1, grads.weight, K);
+  if (grads.bias) {
+    for (let t = 0; t < T; t++) {
+      const base = t * ld;
+      for (let j = 0; j < N; j++) grads.bias[j] += dout[base + j];
+    }
   }
 }
 

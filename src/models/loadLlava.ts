@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels } from '../engine/backend.ts';
-import type { Kernels, Matrix } from '../engine/kernels.ts';
+import type { Kernels, Matrix, WeightDType } from '../engine/kernels.ts';
 import { elementCount, readSafetensorsHeader, SafetensorsError, SafetensorsFile, type SafetensorsHeader, type StoredTensor } from '../engine/safetensors.ts';
 import { ModelLoadError, parseLlavaConfig, type LlavaConfig } from './config.ts';
 import { Decoder, type DecoderLayerWeights, type DecoderWeights } from './decoder.ts';
@@ -109,7 +109,8 @@ class TensorSource {
 
   has(name: string): boolean { return this.where.has(name); }
 
-  private read(name: string, shape: readonly number[]): { tensor: StoredTensor; file: string } {
+  /** Finds a tensor and checks its shape and dtype. */
+  private locate(name: string, shape: readonly number[]) {
     const entry = this.where.get(name);
     if (!entry) throw new ModelLoadError(this.describeFiles(), `tensor "${name}" is missing (checked all key conventions)`);
     const info = entry.file.header.tensors.get(entry.original)!;
@@ -117,11 +118,48 @@ class TensorSource {
       throw new ModelLoadError(entry.file.file, `tensor "${entry.original}" has shape ${JSON.stringify(info.shape)} but config.json implies ${JSON.stringify(shape)}`);
     }
     if (!['F32', 'F16', 'BF16', 'F64'].includes(info.dtype)) throw new ModelLoadError(entry.file.file, `tensor "${entry.original}" has dtype ${info.dtype}; weights must be F32, F16 or BF16`);
-    const tensor = entry.file.read(entry.original);
+    return { entry, info };
+  }
+
+  private progress(name: string, bytes: number, file: string): void {
     this.used.add(name);
-    this.loadedBytes += info.end - info.begin;
-    this.onProgress?.({ file: entry.file.file, loadedBytes: this.loadedBytes, totalBytes: this.totalBytes });
+    this.loadedBytes += bytes;
+    this.onProgress?.({ file, loadedBytes: this.loadedBytes, totalBytes: this.totalBytes });
+  }
+
+  private read(name: string, shape: readonly number[]): { tensor: StoredTensor; file: string } {
+    const { entry, info } = this.locate(name, shape);
+    const tensor = entry.file.read(entry.original);
+    this.progress(name, info.end - info.begin, entry.file.file);
     return { tensor, file: entry.file.file };
+  }
+
+  /**
+   * Several matrices of the same width read into ONE buffer, as consecutive row blocks, so
+   * that the model can run them as one fused product (q/k/v, gate/up) with no copy. Falls
+   * back to separate buffers when their dtypes differ.
+   */
+  stackedMatrices(names: readonly string[], rows: readonly number[], cols: number): Matrix[] {
+    const located = names.map((name, i) => this.locate(name, [rows[i], cols]));
+    const dtypes = new Set(located.map(({ info }) => info.dtype));
+    if (dtypes.size !== 1 || dtypes.has('F64')) return names.map((name, i) => this.matrix(name, rows[i], cols));
+    const stored = located[0].info.dtype;
+    const dtype: WeightDType = stored === 'F32' || this.dtype === 'float32' ? 'f32' : stored === 'BF16' ? 'bf16' : 'f16';
+    const total = rows.reduce((sum, r) => sum + r * cols, 0);
+    const buffer = dtype === 'f32' ? new Float32Array(total) : new Uint16Array(total);
+    let offset = 0;
+    return located.map(({ entry, info }, i) => {
+      const view = buffer.subarray(offset, offset + rows[i] * cols);
+      offset += rows[i] * cols;
+      if (stored === 'F32' || dtype !== 'f32') {
+        entry.file.readInto(entry.original, view);
+      } else {
+        const bits = entry.file.read(entry.original).data as Uint16Array;
+        getKernels().toFloat32(bits, stored === 'BF16' ? 'bf16' : 'f16', view as Float32Array);
+      }
+      this.progress(names[i], info.end - info.begin, entry.file.file);
+      return { dtype, rows: rows[i], cols, data: view };
+    });
   }
 
   matrix(name: string, rows: number, cols: number, shape: readonly number[] = [rows, cols]): Matrix {
@@ -252,6 +290,18 @@ function readProjectorWeights(source: TensorSource, config: LlavaConfig): Projec
   };
 }
 
+/** Vectors read into one buffer as consecutive blocks (fused q/k/v biases). */
+function stackedVectors(source: TensorSource, names: readonly string[], lengths: readonly number[]): Float32Array[] {
+  const buffer = new Float32Array(lengths.reduce((a, b) => a + b, 0));
+  let offset = 0;
+  return names.map((name, i) => {
+    const view = buffer.subarray(offset, offset + lengths[i]);
+    view.set(source.vector(name, [lengths[i]]));
+    offset += lengths[i];
+    return view;
+  });
+}
+
 function readDecoderWeights(source: TensorSource, config: LlavaConfig): DecoderWeights {
   const t = config.text;
   const C = t.hiddenSize;
@@ -262,15 +312,18 @@ function readDecoderWeights(source: TensorSource, config: LlavaConfig): DecoderW
   const layers: DecoderLayerWeights[] = [];
   for (let l = 0; l < t.numLayers; l++) {
     const lp = `language_model.layers.${l}`;
+    const [q, k, v] = source.stackedMatrices([`${lp}.self_attn.q_proj.weight`, `${lp}.self_attn.k_proj.weight`, `${lp}.self_attn.v_proj.weight`], [qSize, kvSize, kvSize], C);
+    const [gate, up] = source.stackedMatrices([`${lp}.mlp.gate_proj.weight`, `${lp}.mlp.up_proj.weight`], [F, F], C);
+    const biases = bias ? stackedVectors(source, [`${lp}.self_attn.q_proj.bias`, `${lp}.self_attn.k_proj.bias`, `${lp}.self_attn.v_proj.bias`], [qSize, kvSize, kvSize]) : [null, null, null];
     layers.push({
       inputNorm: source.vector(`${lp}.input_layernorm.weight`, [C]),
-      q: source.linear(`${lp}.self_attn.q_proj`, qSize, C, bias),
-      k: source.linear(`${lp}.self_attn.k_proj`, kvSize, C, bias),
-      v: source.linear(`${lp}.self_attn.v_proj`, kvSize, C, bias),
+      q: { weight: q, bias: biases[0] },
+      k: { weight: k, bias: biases[1] },
+      v: { weight: v, bias: biases[2] },
       o: source.linear(`${lp}.self_attn.o_proj`, C, qSize, false),
       postNorm: source.vector(`${lp}.post_attention_layernorm.weight`, [C]),
-      gate: source.linear(`${lp}.mlp.gate_proj`, F, C, false),
-      up: source.linear(`${lp}.mlp.up_proj`, F, C, false),
+      gate: { weight: gate, bias: null },
+      up: { weight: up, bias: null },
       down: source.linear(`${lp}.mlp.down_proj`, C, F, false),
     });
   }

@@ -62,32 +62,50 @@ class Initializer {
   }
 
   matrix(rows: number, cols: number, std = this.std): Matrix {
-    const dtype = this.init.dtype ?? 'f32';
-    const count = rows * cols;
-    if (this.init.tiled && count > TILE) return { dtype, rows, cols, data: this.tiledData(dtype, count) };
-    const values = this.vector(count, 0, std);
-    if (dtype === 'f32') return { dtype, rows, cols, data: values };
-    const bits = new Uint16Array(count);
-    const convert = dtype === 'bf16' ? float32ToBf16 : float32ToF16;
-    for (let i = 0; i < count; i++) bits[i] = convert(values[i]);
-    return { dtype, rows, cols, data: bits };
+    return this.stacked([rows], cols, std)[0];
   }
 
-  private tiledData(dtype: WeightDType, count: number): Float32Array | Uint16Array {
+  /** Matrices of one width in one buffer, as consecutive row blocks (what the loader does for q/k/v and gate/up). */
+  stacked(rows: readonly number[], cols: number, std = this.std): Matrix[] {
+    const dtype = this.init.dtype ?? 'f32';
+    const total = rows.reduce((sum, r) => sum + r * cols, 0);
+    const buffer = dtype === 'f32' ? new Float32Array(total) : new Uint16Array(total);
+    if (this.init.tiled && total > TILE) this.fillTiled(dtype, buffer);
+    else {
+      const convert = dtype === 'bf16' ? float32ToBf16 : float32ToF16;
+      for (let i = 0; i < total; i++) {
+        const value = std * this.normal();
+        buffer[i] = dtype === 'f32' ? value : convert(value);
+      }
+    }
+    let offset = 0;
+    return rows.map((r) => {
+      const data = buffer.subarray(offset, offset + r * cols);
+      offset += r * cols;
+      return { dtype, rows: r, cols, data };
+    });
+  }
+
+  private fillTiled(dtype: WeightDType, out: Float32Array | Uint16Array): void {
     if (!this.tile) {
       this.tile = this.vector(TILE + 4096);
       const convert = dtype === 'bf16' ? float32ToBf16 : float32ToF16;
       this.tileBits = Uint16Array.from(this.tile, (v) => convert(v));
     }
-    const out = dtype === 'f32' ? new Float32Array(count) : new Uint16Array(count);
     const source = dtype === 'f32' ? this.tile : this.tileBits!;
-    for (let done = 0; done < count; ) {
+    for (let done = 0; done < out.length; ) {
       const start = this.offset++ % 4096; // a shifted window, so rows differ
-      const length = Math.min(TILE, count - done);
+      const length = Math.min(TILE, out.length - done);
       out.set(source.subarray(start, start + length) as never, done);
       done += length;
     }
-    return out;
+  }
+
+  /** Vectors in one buffer (fused biases). */
+  stackedVectors(lengths: readonly number[]): Float32Array[] {
+    const buffer = this.vector(lengths.reduce((a, b) => a + b, 0));
+    let offset = 0;
+    return lengths.map((length) => buffer.subarray(offset, (offset += length)));
   }
 
   linear(out: number, inp: number, bias: boolean): Linear {
@@ -123,12 +141,17 @@ export function randomDecoderWeights(config: DecoderConfig, init: Initializer): 
   const embedTokens = init.matrix(config.vocabSize, C);
   return {
     embedTokens,
-    layers: Array.from({ length: config.numLayers }, () => ({
-      inputNorm: init.vector(C, 1, 0.1),
-      q: init.linear(qSize, C, bias), k: init.linear(kvSize, C, bias), v: init.linear(kvSize, C, bias), o: init.linear(C, qSize, false),
-      postNorm: init.vector(C, 1, 0.1),
-      gate: init.linear(F, C, false), up: init.linear(F, C, false), down: init.linear(C, F, false),
-    })),
+    layers: Array.from({ length: config.numLayers }, () => {
+      const [q, k, v] = init.stacked([qSize, kvSize, kvSize], C);
+      const [qBias, kBias, vBias] = bias ? init.stackedVectors([qSize, kvSize, kvSize]) : [null, null, null];
+      const [gate, up] = init.stacked([F, F], C);
+      return {
+        inputNorm: init.vector(C, 1, 0.1),
+        q: { weight: q, bias: qBias }, k: { weight: k, bias: kBias }, v: { weight: v, bias: vBias }, o: init.linear(C, qSize, false),
+        postNorm: init.vector(C, 1, 0.1),
+        gate: { weight: gate, bias: null }, up: { weight: up, bias: null }, down: init.linear(C, F, false),
+      };
+    }),
     norm: init.vector(C, 1, 0.1),
     lmHead: config.tieWordEmbeddings ? embedTokens : init.matrix(config.vocabSize, C),
   };

@@ -112,23 +112,26 @@ export function attentionBackward(
   }
 }
 
-/** [T, heads·D] token-major → [heads, T, D] head-major, into `dst` rows [0, T) of each head block of `rowsPerHead` rows. */
-export function toHeadMajor(dst: Float32Array, src: Float32Array, T: number, heads: number, D: number, rowsPerHead = T, rowOffset = 0): void {
+/**
+ * [T, heads·D] token-major (rows `srcStride` apart) → [heads, T, D] head-major, into rows
+ * [rowOffset, rowOffset + T) of each head block of `rowsPerHead` rows.
+ */
+export function toHeadMajor(dst: Float32Array, src: Float32Array, T: number, heads: number, D: number, rowsPerHead = T, rowOffset = 0, srcStride = heads * D): void {
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < heads; h++) {
-      const from = (t * heads + h) * D;
+      const from = t * srcStride + h * D;
       const to = (h * rowsPerHead + rowOffset + t) * D;
       for (let d = 0; d < D; d++) dst[to + d] = src[from + d];
     }
   }
 }
 
-/** [heads, T, D] head-major → [T, heads·D] token-major. */
-export function toTokenMajor(dst: Float32Array, src: Float32Array, T: number, heads: number, D: number): void {
+/** [heads, T, D] head-major → [T, heads·D] token-major, rows `dstStride` apart. */
+export function toTokenMajor(dst: Float32Array, src: Float32Array, T: number, heads: number, D: number, dstStride = heads * D): void {
   for (let h = 0; h < heads; h++) {
     for (let t = 0; t < T; t++) {
       const from = (h * T + t) * D;
-      const to = (t * heads + h) * D;
+      const to = t * dstStride + h * D;
       for (let d = 0; d < D; d++) dst[to + d] = src[from + d];
     }
   }

@@ -40,10 +40,11 @@ export class RotaryTable {
   }
 
   /**
-   * Rotates x in place. x is [T, heads·D] token-major (ld = heads·D); token t is at position
-   * `start + t`. `inverse` applies the transpose rotation (the backward).
+   * Rotates x in place. x is [T, heads·D] token-major, rows `rowStride` apart (a slice of a
+   * wider row, like q inside a fused q/k/v output); token t is at position `start + t`.
+   * `inverse` applies the transpose rotation (the backward).
    */
-  apply(x: Float32Array, T: number, heads: number, start: number, inverse = false): void {
+  apply(x: Float32Array, T: number, heads: number, start: number, inverse = false, rowStride = heads * this.headDim): void {
     this.ensure(start + T);
     const D = this.headDim;
     const half = D / 2;
@@ -52,7 +53,7 @@ export class RotaryTable {
     for (let t = 0; t < T; t++) {
       const table = (start + t) * half;
       for (let h = 0; h < heads; h++) {
-        const base = (t * heads + h) * D;
+        const base = t * rowStride + h * D;
         for (let i = 0; i < half; i++) {
           const c = cos[table + i];
           const s = sign * sin[table + i];
