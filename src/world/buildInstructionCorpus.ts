@@ -104,6 +104,9 @@ export interface CorpusSample {
   readonly image?: SceneSpec;
   /** One or more exchanges; the image, if any, comes before the first user text. */
   readonly turns: readonly CorpusTurn[];
+  /** Ground truth of the individual a "<name> is …" prompt describes (recognition and
+   * description tasks), for analysis and loss weighting; it is not part of the text. */
+  readonly named?: Individual;
 }
 
 export interface RecognitionOptions {
@@ -292,14 +295,12 @@ class CorpusContext {
 
   // ---- references to individuals in a scene -----------------------------------------------
 
-  /** "the person" / "the pet on the left" (by kind), or null when ambiguous. */
   private kindRef(d: SceneDescription, i: number): SubjectRef | null {
-    return uniqueRef(d, i, (e) => KIND_NOUNS[e.kind].singular);
+    return entityReferences(d)[i].byKind;
   }
 
-  /** "the cat" / "the cat on the right" (by type), or null when ambiguous. */
   private typeRef(d: SceneDescription, i: number): SubjectRef | null {
-    return uniqueRef(d, i, (e) => typeNoun(entityIndividual(e)));
+    return entityReferences(d)[i].byType;
   }
 
   private askableAttributes(ind: Individual): string[] {
@@ -522,7 +523,7 @@ class CorpusContext {
       const [q, yes, no] = this.rng.pick(RECOGNITION_TEMPLATES);
       turn = { user: `${prefix} ${q.replaceAll('{n}', name)}`, assistant: (positive ? yes : no).replaceAll('{n}', name) };
     }
-    return { task: 'recognition', image: spec, turns: [turn] };
+    return { task: 'recognition', image: spec, turns: [turn], named };
   }
 
   /** One question about a named individual that its description answers. */
@@ -552,7 +553,7 @@ class CorpusContext {
     const unique = dedupe(turns);
     const first = unique[0];
     unique[0] = { user: `${name} is ${describeIndividual(ind)}. ${first.user}`, assistant: first.assistant };
-    return { task: 'description_text', turns: unique };
+    return { task: 'description_text', turns: unique, named: ind };
   }
 
   private descriptionImage(): CorpusSample {
@@ -590,7 +591,7 @@ class CorpusContext {
         turn = { user: `Is ${name} partly hidden?`, assistant: e.occlusion >= 0.05 ? 'Yes' : 'No' };
       }
     }
-    return { task: 'description_image', image: spec, turns: [{ user: `${prefix} ${turn.user}`, assistant: turn.assistant }] };
+    return { task: 'description_image', image: spec, turns: [{ user: `${prefix} ${turn.user}`, assistant: turn.assistant }], named };
   }
 
   private kindText(): CorpusSample {
@@ -619,6 +620,17 @@ class CorpusContext {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+/**
+ * How the corpus refers to each individual of a scene: by kind ("the person", "the pet on the
+ * left") and by type ("the man", "the cat on the right"); null where that would be ambiguous.
+ */
+export function entityReferences(d: SceneDescription): Array<{ byKind: SubjectRef | null; byType: SubjectRef | null }> {
+  return d.entities.map((_, i) => ({
+    byKind: uniqueRef(d, i, (e) => KIND_NOUNS[e.kind].singular),
+    byType: uniqueRef(d, i, (e) => typeNoun(entityIndividual(e))),
+  }));
+}
 
 export function entityIndividual(e: EntityDescription): Individual {
   return { kind: e.kind, attributes: e.attributes };

@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  attributeAnswer,
+  attributeCheckQuestion,
+  attributeQuestion,
+  buildInstructionCorpus,
+  CORPUS_TASKS,
+  createWorldSplit,
+  describeIndividual,
+  entityIndividual,
+  entityReferences,
+  instructionSample,
+  KIND_NOUNS,
+  KIND_SCHEMAS,
+  KINDS,
+  PLACEHOLDER_NAMES,
+  renderScene,
+  subjectRef,
+  typeNoun,
+  unknownWords,
+  WORLD_VOCABULARY,
+  type CorpusSample,
+  type Individual,
+  type SceneDescription,
+} from '../../src/world/index.ts';
+
+const MCQ = /^(?:.+ )?Question: (.+)\nOptions:\nA\. (.+)\nB\. (.+)\nPlease give a single character from the options above\.$/s;
+const samples: CorpusSample[] = [...buildInstructionCorpus({ seed: 3, count: 2500 })];
+const descriptions = new Map<CorpusSample, SceneDescription>();
+const sceneOf = (s: CorpusSample): SceneDescription => {
+  if (!descriptions.has(s)) descriptions.set(s, renderScene(s.image!).description);
+  return descriptions.get(s)!;
+};
+
+test('every task appears, roughly in its share; image tasks carry a scene, text tasks none', () => {
+  const counts = new Map<string, number>();
+  for (const s of samples) counts.set(s.task, (counts.get(s.task) ?? 0) + 1);
+  for (const task of CORPUS_TASKS) assert.ok((counts.get(task) ?? 0) >= 20, `${task}: ${counts.get(task)}`);
+  assert.ok(counts.get('recognition')! > 450);
+  for (const s of samples) {
+    assert.ok(s.turns.length >= 1);
+    assert.equal(s.image === undefined, s.task === 'description_text' || s.task === 'kind_text', s.task);
+  }
+});
+
+test('the mix is configurable per task', () => {
+  const only = [...buildInstructionCorpus({ seed: 1, count: 200, mix: Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'counting' ? 1 : 0])) })];
+  assert.ok(only.every((s) => s.task === 'counting'));
+  const mostlyRecognition = [...buildInstructionCorpus({ seed: 1, count: 300, mix: { recognition: 10 } })];
+  assert.ok(mostlyRecognition.filter((s) => s.task === 'recognition').length > 200);
+});
+
+test('deterministic: same seed, same samples; random access matches the stream', () => {
+  const again = [...buildInstructionCorpus({ seed: 3, count: 200 })];
+  assert.deepEqual(again, samples.slice(0, 200));
+  for (const i of [0, 17, 150]) assert.deepEqual(instructionSample({ seed: 3 }, i), samples[i]);
+  const other = [...buildInstructionCorpus({ seed: 4, count: 50 })];
+  assert.notDeepEqual(other, samples.slice(0, 50));
+});
+
+test('the vocabulary is closed: every text is made of WORLD_VOCABULARY tokens', () => {
+  for (const s of samples) {
+    for (const t of s.turns) {
+      assert.deepEqual(unknownWords(t.user), [], t.user);
+      assert.deepEqual(unknownWords(t.assistant), [], t.assistant);
+    }
+  }
+  assert.deepEqual(unknownWords('The cat is zorgly!'), ['zorgly', '!']);
+  for (const kind of KINDS) {
+    // Every value word that texts use ("none" is never written out).
+    for (const spec of KIND_SCHEMAS[kind]) for (const v of spec.values) if (v !== 'none') assert.deepEqual(unknownWords(v), [], `${kind}.${spec.name}=${v}`);
+  }
+  assert.ok(WORLD_VOCABULARY.length < 700, `${WORLD_VOCABULARY.length} tokens`);
+});
+
+test('two-option questions have the exact prompt format and a letter answer', () => {
+  let n = 0;
+  for (const s of samples) {
+    for (const t of s.turns) {
+      if (!t.user.includes('Options:')) continue;
+      const m = MCQ.exec(t.user);
+      assert.ok(m, JSON.stringify(t.user));
+      assert.notEqual(m[2], m[3]);
+      assert.match(t.assistant, /^[AB]$/);
+      n++;
+    }
+  }
+  assert.ok(n > 200);
+});
+
+/** The open question, if any, that `question` is about `ind` through `ref` → expected answer. */
+function expectedAnswer(question: string, ind: Individual, refName: string, possessive?: string): string | null {
+  const ref = possessive ? { name: refName, possessive } : subjectRef(refName);
+  for (const spec of KIND_SCHEMAS[ind.kind]) if (attributeQuestion(ref, ind, spec.name) === question) return attributeAnswer(ind, spec.name);
+  return null;
+}
+
+test('image questions about attributes are answered from the scene ground truth', () => {
+  let checked = 0;
+  for (const s of samples.filter((x) => x.task === 'attribute' || x.task === 'mcq')) {
+    const d = sceneOf(s);
+    const refs = entityReferences(d);
+    for (const t of s.turns) {
+      const m = MCQ.exec(t.user);
+      const question = (m ? m[1] : t.user).replace(' Answer with a single word or phrase.', '');
+      const answers = d.entities
+        .map((e, i) => (refs[i].byKind ? expectedAnswer(question, entityIndividual(e), refs[i].byKind!.name, refs[i].byKind!.possessive) : null))
+        .filter((a): a is string => a !== null);
+      assert.equal(answers.length, 1, `${question} matches ${answers.length} individuals`);
+      const given = m ? (t.assistant === 'A' ? m[2] : m[3]) : t.assistant;
+      assert.equal(given, answers[0], question);
+      if (m) assert.notEqual(t.assistant === 'A' ? m[3] : m[2], answers[0]);
+      checked++;
+    }
+  }
+  assert.ok(checked > 300);
+});
+
+test('recognition answers Yes exactly when the described individual is in the picture', () => {
+  const split = createWorldSplit(0);
+  let positives = 0;
+  let lookAlikeNegatives = 0;
+  for (const s of samples.filter((x) => x.task === 'recognition')) {
+    const [turn] = s.turns;
+    const m = /^(<[a-z]+>) is (.+?)\. (.+)$/.exec(turn.user);
+    assert.ok(m, turn.user);
+    assert.ok(PLACEHOLDER_NAMES.includes(m[1].slice(1, -1)));
+    assert.equal(m[2], describeIndividual(s.named!));
+    const d = sceneOf(s);
+    const present = d.entities.some((e) => e.description === m[2]);
+    const said = !/^No\b|\bnot\b|cannot|do not/.test(turn.assistant);
+    assert.equal(said, present, `${turn.user} → ${turn.assistant}`);
+    if (turn.user.endsWith('Answer with a single word or phrase.')) assert.ok(turn.assistant === 'Yes' || turn.assistant === 'No');
+    if (present) positives++;
+    else if (d.entities.some((e) => e.kind === s.named!.kind && KIND_SCHEMAS[e.kind].filter((a) => e.attributes[a.name] !== s.named!.attributes[a.name]).length <= 2)) lookAlikeNegatives++;
+    for (const e of d.entities) assert.ok(!split.isHeldOut(entityIndividual(e)), 'a held-out individual appeared');
+    assert.ok(!split.isHeldOut(s.named!));
+  }
+  const total = samples.filter((x) => x.task === 'recognition').length;
+  assert.ok(positives > total * 0.4 && positives < total * 0.6, `${positives}/${total} positive`);
+  assert.ok(lookAlikeNegatives > (total - positives) * 0.6, `${lookAlikeNegatives} look-alike negatives`);
+});
+
+test('questions about a described individual are answered from its ground truth', () => {
+  let checked = 0;
+  for (const s of samples.filter((x) => x.task === 'description_text')) {
+    const ind = s.named!;
+    s.turns.forEach((t, k) => {
+      let user = t.user;
+      const name = /^(<[a-z]+>) is /.exec(s.turns[0].user)![1];
+      if (k === 0) {
+        const prefix = `${name} is ${describeIndividual(ind)}. `;
+        assert.ok(user.startsWith(prefix));
+        user = user.slice(prefix.length);
+      }
+      const m = MCQ.exec(user);
+      if (m) {
+        const expected = expectedAnswer(m[1], ind, name);
+        assert.equal(t.assistant === 'A' ? m[2] : m[3], expected, user);
+      } else if (t.assistant === 'Yes' || t.assistant === 'No') {
+        const ref = subjectRef(name);
+        const match = KIND_SCHEMAS[ind.kind].flatMap((a) => a.values.map((v) => ({ a: a.name, v }))).filter(({ a, v }) => attributeCheckQuestion(ref, ind, a, v) === user);
+        assert.ok(match.length >= 1, user);
+        assert.equal(t.assistant === 'Yes', match.some(({ a, v }) => ind.attributes[a] === v), user);
+      } else if (user.startsWith('What kind of subject')) {
+        assert.ok(t.assistant.toLowerCase().includes(KIND_NOUNS[ind.kind].singular));
+      } else {
+        assert.equal(t.assistant, expectedAnswer(user, ind, name), user);
+      }
+      checked++;
+    });
+  }
+  assert.ok(checked > 200);
+});
+
+test('counting and existence answers match the scene', () => {
+  const numbers = ['Zero', 'One', 'Two', 'Three'];
+  let checked = 0;
+  for (const s of samples.filter((x) => x.task === 'counting' || x.task === 'existence')) {
+    const d = sceneOf(s);
+    const inds = d.entities.map(entityIndividual);
+    for (const t of s.turns) {
+      const count = /^How many (\w+(?: \w+)?) (?:are in|can you see)/.exec(t.user);
+      if (count) {
+        const plural = count[1];
+        const kind = KINDS.find((k) => KIND_NOUNS[k].plural === plural);
+        const n = kind ? inds.filter((i) => i.kind === kind).length : inds.filter((i) => `${typeNoun(i)}s` === plural || (plural === 'men' && typeNoun(i) === 'man') || (plural === 'women' && typeNoun(i) === 'woman')).length;
+        assert.equal(t.assistant, numbers[n], t.user);
+        checked++;
+      }
+      const exists = /^Is there an? (\w+(?: \w+)?) in (?:the image|this photo|the picture)\?$/.exec(t.user);
+      if (exists && !/ in a /.test(t.user)) {
+        const noun = exists[1];
+        const kind = KINDS.find((k) => KIND_NOUNS[k].singular === noun || (k === 'character' && noun === 'fictional character'));
+        if (kind || inds.some((i) => typeNoun(i) === noun) || KINDS.some((k) => KIND_SCHEMAS[k].some((a) => a.values.includes(noun)))) {
+          const isTypeNoun = !kind && KINDS.some((k) => KIND_SCHEMAS[k][0].values.includes(noun));
+          if (kind || isTypeNoun) {
+            const present = kind ? inds.some((i) => i.kind === kind) : inds.some((i) => typeNoun(i) === noun);
+            assert.equal(t.assistant, present ? 'Yes' : 'No', t.user);
+            checked++;
+          }
+        }
+      }
+    }
+  }
+  assert.ok(checked > 50, `${checked}`);
+});
+
+test('no individual is taught by name: names are placeholders that change from sample to sample', () => {
+  const namesByIndividual = new Map<string, Set<string>>();
+  const used = new Set<string>();
+  for (const s of samples.filter((x) => x.named)) {
+    const name = /^(<[a-z]+>) is /.exec(s.turns[0].user)![1];
+    used.add(name);
+    const key = JSON.stringify(s.named);
+    namesByIndividual.set(key, (namesByIndividual.get(key) ?? new Set()).add(name));
+  }
+  assert.ok(used.size >= PLACEHOLDER_NAMES.length - 2);
+  // No text outside a "<name> is <description>." prompt mentions a name.
+  for (const s of samples.filter((x) => !x.named)) for (const t of s.turns) assert.doesNotMatch(t.user + t.assistant, /<[a-z]+>/);
+  // Individuals are drawn afresh: the same one rarely comes back, and then under another name.
+  const named = samples.filter((x) => x.named).length;
+  assert.ok(namesByIndividual.size > named * 0.9, `${namesByIndividual.size} individuals in ${named} samples`);
+});
