@@ -1,0 +1,103 @@
+/**
+ * A learned concept: its identifier token `<name>`, k latent tokens `<name_0>…`, their k+1
+ * input-embedding rows and the one lm_head row of `<name>`, and what it was trained on and
+ * how. Stored as one small safetensors file (rows as tensors, everything else as JSON in the
+ * header's metadata), written atomically.
+ */
+import { readSafetensors, readSafetensorsHeader, SafetensorsError, writeSafetensors } from '../engine/safetensors.ts';
+import { checkConceptName } from './conceptData.ts';
+import type { ModelIdentity } from './modelIdentity.ts';
+
+export const CONCEPT_FORMAT = 'yollava-concept/1';
+
+export interface EpochMetrics {
+  readonly epoch: number;
+  readonly loss: number;
+  /** Recognition accuracy on the training photos: positives, negatives, and their mean. */
+  readonly positiveAccuracy: number;
+  readonly negativeAccuracy: number;
+  readonly weightedAccuracy: number;
+  readonly seconds: number;
+}
+
+export interface ConceptInfo {
+  readonly name: string;
+  /** Latent tokens (k). */
+  readonly latentCount: number;
+  readonly baseModel: ModelIdentity & { readonly source: string };
+  readonly training: Readonly<Record<string, unknown>>;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly epochs: readonly EpochMetrics[];
+  /** The epoch whose rows are stored (best weighted recognition accuracy). */
+  readonly bestEpoch: number | null;
+  readonly createdAt: string;
+}
+
+export class ConceptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConceptError';
+  }
+}
+
+export class Concept {
+  constructor(
+    readonly info: ConceptInfo,
+    /** [k + 1, C]: `<name>` then `<name_0>` … `<name_{k−1}>`. */
+    readonly inputRows: Float32Array,
+    /** [C]: the lm_head row of `<name>`. */
+    readonly outputRow: Float32Array,
+  ) {
+    checkConceptName(info.name);
+    const C = info.baseModel.hiddenSize;
+    if (inputRows.length !== (info.latentCount + 1) * C) throw new ConceptError(`concept ${info.name}: ${inputRows.length} input values for ${info.latentCount + 1} rows of ${C}`);
+    if (outputRow.length !== C) throw new ConceptError(`concept ${info.name}: output row of ${outputRow.length} values, expected ${C}`);
+  }
+
+  get name(): string { return this.info.name; }
+  get identifier(): string { return `<${this.info.name}>`; }
+  get latentTokens(): string[] { return Array.from({ length: this.info.latentCount }, (_, i) => `<${this.info.name}_${i}>`); }
+  /** All its tokens, identifier first, in the order of inputRows. */
+  get tokens(): string[] { return [this.identifier, ...this.latentTokens]; }
+  /** Yo'LLaVA's personalization text: "<bo> is <bo_0>…<bo_15>." */
+  get personalization(): string { return `${this.identifier} is ${this.latentTokens.join('')}.`; }
+
+  withName(name: string): Concept {
+    return new Concept({ ...this.info, name }, this.inputRows, this.outputRow);
+  }
+
+  save(file: string): void {
+    const C = this.info.baseModel.hiddenSize;
+    writeSafetensors(file, {
+      input_rows: { shape: [this.info.latentCount + 1, C], data: this.inputRows },
+      output_row: { shape: [1, C], data: this.outputRow },
+    }, { format: CONCEPT_FORMAT, concept: JSON.stringify(this.info) });
+  }
+
+  static load(file: string): Concept {
+    let tensors;
+    let metadata: Record<string, string>;
+    try {
+      tensors = readSafetensors(file);
+      metadata = { ...readSafetensorsHeader(file).metadata };
+    } catch (error) {
+      if (error instanceof SafetensorsError) throw new ConceptError(error.message);
+      throw error;
+    }
+    if (metadata.format !== CONCEPT_FORMAT) throw new ConceptError(`${file}: not a yollava concept file (format ${JSON.stringify(metadata.format ?? null)}, expected ${CONCEPT_FORMAT})`);
+    let info: ConceptInfo;
+    try {
+      info = JSON.parse(metadata.concept);
+    } catch {
+      throw new ConceptError(`${file}: the concept metadata is not valid JSON`);
+    }
+    const input = tensors.get('input_rows');
+    const output = tensors.get('output_row');
+    if (!input || input.dtype !== 'F32' || !output || output.dtype !== 'F32') throw new ConceptError(`${file}: input_rows and output_row (F32) are required`);
+    try {
+      return new Concept(info, input.data as Float32Array, output.data as Float32Array);
+    } catch (error) {
+      throw new ConceptError(`${file}: ${(error as Error).message}`);
+    }
+  }
+}
