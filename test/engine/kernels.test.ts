@@ -310,6 +310,7 @@ test('native linear and linearBackwardInput match the reference for f32, f16, bf
   const shapes: Array<[number, number, number]> = [
     [1, 37, 29], [1, 5, 1], [1, 1, 31], [1, 64, 64], [1, 515, 257], [1, 257, 515],
     [2, 37, 29], [3, 300, 130], [64, 96, 33], [5, 1, 17],
+    [2, 300, 2048], // default tiles of 256 rows (2 MiB): the second one is partial
   ];
   let seed = 100;
   for (const dtype of ['f32', 'f16', 'bf16'] as const) {
