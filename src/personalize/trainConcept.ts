@@ -1,0 +1,288 @@
+/**
+ * Learns a concept (Yo'LLaVA): the k+1 input rows of `<name>`, `<name_0>`…`<name_{k−1}>` and
+ * the lm_head row of `<name>`, by backpropagating through the frozen model. AdamW (lr 1e-3,
+ * weight decay 0.01), batch 1, shuffled, random horizontal flips, up to 15 epochs; after each
+ * epoch the recognition accuracy on the training photos is measured and the best epoch's rows
+ * are kept. The system prompt + photo prefix of every sample is run once and cached: the
+ * gradients equal a full recompute. An AbortSignal ends training with the best epoch so far;
+ * `checkpointFile` makes an interrupted run resumable.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { AdamW } from '../engine/adamw.ts';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../engine/safetensors.ts';
+import type { KVCache } from '../models/kvCache.ts';
+import { seededNormal } from '../models/randomLlava.ts';
+import { seededRandom } from '../models/sampling.ts';
+import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
+import { Concept, ConceptError, type EpochMetrics } from './Concept.ts';
+import type { ConceptData, TrainingSample } from './conceptData.ts';
+import { encodeQuestion, encodeTrainingSample, yesNoTokenIds, type SplitPrompt } from './conceptPrompts.ts';
+import { ConceptSet } from './ConceptSet.ts';
+import { PrefixCache } from './PrefixCache.ts';
+import { recognitionEvalPrompt } from './recognitionTemplates.ts';
+
+export interface TrainConceptOptions {
+  /** Latent tokens (default 16). */
+  readonly latentCount?: number;
+  readonly epochs?: number; // 15
+  readonly learningRate?: number; // 1e-3
+  readonly weightDecay?: number; // 0.01
+  readonly flipProbability?: number; // 0.5
+  readonly seed?: number; // 0
+  /** Loss weight of negative recognition samples relative to positives, to balance their counts (default 1: plain mean). */
+  readonly negativeWeight?: number;
+  readonly onProgress?: (progress: TrainProgress) => void;
+  readonly signal?: AbortSignal;
+  /** Written after every epoch (atomically); with `resume`, training continues from it. */
+  readonly checkpointFile?: string;
+  readonly resume?: boolean;
+  /** Start from these rows instead of a fresh initialisation (continuing a concept with more data). */
+  readonly initialConcept?: Concept;
+  /** Memory for cached prefixes (default 1 GiB). */
+  readonly prefixCacheBytes?: number;
+}
+
+export interface TrainProgress {
+  readonly phase: 'preparing' | 'training' | 'evaluating' | 'done';
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly step: number;
+  readonly steps: number;
+  /** Mean loss of this epoch so far. */
+  readonly loss: number;
+  /** Weighted recognition accuracy of the last evaluated epoch. */
+  readonly lastAccuracy: number | null;
+  readonly bestAccuracy: number | null;
+  readonly elapsedSeconds: number;
+  readonly remainingSeconds: number | null;
+}
+
+export interface TrainConceptResult {
+  readonly concept: Concept;
+  readonly epochs: readonly EpochMetrics[];
+  /** True when stopped by the signal before the last epoch. */
+  readonly interrupted: boolean;
+}
+
+interface EncodedSample {
+  readonly sample: TrainingSample;
+  readonly prompt: SplitPrompt;
+}
+
+/** Fresh rows drawn around the base embeddings' per-dimension mean and spread, so that new tokens start in distribution. */
+function initialRows(vlm: VisionLanguageModel, count: number, seed: number): { input: Float32Array; output: Float32Array } {
+  const model = vlm.model;
+  const C = model.hiddenSize;
+  const V = model.vocabSize;
+  const kernels = model.kernels();
+  const stats = (table: typeof model.decoder.weights.embedTokens) => {
+    const sampleRows = Math.min(V, 4096);
+    const row = new Float32Array(C);
+    const mean = new Float64Array(C);
+    const square = new Float64Array(C);
+    for (let s = 0; s < sampleRows; s++) {
+      const r = Math.floor((s * V) / sampleRows);
+      kernels.toFloat32(table.data.subarray(r * C, (r + 1) * C), table.dtype, row);
+      for (let c = 0; c < C; c++) { mean[c] += row[c]; square[c] += row[c] * row[c]; }
+    }
+    const std = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      mean[c] /= sampleRows;
+      std[c] = Math.sqrt(Math.max(square[c] / sampleRows - mean[c] * mean[c], 0));
+    }
+    return { mean, std };
+  };
+  const normal = seededNormal(seed);
+  const embed = stats(model.decoder.weights.embedTokens);
+  const input = new Float32Array(count * C);
+  for (let i = 0; i < count; i++) for (let c = 0; c < C; c++) input[i * C + c] = embed.mean[c] + embed.std[c] * normal();
+  const head = stats(model.decoder.weights.lmHead);
+  const output = new Float32Array(C);
+  for (let c = 0; c < C; c++) output[c] = head.mean[c];
+  return { input, output };
+}
+
+export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, options: TrainConceptOptions = {}): Promise<TrainConceptResult> {
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const k = options.latentCount ?? options.initialConcept?.info.latentCount ?? 16;
+  const epochs = options.epochs ?? 15;
+  const seed = options.seed ?? 0;
+  const flipProbability = options.flipProbability ?? 0.5;
+  const negativeWeight = options.negativeWeight ?? 1;
+  if (data.samples.length === 0) throw new ConceptError(`concept ${data.name}: no training samples`);
+  if (!Number.isInteger(k) || k < 0 || k > 256) throw new ConceptError(`latent token count ${k} must be an integer in 0…256`);
+  const model = vlm.model;
+  const C = model.hiddenSize;
+  const V = model.vocabSize;
+
+  const concepts = new ConceptSet(vlm);
+  const rows = options.initialConcept
+    ? { input: options.initialConcept.inputRows.slice(), output: options.initialConcept.outputRow.slice() }
+    : initialRows(vlm, k + 1, seed);
+  if (options.initialConcept && options.initialConcept.info.latentCount !== k) throw new ConceptError(`the concept to continue has ${options.initialConcept.info.latentCount} latent tokens, not ${k}`);
+  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, flipProbability, seed, negativeWeight, batchSize: 1 };
+  const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null) => new Concept({
+    name: data.name, latentCount: k,
+    baseModel: { ...concepts.modelIdentity, source: vlm.source },
+    training, data: { ...data.summary, samples: data.samples.length },
+    epochs: epochMetrics, bestEpoch, createdAt: new Date().toISOString(),
+  }, input, output);
+  const working = makeConcept(rows.input, rows.output, [], null);
+  concepts.add(working);
+  try {
+    const identifierId = concepts.identifierId(data.name);
+    const rowOffset = (identifierId - V) * C;
+    const { yes, no } = yesNoTokenIds(vlm);
+    const report = (progress: Omit<TrainProgress, 'elapsedSeconds' | 'epochs'>) => options.onProgress?.({ ...progress, epochs, elapsedSeconds: elapsed() });
+    report({ phase: 'preparing', epoch: 0, step: 0, steps: 0, loss: NaN, lastAccuracy: null, bestAccuracy: null, remainingSeconds: null });
+
+    const encoded: EncodedSample[] = data.samples.map((sample) => ({
+      sample,
+      prompt: encodeTrainingSample(vlm, working, identifierId, sample.question, sample.answer, sample.image !== null),
+    }));
+    // Recognition check on the training photos: positives against every negative.
+    const evaluationPhotos = [...new Map(data.samples.filter((s) => s.image !== null).map((s) => [s.image!, s.kind === 'positive'])).entries()];
+    const evaluationPrompt = encodeQuestion(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), true);
+
+    const prefixes = new PrefixCache(options.prefixCacheBytes);
+    const prefixFor = async (prompt: SplitPrompt, image: string | null, flip: boolean): Promise<KVCache> => {
+      const key = `${image ?? ''}|${flip}|${prompt.prefixIds.length}|${prompt.prefixIds.slice(-4).join(',')}`;
+      const features = image ? [await vlm.imageFeatures(image, { flip })] : [];
+      return prefixes.get(key, () => model.prefill({ ids: prompt.prefixIds, images: features }, 256));
+    };
+
+    const optimizer = new AdamW([
+      { name: 'input rows', value: rows.input, grad: new Float32Array(rows.input.length) },
+      { name: 'output row', value: rows.output, grad: new Float32Array(C) },
+    ], { lr: training.learningRate, weightDecay: training.weightDecay });
+    const metrics: EpochMetrics[] = [];
+    let best: { input: Float32Array; output: Float32Array; accuracy: number; epoch: number } | null = null;
+    let firstEpoch = 1;
+    if (options.resume && options.checkpointFile && existsSync(options.checkpointFile)) {
+      const restored = readCheckpoint(options.checkpointFile, data, training, rows, optimizer);
+      metrics.push(...restored.metrics);
+      best = restored.best;
+      firstEpoch = restored.epoch + 1;
+    }
+
+    const evaluate = async (): Promise<{ positive: number; negative: number; weighted: number }> => {
+      let positiveRight = 0, positives = 0, negativeRight = 0, negatives = 0;
+      const extra = concepts.extraTokens();
+      for (const [photo, isPositive] of evaluationPhotos) {
+        const prefix = await prefixFor(evaluationPrompt, photo, false);
+        const past = prefix.length;
+        try {
+          const hidden = model.forward({ ids: evaluationPrompt.suffixIds, extra }, prefix);
+          const logits = model.logitsAt(hidden, [evaluationPrompt.suffixIds.length - 1], extra);
+          const saysYes = logits[yes] > logits[no];
+          if (isPositive) { positives++; if (saysYes) positiveRight++; } else { negatives++; if (!saysYes) negativeRight++; }
+        } finally {
+          prefix.truncate(past);
+        }
+      }
+      const positive = positives ? positiveRight / positives : 1;
+      const negative = negatives ? negativeRight / negatives : 1;
+      return { positive, negative, weighted: (positive + negative) / 2 };
+    };
+
+    const steps = encoded.length;
+    let interrupted = false;
+    let secondsPerStep: number | null = null;
+    for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
+      if (options.signal?.aborted) { interrupted = true; break; }
+      const epochStarted = performance.now();
+      const random = seededRandom(seed * 1000 + epoch); // per epoch: a resumed run shuffles the same way
+      const order = encoded.map((_, i) => i);
+      for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j], order[i]]; }
+      let lossSum = 0;
+      for (let step = 0; step < steps; step++) {
+        if (options.signal?.aborted) { interrupted = true; break; }
+        const { sample, prompt } = encoded[order[step]];
+        const flip = sample.image !== null && random() < flipProbability;
+        const prefix = await prefixFor(prompt, sample.image, flip);
+        const result = model.lossAndGradients({ ids: prompt.suffixIds, labels: prompt.suffixLabels, extra: concepts.extraTokens(), cache: prefix });
+        const weight = sample.kind === 'easy-negative' || sample.kind === 'hard-negative' ? negativeWeight : 1;
+        optimizer.zeroGrad();
+        const [inputParam, outputParam] = optimizer.parameters;
+        const gradIn = result.inputRowGrads.subarray(rowOffset, rowOffset + (k + 1) * C);
+        for (let i = 0; i < gradIn.length; i++) inputParam.grad[i] = weight * gradIn[i];
+        const column = concepts.extraTokens().outputIds.indexOf(identifierId);
+        const gradOut = result.outputRowGrads.subarray(column * C, (column + 1) * C);
+        for (let i = 0; i < C; i++) outputParam.grad[i] = weight * gradOut[i];
+        optimizer.step();
+        working.inputRows.set(rows.input);
+        working.outputRow.set(rows.output);
+        concepts.invalidate();
+        lossSum += result.loss;
+        const done = (epoch - firstEpoch) * steps + step + 1;
+        const total = (epochs - firstEpoch + 1) * steps;
+        secondsPerStep = (performance.now() - started) / 1000 / done;
+        if (step % 8 === 0 || step === steps - 1) {
+          report({ phase: 'training', epoch, step: step + 1, steps, loss: lossSum / (step + 1), lastAccuracy: metrics.at(-1)?.weightedAccuracy ?? null, bestAccuracy: best?.accuracy ?? null, remainingSeconds: secondsPerStep * (total - done) });
+          await new Promise<void>((resolve) => setImmediate(resolve)); // let a signal or output through
+        }
+      }
+      if (interrupted && best) break; // keep the best completed epoch
+      report({ phase: 'evaluating', epoch, step: steps, steps, loss: lossSum / steps, lastAccuracy: metrics.at(-1)?.weightedAccuracy ?? null, bestAccuracy: best?.accuracy ?? null, remainingSeconds: null });
+      const accuracy = await evaluate();
+      metrics.push({
+        epoch, loss: lossSum / Math.max(1, steps), positiveAccuracy: accuracy.positive, negativeAccuracy: accuracy.negative,
+        weightedAccuracy: accuracy.weighted, seconds: (performance.now() - epochStarted) / 1000,
+      });
+      if (!best || accuracy.weighted > best.accuracy) best = { input: rows.input.slice(), output: rows.output.slice(), accuracy: accuracy.weighted, epoch };
+      if (options.checkpointFile && !interrupted) writeCheckpoint(options.checkpointFile, data, training, rows, optimizer, metrics, best, epoch);
+      if (interrupted) break;
+    }
+    const final = best ?? { input: rows.input, output: rows.output, epoch: null };
+    report({ phase: 'done', epoch: metrics.at(-1)?.epoch ?? 0, step: steps, steps, loss: metrics.at(-1)?.loss ?? NaN, lastAccuracy: metrics.at(-1)?.weightedAccuracy ?? null, bestAccuracy: best?.accuracy ?? null, remainingSeconds: 0 });
+    return { concept: makeConcept(final.input, final.output, metrics, final.epoch), epochs: metrics, interrupted };
+  } finally {
+    concepts.remove(data.name);
+  }
+}
+
+interface TrainingSettings { readonly [key: string]: number }
+
+function dataFingerprint(data: ConceptData, training: TrainingSettings): string {
+  return JSON.stringify({ name: data.name, samples: data.samples.map((s) => [s.kind, s.image, s.question, s.answer]), training });
+}
+
+function writeCheckpoint(
+  file: string, data: ConceptData, training: TrainingSettings, rows: { input: Float32Array; output: Float32Array }, optimizer: AdamW,
+  metrics: EpochMetrics[], best: { input: Float32Array; output: Float32Array; accuracy: number; epoch: number }, epoch: number,
+): void {
+  const state = optimizer.state();
+  writeSafetensors(file, {
+    input: { shape: [rows.input.length], data: rows.input }, output: { shape: [rows.output.length], data: rows.output },
+    best_input: { shape: [best.input.length], data: best.input }, best_output: { shape: [best.output.length], data: best.output },
+    m_input: { shape: [state.m[0].length], data: state.m[0] }, v_input: { shape: [state.v[0].length], data: state.v[0] },
+    m_output: { shape: [state.m[1].length], data: state.m[1] }, v_output: { shape: [state.v[1].length], data: state.v[1] },
+  }, {
+    format: 'yollava-training-checkpoint/1', fingerprint: dataFingerprint(data, training),
+    state: JSON.stringify({ epoch, step: state.step, metrics, bestAccuracy: best.accuracy, bestEpoch: best.epoch }),
+  });
+}
+
+function readCheckpoint(file: string, data: ConceptData, training: TrainingSettings, rows: { input: Float32Array; output: Float32Array }, optimizer: AdamW) {
+  const header = readSafetensorsHeader(file);
+  if (header.metadata.format !== 'yollava-training-checkpoint/1') throw new ConceptError(`${file}: not a yollava training checkpoint`);
+  if (header.metadata.fingerprint !== dataFingerprint(data, training)) {
+    throw new ConceptError(`${file}: was written for other training data or settings; remove it to start over`);
+  }
+  const tensors = readSafetensors(file);
+  const get = (name: string) => tensors.get(name)!.data as Float32Array;
+  const state = JSON.parse(header.metadata.state) as { epoch: number; step: number; metrics: EpochMetrics[]; bestAccuracy: number; bestEpoch: number };
+  rows.input.set(get('input'));
+  rows.output.set(get('output'));
+  optimizer.loadState({ step: state.step, m: [get('m_input'), get('m_output')], v: [get('v_input'), get('v_output')] });
+  return {
+    epoch: state.epoch, metrics: state.metrics,
+    best: { input: get('best_input').slice(), output: get('best_output').slice(), accuracy: state.bestAccuracy, epoch: state.bestEpoch },
+  };
+}
+
+/** Removes a finished run's checkpoint. */
+export function removeCheckpoint(file: string): void {
+  rmSync(file, { force: true });
+}
