@@ -320,13 +320,17 @@ class CorpusContext {
       return { task: 'caption', image: spec, turns: [{ user: question, assistant: `${capitalize(joinList(items))} ${where}.` }] };
     }
     const question = this.rng.pick(['Describe the image.', 'Describe the image in detail.', 'Describe this photo.']);
-    const ordered = d.entities.map((e, i) => ({ e, i })).sort((a, b) => a.e.bbox[0] - b.e.bbox[0]);
-    const items = ordered.map(({ e }) => {
-      const place = d.entities.length > 1 ? ` ${POSITION_PHRASE[e.position]}` : '';
-      const hidden = e.occlusion >= 0.1 ? ', partly hidden' : '';
-      return `${e.description}${place}${hidden}`;
-    });
-    return { task: 'caption', image: spec, turns: [{ user: question, assistant: `${capitalize(joinList(items))}, ${where}.` }] };
+    const hidden = (e: EntityDescription): string => (e.occlusion >= 0.1 ? ', partly hidden' : '');
+    let answer: string;
+    if (d.entities.length === 1) {
+      const [e] = d.entities;
+      answer = `${capitalize(e.description)}${hidden(e)}, ${where}.`;
+    } else {
+      // One sentence per individual, left to right: "On the left: a … . On the right: a … . In a park."
+      const ordered = [...d.entities].sort((a, b) => a.bbox[0] - b.bbox[0]);
+      answer = `${ordered.map((e) => `${capitalize(POSITION_PHRASE[e.position])}: ${e.description}${hidden(e)}.`).join(' ')} ${capitalize(where)}.`;
+    }
+    return { task: 'caption', image: spec, turns: [{ user: question, assistant: answer }] };
   }
 
   private attribute(): CorpusSample {
