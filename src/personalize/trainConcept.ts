@@ -210,9 +210,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
         const column = concepts.extraTokens().outputIds.indexOf(identifierId);
         const gradOut = result.outputRowGrads.subarray(column * C, (column + 1) * C);
         for (let i = 0; i < C; i++) outputParam.grad[i] = weight * gradOut[i];
-        optimizer.step();
-        working.inputRows.set(rows.input);
-        working.outputRow.set(rows.output);
+        optimizer.step(); // updates rows in place: they are the working concept's rows
         concepts.invalidate();
         lossSum += result.loss;
         const done = (epoch - firstEpoch) * steps + step + 1;
@@ -244,8 +242,10 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
 
 interface TrainingSettings { readonly [key: string]: number }
 
+/** What a resumed run must share with the interrupted one (the epoch count may grow). */
 function dataFingerprint(data: ConceptData, training: TrainingSettings): string {
-  return JSON.stringify({ name: data.name, samples: data.samples.map((s) => [s.kind, s.image, s.question, s.answer]), training });
+  const { epochs: _epochs, ...settings } = training;
+  return JSON.stringify({ name: data.name, samples: data.samples.map((s) => [s.kind, s.image, s.question, s.answer]), settings });
 }
 
 function writeCheckpoint(

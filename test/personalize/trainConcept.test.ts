@@ -1,0 +1,115 @@
+/**
+ * The trainer on a real tiny checkpoint: the loss falls, every epoch is measured and the best
+ * kept, an abort keeps the best epoch so far, a resumed run equals an uninterrupted one, the
+ * cached prefix gives the gradients of a full recompute; concept files round-trip; concepts
+ * are refused on another base model; two concepts share one prompt.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
+import { buildConceptData } from '../../src/personalize/conceptData.ts';
+import { Concept, ConceptError } from '../../src/personalize/Concept.ts';
+import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
+import { encodeTrainingSample } from '../../src/personalize/conceptPrompts.ts';
+import { trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
+import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
+
+async function setup(t: { after: (fn: () => void) => void }) {
+  const tiny = await makeTinyCheckpoint(t, { photos: 4 });
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const data = buildConceptData({
+    name: 'bo', positives: tiny.photos.slice(0, 2), easyNegatives: tiny.photos.slice(2), questionsPerPositive: 3,
+    conversations: [{ question: 'What color is <bo>?', answer: '<bo> is red.' }],
+  });
+  return { tiny, vlm, data };
+}
+
+test('training lowers the loss, measures every epoch and keeps the best', async (t) => {
+  const { vlm, data } = await setup(t);
+  const events: TrainProgress[] = [];
+  const result = await trainConcept(vlm, data, { latentCount: 2, epochs: 4, learningRate: 0.05, seed: 1, onProgress: (p) => events.push(p) });
+  assert.equal(result.epochs.length, 4);
+  const losses = result.epochs.map((e) => e.loss);
+  assert.ok(losses.every((loss, i) => i === 0 || loss < losses[i - 1]) && losses[3] < losses[0] - 0.3, `loss ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
+  const best = Math.max(...result.epochs.map((e) => e.weightedAccuracy));
+  assert.equal(result.epochs.find((e) => e.epoch === result.concept.info.bestEpoch)!.weightedAccuracy, best);
+  assert.equal(result.concept.info.latentCount, 2);
+  assert.equal(result.concept.inputRows.length, 3 * 32);
+  assert.deepEqual([...new Set(events.map((e) => e.phase))], ['preparing', 'training', 'evaluating', 'done']);
+  assert.ok(events.some((e) => e.phase === 'training' && e.remainingSeconds !== null));
+  assert.equal(vlm.tokenizer.tokenToId('<bo>'), undefined, 'the training tokens are removed afterwards');
+});
+
+test('the cached prefix gives the gradients of a full recompute', async (t) => {
+  const { vlm, tiny } = await setup(t);
+  const concept = (await trainConcept(vlm, buildConceptData({ name: 'bo', positives: [tiny.photos[0]], questionsPerPositive: 1 }), { latentCount: 2, epochs: 1 })).concept;
+  const set = new ConceptSet(vlm);
+  set.add(concept);
+  const prompt = encodeTrainingSample(vlm, concept, set.identifierId('bo'), 'Is <bo> in this photo?', 'Yes, <bo> is in this photo.', true);
+  const features = await vlm.imageFeatures(tiny.photos[0]);
+  const extra = set.extraTokens();
+  const cached = vlm.model.lossAndGradients({ ids: prompt.suffixIds, labels: prompt.suffixLabels, extra, cache: vlm.model.prefill({ ids: prompt.prefixIds, images: [features] }) });
+  const full = vlm.model.lossAndGradients({
+    ids: [...prompt.prefixIds, ...prompt.suffixIds], labels: [...prompt.prefixIds.map(() => -100), ...prompt.suffixLabels], images: [features], extra,
+  });
+  assert.ok(Math.abs(cached.loss - full.loss) < 1e-5);
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  const scale = full.inputRowGrads.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  assert.ok(scale > 0);
+  assert.ok(maxDiff(cached.inputRowGrads, full.inputRowGrads) <= 1e-5 * scale + 1e-7);
+  assert.ok(maxDiff(cached.outputRowGrads, full.outputRowGrads) <= 1e-5 * scale + 1e-7);
+  assert.ok(prompt.suffixLabels.some((label) => label === set.identifierId('bo')), 'the answer predicts <bo> itself');
+});
+
+test('an abort keeps the best epoch so far; a resumed run equals an uninterrupted one', async (t) => {
+  const { vlm, data, tiny } = await setup(t);
+  const options = { latentCount: 2, epochs: 3, learningRate: 0.05, seed: 2 };
+  const straight = await trainConcept(vlm, data, options);
+
+  const controller = new AbortController();
+  const aborted = await trainConcept(vlm, data, { ...options, signal: controller.signal, onProgress: (p) => { if (p.epoch === 2 && p.phase === 'training') controller.abort(); } });
+  assert.equal(aborted.interrupted, true);
+  assert.equal(aborted.epochs.length, 1);
+  assert.equal(aborted.concept.info.bestEpoch, 1);
+
+  const checkpointFile = join(tiny.dir, 'bo.training.safetensors');
+  await trainConcept(vlm, data, { ...options, epochs: 2, checkpointFile });
+  const resumed = await trainConcept(vlm, data, { ...options, checkpointFile, resume: true });
+  assert.equal(resumed.epochs.length, 3);
+  assert.deepEqual(resumed.epochs.map((e) => e.weightedAccuracy), straight.epochs.map((e) => e.weightedAccuracy));
+  const diff = resumed.concept.inputRows.reduce((m, v, i) => Math.max(m, Math.abs(v - straight.concept.inputRows[i])), 0);
+  assert.ok(diff < 1e-5, `resumed rows differ by ${diff}`);
+  await assert.rejects(() => trainConcept(vlm, buildConceptData({ name: 'bo', positives: [tiny.photos[0]] }), { ...options, checkpointFile, resume: true }), /other training data or settings/);
+});
+
+test('concept files round-trip, are refused on another base model, and two concepts share a prompt', async (t) => {
+  const { vlm, data, tiny } = await setup(t);
+  const bo = (await trainConcept(vlm, data, { latentCount: 2, epochs: 1 })).concept;
+  const file = join(tiny.dir, 'bo.concept.safetensors');
+  bo.save(file);
+  const loaded = Concept.load(file);
+  assert.deepEqual(loaded.info, bo.info);
+  assert.deepEqual(loaded.inputRows, bo.inputRows);
+  assert.throws(() => Concept.load(tiny.photos[0]), ConceptError);
+
+  const other = await makeTinyCheckpoint(t, { seed: 99 });
+  const otherVlm = await VisionLanguageModel.load(other.dir);
+  assert.throws(() => new ConceptSet(otherVlm).add(loaded), /trained for another base model/);
+
+  const mam = loaded.withName('mam');
+  const set = new ConceptSet(vlm);
+  set.add(loaded);
+  set.add(mam);
+  assert.throws(() => set.add(mam), /already loaded/);
+  assert.notEqual(set.identifierId('bo'), set.identifierId('mam'));
+  const extra = set.extraTokens();
+  assert.equal(extra.outputIds.length, 2);
+  const prompt = vlm.prompt([{ user: 'Are <bo> and <mam> friends?' }], { personalization: `${loaded.personalization} ${mam.personalization}` });
+  const ids = vlm.encode(prompt);
+  for (const token of [...loaded.tokens, ...mam.tokens]) assert.ok(ids.includes(vlm.tokenizer.tokenToId(token)!), `${token} in the prompt`);
+  const answer = await vlm.generate(prompt, [], { maxNewTokens: 4, extra });
+  assert.ok(answer.ids.length > 0);
+  set.remove('mam');
+  assert.equal(vlm.tokenizer.tokenToId('<mam>'), undefined);
+});
