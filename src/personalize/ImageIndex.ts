@@ -17,7 +17,7 @@
  */
 import { accessSync, constants, existsSync, statSync, type Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeImage } from '../models/image/decodeImage.ts';
 import type { RgbImage } from '../models/image/RgbImage.ts';
@@ -229,25 +229,31 @@ export class ImageIndex {
   private async runUpdate(root: string, options: UpdateOptions): Promise<UpdateResult> {
     const failures: FileFailure[] = [];
     const unreadableFolders: string[] = [];
-    const scanned = await scanImages(root, failures, unreadableFolders, options.signal);
+    let scanned: ScannedFile[];
+    try {
+      scanned = await scanImages(root, failures, unreadableFolders, options.signal);
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      throw new ImageIndexError(this.file, `cannot list ${root}: ${errorMessage(error)}`, { cause: error });
+    }
     const seen = new Set(scanned.map((f) => f.path));
 
     const prefix = root.endsWith(sep) ? root : root + sep;
     const insideUnreadable = (path: string) => unreadableFolders.some((folder) => path.startsWith(folder + sep));
     const gone = this.paths.slice(0, this.count).filter((path) => path.startsWith(prefix) && !seen.has(path) && !insideUnreadable(path));
-    const work: ScannedFile[] = [];
-    let changed = 0;
+    const work: { file: ScannedFile; known: boolean }[] = [];
     for (const file of scanned) {
       const known = this.stats.get(file.path);
       if (known && known.size === file.size && known.mtimeMs === file.mtimeMs) continue;
-      if (known) changed++;
-      work.push(file);
+      work.push({ file, known: known !== undefined });
     }
     if (gone.length > 0) this.writeBatch([], gone);
 
     const total = work.length;
     let done = 0;
     options.onProgress?.({ done, total, path: null, failed: failures.length });
+    let added = 0;
+    let changed = 0;
     let batch: EmbeddedFile[] = [];
     let stale: string[] = [];
     const flush = () => {
@@ -257,13 +263,13 @@ export class ImageIndex {
     };
     const decodes: Promise<Decoded>[] = [];
     const startDecode = (i: number) => {
-      decodes[i] = decodeImage(work[i].path).then((image) => ({ image }), (error: unknown) => ({ error }));
+      decodes[i] = decodeImage(work[i].file.path).then((image) => ({ image }), (error: unknown) => ({ error }));
     };
     for (let i = 0; i < Math.min(DECODE_AHEAD, total); i++) startDecode(i);
     try {
       for (let i = 0; i < total; i++) {
         if (options.signal?.aborted) break;
-        const file = work[i];
+        const { file, known } = work[i];
         if (i + DECODE_AHEAD < total) startDecode(i + DECODE_AHEAD);
         const decoded = await decodes[i];
         delete decodes[i];
@@ -274,7 +280,11 @@ export class ImageIndex {
           try {
             const embedding = await this.embedder.embed(decoded.image);
             reason = checkEmbedding(embedding, this.dimension);
-            if (reason === null) batch.push({ ...file, embedding: normalizedCopy(embedding) });
+            if (reason === null) {
+              batch.push({ ...file, embedding: normalizedCopy(embedding) });
+              if (known) changed++;
+              else added++;
+            }
           } catch (error) {
             reason = `embedding failed: ${errorMessage(error)}`;
           }
@@ -294,21 +304,7 @@ export class ImageIndex {
       await Promise.allSettled(decodes.filter(Boolean));
     }
     options.signal?.throwIfAborted();
-    const embedFailures = failures.filter((f) => seen.has(f.path)).length;
-    return {
-      scanned: scanned.length,
-      added: total - changed - failures.filter((f) => seen.has(f.path) && !this.stats.has(f.path) && !isChangedFailure(f.path)).length * 0 - countNewFailures(),
-      changed,
-      removed: gone.length,
-      unchanged: scanned.length - total,
-      failures,
-    };
-
-    // Counted after the loop: files that were new and failed are neither added nor changed.
-    function countNewFailures(): number { return newFailures; }
-    function isChangedFailure(_path: string): boolean { return false; }
-    // (placeholder replaced below)
-    var newFailures = embedFailures;
+    return { scanned: scanned.length, added, changed, removed: gone.length, unchanged: scanned.length - total, failures };
   }
 
   /** The k most similar images to `query` by cosine similarity, most similar first (ties by path). */
@@ -497,7 +493,6 @@ function prepareSchema(file: string, db: Database.Database, embedder: ImageEmbed
   if (tables.size > 0 && !tables.has('index_meta')) {
     throw new ImageIndexError(file, `is an SQLite database but not an image index (tables: ${[...tables].join(', ')})`);
   }
-  const setMeta = db.prepare('INSERT OR REPLACE INTO index_meta (key, value) VALUES (?, ?)');
   if (tables.size === 0) {
     db.transaction(() => {
       db.exec(`
@@ -527,7 +522,6 @@ function prepareSchema(file: string, db: Database.Database, embedder: ImageEmbed
       writeMeta(db, embedder);
     })();
   }
-  void setMeta;
 }
 
 function writeMeta(db: Database.Database, embedder: ImageEmbedder): void {
@@ -648,8 +642,8 @@ export function hardNegatives(index: ImageIndex, positiveEmbeddings: readonly Fl
       if (previous === undefined || similarity > previous) best.set(path, similarity);
     }
   }
-  const excludedAll = index.size - new Set(exclude.map((p) => resolve(p))).size <= 0 || [...new Set(exclude.map((p) => resolve(p)))].filter((p) => index.has(p)).length === index.size;
-  if (excludedAll) throw new ImageIndexError(index.file, 'cannot pick hard negatives: every indexed image is excluded');
+  const excludedIndexed = new Set(exclude.map((p) => resolve(p)).filter((p) => index.has(p))).size;
+  if (excludedIndexed === index.size) throw new ImageIndexError(index.file, 'cannot pick hard negatives: every indexed image is excluded');
   return [...best].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([path]) => path);
 }
 
@@ -659,10 +653,4 @@ export function easyNegatives(index: ImageIndex, count: number, options: { seed:
   const picked = index.sample(count, options.seed, { exclude: options.exclude });
   if (picked.length === 0 && count > 0) throw new ImageIndexError(index.file, 'cannot pick easy negatives: every indexed image is excluded');
   return picked;
-}
-
-/** The file name of an index kept beside a pool folder, by convention. */
-export function defaultIndexFile(poolFolder: string, embedder: ImageEmbedder): string {
-  const safe = embedder.id.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 40);
-  return join(dirname(resolve(poolFolder)), `${basename(resolve(poolFolder))}.${safe}.index.sqlite`);
 }
