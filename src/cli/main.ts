@@ -2,11 +2,19 @@
 import { ModelLoadError } from '../models/config.ts';
 import { ReferenceError } from '../models/verifyReference.ts';
 import { CliError } from './CliError.ts';
+import { chatCommand, chatUsage } from './commands/chatCommand.ts';
+import { conceptsCommand, conceptsUsage } from './commands/conceptsCommand.ts';
+import { explainCommand, explainUsage } from './commands/explainCommand.ts';
+import { recognizeCommand, recognizeUsage } from './commands/recognizeCommand.ts';
 import { verifyCommand, verifyUsage } from './commands/verifyCommand.ts';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string; usage: string };
 
 const commands: Record<string, Command> = {
+  chat: { run: chatCommand, summary: 'talk with the model, with or without a photo and concepts', usage: chatUsage },
+  recognize: { run: recognizeCommand, summary: 'find a concept in photos: Yes/No and P(Yes), most likely first', usage: recognizeUsage },
+  explain: { run: explainCommand, summary: "what each of a concept's tokens holds", usage: explainUsage },
+  concepts: { run: conceptsCommand, summary: 'the concept library: list, show, rename, delete, export, import', usage: conceptsUsage },
   verify: { run: verifyCommand, summary: 'check a checkpoint against reference outputs', usage: verifyUsage },
 };
 
@@ -19,7 +27,7 @@ function usage(): string {
 /** Errors a user can act on: printed as one line without a stack. */
 function isUserError(error: unknown): error is Error {
   return error instanceof CliError || error instanceof ModelLoadError || error instanceof ReferenceError ||
-    (error instanceof Error && ['SafetensorsError', 'TokenizerError', 'ImageError', 'PreprocessorConfigError'].includes(error.name)) ||
+    (error instanceof Error && ['SafetensorsError', 'TokenizerError', 'ImageError', 'PreprocessorConfigError', 'ConceptError', 'ConceptDataError', 'PromptError'].includes(error.name)) ||
     (error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'));
 }
 
