@@ -9,9 +9,9 @@
  *   finished. Unreadable files are skipped and reported, never thrown.
  * - The index remembers its embedder's id: opening it with another embedder is refused (or
  *   rebuilt on request), so vectors of two models never mix.
- * - `nearest` is exact (brute force): for the pool sizes of personalization (thousands to
- *   ~100k images) a scan of the in-memory matrix takes milliseconds to tens of milliseconds,
- *   which an approximate index would not repay.
+ * - `nearest` is exact (brute force, one matrix-vector product through the engine's kernels):
+ *   for the pool sizes of personalization (thousands to ~100k images) it takes milliseconds
+ *   to tens of milliseconds, which an approximate index would not repay.
  *
  * The file is SQLite's rollback-journal mode (not WAL), so at rest it is one file.
  */
@@ -19,6 +19,8 @@ import { accessSync, constants, existsSync, statSync, type Dirent } from 'node:f
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
+import { getKernels } from '../engine/backend.ts';
+import type { Kernels } from '../engine/kernels.ts';
 import { decodeImage } from '../models/image/decodeImage.ts';
 import type { RgbImage } from '../models/image/RgbImage.ts';
 import { seededRandom } from '../models/sampling.ts';
@@ -40,10 +42,14 @@ const SCHEMA_VERSION = '1';
 const WRITE_BATCH = 64;
 /** Images decoded ahead of the one being embedded (sharp decodes on libuv's thread pool). */
 const DECODE_AHEAD = 2;
+/** Queries scored together in one pass (bounds the [queries, pool] score buffer). */
+const QUERY_BLOCK = 32;
 
 export interface OpenOptions {
   /** When the file was built with another embedder: drop its vectors and start afresh instead of refusing. */
   readonly rebuild?: boolean;
+  /** Kernels for the similarity products (default: the engine's best, OpenBLAS when built). */
+  readonly kernels?: () => Kernels;
 }
 
 export interface UpdateProgress {
@@ -54,6 +60,8 @@ export interface UpdateProgress {
   readonly path: string | null;
   /** Files that failed so far. */
   readonly failed: number;
+  /** Why the file just processed failed, when it did. */
+  readonly failure: FileFailure | null;
 }
 
 export interface UpdateOptions {
@@ -136,7 +144,7 @@ export class ImageIndex {
   private sortedPaths: string[] | null = null;
   private updating = false;
 
-  private constructor(readonly file: string, readonly embedder: ImageEmbedder, db: Database.Database) {
+  private constructor(readonly file: string, readonly embedder: ImageEmbedder, db: Database.Database, private readonly kernels: () => Kernels) {
     this.db = db;
     this.insertRow = db.prepare('INSERT OR REPLACE INTO images (path, size, mtime_ms, embedding) VALUES (?, ?, ?, ?)');
     this.deleteRow = db.prepare('DELETE FROM images WHERE path = ?');
@@ -172,7 +180,7 @@ export class ImageIndex {
     try {
       db.pragma('busy_timeout = 5000');
       prepareSchema(path, db, embedder, options);
-      return new ImageIndex(path, embedder, db);
+      return new ImageIndex(path, embedder, db, options.kernels ?? getKernels);
     } catch (error) {
       db.close();
       if (error instanceof ImageIndexError) throw error;
@@ -251,7 +259,7 @@ export class ImageIndex {
 
     const total = work.length;
     let done = 0;
-    options.onProgress?.({ done, total, path: null, failed: failures.length });
+    options.onProgress?.({ done, total, path: null, failed: failures.length, failure: null });
     let added = 0;
     let changed = 0;
     let batch: EmbeddedFile[] = [];
@@ -289,14 +297,15 @@ export class ImageIndex {
             reason = `embedding failed: ${errorMessage(error)}`;
           }
         }
-        if (reason !== null) {
-          failures.push({ path: file.path, reason });
+        const failure = reason === null ? null : { path: file.path, reason };
+        if (failure) {
+          failures.push(failure);
           // A changed file that no longer embeds must not keep its old vector.
           if (this.rowOf.has(file.path)) stale.push(file.path);
         }
         done++;
         if (batch.length + stale.length >= WRITE_BATCH) flush();
-        options.onProgress?.({ done, total, path: file.path, failed: failures.length });
+        options.onProgress?.({ done, total, path: file.path, failed: failures.length, failure });
       }
     } finally {
       // Commit what was finished, also when aborting or when a callback threw.
@@ -309,55 +318,97 @@ export class ImageIndex {
 
   /** The k most similar images to `query` by cosine similarity, most similar first (ties by path). */
   nearest(query: Float32Array, k: number, options: NearestOptions = {}): Neighbour[] {
+    return this.nearestMany([query], k, options)[0];
+  }
+
+  /**
+   * `nearest` for several queries at once (one per positive photo): the matrix is read once
+   * per block of queries, as one matrix product.
+   */
+  nearestMany(queries: readonly Float32Array[], k: number, options: NearestOptions = {}): Neighbour[][] {
     this.assertOpen();
     const d = this.dimension;
-    if (query.length !== d) throw new ImageIndexError(this.file, `the query has ${query.length} values; this index holds embeddings of ${d} (${this.embedder.id})`);
     if (!Number.isInteger(k) || k < 0) throw new RangeError(`k must be a non-negative integer, got ${k}`);
-    const q = normalizedCopy(query);
-    if (checkEmbedding(q, d) !== null) throw new ImageIndexError(this.file, 'the query embedding is zero or not finite');
-    const excluded = this.excludedRows(options.exclude);
+    const stacked = new Float32Array(queries.length * d);
+    queries.forEach((query, i) => {
+      if (query.length !== d) throw new ImageIndexError(this.file, `the query has ${query.length} values; this index holds embeddings of ${d} (${this.embedder.id})`);
+      const q = normalizedCopy(query);
+      if (checkEmbedding(q, d) !== null) throw new ImageIndexError(this.file, 'the query embedding is zero or not finite');
+      stacked.set(q, i * d);
+    });
     const n = this.count;
+    const excluded = this.excludedRows(options.exclude);
     const wanted = Math.min(k, n - excluded.size);
-    if (wanted <= 0) return [];
-    const matrix = this.matrix;
-    // A min-heap of the best `wanted` rows: its root is the weakest kept.
+    if (wanted <= 0) return queries.map(() => []);
+    const mask = excluded.size > 0 ? new Uint8Array(n) : null;
+    if (mask) for (const row of excluded) mask[row] = 1;
+    const results: Neighbour[][] = [];
+    for (let start = 0; start < queries.length; start += QUERY_BLOCK) {
+      const block = Math.min(QUERY_BLOCK, queries.length - start);
+      const scores = this.scoreRows(stacked.subarray(start * d, (start + block) * d), block);
+      for (let b = 0; b < block; b++) results.push(this.topK(scores.subarray(b * n, (b + 1) * n), wanted, mask));
+    }
+    return results;
+  }
+
+  /** Dot products of `m` unit queries [m, d] with every row: [m, count]. */
+  private scoreRows(queries: Float32Array, m: number): Float32Array {
+    const n = this.count;
+    const d = this.dimension;
+    const scores = new Float32Array(m * n);
+    const kernels = this.kernels();
+    if (kernels.name !== 'js') {
+      // BLAS (sgemv/sgemm): ~4× the plain loop below, which is memory-bound on the matrix anyway.
+      kernels.linear(queries, m, { dtype: 'f32', rows: n, cols: d, data: this.matrix.subarray(0, n * d) }, scores, false);
+      return scores;
+    }
+    // The reference kernels' linear is slow for this shape (one long matrix); a plain dot loop is not.
+    const rows = Array.from({ length: m }, (_, q) => queries.subarray(q * d, (q + 1) * d));
+    for (let q = 0; q < m; q++) {
+      const query = rows[q];
+      const out = q * n;
+      for (let row = 0; row < n; row++) scores[out + row] = dot(this.matrix, row * d, query, d);
+    }
+    return scores;
+  }
+
+  /** The `wanted` best rows of one query's scores, most similar first, ties by path. */
+  private topK(scores: Float32Array, wanted: number, excluded: Uint8Array | null): Neighbour[] {
+    const paths = this.paths;
+    // A min-heap of the best rows so far: its root is the weakest kept.
     const heapRows = new Int32Array(wanted);
     const heapScores = new Float64Array(wanted);
     let heapSize = 0;
-    const paths = this.paths;
     const worse = (scoreA: number, rowA: number, scoreB: number, rowB: number) => scoreA < scoreB || (scoreA === scoreB && paths[rowA] > paths[rowB]);
-    const siftDown = (from: number) => {
-      let i = from;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= heapSize) break;
-        let child = left;
-        if (left + 1 < heapSize && worse(heapScores[left + 1], heapRows[left + 1], heapScores[left], heapRows[left])) child = left + 1;
-        if (!worse(heapScores[child], heapRows[child], heapScores[i], heapRows[i])) break;
-        const s = heapScores[i]; heapScores[i] = heapScores[child]; heapScores[child] = s;
-        const r = heapRows[i]; heapRows[i] = heapRows[child]; heapRows[child] = r;
-        i = child;
-      }
+    const swap = (i: number, j: number) => {
+      const s = heapScores[i]; heapScores[i] = heapScores[j]; heapScores[j] = s;
+      const r = heapRows[i]; heapRows[i] = heapRows[j]; heapRows[j] = r;
     };
-    for (let row = 0; row < n; row++) {
-      if (excluded.size > 0 && excluded.has(row)) continue;
-      const score = dot(matrix, row * d, q, d);
+    for (let row = 0; row < scores.length; row++) {
+      if (excluded !== null && excluded[row] === 1) continue;
+      const score = scores[row];
       if (heapSize < wanted) {
-        // Sift up.
         let i = heapSize++;
         heapScores[i] = score;
         heapRows[i] = row;
         while (i > 0) {
           const parent = (i - 1) >> 1;
           if (!worse(heapScores[i], heapRows[i], heapScores[parent], heapRows[parent])) break;
-          const s = heapScores[i]; heapScores[i] = heapScores[parent]; heapScores[parent] = s;
-          const r = heapRows[i]; heapRows[i] = heapRows[parent]; heapRows[parent] = r;
+          swap(i, parent);
           i = parent;
         }
       } else if (worse(heapScores[0], heapRows[0], score, row)) {
         heapScores[0] = score;
         heapRows[0] = row;
-        siftDown(0);
+        for (let i = 0; ;) {
+          const left = 2 * i + 1;
+          if (left >= heapSize) break;
+          let child = left;
+          if (left + 1 < heapSize && worse(heapScores[left + 1], heapRows[left + 1], heapScores[left], heapRows[left])) child = left + 1;
+          if (!worse(heapScores[child], heapRows[child], heapScores[i], heapRows[i])) break;
+          swap(i, child);
+          i = child;
+        }
       }
     }
     const result: Neighbour[] = [];
@@ -635,8 +686,8 @@ export function hardNegatives(index: ImageIndex, positiveEmbeddings: readonly Fl
   if (!Number.isInteger(options.perPositive) || options.perPositive < 0) throw new RangeError(`perPositive must be a non-negative integer, got ${options.perPositive}`);
   const exclude = [...(options.exclude ?? [])];
   const best = new Map<string, number>();
-  for (const positive of positiveEmbeddings) {
-    for (const { path, similarity } of index.nearest(positive, options.perPositive, { exclude })) {
+  for (const neighbours of index.nearestMany(positiveEmbeddings, options.perPositive, { exclude })) {
+    for (const { path, similarity } of neighbours) {
       if (options.maxSimilarity !== undefined && similarity >= options.maxSimilarity) continue;
       const previous = best.get(path);
       if (previous === undefined || similarity > previous) best.set(path, similarity);

@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
+import { getKernels } from '../../src/engine/backend.ts';
+import { jsKernels } from '../../src/engine/jsKernels.ts';
 import { writeSafetensors, type TensorToWrite } from '../../src/engine/safetensors.ts';
 import { ModelLoadError } from '../../src/models/config.ts';
 import { decodeImage } from '../../src/models/image/decodeImage.ts';
@@ -98,6 +100,37 @@ test('nearest neighbours on a small pool are the hand-checked ones', async (t) =
   assert.deepEqual(index.nearest(unit([1, 1, 1]), 0), []);
   assert.throws(() => index.nearest(new Float32Array(4), 1), (e: Error) => e instanceof ImageIndexError && /4 values/.test(e.message));
   assert.ok(Math.abs(index.embeddingOf(join(pool, 'grey.png'))![0] - 1 / Math.sqrt(3)) < 1e-6);
+});
+
+test('nearest: the BLAS and plain-loop paths agree with a full sort, one query or many', async (t) => {
+  const dir = tempDir(t);
+  const normal = seededNormal(5);
+  for (let i = 0; i < 60; i++) {
+    const pixels = Buffer.from(Array.from({ length: 4 * 4 * 3 }, () => Math.max(0, Math.min(255, Math.round(128 + 60 * normal())))));
+    await sharp(pixels, { raw: { width: 4, height: 4, channels: 3 } }).png().toFile(join(dir, `noise-${String(i).padStart(2, '0')}.png`));
+  }
+  // 48 dimensions: the centred pixel values themselves.
+  const pixelEmbedder: ImageEmbedder = { id: 'pixels-v1', dimension: 48, embed: async (image) => unit(Array.from(image.data, (v) => v - 128)) };
+  const file = join(dir, 'index.sqlite');
+  const blas = ImageIndex.open(file, pixelEmbedder, { kernels: getKernels });
+  t.after(() => blas.close());
+  await blas.update(dir);
+  const plain = ImageIndex.open(file, pixelEmbedder, { kernels: () => jsKernels });
+  t.after(() => plain.close());
+  const queries = Array.from({ length: 5 }, () => Float32Array.from({ length: 48 }, () => normal()));
+  const exclude = [join(dir, 'noise-07.png'), join(dir, 'noise-33.png')];
+  const many = blas.nearestMany(queries, 6, { exclude });
+  queries.forEach((query, i) => {
+    const q = unit(Array.from(query));
+    const all = blas.allPaths().filter((p) => !exclude.includes(p)).map((path) => {
+      const e = blas.embeddingOf(path)!;
+      return { path, similarity: e.reduce((s, v, j) => s + v * q[j], 0) };
+    }).sort((a, b) => b.similarity - a.similarity);
+    for (const found of [blas.nearest(query, 6, { exclude }), plain.nearest(query, 6, { exclude }), many[i]]) {
+      assert.deepEqual(found.map((n) => n.path), all.slice(0, 6).map((n) => n.path));
+      found.forEach((n, j) => assert.ok(Math.abs(n.similarity - all[j].similarity) < 1e-5));
+    }
+  });
 });
 
 test('update embeds only new and changed files, drops removed ones, and persists across close/open', async (t) => {
@@ -217,6 +250,14 @@ test('progress is reported file by file, and an abort keeps what was finished', 
   assert.equal(embedder.calls, 7, 'the resumed update embeds only the rest');
   assert.deepEqual(resumed.map((p) => `${p.done}/${p.total}`), ['0/4', '1/4', '2/4', '3/4', '4/4']);
   await assert.rejects(index.update(dir, { signal: AbortSignal.abort() }), (e: Error) => e.name === 'AbortError');
+
+  // Failures are reported as they happen; a second update while one runs is refused.
+  writeFileSync(join(dir, 'broken.webp'), 'not an image');
+  const failuresSeen: string[] = [];
+  const running = index.update(dir, { onProgress: (p) => { if (p.failure) failuresSeen.push(p.failure.path); } });
+  await assert.rejects(index.update(dir), /already running/);
+  assert.equal((await running).failures.length, 1);
+  assert.deepEqual(failuresSeen, [join(dir, 'broken.webp')]);
 });
 
 test('hard and easy negatives', async (t) => {
