@@ -38,8 +38,10 @@ export class ImageIndexError extends Error {
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp'];
 
 const SCHEMA_VERSION = '1';
-/** Embeddings are written to SQLite this many at a time (one transaction each). */
+/** Embeddings are written to SQLite this many at a time (one transaction each)… */
 const WRITE_BATCH = 64;
+/** …or after this long, so that a slow embedder loses little work to a crash. */
+const WRITE_INTERVAL_MS = 2000;
 /** Images decoded ahead of the one being embedded (sharp decodes on libuv's thread pool). */
 const DECODE_AHEAD = 2;
 /** Queries scored together in one pass (bounds the [queries, pool] score buffer). */
@@ -264,10 +266,12 @@ export class ImageIndex {
     let changed = 0;
     let batch: EmbeddedFile[] = [];
     let stale: string[] = [];
+    let lastWrite = performance.now();
     const flush = () => {
       if (batch.length > 0 || stale.length > 0) this.writeBatch(batch, stale);
       batch = [];
       stale = [];
+      lastWrite = performance.now();
     };
     const decodes: Promise<Decoded>[] = [];
     const startDecode = (i: number) => {
@@ -304,7 +308,7 @@ export class ImageIndex {
           if (this.rowOf.has(file.path)) stale.push(file.path);
         }
         done++;
-        if (batch.length + stale.length >= WRITE_BATCH) flush();
+        if (batch.length + stale.length >= WRITE_BATCH || performance.now() - lastWrite > WRITE_INTERVAL_MS) flush();
         options.onProgress?.({ done, total, path: file.path, failed: failures.length, failure });
       }
     } finally {
