@@ -6,11 +6,13 @@ import { chatCommand, chatUsage } from './commands/chatCommand.ts';
 import { conceptsCommand, conceptsUsage } from './commands/conceptsCommand.ts';
 import { explainCommand, explainUsage } from './commands/explainCommand.ts';
 import { recognizeCommand, recognizeUsage } from './commands/recognizeCommand.ts';
+import { trainCommand, trainUsage } from './commands/trainCommand.ts';
 import { verifyCommand, verifyUsage } from './commands/verifyCommand.ts';
 
 type Command = { run: (argv: string[]) => Promise<number>; summary: string; usage: string };
 
 const commands: Record<string, Command> = {
+  train: { run: trainCommand, summary: 'learn a concept from a few photos of it', usage: trainUsage },
   chat: { run: chatCommand, summary: 'talk with the model, with or without a photo and concepts', usage: chatUsage },
   recognize: { run: recognizeCommand, summary: 'find a concept in photos: Yes/No and P(Yes), most likely first', usage: recognizeUsage },
   explain: { run: explainCommand, summary: "what each of a concept's tokens holds", usage: explainUsage },
@@ -27,7 +29,7 @@ function usage(): string {
 /** Errors a user can act on: printed as one line without a stack. */
 function isUserError(error: unknown): error is Error {
   return error instanceof CliError || error instanceof ModelLoadError || error instanceof ReferenceError ||
-    (error instanceof Error && ['SafetensorsError', 'TokenizerError', 'ImageError', 'PreprocessorConfigError', 'ConceptError', 'ConceptDataError', 'PromptError'].includes(error.name)) ||
+    (error instanceof Error && ['SafetensorsError', 'TokenizerError', 'ImageError', 'PreprocessorConfigError', 'ConceptError', 'ConceptDataError', 'PromptError', 'ImageIndexError', 'EmbeddingError'].includes(error.name)) ||
     (error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'));
 }
 

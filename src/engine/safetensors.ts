@@ -235,7 +235,12 @@ export function writeSafetensors(file: string, tensors: Record<string, TensorToW
   const lengthBytes = Buffer.alloc(8);
   lengthBytes.writeBigUInt64LE(BigInt(headerBytes.length));
   const temp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(temp, 'w');
+  } catch (error) {
+    throw new SafetensorsError(file, `cannot write (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}: is the folder there and writable?)`);
+  }
   try {
     writeSync(fd, lengthBytes);
     writeSync(fd, headerBytes);

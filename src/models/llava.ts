@@ -12,7 +12,7 @@ import { KVCache } from './kvCache.ts';
 import { rmsNormBackward, rmsNormForward } from './layers/norms.ts';
 import { Projector } from './projector.ts';
 import { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling.ts';
-import { VisionTower } from './visionTower.ts';
+import type { VisionEncoder } from './visionEncoder.ts';
 
 /**
  * Token rows beyond the base vocabulary V. Token id V + i is embedded as `inputRows[i]`;
@@ -98,7 +98,7 @@ export interface GenerateResult {
 export class LlavaModel {
   constructor(
     readonly config: LlavaConfig,
-    readonly visionTower: VisionTower,
+    readonly visionTower: VisionEncoder,
     readonly projector: Projector,
     readonly decoder: Decoder,
     readonly kernels: () => Kernels,
@@ -348,7 +348,10 @@ export class LlavaModel {
     for (let step = 0; step < maxNewTokens; step++) {
       if (options.signal?.aborted) { stoppedBy = 'aborted'; break; }
       const logits = this.logitsAt(hidden, [lastRow], extra);
-      if (options.keepLogits) keptLogits.push(logits);
+      if (options.keepLogits) keptLogits.push(logits.slice());
+      // The image placeholder is an input-only token: never generate it.
+      const imageToken = this.config.imageTokenId;
+      if (imageToken < this.vocabSize) logits[imageToken] = -Infinity;
       const column = sampleToken(logits, options, random);
       const id = this.tokenOfColumn(column, extra);
       generated.push(id);

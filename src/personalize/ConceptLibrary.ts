@@ -32,6 +32,12 @@ export class ConceptLibrary {
 
   has(name: string): boolean { return existsSync(this.conceptFile(name)); }
 
+  /** Where an interrupted training run of `name` keeps its state (the folder is created). */
+  trainingCheckpointFile(name: string): string {
+    mkdirSync(this.dir, { recursive: true });
+    return join(this.dir, `${name}.training.safetensors`);
+  }
+
   list(): LibraryEntry[] {
     if (!existsSync(this.dir)) return [];
     return readdirSync(this.dir).filter((f) => f.endsWith(CONCEPT_SUFFIX)).sort().flatMap((f) => {
@@ -76,6 +82,7 @@ export class ConceptLibrary {
     if (!this.has(name)) throw new ConceptError(`no concept "${name}" in ${this.dir}`);
     rmSync(this.conceptFile(name));
     rmSync(this.dataFile(name), { force: true });
+    rmSync(join(this.dir, `${name}.training.safetensors`), { force: true });
   }
 
   /** Copies the concept file out (a single portable file; the training data stays here). */

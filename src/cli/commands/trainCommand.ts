@@ -1,0 +1,137 @@
+/** `yollava train <name> <photos or folders…>`: learn a concept and add it to the library. */
+import { parseArgs } from 'node:util';
+import { buildConceptData, type ConceptData } from '../../personalize/conceptData.ts';
+import { loadConceptData, saveConceptData } from '../../personalize/conceptDataFile.ts';
+import { createConcept, prepareConceptData, type CreateConceptProgress } from '../../personalize/createConcept.ts';
+import { removeCheckpoint, trainConcept } from '../../personalize/trainConcept.ts';
+import { CliError } from '../CliError.ts';
+import { collectPhotos } from '../collectPhotos.ts';
+import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
+import { formatSeconds, ProgressLine } from '../progressLine.ts';
+
+export const trainUsage = `Usage: yollava train <name> <photos or folders…> [options]
+
+Learns the concept <name> from photos of it (5 are used by default; folders are searched),
+and saves it in the concept library. Ctrl-C stops training and keeps the best epoch so far.
+
+${modelOptionsHelp}
+  -n, --negatives <folder>  a pool of other images: hard negatives (the most similar to your
+                            photos, through a persistent index) and easy ones (random)
+      --hard <n>            hard negatives per photo (default: 100 in all)
+      --easy <n>            easy negatives (default 100)
+      --subject <kind>      "person" or "subject" (default): which questions the base model
+                            answers about the photos for text-only training
+      --no-conversations    skip those questions
+  -k, --latent <k>          latent tokens (default 16)
+      --epochs <n>          at most this many epochs (default 15)
+      --lr <x>              learning rate (default 0.001)
+      --seed <n>            seed (default 0)
+      --add                 continue training the library's <name> with these photos added
+      --resume              continue an interrupted run of the same data
+      --data <file>         train on this training-data file (from --save-data or edited) instead
+      --save-data <file>    write the training data (JSON) and stop without training`;
+
+function describe(progress: CreateConceptProgress): string {
+  switch (progress.stage) {
+    case 'index': return `indexing negatives: ${progress.progress.done}/${progress.progress.total}${progress.progress.failed ? ` (${progress.progress.failed} unreadable)` : ''}`;
+    case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy`;
+    case 'conversations': return `asking the base model about the photos: ${progress.done}/${progress.total}`;
+    case 'training': {
+      const p = progress.progress;
+      if (p.phase === 'preparing') return 'preparing training…';
+      if (p.phase === 'evaluating') return `epoch ${p.epoch}/${p.epochs}: checking recognition on the training photos…`;
+      const accuracy = p.lastAccuracy === null ? '' : `  recognition ${p.lastAccuracy.toFixed(3)} (best ${p.bestAccuracy?.toFixed(3)})`;
+      return `epoch ${p.epoch}/${p.epochs}  step ${p.step}/${p.steps}  loss ${Number.isFinite(p.loss) ? p.loss.toFixed(4) : '–'}${accuracy}  ${formatSeconds(p.elapsedSeconds)} elapsed, ${formatSeconds(p.remainingSeconds)} left`;
+    }
+  }
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      ...modelOptions, negatives: { type: 'string', short: 'n' }, hard: { type: 'string' }, easy: { type: 'string' },
+      subject: { type: 'string' }, 'no-conversations': { type: 'boolean' }, latent: { type: 'string', short: 'k' },
+      epochs: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' }, add: { type: 'boolean' },
+      resume: { type: 'boolean' }, data: { type: 'string' }, 'save-data': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) { process.stdout.write(trainUsage + '\n'); return 0; }
+  const [name, ...paths] = positionals;
+  if (!name) throw new CliError(`train needs a concept name\n\n${trainUsage}`);
+  if (paths.length === 0 && !values.data) throw new CliError(`train needs photos of <${name}> (files or folders)\n\n${trainUsage}`);
+  const integer = (flag: string, value: string | undefined, min: number) => {
+    if (value === undefined) return undefined;
+    const x = Number(value);
+    if (!Number.isInteger(x) || x < min) throw new CliError(`--${flag} must be an integer ≥ ${min}, got ${value}`);
+    return x;
+  };
+  const subject = values.subject ?? 'subject';
+  if (subject !== 'person' && subject !== 'subject') throw new CliError(`--subject must be "person" or "subject", got ${values.subject}`);
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) throw new CliError(`--lr must be a positive number, got ${values.lr}`);
+  const library = openLibrary(values.library);
+  if (library.has(name) && !values.add && !values.resume && !values['save-data']) {
+    throw new CliError(`a concept named "${name}" already exists in ${library.dir}: use --add to continue it with more photos, or choose another name`);
+  }
+  const photos = paths.length ? collectPhotos(paths) : [];
+  const previous = values.add ? library.load(name) : undefined;
+  const vlm = await openModel(values.model);
+  const controller = new AbortController();
+  const line = new ProgressLine();
+  const onInterrupt = () => { controller.abort(); line.done('stopping: keeping the best epoch so far…'); };
+  process.once('SIGINT', onInterrupt);
+  const seed = integer('seed', values.seed, 0) ?? 0;
+  const training = { latentCount: integer('latent', values.latent, 0), epochs: integer('epochs', values.epochs, 1), learningRate: lr };
+  try {
+    let data: ConceptData;
+    if (values.data) {
+      data = loadConceptData(values.data);
+      if (data.name !== name) throw new CliError(`${values.data}: holds training data for <${data.name}>, not <${name}>`);
+    } else {
+      const previousData = values.add ? library.loadData(name) : null;
+      const prepared = await prepareConceptData(vlm, {
+        name, photos, negativePool: values.negatives, hardPerPhoto: integer('hard', values.hard, 0), easyCount: integer('easy', values.easy, 0),
+        conversations: !values['no-conversations'], subjectKind: subject, seed, signal: controller.signal,
+        onProgress: (progress) => line.update(describe(progress), progress.stage === 'negatives'),
+      });
+      data = previousData ? buildConceptData({
+        name, seed,
+        positives: [...new Set([...previousData.samples.filter((s) => s.kind === 'positive').map((s) => s.image!), ...photos])],
+        hardNegatives: [...new Set(previousData.samples.filter((s) => s.kind === 'hard-negative').map((s) => s.image!).concat(prepared.samples.filter((s) => s.kind === 'hard-negative').map((s) => s.image!)))],
+        easyNegatives: [...new Set(previousData.samples.filter((s) => s.kind === 'easy-negative').map((s) => s.image!).concat(prepared.samples.filter((s) => s.kind === 'easy-negative').map((s) => s.image!)))],
+        conversations: [...previousData.samples, ...prepared.samples].filter((s) => s.kind === 'conversation').map((s) => ({ question: s.question, answer: s.answer })),
+        maxPositives: Number.MAX_SAFE_INTEGER,
+      }) : prepared;
+    }
+    line.done(`training data for <${name}>: ${data.summary.positives} positive, ${data.summary.hardNegatives} hard-negative, ${data.summary.easyNegatives} easy-negative, ${data.summary.conversations} conversation samples`);
+    for (const warning of data.warnings) process.stderr.write(`note: ${warning}\n`);
+    if (values['save-data']) {
+      saveConceptData(values['save-data'], data);
+      process.stderr.write(`wrote ${values['save-data']}\n`);
+      return 0;
+    }
+    const result = await trainConcept(vlm, data, {
+      ...training, seed, signal: controller.signal, initialConcept: previous,
+      checkpointFile: library.trainingCheckpointFile(name), resume: values.resume,
+      onProgress: (progress) => line.update(describe({ stage: 'training', progress }), progress.phase === 'evaluating'),
+    });
+    line.done();
+    for (const e of result.epochs) {
+      process.stderr.write(`epoch ${String(e.epoch).padStart(2)}: loss ${e.loss.toFixed(4)}  recognition positive ${e.positiveAccuracy.toFixed(3)} negative ${e.negativeAccuracy.toFixed(3)} weighted ${e.weightedAccuracy.toFixed(3)}  (${e.seconds.toFixed(1)} s)\n`);
+    }
+    const file = library.save(result.concept, data);
+    if (!result.interrupted) removeCheckpoint(library.trainingCheckpointFile(name));
+    const best = result.epochs.find((e) => e.epoch === result.concept.info.bestEpoch);
+    process.stdout.write(`saved <${name}> to ${file}${best ? ` (epoch ${best.epoch}, weighted recognition ${best.weightedAccuracy.toFixed(3)} on the training photos)` : ''}${result.interrupted ? ' — interrupted' : ''}\n`);
+    return 0;
+  } catch (error) {
+    if (controller.signal.aborted && (error as Error).name === 'AbortError') {
+      line.done(`stopped before training started: nothing saved`);
+      return 130;
+    }
+    throw error;
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * From a name and a few photos to a trained concept, the whole Yo'LLaVA pipeline:
+ * negatives from a pool (hard ones by image similarity through a persistent index, easy ones
+ * at random), attribute conversations written by the base model, the training data, then
+ * training. Each stage reports progress; an AbortSignal stops any of them.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { decodeImage } from '../models/image/decodeImage.ts';
+import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
+import type { Concept } from './Concept.ts';
+import { buildConceptData, checkConceptName, type ConceptData, type ConversationPair } from './conceptData.ts';
+import { ConceptDataError } from './ConceptDataError.ts';
+import { generateConversations } from './conversations.ts';
+import { visionTowerEmbedder, type ImageEmbedder } from './imageEmbedder.ts';
+import { easyNegatives, hardNegatives, ImageIndex, type UpdateProgress } from './ImageIndex.ts';
+import type { SubjectKind } from './recognitionTemplates.ts';
+import { trainConcept, type TrainConceptOptions, type TrainProgress } from './trainConcept.ts';
+
+export type CreateConceptProgress =
+  | { readonly stage: 'index'; readonly progress: UpdateProgress }
+  | { readonly stage: 'negatives'; readonly hard: number; readonly easy: number }
+  | { readonly stage: 'conversations'; readonly done: number; readonly total: number }
+  | { readonly stage: 'training'; readonly progress: TrainProgress };
+
+export interface CreateConceptOptions {
+  readonly name: string;
+  readonly photos: readonly string[];
+  /** A folder of other images to draw negatives from; none: train on the photos and conversations only. */
+  readonly negativePool?: string;
+  /** Where the pool's index lives (default: $YOLLAVA_HOME/indexes/<hash of the pool and embedder>.sqlite). */
+  readonly indexFile?: string;
+  /** The embedder of the index (default: the base model's own vision tower, pooled). */
+  readonly embedder?: ImageEmbedder;
+  /** Hard negatives per photo (default: 100 in all, as the paper's n × m ≈ 100–130). */
+  readonly hardPerPhoto?: number;
+  /** Random negatives (default 100). */
+  readonly easyCount?: number;
+  /** Ask the base model about the photos for text-only training (default true). */
+  readonly conversations?: boolean;
+  readonly subjectKind?: SubjectKind;
+  /** Extra conversation Q/A written by hand. */
+  readonly extraConversations?: readonly ConversationPair[];
+  readonly questionsPerPositive?: number;
+  readonly maxPositives?: number;
+  readonly seed?: number;
+  readonly training?: Omit<TrainConceptOptions, 'onProgress' | 'signal' | 'seed'>;
+  readonly onProgress?: (progress: CreateConceptProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export function defaultIndexFile(pool: string, embedder: ImageEmbedder): string {
+  const hash = createHash('sha256').update(resolve(pool)).update('\0').update(embedder.id).digest('hex').slice(0, 16);
+  const dir = join(process.env.YOLLAVA_HOME ?? join(homedir(), '.yollava'), 'indexes');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${hash}.sqlite`);
+}
+
+/** Builds the training data (negatives, conversations) without training. */
+export async function prepareConceptData(vlm: VisionLanguageModel, options: CreateConceptOptions): Promise<ConceptData> {
+  checkConceptName(options.name);
+  const seed = options.seed ?? 0;
+  if (options.photos.length === 0) throw new ConceptDataError(`concept ${options.name}: no photos given`);
+  const positives = options.photos.slice(0, options.maxPositives ?? 5).map((p) => resolve(p));
+  for (const photo of positives) await decodeImage(photo); // an unreadable photo fails here, with its path
+  let hard: string[] = [];
+  let easy: string[] = [];
+  if (options.negativePool) {
+    const embedder = options.embedder ?? visionTowerEmbedder(vlm);
+    const index = ImageIndex.open(options.indexFile ?? defaultIndexFile(options.negativePool, embedder), embedder);
+    try {
+      await index.update(options.negativePool, { signal: options.signal, onProgress: (progress) => options.onProgress?.({ stage: 'index', progress }) });
+      const embeddings = await Promise.all(positives.map(async (photo) => embedder.embed(await decodeImage(photo))));
+      const perPhoto = options.hardPerPhoto ?? Math.ceil(100 / positives.length);
+      hard = hardNegatives(index, embeddings, { perPositive: perPhoto, exclude: positives });
+      easy = easyNegatives(index, options.easyCount ?? 100, { seed, exclude: [...positives, ...hard] });
+    } finally {
+      index.close();
+    }
+    options.onProgress?.({ stage: 'negatives', hard: hard.length, easy: easy.length });
+  }
+  let conversations: ConversationPair[] = [...(options.extraConversations ?? [])];
+  if (options.conversations ?? true) {
+    conversations = conversations.concat(await generateConversations(vlm, positives, {
+      subjectKind: options.subjectKind ?? 'subject', identifier: `<${options.name}>`, signal: options.signal,
+      onProgress: ({ done, total }) => options.onProgress?.({ stage: 'conversations', done, total }),
+    }));
+  }
+  return buildConceptData({
+    name: options.name, positives, hardNegatives: hard, easyNegatives: easy, conversations, seed,
+    questionsPerPositive: options.questionsPerPositive, maxPositives: options.maxPositives,
+  });
+}
+
+/** The whole pipeline; returns the concept (best epoch) and the data it was trained on. */
+export async function createConcept(vlm: VisionLanguageModel, options: CreateConceptOptions): Promise<{ concept: Concept; data: ConceptData; interrupted: boolean }> {
+  const data = await prepareConceptData(vlm, options);
+  const result = await trainConcept(vlm, data, {
+    ...options.training, seed: options.seed, signal: options.signal,
+    onProgress: (progress) => options.onProgress?.({ stage: 'training', progress }),
+  });
+  return { concept: result.concept, data, interrupted: result.interrupted };
+}

@@ -1,0 +1,60 @@
+/** `yollava train` as a user runs it: negatives from a pool through the index, conversations, the library. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/fixtures.ts';
+import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
+
+function run(home: string, args: string[]) {
+  const result = spawnSync(process.execPath, [join(repoRoot, 'bin', 'yollava.mjs'), ...args], {
+    encoding: 'utf8', timeout: 180_000, env: { ...process.env, YOLLAVA_HOME: home },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('train: pool negatives, conversations, saved in the library; --add, --save-data, --data', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 6 });
+  const home = mkdtempSync(join(tmpdir(), 'yollava-home-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const mine = join(home, 'mine');
+  const pool = join(home, 'pool');
+  mkdirSync(mine);
+  mkdirSync(pool);
+  tiny.photos.slice(0, 2).forEach((p, i) => renameSync(p, join(mine, `bo-${i}.png`)));
+  tiny.photos.slice(2, 5).forEach((p, i) => renameSync(p, join(pool, `other-${i}.png`)));
+  const common = ['--model', tiny.dir, '-k', '2', '--epochs', '2', '--hard', '1', '--easy', '1'];
+
+  const first = run(home, ['train', 'bo', mine, '--negatives', pool, ...common]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /training data for <bo>: 32 positive, [12] hard-negative, 1 easy-negative, 20 conversation samples/);
+  assert.match(first.stderr, /^epoch  2: loss \d+\.\d{4}  recognition positive/m);
+  assert.match(first.stdout, /saved <bo> to .*bo\.concept\.safetensors \(epoch [12], weighted recognition/);
+  assert.ok(existsSync(join(home, 'concepts', 'bo.data.json')));
+  assert.ok(existsSync(join(home, 'indexes')), 'the pool index persists');
+
+  const again = run(home, ['train', 'bo', mine, ...common]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /already exists .* --add/);
+
+  const added = run(home, ['train', 'bo', join(tiny.photos[5]), '--add', '--no-conversations', ...common]);
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stderr, /training data for <bo>: 48 positive/);
+
+  const dataFile = join(home, 'mam.json');
+  const saved = run(home, ['train', 'mam', mine, '--no-conversations', '--save-data', dataFile, ...common]);
+  assert.equal(saved.code, 0, saved.stderr);
+  assert.equal(JSON.parse(readFileSync(dataFile, 'utf8')).name, 'mam');
+  assert.ok(!existsSync(join(home, 'concepts', 'mam.concept.safetensors')), '--save-data does not train');
+  const fromData = run(home, ['train', 'mam', '--data', dataFile, ...common]);
+  assert.equal(fromData.code, 0, fromData.stderr);
+
+  const noPhotos = run(home, ['train', 'zed', join(home, 'missing'), ...common]);
+  assert.equal(noPhotos.code, 2);
+  assert.match(noPhotos.stderr, /missing: no such file or folder/);
+  const badName = run(home, ['train', '<zed>', mine, ...common]);
+  assert.equal(badName.code, 2);
+  assert.match(badName.stderr, /without angle brackets/);
+});
