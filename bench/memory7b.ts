@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { LlavaConfig } from '../src/models/config.ts';
 import { createRandomLlava } from '../src/models/randomLlava.ts';
+import { VisionTower } from '../src/models/visionTower.ts';
 import { getKernels } from '../src/engine/backend.ts';
 
 const { values } = parseArgs({ options: { 'prompt-text-tokens': { type: 'string', default: '24' }, 'new-tokens': { type: 'string', default: '4' } } });
@@ -29,7 +30,9 @@ const count = (m: { rows: number; cols: number }) => { parameters += m.rows * m.
 const d = model.decoder.weights;
 count(d.embedTokens); count(d.lmHead);
 for (const l of d.layers) for (const k of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) count(l[k].weight);
-for (const l of model.visionTower.weights.layers) for (const k of ['q', 'k', 'v', 'o', 'fc1', 'fc2'] as const) count(l[k].weight);
+const tower = model.visionTower;
+if (!(tower instanceof VisionTower)) throw new Error('expected a CLIP tower');
+for (const l of tower.weights.layers) for (const k of ['q', 'k', 'v', 'o', 'fc1', 'fc2'] as const) count(l[k].weight);
 const builtSeconds = (performance.now() - started) / 1000;
 const afterBuild = process.memoryUsage().rss;
 process.stderr.write(`built ${(parameters / 1e9).toFixed(2)}B parameters in ${builtSeconds.toFixed(0)} s, RSS ${gib(afterBuild).toFixed(2)} GiB; running (${getKernels().name})…\n`);

@@ -21,6 +21,8 @@ export {
 export { KVCache } from './models/kvCache.ts';
 export { Decoder, newDecoderLayerGrads, type DecoderConfig } from './models/decoder.ts';
 export { VisionTower, newVisionGrads, type VisionConfig } from './models/visionTower.ts';
+export { ConvVisionTower, type ConvVisionConfig, type ConvVisionWeights, type ConvVisionGrads } from './models/convVisionTower.ts';
+export type { VisionEncoder, VisionEncoderConfig } from './models/visionEncoder.ts';
 export { Projector } from './models/projector.ts';
 export { createRandomLlava, type RandomInit } from './models/randomLlava.ts';
 export { verifyReference, ReferenceError, type VerifyRow } from './models/verifyReference.ts';

@@ -4,8 +4,9 @@
  * absent (llava-hf configs rely on them) and a ModelLoadError naming the file otherwise.
  */
 import { parseActivation, type ActivationName } from './layers/activations.ts';
+import { CONV_VISION_MODEL_TYPE, convVisionConfigProblem, type ConvVisionConfig } from './convVisionTower.ts';
 import type { DecoderConfig } from './decoder.ts';
-import type { VisionConfig } from './visionTower.ts';
+import type { VisionEncoderConfig } from './visionEncoder.ts';
 
 export class ModelLoadError extends Error {
   constructor(readonly file: string, problem: string) {
@@ -15,7 +16,7 @@ export class ModelLoadError extends Error {
 }
 
 export interface LlavaConfig {
-  readonly vision: VisionConfig;
+  readonly vision: VisionEncoderConfig;
   readonly text: DecoderConfig;
   readonly imageTokenId: number;
   readonly projectorAct: ActivationName;
@@ -99,10 +100,11 @@ function parseText(file: string, json: Json): DecoderConfig {
   };
 }
 
-function parseVision(file: string, json: Json): VisionConfig {
+function parseVision(file: string, json: Json): VisionEncoderConfig {
   const modelType = json.model_type ?? 'clip_vision_model';
+  if (modelType === CONV_VISION_MODEL_TYPE) return parseConvVision(file, json);
   const kind = modelType === 'clip_vision_model' ? 'clip' : modelType === 'siglip_vision_model' ? 'siglip' : null;
-  if (!kind) throw new ModelLoadError(file, `vision_config.model_type ${JSON.stringify(modelType)} is not supported (supported: clip_vision_model, siglip_vision_model)`);
+  if (!kind) throw new ModelLoadError(file, `vision_config.model_type ${JSON.stringify(modelType)} is not supported (supported: clip_vision_model, siglip_vision_model, ${CONV_VISION_MODEL_TYPE})`);
   const defaults = kind === 'clip' ? CLIP_DEFAULTS : SIGLIP_DEFAULTS;
   const section = 'vision_config';
   const hiddenSize = positiveInt(file, section, json, 'hidden_size', defaults.hidden_size);
@@ -123,6 +125,41 @@ function parseVision(file: string, json: Json): VisionConfig {
     layerNormEps: positiveNumber(file, section, json, 'layer_norm_eps', defaults.layer_norm_eps),
     hiddenAct: parseActivationOrFail(file, `${section}.hidden_act`, json.hidden_act ?? defaults.hidden_act),
   };
+}
+
+/** yollava's convolutional tower (convVisionTower.ts): no defaults for its shape, only for eps, norm and act. */
+function parseConvVision(file: string, json: Json): ConvVisionConfig {
+  const section = 'vision_config';
+  const intList = (key: string): number[] => {
+    const value = json[key];
+    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => Number.isInteger(v) && v > 0)) {
+      throw new ModelLoadError(file, `${section}.${key} must be a non-empty list of positive integers, got ${JSON.stringify(value)}`);
+    }
+    return value as number[];
+  };
+  const channels = intList('stage_channels');
+  const strides = intList('stage_strides');
+  if (strides.length !== channels.length) throw new ModelLoadError(file, `${section}: stage_strides lists ${strides.length} strides for ${channels.length} stage_channels`);
+  const norm = json.norm_type ?? 'group_norm';
+  if (norm !== 'group_norm' && norm !== 'layer_norm') throw new ModelLoadError(file, `${section}.norm_type ${JSON.stringify(norm)} is not supported (group_norm, layer_norm)`);
+  const config: ConvVisionConfig = {
+    kind: 'conv',
+    imageSize: positiveInt(file, section, json, 'image_size'),
+    numChannels: positiveInt(file, section, json, 'num_channels', 3),
+    kernelSize: positiveInt(file, section, json, 'kernel_size', 3),
+    stemChannels: positiveInt(file, section, json, 'stem_channels'),
+    stemStride: positiveInt(file, section, json, 'stem_stride', 1),
+    stages: channels.map((c, i) => ({ channels: c, stride: strides[i] })),
+    hiddenSize: positiveInt(file, section, json, 'hidden_size', channels[channels.length - 1]),
+    numLayers: positiveInt(file, section, json, 'num_hidden_layers', channels.length),
+    norm,
+    numGroups: positiveInt(file, section, json, 'num_groups', 8),
+    hiddenAct: parseActivationOrFail(file, `${section}.hidden_act`, json.hidden_act ?? 'gelu'),
+    layerNormEps: positiveNumber(file, section, json, 'layer_norm_eps', 1e-5),
+  };
+  const problem = convVisionConfigProblem(config);
+  if (problem) throw new ModelLoadError(file, `${section} (${CONV_VISION_MODEL_TYPE}): ${problem}`);
+  return config;
 }
 
 function parseActivationOrFail(file: string, where: string, value: unknown): ActivationName {
@@ -156,6 +193,11 @@ export function parseLlavaConfig(file: string, json: unknown): LlavaConfig {
   if (layerIndex < 0 || layerIndex > vision.numLayers) throw new ModelLoadError(file, `vision_feature_layer ${featureLayer} is outside the ${vision.numLayers + 1} hidden states`);
   const select = root.vision_feature_select_strategy ?? 'default';
   if (select !== 'default' && select !== 'full') throw new ModelLoadError(file, `vision_feature_select_strategy ${JSON.stringify(select)} is not supported (default, full)`);
+  if (vision.kind === 'conv') {
+    // Only the conv tower's last state is a token matrix of hidden_size, and it has no class token to drop.
+    if (layerIndex !== vision.numLayers) throw new ModelLoadError(file, `vision_feature_layer ${featureLayer} must select the conv tower's last hidden state (-1)`);
+    if (select !== 'full') throw new ModelLoadError(file, `vision_feature_select_strategy must be "full" for the conv tower (it has no class token to drop), got ${JSON.stringify(select)}`);
+  }
   return {
     vision,
     text,

@@ -10,11 +10,13 @@ import { getKernels } from '../engine/backend.ts';
 import type { Kernels, Matrix, WeightDType } from '../engine/kernels.ts';
 import { elementCount, readSafetensorsHeader, SafetensorsError, SafetensorsFile, type SafetensorsHeader, type StoredTensor } from '../engine/safetensors.ts';
 import { ModelLoadError, parseLlavaConfig, type LlavaConfig } from './config.ts';
+import { ConvVisionTower, readConvVisionWeights } from './convVisionTower.ts';
 import { Decoder, type DecoderLayerWeights, type DecoderWeights } from './decoder.ts';
 import type { Linear } from './layers/linear.ts';
 import { LlavaModel } from './llava.ts';
 import { Projector, type ProjectorWeights } from './projector.ts';
-import { VisionTower, type LayerNormWeights, type VisionLayerWeights, type VisionWeights } from './visionTower.ts';
+import type { VisionEncoder } from './visionEncoder.ts';
+import { VisionTower, type LayerNormWeights, type VisionConfig, type VisionLayerWeights, type VisionWeights } from './visionTower.ts';
 
 export interface LoadProgress {
   readonly file: string;
@@ -226,12 +228,14 @@ export function loadLlava(dir: string, options: LoadOptions = {}): LoadedLlava {
   const source = new TensorSource(headers, options.dtype ?? 'auto', options.onProgress);
   const kernels = options.kernels ?? getKernels;
   try {
-    const vision = readVisionWeights(source, config);
+    const vision: VisionEncoder = config.vision.kind === 'conv'
+      ? new ConvVisionTower(config.vision, readConvVisionWeights(source, config.vision), kernels)
+      : new VisionTower(config.vision, readVisionWeights(source, config.vision), kernels);
     const projector = readProjectorWeights(source, config);
     const text = readDecoderWeights(source, config);
     const model = new LlavaModel(
       config,
-      new VisionTower(config.vision, vision, kernels),
+      vision,
       new Projector(projector, config.projectorAct, kernels),
       new Decoder(config.text, text, kernels),
       kernels,
@@ -245,8 +249,7 @@ export function loadLlava(dir: string, options: LoadOptions = {}): LoadedLlava {
   }
 }
 
-function readVisionWeights(source: TensorSource, config: LlavaConfig): VisionWeights {
-  const v = config.vision;
+function readVisionWeights(source: TensorSource, v: VisionConfig): VisionWeights {
   const C = v.hiddenSize;
   const F = v.intermediateSize;
   const side = Math.floor(v.imageSize / v.patchSize);

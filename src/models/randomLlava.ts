@@ -6,11 +6,13 @@ import { getKernels } from '../engine/backend.ts';
 import { float32ToBf16, float32ToF16 } from '../engine/dtypes.ts';
 import type { Kernels, Matrix, WeightDType } from '../engine/kernels.ts';
 import type { LlavaConfig } from './config.ts';
+import { ConvVisionTower, randomConvVisionWeights } from './convVisionTower.ts';
 import { Decoder, type DecoderConfig, type DecoderWeights } from './decoder.ts';
 import type { Linear } from './layers/linear.ts';
 import { LlavaModel } from './llava.ts';
 import { Projector } from './projector.ts';
 import { seededRandom } from './sampling.ts';
+import type { VisionEncoder } from './visionEncoder.ts';
 import { VisionTower, type VisionConfig, type VisionWeights } from './visionTower.ts';
 
 /** Normal(0, 1) samples from a seeded generator (Box–Muller). */
@@ -160,7 +162,10 @@ export function randomDecoderWeights(config: DecoderConfig, init: Initializer): 
 /** A LLaVA model with random weights of the given configuration. */
 export function createRandomLlava(config: LlavaConfig, init: RandomInit = {}, kernels: () => Kernels = getKernels): LlavaModel {
   const initializer = new Initializer(init);
-  const vision = randomVisionWeights(config.vision, initializer);
+  // Conv towers: He-normal convolutions (see randomConvVisionWeights).
+  const vision: VisionEncoder = config.vision.kind === 'conv'
+    ? new ConvVisionTower(config.vision, randomConvVisionWeights(config.vision, initializer), kernels)
+    : new VisionTower(config.vision, randomVisionWeights(config.vision, initializer), kernels);
   const projector = {
     linear1: initializer.linear(config.text.hiddenSize, config.vision.hiddenSize, config.projectorBias),
     linear2: initializer.linear(config.text.hiddenSize, config.text.hiddenSize, config.projectorBias),
@@ -168,7 +173,7 @@ export function createRandomLlava(config: LlavaConfig, init: RandomInit = {}, ke
   const text = randomDecoderWeights(config.text, initializer);
   return new LlavaModel(
     config,
-    new VisionTower(config.vision, vision, kernels),
+    vision,
     new Projector(projector, config.projectorAct, kernels),
     new Decoder(config.text, text, kernels),
     kernels,

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import type { Matrix } from '../engine/kernels.ts';
 import { writeSafetensors, type TensorToWrite } from '../engine/safetensors.ts';
 import type { LlavaConfig } from './config.ts';
+import { ConvVisionTower, convVisionConfigJson, convVisionTensors } from './convVisionTower.ts';
 import type { Linear } from './layers/linear.ts';
 import type { LlavaModel } from './llava.ts';
+import { VisionTower } from './visionTower.ts';
 
 /** config.json contents for a LlavaConfig (HF LlavaConfig keys). */
 export function llavaConfigJson(config: LlavaConfig): Record<string, unknown> {
@@ -39,7 +41,7 @@ export function llavaConfigJson(config: LlavaConfig): Record<string, unknown> {
       tie_word_embeddings: text.tieWordEmbeddings,
       ...(text.kind === 'llama' ? { attention_bias: false } : {}),
     },
-    vision_config: {
+    vision_config: vision.kind === 'conv' ? convVisionConfigJson(vision) : {
       model_type: vision.kind === 'clip' ? 'clip_vision_model' : 'siglip_vision_model',
       hidden_size: vision.hiddenSize,
       intermediate_size: vision.intermediateSize,
@@ -66,23 +68,30 @@ export function llavaTensors(model: LlavaModel): Record<string, TensorToWrite> {
     tensors[`${prefix}.weight`] = matrixTensor(layer.weight);
     if (layer.bias) vector(`${prefix}.bias`, layer.bias);
   };
-  const v = model.visionTower.weights;
-  const vc = model.config.vision;
-  const vp = 'model.vision_tower.vision_model';
-  tensors[`${vp}.embeddings.patch_embedding.weight`] = matrixTensor(v.patchEmbedding.weight, [vc.hiddenSize, vc.numChannels, vc.patchSize, vc.patchSize]);
-  if (v.patchEmbedding.bias) vector(`${vp}.embeddings.patch_embedding.bias`, v.patchEmbedding.bias);
-  if (v.classEmbedding) vector(`${vp}.embeddings.class_embedding`, v.classEmbedding);
-  tensors[`${vp}.embeddings.position_embedding.weight`] = { shape: [v.positionEmbedding.length / vc.hiddenSize, vc.hiddenSize], data: v.positionEmbedding };
-  if (v.preNorm) { vector(`${vp}.pre_layrnorm.weight`, v.preNorm.weight); vector(`${vp}.pre_layrnorm.bias`, v.preNorm.bias); }
-  v.layers.forEach((layer, l) => {
-    const p = `${vp}.encoder.layers.${l}`;
-    vector(`${p}.layer_norm1.weight`, layer.norm1.weight); vector(`${p}.layer_norm1.bias`, layer.norm1.bias);
-    linear(`${p}.self_attn.q_proj`, layer.q); linear(`${p}.self_attn.k_proj`, layer.k);
-    linear(`${p}.self_attn.v_proj`, layer.v); linear(`${p}.self_attn.out_proj`, layer.o);
-    vector(`${p}.layer_norm2.weight`, layer.norm2.weight); vector(`${p}.layer_norm2.bias`, layer.norm2.bias);
-    linear(`${p}.mlp.fc1`, layer.fc1); linear(`${p}.mlp.fc2`, layer.fc2);
-  });
-  if (v.postNorm) { vector(`${vp}.post_layernorm.weight`, v.postNorm.weight); vector(`${vp}.post_layernorm.bias`, v.postNorm.bias); }
+  const tower = model.visionTower;
+  if (tower instanceof ConvVisionTower) {
+    Object.assign(tensors, convVisionTensors(tower.config, tower.weights, 'model.vision_tower'));
+  } else if (tower instanceof VisionTower) {
+    const v = tower.weights;
+    const vc = tower.config;
+    const vp = 'model.vision_tower.vision_model';
+    tensors[`${vp}.embeddings.patch_embedding.weight`] = matrixTensor(v.patchEmbedding.weight, [vc.hiddenSize, vc.numChannels, vc.patchSize, vc.patchSize]);
+    if (v.patchEmbedding.bias) vector(`${vp}.embeddings.patch_embedding.bias`, v.patchEmbedding.bias);
+    if (v.classEmbedding) vector(`${vp}.embeddings.class_embedding`, v.classEmbedding);
+    tensors[`${vp}.embeddings.position_embedding.weight`] = { shape: [v.positionEmbedding.length / vc.hiddenSize, vc.hiddenSize], data: v.positionEmbedding };
+    if (v.preNorm) { vector(`${vp}.pre_layrnorm.weight`, v.preNorm.weight); vector(`${vp}.pre_layrnorm.bias`, v.preNorm.bias); }
+    v.layers.forEach((layer, l) => {
+      const p = `${vp}.encoder.layers.${l}`;
+      vector(`${p}.layer_norm1.weight`, layer.norm1.weight); vector(`${p}.layer_norm1.bias`, layer.norm1.bias);
+      linear(`${p}.self_attn.q_proj`, layer.q); linear(`${p}.self_attn.k_proj`, layer.k);
+      linear(`${p}.self_attn.v_proj`, layer.v); linear(`${p}.self_attn.out_proj`, layer.o);
+      vector(`${p}.layer_norm2.weight`, layer.norm2.weight); vector(`${p}.layer_norm2.bias`, layer.norm2.bias);
+      linear(`${p}.mlp.fc1`, layer.fc1); linear(`${p}.mlp.fc2`, layer.fc2);
+    });
+    if (v.postNorm) { vector(`${vp}.post_layernorm.weight`, v.postNorm.weight); vector(`${vp}.post_layernorm.bias`, v.postNorm.bias); }
+  } else {
+    throw new TypeError('saveLlava: the vision tower is neither a VisionTower nor a ConvVisionTower');
+  }
   linear('model.multi_modal_projector.linear_1', model.projector.weights.linear1);
   linear('model.multi_modal_projector.linear_2', model.projector.weights.linear2);
   const d = model.decoder.weights;

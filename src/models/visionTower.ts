@@ -12,6 +12,7 @@ import { activationBackward, activationForward, type ActivationName } from './la
 import { attentionBackward, attentionBackwardScratchSize, attentionForward, toHeadMajor, toTokenMajor, type AttentionShape } from './layers/attention.ts';
 import { linearBackward, linearForward, type Linear, type LinearGrads } from './layers/linear.ts';
 import { layerNormBackward, layerNormForward } from './layers/norms.ts';
+import type { VisionEncoder } from './visionEncoder.ts';
 
 export interface VisionConfig {
   readonly kind: 'clip' | 'siglip';
@@ -72,7 +73,7 @@ export interface VisionTape {
   readonly layers: VisionLayerTape[];
 }
 
-export class VisionTower {
+export class VisionTower implements VisionEncoder<VisionTape, VisionGrads> {
   constructor(readonly config: VisionConfig, readonly weights: VisionWeights, private readonly kernels: () => Kernels) {}
 
   get patchesPerSide(): number { return Math.floor(this.config.imageSize / this.config.patchSize); }
@@ -242,6 +243,8 @@ export class VisionTower {
     linearBackward(kernels, dPatches, false, grads?.patchEmbedding ?? null, dEmbedded.subarray(offset * C), tape.patches, this.weights.patchEmbedding, this.numPatches);
     return this.scatterPatches(dPatches);
   }
+
+  newGrads(): VisionGrads { return newVisionGrads(this.weights); }
 
   /** The transpose of extractPatches: patch rows back into [channels, S, S] (pixels outside every patch get 0). */
   private scatterPatches(patches: Float32Array): Float32Array {

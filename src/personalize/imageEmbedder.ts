@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ImageProcessor } from '../models/image/ImageProcessor.ts';
 import type { RgbImage } from '../models/image/RgbImage.ts';
-import type { VisionTower } from '../models/visionTower.ts';
+import type { VisionEncoder } from '../models/visionEncoder.ts';
 import { clipImageEmbedding, loadClipVision, type LoadClipOptions } from './loadClipVision.ts';
 
 export interface ImageEmbedder {
@@ -45,7 +45,7 @@ export function l2Normalize(vector: Float32Array, embedderId = 'embedding'): Flo
 export interface VisionModelSource {
   readonly source: string;
   readonly imageProcessor: ImageProcessor;
-  readonly model: { readonly visionTower: VisionTower };
+  readonly model: { readonly visionTower: VisionEncoder };
 }
 
 function shortHash(parts: readonly string[]): string {

@@ -13,7 +13,7 @@ import { linearBackward, linearForward, type Linear } from '../../src/models/lay
 import { layerNormBackward, layerNormForward, rmsNormBackward, rmsNormForward } from '../../src/models/layers/norms.ts';
 import { RotaryTable } from '../../src/models/layers/rope.ts';
 import { newDecoderLayerGrads } from '../../src/models/decoder.ts';
-import { newVisionGrads } from '../../src/models/visionTower.ts';
+import { newVisionGrads, VisionTower } from '../../src/models/visionTower.ts';
 import { createRandomLlava } from '../../src/models/randomLlava.ts';
 import type { LlavaConfig } from '../../src/models/config.ts';
 import type { LinearGrads } from '../../src/models/layers/linear.ts';
@@ -173,6 +173,7 @@ for (const kind of ['clip', 'siglip'] as const) {
   test(`${kind} vision tower and projector: pixel and every weight gradient`, () => {
     const model = createRandomLlava(tinyConfig('llama', kind), { seed: 50, std: 0.3 }, kernels);
     const tower = model.visionTower;
+    assert.ok(tower instanceof VisionTower);
     const pixels = randomArray(3 * 8 * 8, 51);
     const N = tower.numTokens;
     const r = randomArray(N * 16, 52);

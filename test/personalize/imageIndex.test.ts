@@ -21,6 +21,7 @@ import type { RgbImage } from '../../src/models/image/RgbImage.ts';
 import { ImageProcessor } from '../../src/models/image/ImageProcessor.ts';
 import { seededNormal } from '../../src/models/randomLlava.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
+import { VisionTower } from '../../src/models/visionTower.ts';
 import { easyNegatives, hardNegatives, ImageIndex, ImageIndexError, type UpdateProgress } from '../../src/personalize/ImageIndex.ts';
 import { clipEmbedder, visionTowerEmbedder, type ImageEmbedder } from '../../src/personalize/imageEmbedder.ts';
 import { loadClipVision } from '../../src/personalize/loadClipVision.ts';
@@ -346,6 +347,7 @@ test('visionTowerEmbedder: mean of the post-normed last hidden state, normalised
 
   // Straightforward recomputation: all layers, layernorm each token with post_layernorm's weights, average.
   const tower = vlm.model.visionTower;
+  assert.ok(tower instanceof VisionTower);
   const { hiddenStates } = tower.forward(vlm.imageProcessor.preprocess(image).pixelValues);
   const last = hiddenStates[hiddenStates.length - 1];
   const norm = tower.weights.postNorm;
