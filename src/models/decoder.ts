@@ -71,6 +71,9 @@ interface LayerTape {
 export interface DecoderTape {
   readonly T: number;
   readonly past: number;
+  /** Packed sequences: each token's first visible key, and its RoPE position. */
+  readonly segmentStart: Int32Array | null;
+  readonly positions: Int32Array | null;
   readonly layers: LayerTape[];
   readonly cache: KVCache;
 }
@@ -186,7 +189,12 @@ export class Decoder {
    */
   forward(
     embeds: Float32Array, T: number, cache: KVCache,
-    options: { tape?: boolean; onLayerOutput?: (layer: number, x: Float32Array) => void } = {},
+    options: {
+      tape?: boolean;
+      onLayerOutput?: (layer: number, x: Float32Array) => void;
+      /** Packed training sequences: the index of each sequence's first token (the first is 0); needs an empty cache. */
+      segmentStarts?: readonly number[];
+    } = {},
   ): { hidden: Float32Array; tape: DecoderTape | null } {
     const kernels = this.kernels();
     const { hiddenSize: C, intermediateSize: F, numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = this.config;
@@ -194,7 +202,9 @@ export class Decoder {
     const past = cache.length;
     const Tk = past + T;
     cache.reserve(Tk);
-    const shape: AttentionShape = { T, past, heads: H, kvHeads: KVH, headDim: D, capacity: cache.capacity, causal: true };
+    const { segmentStart, positions } = packing(options.segmentStarts, T, past);
+    const shape: AttentionShape = { T, past, heads: H, kvHeads: KVH, headDim: D, capacity: cache.capacity, causal: true, segmentStart: segmentStart ?? undefined };
+    const rotaryStart = positions ?? past;
     const keep = options.tape === true;
     const tapes: LayerTape[] = [];
     const QKV = (H + 2 * KVH) * D; // width of the fused q/k/v output
@@ -216,8 +226,8 @@ export class Decoder {
       rmsNormForward(h1, rstd1, x, w.inputNorm, T, C, eps);
 
       linearForward(kernels, qkv, h1, fused.qkv, T);
-      this.rotary.apply(qkv, T, H, past, false, QKV);
-      this.rotary.apply(qkv.subarray(H * D), T, KVH, past, false, QKV);
+      this.rotary.apply(qkv, T, H, rotaryStart, false, QKV);
+      this.rotary.apply(qkv.subarray(H * D), T, KVH, rotaryStart, false, QKV);
       const q = scratch?.q ?? new Float32Array(H * T * D);
       toHeadMajor(q, qkv, T, H, D, T, 0, QKV);
       toHeadMajor(cache.keys[l], qkv.subarray(H * D), T, KVH, D, cache.capacity, past, QKV);
@@ -250,7 +260,7 @@ export class Decoder {
       options.onLayerOutput?.(l + 1, x);
     }
     cache.length = Tk;
-    return { hidden: x, tape: keep ? { T, past, layers: tapes, cache } : null };
+    return { hidden: x, tape: keep ? { T, past, segmentStart, positions, layers: tapes, cache } : null };
   }
 
   /**
@@ -264,7 +274,8 @@ export class Decoder {
     const { T, past, cache } = tape;
     const Tk = past + T;
     if (cache.length < Tk) throw new Error(`the KV cache was rewound (${cache.length} < ${Tk} tokens) before the backward`);
-    const shape: AttentionShape = { T, past, heads: H, kvHeads: KVH, headDim: D, capacity: cache.capacity, causal: true };
+    const shape: AttentionShape = { T, past, heads: H, kvHeads: KVH, headDim: D, capacity: cache.capacity, causal: true, segmentStart: tape.segmentStart ?? undefined };
+    const rotaryStart = tape.positions ?? past;
     const QKV = (H + 2 * KVH) * D;
     const dx = new Float32Array(T * C);
     dx.set(dHidden.subarray(0, T * C));
@@ -304,8 +315,8 @@ export class Decoder {
       toTokenMajor(dqkv, dqHeads, T, H, D, QKV);
       toTokenMajor(dqkv.subarray(H * D), dkHeads, T, KVH, D, QKV);
       toTokenMajor(dqkv.subarray((H + KVH) * D), dvHeads, T, KVH, D, QKV);
-      this.rotary.apply(dqkv, T, H, past, true, QKV);
-      this.rotary.apply(dqkv.subarray(H * D), T, KVH, past, true, QKV);
+      this.rotary.apply(dqkv, T, H, rotaryStart, true, QKV);
+      this.rotary.apply(dqkv.subarray(H * D), T, KVH, rotaryStart, true, QKV);
       kernels.linearBackwardInput(dqkv, T, fused.qkv.weight, dh, false);
       if (g) {
         stridedWeightGrad(kernels, g.q, dqkv, QKV, s.h1, T, H * D, C);
@@ -316,6 +327,28 @@ export class Decoder {
     }
     return dx;
   }
+}
+
+/** Per-token first visible key and RoPE position of packed sequences (null when not packed). */
+function packing(segmentStarts: readonly number[] | undefined, T: number, past: number): { segmentStart: Int32Array | null; positions: Int32Array | null } {
+  if (!segmentStarts || segmentStarts.length <= 1) {
+    if (segmentStarts && segmentStarts.length === 1 && segmentStarts[0] !== 0) throw new RangeError('the first packed sequence must start at token 0');
+    return { segmentStart: null, positions: null };
+  }
+  if (past !== 0) throw new RangeError('packed sequences need an empty KV cache');
+  const segmentStart = new Int32Array(T);
+  const positions = new Int32Array(T);
+  let segment = 0;
+  if (segmentStarts[0] !== 0) throw new RangeError('the first packed sequence must start at token 0');
+  for (let t = 0; t < T; t++) {
+    while (segment + 1 < segmentStarts.length && segmentStarts[segment + 1] <= t) {
+      if (segmentStarts[segment + 1] <= segmentStarts[segment]) throw new RangeError('packed sequence starts must increase');
+      segment++;
+    }
+    segmentStart[t] = segmentStarts[segment];
+    positions[t] = t - segmentStarts[segment];
+  }
+  return { segmentStart, positions };
 }
 
 /** dW [N, K] += doutᵀ·x and db += Σ_t dout, where dout is N columns of a wider [T, ld] array. */

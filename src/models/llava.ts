@@ -39,6 +39,13 @@ export interface LossInput extends SequenceInput {
   readonly labels: ArrayLike<number>;
   /** A prefix already run (system prompt, image…): ids continue after it. Left as it was. */
   readonly cache?: KVCache;
+  /**
+   * Several training sequences packed into `ids`: the index of each one's first token (the
+   * first is 0). Each sees only itself (attention and positions restart); no cache then.
+   */
+  readonly segments?: readonly number[];
+  /** Weight of each label (aligned with labels; default 1): loss = Σ w·CE / Σ w. */
+  readonly labelWeights?: ArrayLike<number>;
 }
 
 /**
@@ -241,19 +248,28 @@ export class LlavaModel {
     const cache = input.cache ?? this.decoder.newCache(T);
     const past = cache.length;
     if (past > 0 && labels[0] !== -100) throw new Error('with a cached prefix, the first label must be −100 (it would be predicted from the prefix)');
+    for (const start of input.segments ?? []) {
+      if (labels[start] !== -100) throw new Error(`packed sequence starting at token ${start} has a label on its first token (it would be predicted from the previous sequence)`);
+    }
     const rows: number[] = [];
     const targets: number[] = [];
+    const weights: number[] = [];
+    let weightSum = 0;
     for (let t = 0; t + 1 < T; t++) {
       if (labels[t + 1] === -100) continue;
+      const weight = input.labelWeights ? input.labelWeights[t + 1] : 1;
+      if (!(weight >= 0)) throw new RangeError(`label weight ${weight} at token ${t + 1} is not a non-negative number`);
       rows.push(t);
       targets.push(this.columnOf(labels[t + 1], extra));
+      weights.push(weight);
+      weightSum += weight;
     }
     const R = rows.length;
     const kernels = this.kernels();
     const embeds = this.embed(input);
     let tape: DecoderTape | null = null;
     try {
-      const forward = this.decoder.forward(embeds, T, cache, { tape: true });
+      const forward = this.decoder.forward(embeds, T, cache, { tape: true, segmentStarts: input.segments });
       tape = forward.tape!;
       const hidden = forward.hidden;
       // Final norm and head on the loss rows only.
@@ -277,15 +293,16 @@ export class LlavaModel {
         let sum = 0;
         for (let j = 0; j < V; j++) sum += (baseRow[j] = Math.exp(logits[base + j] - max));
         for (let j = 0; j < m; j++) sum += (extraRow[j] = Math.exp(logits[base + V + j] - max));
-        loss += max + Math.log(sum) - logits[base + targets[i]];
-        const scale = 1 / (sum * R);
+        // Weighted mean: d loss / d logits = w·(softmax − onehot) / Σw.
+        const share = weightSum > 0 ? weights[i] / weightSum : 0;
+        loss += share * (max + Math.log(sum) - logits[base + targets[i]]);
+        const scale = share / sum;
         for (let j = 0; j < V; j++) baseRow[j] *= scale;
         for (let j = 0; j < m; j++) extraRow[j] *= scale;
         const target = targets[i];
-        if (target < V) baseRow[target] -= 1 / R;
-        else extraRow[target - V] -= 1 / R;
+        if (target < V) baseRow[target] -= share;
+        else extraRow[target - V] -= share;
       }
-      loss = R > 0 ? loss / R : 0;
       // Back through the head and the extra output rows.
       const dNormed = new Float32Array(R * C);
       const outputRowGrads = new Float32Array(m * C);

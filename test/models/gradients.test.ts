@@ -264,3 +264,32 @@ test('loss gradients of every language weight and of the image features (pretrai
   checkGradient('layer 1 down', loss, weights.layers[1].down.weight.data as Float32Array, grads.layers[1].down.weight!, { step: 1e-3 });
   checkGradient('image features', loss, image, result.imageGrads![0], { step: 1e-3 });
 });
+
+test('packed sequences equal separate runs; label weights weight the mean', () => {
+  const model = createRandomLlava(tinyConfig('qwen2', 'clip'), { seed: 80, std: 0.3 }, kernels);
+  const C = 16, V = 30;
+  const extra = { inputRows: randomArray(2 * C, 81), outputRows: randomArray(C, 82), outputIds: [V] };
+  const a = { ids: [1, V, 4, 5, 6], labels: [-100, -100, 4, 5, 6] };
+  const b = { ids: [1, 7, V + 1, 8, V, 9, 2], labels: [-100, -100, -100, 8, V, 9, 2] };
+  const separate = [a, b].map((s) => model.lossAndGradients({ ...s, extra }));
+  const counts = [3, 4];
+  const packed = model.lossAndGradients({ ids: [...a.ids, ...b.ids], labels: [...a.labels, ...b.labels], extra, segments: [0, a.ids.length] });
+  const total = counts[0] + counts[1];
+  const expectedLoss = (separate[0].loss * counts[0] + separate[1].loss * counts[1]) / total;
+  assert.ok(Math.abs(packed.loss - expectedLoss) < 1e-5, `${packed.loss} vs ${expectedLoss}`);
+  for (const key of ['inputRowGrads', 'outputRowGrads'] as const) {
+    const expected = separate[0][key].map((v, i) => (v * counts[0] + separate[1][key][i] * counts[1]) / total);
+    const diff = packed[key].reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+    assert.ok(diff < 1e-5, `${key}: ${diff}`);
+  }
+  assert.throws(() => model.lossAndGradients({ ids: [...a.ids, ...b.ids], labels: [...a.labels, 7, ...b.labels.slice(1)], extra, segments: [0, a.ids.length] }), /label on its first token/);
+
+  // Weight 0 on a label is the same as no label; weights 2 and 1 weight the mean.
+  const zero = model.lossAndGradients({ ...b, extra, labelWeights: [1, 1, 1, 0, 1, 1, 1] });
+  const dropped = model.lossAndGradients({ ids: b.ids, labels: [-100, -100, -100, -100, V, 9, 2], extra });
+  assert.ok(Math.abs(zero.loss - dropped.loss) < 1e-6);
+  const weights = [1, 1, 1, 2, 1, 1, 1];
+  const weighted = model.lossAndGradients({ ...b, extra, labelWeights: weights });
+  const loss = () => model.lossAndGradients({ ...b, extra, labelWeights: weights }).loss;
+  checkGradient('weighted loss, input rows', loss, extra.inputRows as Float32Array, weighted.inputRowGrads, { step: 1e-3 });
+});

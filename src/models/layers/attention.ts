@@ -22,6 +22,11 @@ export interface AttentionShape {
   readonly capacity: number;
   /** causal: query t sees keys [0, past + t] */
   readonly causal: boolean;
+  /**
+   * Packed sequences: query t sees keys from segmentStart[t] on (the first token of its own
+   * sequence), so that several training sequences share one forward without seeing each other.
+   */
+  readonly segmentStart?: Int32Array;
 }
 
 export function attentionForward(
@@ -42,25 +47,26 @@ export function attentionForward(
     kernels.gemm(false, true, R * T, Tk, D, scale, q.subarray(g * R * T * D), D, groupKeys, D, 0, groupProbs, Tk);
     for (let row = 0; row < R * T; row++) {
       const t = row % T;
-      softmaxRowInPlace(groupProbs, row * Tk, causal ? past + t + 1 : Tk, Tk);
+      softmaxRowInPlace(groupProbs, row * Tk, shape.segmentStart ? shape.segmentStart[t] : 0, causal ? past + t + 1 : Tk, Tk);
     }
     kernels.gemm(false, false, R * T, D, Tk, 1, groupProbs, Tk, groupValues, D, 0, outHeads.subarray(g * R * T * D), D);
   }
   toTokenMajor(out, outHeads, T, H, D);
 }
 
-/** Softmax of x[base, base+valid) in place; entries [valid, width) become 0. */
-function softmaxRowInPlace(x: Float32Array, base: number, valid: number, width: number): void {
+/** Softmax of x[base+from, base+valid) in place; the other entries of the row become 0. */
+function softmaxRowInPlace(x: Float32Array, base: number, from: number, valid: number, width: number): void {
   let max = -Infinity;
-  for (let j = 0; j < valid; j++) if (x[base + j] > max) max = x[base + j];
+  for (let j = from; j < valid; j++) if (x[base + j] > max) max = x[base + j];
   let sum = 0;
-  for (let j = 0; j < valid; j++) {
+  for (let j = from; j < valid; j++) {
     const e = Math.exp(x[base + j] - max);
     x[base + j] = e;
     sum += e;
   }
   const inv = 1 / sum;
-  for (let j = 0; j < valid; j++) x[base + j] *= inv;
+  for (let j = from; j < valid; j++) x[base + j] *= inv;
+  for (let j = 0; j < from; j++) x[base + j] = 0;
   for (let j = valid; j < width; j++) x[base + j] = 0;
 }
 
@@ -99,9 +105,11 @@ export function attentionBackward(
     for (let row = 0; row < R * T; row++) {
       const base = row * Tk;
       const valid = causal ? past + (row % T) + 1 : Tk;
+      const from = shape.segmentStart ? shape.segmentStart[row % T] : 0;
       let dot = 0;
-      for (let j = 0; j < valid; j++) dot += dScores[base + j] * groupProbs[base + j];
-      for (let j = 0; j < valid; j++) dScores[base + j] = groupProbs[base + j] * (dScores[base + j] - dot) * scale;
+      for (let j = from; j < valid; j++) dot += dScores[base + j] * groupProbs[base + j];
+      for (let j = from; j < valid; j++) dScores[base + j] = groupProbs[base + j] * (dScores[base + j] - dot) * scale;
+      for (let j = 0; j < from; j++) dScores[base + j] = 0;
       for (let j = valid; j < Tk; j++) dScores[base + j] = 0;
     }
     // dQ = dS · K  [R·T, D]

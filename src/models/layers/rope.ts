@@ -42,16 +42,19 @@ export class RotaryTable {
   /**
    * Rotates x in place. x is [T, heads·D] token-major, rows `rowStride` apart (a slice of a
    * wider row, like q inside a fused q/k/v output); token t is at position `start + t`.
-   * `inverse` applies the transpose rotation (the backward).
+   * `inverse` applies the transpose rotation (the backward). `start` may instead give every
+   * token's position (packed sequences restart at 0).
    */
-  apply(x: Float32Array, T: number, heads: number, start: number, inverse = false, rowStride = heads * this.headDim): void {
-    this.ensure(start + T);
+  apply(x: Float32Array, T: number, heads: number, start: number | Int32Array, inverse = false, rowStride = heads * this.headDim): void {
+    const positions = typeof start === 'number' ? null : start;
+    if (positions) { let max = 0; for (let t = 0; t < T; t++) max = Math.max(max, positions[t]); this.ensure(max + 1); }
+    else this.ensure((start as number) + T);
     const D = this.headDim;
     const half = D / 2;
     const sign = inverse ? -1 : 1;
     const { cos, sin } = this;
     for (let t = 0; t < T; t++) {
-      const table = (start + t) * half;
+      const table = (positions ? positions[t] : (start as number) + t) * half;
       for (let h = 0; h < heads; h++) {
         const base = t * rowStride + h * D;
         for (let i = 0; i < half; i++) {
