@@ -15,6 +15,7 @@ import { readSafetensorsHeader } from '../../src/engine/safetensors.ts';
 import { ModelLoadError, parseLlavaConfig, type LlavaConfig } from '../../src/models/config.ts';
 import { ConvVisionTower, type ConvVisionConfig, type ConvVisionGrads, type ConvVisionWeights } from '../../src/models/convVisionTower.ts';
 import { conv2dBackward, conv2dForward, conv2dOutputHeight, conv2dOutputWidth, convWeightFromTorch, convWeightToTorch, im2colSize, type Conv2dShape } from '../../src/models/layers/conv2d.ts';
+import { activationBackward, activationForward } from '../../src/models/layers/activations.ts';
 import { groupNormBackward, groupNormForward } from '../../src/models/layers/groupNorm.ts';
 import type { Linear, LinearGrads } from '../../src/models/layers/linear.ts';
 import { loadLlava } from '../../src/models/loadLlava.ts';
@@ -133,6 +134,17 @@ test('GroupNorm over channels-last maps: input, weight and bias by finite differ
   checkGradient('groupnorm x', loss, x, dx, { step: 1e-3, samples: 20 });
   checkGradient('groupnorm w', loss, w, dw, { step: 1e-3 });
   checkGradient('groupnorm b', loss, b, db, { step: 1e-3 });
+});
+
+test('relu (the cheap activation for conv towers): forward and backward', () => {
+  const x = Float32Array.from(randomArray(40, 64, 2), (v) => (Math.abs(v) < 0.05 ? v + 0.1 : v)); // away from the kink
+  const r = randomArray(40, 65);
+  const out = new Float32Array(40);
+  activationForward('relu', out, x);
+  assert.ok(out.every((v, i) => v === Math.max(0, x[i])));
+  const dx = new Float32Array(40);
+  activationBackward('relu', dx, r, x);
+  checkGradient('relu', () => { activationForward('relu', out, x); return project(out, r); }, x, dx, { samples: 40, step: 1e-3 });
 });
 
 function tinyConvConfig(norm: 'group_norm' | 'layer_norm'): ConvVisionConfig {
@@ -261,7 +273,7 @@ test('conv vision_config errors are ModelLoadErrors that say what is wrong', () 
   assert.deepEqual(parseLlavaConfig('config.json', good).vision, tinyConvConfig('group_norm'));
   const broken = (vision: Record<string, unknown>, root: Record<string, unknown> = {}) =>
     ({ ...good, ...root, vision_config: { ...(good.vision_config as Record<string, unknown>), ...vision } });
-  const cases: [Record<string, unknown>, RegExp, Record<string, unknown>?][] = [
+  const cases: [Record<string, unknown>, RegExp | null, Record<string, unknown>?][] = [
     [{ stage_strides: [2] }, /stage_strides lists 1 strides for 2 stage_channels/],
     [{ stage_channels: [] }, /stage_channels must be a non-empty list/],
     [{ hidden_size: 16 }, /hidden_size 16 differs from the last stage's 8 channels/],
@@ -272,10 +284,16 @@ test('conv vision_config errors are ModelLoadErrors that say what is wrong', () 
     [{ stage_channels: [6, 0] }, /stage_channels must be a non-empty list of positive integers, got \[6,0\]/],
     [{ num_hidden_layers: 3 }, /num_hidden_layers 3 differs from the 2 stages/],
     [{ hidden_act: 'relu6' }, /hidden_act: unsupported activation "relu6"/],
+    [{ hidden_act: 'relu', norm_type: 'layer_norm', num_groups: 3 }, null],
     [{}, /vision_feature_layer -2 must select the conv tower's last hidden state/, { vision_feature_layer: -2 }],
     [{}, /vision_feature_select_strategy must be "full"/, { vision_feature_select_strategy: 'default' }],
   ];
   for (const [vision, message, root] of cases) {
+    if (!message) { // valid: layer_norm ignores num_groups
+      const parsed = parseLlavaConfig('config.json', broken(vision, root)).vision as ConvVisionConfig;
+      assert.equal(parsed.hiddenAct, 'relu');
+      continue;
+    }
     assert.throws(() => parseLlavaConfig('config.json', broken(vision, root)), (error: unknown) => {
       assert.ok(error instanceof ModelLoadError, `${JSON.stringify(vision)}: ${String(error)}`);
       assert.match(error.message, message);

@@ -4,7 +4,7 @@
  * pre-activation input `x`.
  */
 
-export type ActivationName = 'silu' | 'gelu' | 'gelu_pytorch_tanh' | 'quick_gelu';
+export type ActivationName = 'silu' | 'gelu' | 'gelu_pytorch_tanh' | 'quick_gelu' | 'relu';
 
 /** erf with |error| < 1.2e-7 everywhere (Chebyshev fit of erfc, Numerical Recipes §6.2). */
 export function erf(x: number): number {
@@ -37,6 +37,9 @@ export function activationForward(name: ActivationName, out: Float32Array, x: Fl
       return;
     case 'quick_gelu':
       for (let i = 0; i < count; i++) { const v = x[i]; out[i] = v / (1 + Math.exp(-1.702 * v)); }
+      return;
+    case 'relu':
+      for (let i = 0; i < count; i++) { const v = x[i]; out[i] = v > 0 ? v : 0; }
       return;
   }
 }
@@ -71,6 +74,9 @@ export function activationBackward(name: ActivationName, dx: Float32Array, dout:
         dx[i] += dout[i] * (s + 1.702 * v * s * (1 - s));
       }
       return;
+    case 'relu':
+      for (let i = 0; i < count; i++) if (x[i] > 0) dx[i] += dout[i];
+      return;
   }
 }
 
@@ -92,6 +98,6 @@ export function swigluBackward(dGate: Float32Array, dUp: Float32Array, dout: Flo
 
 export function parseActivation(name: unknown, where: string): ActivationName {
   if (name === 'gelu_new' || name === 'gelu_fast') return 'gelu_pytorch_tanh';
-  if (name === 'silu' || name === 'gelu' || name === 'gelu_pytorch_tanh' || name === 'quick_gelu') return name;
-  throw new Error(`${where}: unsupported activation ${JSON.stringify(name)} (supported: silu, gelu, gelu_pytorch_tanh, quick_gelu)`);
+  if (name === 'silu' || name === 'gelu' || name === 'gelu_pytorch_tanh' || name === 'quick_gelu' || name === 'relu') return name;
+  throw new Error(`${where}: unsupported activation ${JSON.stringify(name)} (supported: silu, gelu, gelu_pytorch_tanh, quick_gelu, relu)`);
 }
