@@ -30,3 +30,18 @@ export { VisionLanguageModel, type ChatTurn, type PromptOptions, type GenerateTe
 export { Tokenizer, TokenizerError } from './models/Tokenizer.ts';
 export * from './models/prompts.ts';
 export * from './models/image/index.ts';
+// personalize
+export { Concept, ConceptError, type ConceptInfo, type EpochMetrics } from './personalize/Concept.ts';
+export { ConceptSet } from './personalize/ConceptSet.ts';
+export { ConceptLibrary, defaultLibraryDir } from './personalize/ConceptLibrary.ts';
+export { buildConceptData, type ConceptData, type TrainingSample, type ConversationPair, type SampleKind } from './personalize/conceptData.ts';
+export { saveConceptData, loadConceptData } from './personalize/conceptDataFile.ts';
+export { exportPublicJson, importPublicJson } from './personalize/publicJson.ts';
+export { generateConversations } from './personalize/conversations.ts';
+export { trainConcept, type TrainConceptOptions, type TrainProgress, type TrainConceptResult } from './personalize/trainConcept.ts';
+export { createConcept, prepareConceptData, type CreateConceptOptions, type CreateConceptProgress } from './personalize/createConcept.ts';
+export { recognize, type RecognitionResult } from './personalize/recognize.ts';
+export { explainConcept } from './personalize/explainConcept.ts';
+export { ImageIndex, hardNegatives, easyNegatives } from './personalize/ImageIndex.ts';
+export { visionTowerEmbedder, clipEmbedder, type ImageEmbedder } from './personalize/imageEmbedder.ts';
+export * from './personalize/recognitionTemplates.ts';
