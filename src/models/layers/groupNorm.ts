@@ -4,6 +4,9 @@
  * P·C/G values, then scaled and shifted per channel. No running statistics: a batch of one
  * behaves exactly like a batch of many. The forward keeps mean and rstd [N, G] for the
  * backward; the backward ADDS into dx and into the weight/bias gradients when given.
+ *
+ * Both directions make one pass that sums per channel (contiguous, float64 accumulators)
+ * and one pass that applies per-channel coefficients: group sums are sums of channel sums.
  */
 
 export function groupNormForward(
@@ -12,43 +15,32 @@ export function groupNormForward(
 ): void {
   const width = C / G;
   const count = P * width;
-  const sums = new Float64Array(G);
-  const m = new Float64Array(G);
-  const r = new Float64Array(G);
+  const sum = new Float64Array(C);
+  const sumSquares = new Float64Array(C);
+  const scale = new Float64Array(C);
+  const shift = new Float64Array(C);
   for (let n = 0; n < N; n++) {
     const image = n * P * C;
-    sums.fill(0);
-    for (let p = 0; p < P; p++) {
-      const base = image + p * C;
-      for (let g = 0; g < G; g++) {
-        let s = 0;
-        for (let j = g * width, end = j + width; j < end; j++) s += x[base + j];
-        sums[g] += s;
-      }
-    }
-    for (let g = 0; g < G; g++) { m[g] = sums[g] / count; sums[g] = 0; }
-    // Second pass for the variance: no cancellation when the mean is large.
-    for (let p = 0; p < P; p++) {
-      const base = image + p * C;
-      for (let g = 0; g < G; g++) {
-        const mg = m[g];
-        let s = 0;
-        for (let j = g * width, end = j + width; j < end; j++) { const d = x[base + j] - mg; s += d * d; }
-        sums[g] += s;
-      }
+    sum.fill(0);
+    sumSquares.fill(0);
+    for (let p = 0, base = image; p < P; p++, base += C) {
+      for (let c = 0; c < C; c++) { const v = x[base + c]; sum[c] += v; sumSquares[c] += v * v; }
     }
     for (let g = 0; g < G; g++) {
-      r[g] = 1 / Math.sqrt(sums[g] / count + eps);
-      if (mean) mean[n * G + g] = m[g];
-      if (rstd) rstd[n * G + g] = r[g];
+      let s = 0;
+      let q = 0;
+      for (let c = g * width; c < (g + 1) * width; c++) { s += sum[c]; q += sumSquares[c]; }
+      const m = s / count;
+      // Float64 sums of float32 values: E[x²] − m² loses nothing at float32 precision unless
+      // |mean| dwarfs the spread by ~10⁴; clamped at 0 for a constant group.
+      const variance = Math.max(0, q / count - m * m);
+      const r = 1 / Math.sqrt(variance + eps);
+      if (mean) mean[n * G + g] = m;
+      if (rstd) rstd[n * G + g] = r;
+      for (let c = g * width; c < (g + 1) * width; c++) { scale[c] = r * weight[c]; shift[c] = bias[c] - m * r * weight[c]; }
     }
-    for (let p = 0; p < P; p++) {
-      const base = image + p * C;
-      for (let g = 0; g < G; g++) {
-        const mg = m[g];
-        const rg = r[g];
-        for (let j = g * width, end = j + width; j < end; j++) out[base + j] = (x[base + j] - mg) * rg * weight[j] + bias[j];
-      }
+    for (let p = 0, base = image; p < P; p++, base += C) {
+      for (let c = 0; c < C; c++) out[base + c] = x[base + c] * scale[c] + shift[c];
     }
   }
 }
@@ -60,43 +52,42 @@ export function groupNormBackward(
 ): void {
   const width = C / G;
   const count = P * width;
-  const sumD = new Float64Array(G); // Σ dout·w over the group
-  const sumDX = new Float64Array(G); // Σ dout·w·xhat over the group
+  const sumD = new Float64Array(C); // Σ_p dout
+  const sumDX = new Float64Array(C); // Σ_p dout·x
+  const a = new Float64Array(C);
+  const b = new Float64Array(C);
+  const k = new Float64Array(C);
   for (let n = 0; n < N; n++) {
     const image = n * P * C;
     sumD.fill(0);
     sumDX.fill(0);
-    for (let p = 0; p < P; p++) {
-      const base = image + p * C;
-      for (let g = 0; g < G; g++) {
-        const mg = mean[n * G + g];
-        const rg = rstd[n * G + g];
-        let d = 0;
-        let dxhat = 0;
-        for (let j = g * width, end = j + width; j < end; j++) {
-          const v = dout[base + j] * weight[j];
-          d += v;
-          dxhat += v * (x[base + j] - mg) * rg;
-        }
-        sumD[g] += d;
-        sumDX[g] += dxhat;
+    for (let p = 0, base = image; p < P; p++, base += C) {
+      for (let c = 0; c < C; c++) { const d = dout[base + c]; sumD[c] += d; sumDX[c] += d * x[base + c]; }
+    }
+    for (let g = 0; g < G; g++) {
+      const m = mean[n * G + g];
+      const r = rstd[n * G + g];
+      // Group means of dxhat = dout·w and of dxhat·xhat, xhat = (x − m)·r.
+      let d = 0;
+      let dxhat = 0;
+      for (let c = g * width; c < (g + 1) * width; c++) {
+        const channelXhat = r * (sumDX[c] - m * sumD[c]); // Σ_p dout·xhat for channel c
+        d += weight[c] * sumD[c];
+        dxhat += weight[c] * channelXhat;
+        if (dWeight) dWeight[c] += channelXhat;
+        if (dBias) dBias[c] += sumD[c];
+      }
+      const meanD = d / count;
+      const meanDX = dxhat / count;
+      // dx = r·(dout·w − meanD − xhat·meanDX) = a·dout + b·x + k
+      for (let c = g * width; c < (g + 1) * width; c++) {
+        a[c] = r * weight[c];
+        b[c] = -r * r * meanDX;
+        k[c] = r * (m * r * meanDX - meanD);
       }
     }
-    for (let p = 0; p < P; p++) {
-      const base = image + p * C;
-      for (let g = 0; g < G; g++) {
-        const mg = mean[n * G + g];
-        const rg = rstd[n * G + g];
-        const meanD = sumD[g] / count;
-        const meanDX = sumDX[g] / count;
-        for (let j = g * width, end = j + width; j < end; j++) {
-          const dy = dout[base + j];
-          const xhat = (x[base + j] - mg) * rg;
-          dx[base + j] += rg * (dy * weight[j] - meanD - xhat * meanDX);
-          if (dWeight) dWeight[j] += dy * xhat;
-          if (dBias) dBias[j] += dy;
-        }
-      }
+    for (let p = 0, base = image; p < P; p++, base += C) {
+      for (let c = 0; c < C; c++) dx[base + c] += a[c] * dout[base + c] + b[c] * x[base + c] + k[c];
     }
   }
 }
