@@ -4,6 +4,7 @@ import { ReferenceError } from '../models/verifyReference.ts';
 import { CliError } from './CliError.ts';
 import { chatCommand, chatUsage } from './commands/chatCommand.ts';
 import { conceptsCommand, conceptsUsage } from './commands/conceptsCommand.ts';
+import { demoCommand, demoUsage } from './commands/demoCommand.ts';
 import { explainCommand, explainUsage } from './commands/explainCommand.ts';
 import { recognizeCommand, recognizeUsage } from './commands/recognizeCommand.ts';
 import { trainCommand, trainUsage } from './commands/trainCommand.ts';
@@ -12,6 +13,7 @@ import { verifyCommand, verifyUsage } from './commands/verifyCommand.ts';
 type Command = { run: (argv: string[]) => Promise<number>; summary: string; usage: string };
 
 const commands: Record<string, Command> = {
+  demo: { run: demoCommand, summary: 'learn a subject of the built-in world, then find it and talk about it', usage: demoUsage },
   train: { run: trainCommand, summary: 'learn a concept from a few photos of it', usage: trainUsage },
   chat: { run: chatCommand, summary: 'talk with the model, with or without a photo and concepts', usage: chatUsage },
   recognize: { run: recognizeCommand, summary: 'find a concept in photos: Yes/No and P(Yes), most likely first', usage: recognizeUsage },
