@@ -233,11 +233,17 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
       conv2dForward(kernels, conv, input, convWeights, shape, col);
       const mean = new Float32Array(this.statsLength(shape));
       const rstd = new Float32Array(mean.length);
+      if (!keep) {
+        // Nothing kept for a backward: norm and activation in place (both are elementwise after their statistics).
+        this.normForward(conv, mean, rstd, conv, norm, shape);
+        activationForward(hiddenAct, conv, conv);
+        return conv;
+      }
       const normed = new Float32Array(size);
       this.normForward(normed, mean, rstd, conv, norm, shape);
       const out = new Float32Array(size);
       activationForward(hiddenAct, out, normed);
-      if (keep) units.push({ input, conv, mean, rstd, normed });
+      units.push({ input, conv, mean, rstd, normed });
       return out;
     };
     let x = runUnit(0, toChannelsLast(pixelValues, batch, numChannels, S));

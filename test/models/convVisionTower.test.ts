@@ -221,6 +221,8 @@ test('conv tower: a batch computes what single images compute; early stop at a s
   const size = 3 * 8 * 8;
   const pixels = randomArray(batch * size, 81);
   const batched = tower.forwardBatch(pixels, batch).hiddenStates;
+  // With a tape (separate buffers) and without (in place): the same states.
+  assert.deepEqual(tower.forwardBatch(pixels, batch, { tape: true }).hiddenStates, batched);
   for (let n = 0; n < batch; n++) {
     const single = tower.forward(pixels.subarray(n * size, (n + 1) * size)).hiddenStates;
     single.forEach((state, i) => {
