@@ -1,0 +1,59 @@
+/**
+ * An instruction-corpus sample as training tokens, in the llava_v1 layout the product uses:
+ * `<s>{system} USER: <image>\n{question} ASSISTANT: {answer}</s>USER: …`, image token expanded
+ * to one per image feature row, labels on the answers (and their "</s>") only.
+ *
+ * Label weights (world-facts.md: with plain token averaging, yes/no tokens got ~5% of the
+ * gradient and recognition never emerged): every sample weighs 1 in all, shared equally by its
+ * turns; in a turn the first answer token — the decision: "Yes"/"No", "A"/"B", the value named —
+ * gets DECISION_SHARE of the turn's weight and the other tokens share the rest.
+ */
+import { expandImageTokens, llavaV1TrainingPrompt } from '../models/prompts.ts';
+import type { Tokenizer } from '../models/Tokenizer.ts';
+import type { CorpusTurn } from '../world/index.ts';
+
+export const DECISION_SHARE = 0.6;
+
+export interface EncodedSample {
+  readonly ids: number[];
+  /** Aligned with ids; −100 = no loss. */
+  readonly labels: number[];
+  readonly weights: number[];
+}
+
+export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], image: boolean, imageTokenId: number, imageTokens: number): EncodedSample {
+  const { text, answerSpans } = llavaV1TrainingPrompt(turns, { image });
+  const { ids, offsets } = tokenizer.encodeWithOffsets(text);
+  const labels = new Array<number>(ids.length).fill(-100);
+  const weights = new Array<number>(ids.length).fill(0);
+  const turnShare = 1 / answerSpans.length;
+  for (const span of answerSpans) {
+    const inSpan: number[] = [];
+    offsets.forEach(([start, end], t) => { if (end > start && start < span.end && end > span.start) inSpan.push(t); });
+    inSpan.forEach((t, k) => {
+      labels[t] = ids[t];
+      weights[t] = inSpan.length === 1 ? turnShare : k === 0 ? turnShare * DECISION_SHARE : (turnShare * (1 - DECISION_SHARE)) / (inSpan.length - 1);
+    });
+  }
+  if (!image) return { ids, labels, weights };
+  // Expand <image> to `imageTokens` positions (no loss on them).
+  const expanded = expandImageTokens(ids, imageTokenId, [imageTokens]);
+  const at = ids.indexOf(imageTokenId);
+  const pad = (xs: number[], fill: number) => [...xs.slice(0, at), ...new Array<number>(imageTokens).fill(fill), ...xs.slice(at + 1)];
+  return { ids: expanded, labels: pad(labels, -100), weights: pad(weights, 0) };
+}
+
+/** Several encoded samples as one packed sequence with its segment starts. */
+export function packSamples(samples: readonly EncodedSample[]): { ids: number[]; labels: number[]; weights: number[]; segments: number[] } {
+  const ids: number[] = [];
+  const labels: number[] = [];
+  const weights: number[] = [];
+  const segments: number[] = [];
+  for (const s of samples) {
+    segments.push(ids.length);
+    ids.push(...s.ids);
+    labels.push(...s.labels);
+    weights.push(...s.weights);
+  }
+  return { ids, labels, weights, segments };
+}

@@ -1,0 +1,214 @@
+/**
+ * Held-out measurements of the base model, on benchmark subjects and their 1–2-attribute
+ * look-alikes (never seen in pretraining), with the product's llava_v1 prompts:
+ *
+ * - mcq: a two-option question about an attribute of what is in the picture; the answer is
+ *   the option letter whose first token scores higher ("A" vs "B").
+ * - recognition: "<name> is <true short description>. Can you see if <name> is in this
+ *   photo? …" on photos of the subject (yes) and of its one- and two-attribute look-alikes
+ *   (no); "Yes" vs "No" first-token scoring; weighted = (positive + negative accuracy) / 2.
+ * - textQa: a two-option question answered from a description in the prompt, no picture.
+ * - captions: greedy "Describe the image." on single-subject pictures; share of subjects whose
+ *   type noun is mentioned, and share of their key attribute values mentioned.
+ * - unknownName: recognition of a name the prompt never describes; ≈ 0.5 weighted is right.
+ */
+import type { LlavaModel } from '../models/llava.ts';
+import { llavaV1GenerationPrompt } from '../models/prompts.ts';
+import type { Tokenizer } from '../models/Tokenizer.ts';
+import {
+  attributeAnswer,
+  attributeQuestion,
+  attributeValueAnswer,
+  composeScene,
+  createWorldSplit,
+  describeIndividual,
+  distractorValues,
+  entityReferences,
+  KIND_SCHEMAS,
+  multipleChoicePrompt,
+  randomLookAlike,
+  recognitionEvalQuestion,
+  renderScene,
+  Rng,
+  subjectRef,
+  typeNoun,
+  type Individual,
+  type SceneSpec,
+} from '../world/index.ts';
+import { heldOutIndividual } from './stage1Tower.ts';
+import { scenePixelValues } from './worldModelConfig.ts';
+
+export interface EvaluationOptions {
+  readonly seed: number;
+  /** Items per measurement (recognition: per polarity). Default 200. */
+  readonly items?: number;
+  /** Pictures captioned (greedy decoding is the slow part). Default 40. */
+  readonly captions?: number;
+}
+
+export interface RecognitionScore {
+  readonly positive: number;
+  readonly negative: number;
+  readonly weighted: number;
+  readonly negativeOneAttribute: number;
+  readonly negativeTwoAttributes: number;
+}
+
+export interface BaseModelMetrics {
+  readonly mcq: number;
+  readonly recognition: RecognitionScore;
+  readonly textQa: number;
+  readonly captions: { readonly subjectMention: number; readonly attributeMention: number; readonly examples: string[] };
+  readonly unknownName: RecognitionScore;
+  readonly items: number;
+}
+
+export class BaseModelScorer {
+  private readonly tokenA: number;
+  private readonly tokenB: number;
+  private readonly tokenYes: number;
+  private readonly tokenNo: number;
+
+  constructor(readonly model: LlavaModel, readonly tokenizer: Tokenizer) {
+    this.tokenA = this.answerToken('A');
+    this.tokenB = this.answerToken('B');
+    this.tokenYes = this.answerToken('Yes');
+    this.tokenNo = this.answerToken('No');
+  }
+
+  /** The first token of `answer` as the model writes it after "ASSISTANT:". */
+  answerToken(answer: string): number {
+    const prompt = this.tokenizer.encode('ASSISTANT:', { addSpecialTokens: false });
+    const full = this.tokenizer.encode(`ASSISTANT: ${answer}`, { addSpecialTokens: false });
+    return full[prompt.length];
+  }
+
+  features(scene: SceneSpec): Float32Array {
+    return this.model.encodeImage(scenePixelValues(renderScene(scene).pixels));
+  }
+
+  /** Logits of the first answer token. */
+  private firstLogits(question: string, image: Float32Array | null): Float32Array {
+    const text = llavaV1GenerationPrompt([{ user: question }], { image: image !== null });
+    const raw = this.tokenizer.encode(text);
+    const ids = image ? raw.flatMap((id) => (id === this.model.config.imageTokenId ? new Array<number>(this.model.imageTokenCount).fill(id) : [id])) : raw;
+    const cache = this.model.decoder.newCache(ids.length);
+    const hidden = this.model.forward({ ids, images: image ? [image] : [] }, cache);
+    return this.model.logitsAt(hidden, [ids.length - 1]);
+  }
+
+  /** True when the model picks option A over B. */
+  choosesA(question: string, image: Float32Array | null): boolean {
+    const z = this.firstLogits(question, image);
+    return z[this.tokenA] > z[this.tokenB];
+  }
+
+  saysYes(question: string, image: Float32Array | null): boolean {
+    const z = this.firstLogits(question, image);
+    return z[this.tokenYes] > z[this.tokenNo];
+  }
+
+  async generate(question: string, image: Float32Array | null, maxNewTokens = 48): Promise<string> {
+    const text = llavaV1GenerationPrompt([{ user: question }], { image: image !== null });
+    const raw = this.tokenizer.encode(text);
+    const ids = image ? raw.flatMap((id) => (id === this.model.config.imageTokenId ? new Array<number>(this.model.imageTokenCount).fill(id) : [id])) : raw;
+    const result = await this.model.generate({ ids, images: image ? [image] : [] }, { maxNewTokens, stopTokenIds: this.tokenizer.eosTokenIds });
+    return this.tokenizer.decode(result.ids, { skipSpecialTokens: true }).trim();
+  }
+}
+
+function twoOptions(rng: Rng, question: string, correct: string, wrong: string): { prompt: string; correctIsA: boolean } {
+  const correctIsA = rng.chance(0.5);
+  return { prompt: multipleChoicePrompt(question, correctIsA ? correct : wrong, correctIsA ? wrong : correct), correctIsA };
+}
+
+function randomAttributeChoice(rng: Rng, ind: Individual): { attribute: string; correct: string; wrong: string } {
+  const attributes = KIND_SCHEMAS[ind.kind].map((a) => a.name).filter((a) => distractorValues(ind, a).length > 0);
+  const attribute = rng.pick(attributes);
+  return { attribute, correct: attributeAnswer(ind, attribute), wrong: attributeValueAnswer(ind, attribute, rng.pick(distractorValues(ind, attribute))) };
+}
+
+const NAMES = ['<sks>', '<tamo>', '<ridu>', '<vexa>'];
+
+export type ScoredMetrics = Omit<BaseModelMetrics, 'captions'>;
+
+/** The first-token measurements (no generation): synchronous, usable inside a training loop. */
+export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptions): ScoredMetrics {
+  const items = options.items ?? 200;
+  const split = createWorldSplit(0);
+  // Two-option questions about the picture.
+  let mcqRight = 0;
+  for (let i = 0; i < items; i++) {
+    const rng = Rng.from('pretrain-eval-mcq', options.seed, i);
+    const ind = heldOutIndividual(rng, split);
+    const scene = composeScene(rng, [ind], { occlusionChance: 0 });
+    const ref = entityReferences(renderScene(scene).description)[0].byKind!;
+    const choice = randomAttributeChoice(rng, ind);
+    const { prompt, correctIsA } = twoOptions(rng, attributeQuestion(ref, ind, choice.attribute), choice.correct, choice.wrong);
+    if (scorer.choosesA(prompt, scorer.features(scene)) === correctIsA) mcqRight++;
+  }
+  const recognition = (described: boolean): RecognitionScore => {
+    let pos = 0;
+    let neg1 = 0;
+    let neg2 = 0;
+    let n1 = 0;
+    let n2 = 0;
+    for (let i = 0; i < items; i++) {
+      const rng = Rng.from(described ? 'pretrain-eval-recognition' : 'pretrain-eval-unknown', options.seed, i);
+      const subject = rng.pick(split.subjects).individual;
+      const name = rng.pick(NAMES);
+      const prefix = described ? `${name} is ${describeIndividual(subject)}. ` : '';
+      const question = `${prefix}${recognitionEvalQuestion(name)}`;
+      if (scorer.saysYes(question, scorer.features(composeScene(rng, [subject], { occlusionChance: 0 })))) pos++;
+      const distance = 1 + (i % 2);
+      const lookAlike = randomLookAlike(rng, subject, distance);
+      const no = !scorer.saysYes(question, scorer.features(composeScene(rng, [lookAlike], { occlusionChance: 0 })));
+      if (distance === 1) { n1++; neg1 += no ? 1 : 0; } else { n2++; neg2 += no ? 1 : 0; }
+    }
+    const positive = pos / items;
+    const negative = (neg1 + neg2) / items;
+    return { positive, negative, weighted: (positive + negative) / 2, negativeOneAttribute: neg1 / Math.max(1, n1), negativeTwoAttributes: neg2 / Math.max(1, n2) };
+  };
+  // Text-only questions answered from a description.
+  let textRight = 0;
+  for (let i = 0; i < items; i++) {
+    const rng = Rng.from('pretrain-eval-text', options.seed, i);
+    const ind = heldOutIndividual(rng, split);
+    const name = rng.pick(NAMES);
+    const choice = randomAttributeChoice(rng, ind);
+    const { prompt, correctIsA } = twoOptions(rng, attributeQuestion(subjectRef(name), ind, choice.attribute), choice.correct, choice.wrong);
+    if (scorer.choosesA(`${name} is ${describeIndividual(ind)}. ${prompt}`, null) === correctIsA) textRight++;
+  }
+  return { mcq: mcqRight / items, recognition: recognition(true), textQa: textRight / items, unknownName: recognition(false), items };
+}
+
+/** Greedy captions of single-subject held-out pictures: subject and key attribute mentions. */
+export async function measureCaptions(scorer: BaseModelScorer, options: EvaluationOptions): Promise<BaseModelMetrics['captions']> {
+  const split = createWorldSplit(0);
+  const captionCount = options.captions ?? 40;
+  let subjectHits = 0;
+  let attributeHits = 0;
+  let attributeTotal = 0;
+  const examples: string[] = [];
+  for (let i = 0; i < captionCount; i++) {
+    const rng = Rng.from('pretrain-eval-caption', options.seed, i);
+    const ind = heldOutIndividual(rng, split);
+    const caption = (await scorer.generate('Describe the image.', scorer.features(composeScene(rng, [ind], { occlusionChance: 0 })))).toLowerCase();
+    if (examples.length < 5) examples.push(`${describeIndividual(ind)} → ${caption}`);
+    if (caption.includes(typeNoun(ind))) subjectHits++;
+    const description = describeIndividual(ind);
+    for (const a of KIND_SCHEMAS[ind.kind]) {
+      const value = ind.attributes[a.name];
+      if (value === 'none' || value === 'plain' || value === typeNoun(ind) || !description.includes(value)) continue;
+      attributeTotal++;
+      if (caption.includes(value)) attributeHits++;
+    }
+  }
+  return { subjectMention: subjectHits / Math.max(1, captionCount), attributeMention: attributeHits / Math.max(1, attributeTotal), examples };
+}
+
+/** Every measurement; `items` per measurement keeps it to ~1–2 minutes for the base model. */
+export async function evaluateBaseModel(scorer: BaseModelScorer, options: EvaluationOptions): Promise<BaseModelMetrics> {
+  const scored = scoreBaseModel(scorer, options);
+  return { ...scored, captions: await measureCaptions(scorer, options) };
+}

@@ -1,0 +1,253 @@
+/**
+ * `npm run pretrain -- [options]`: pretrains yollava's base model, yollava-world, from a seed.
+ *
+ *   --seed N           everything (tokenizer text, weights, pictures, samples) follows it (default 1)
+ *   --stage S          all (default) | tokenizer | 1 | 2 | eval
+ *   --out DIR          the model folder (default models/yollava-world)
+ *   --cache DIR        checkpoints (default .yollava-cache/pretrain), git-ignored
+ *   --minutes M        budget per stage for this sitting (default: stage 1 30, stage 2 150)
+ *   --no-resume        start the stages over instead of continuing their checkpoints
+ *   --size base|tiny   tiny: a very small shape for tests (default base)
+ *   --stage1-steps N / --stage2-steps N   schedule lengths (default 1200 / 8000)
+ *   --tokens-per-step N  packed tokens per stage-2 step (default 1024)
+ *   --eval             measure the model in --out after training (or alone with --stage eval)
+ *   --eval-items N     items per measurement (default 200)
+ *   --quiet            no progress lines
+ *
+ * Stages resume from their last checkpoint, so a run can span several sittings: run the same
+ * command again. Stage 2 writes the model folder (config.json, model.safetensors, tokenizer
+ * files, preprocessor_config.json, training-summary.json) at the end of every sitting.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getKernels } from '../engine/backend.ts';
+import { readSafetensors } from '../engine/safetensors.ts';
+import type { ConvVisionTower } from '../models/convVisionTower.ts';
+import type { LlavaModel } from '../models/llava.ts';
+import { createRandomLlava } from '../models/randomLlava.ts';
+import { saveLlava } from '../models/saveLlava.ts';
+import { Tokenizer } from '../models/Tokenizer.ts';
+import { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
+import { BaseModelScorer, evaluateBaseModel, scoreBaseModel, type BaseModelMetrics } from './evaluate.ts';
+import { progressLine, TrainingLog } from './progress.ts';
+import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
+import { trainInstructStage } from './stage2Instruct.ts';
+import { findCheckpoint, towerParameters } from './trainingState.ts';
+import { bpeVocabSize } from './trainBpeTokenizer.ts';
+import { worldModelConfig, worldPreprocessorConfig, type WorldModelSize } from './worldModelConfig.ts';
+import { trainWorldTokenizer, writeTokenizerFiles } from './worldTokenizer.ts';
+
+export const DEFAULT_VOCAB_SIZE = 1536;
+
+export interface PretrainOptions {
+  readonly seed: number;
+  readonly stage: 'all' | 'tokenizer' | '1' | '2' | 'eval';
+  readonly out: string;
+  readonly cache: string;
+  readonly minutes: number | null;
+  readonly resume: boolean;
+  readonly size: WorldModelSize;
+  readonly stage1Steps: number;
+  readonly stage2Steps: number;
+  readonly tokensPerStep: number;
+  readonly eval: boolean;
+  readonly evalItems: number;
+  readonly quiet: boolean;
+  /** Stage-1 batch (default 64) and vocabulary (default 1536), for tests. */
+  readonly stage1Batch?: number;
+  readonly vocabSize?: number;
+  readonly evalEvery?: number;
+}
+
+export interface PretrainReport {
+  readonly stage1: { step: number; done: boolean; accuracy: AttributeAccuracy | null } | null;
+  readonly stage2: { step: number; samples: number; done: boolean } | null;
+  readonly metrics: BaseModelMetrics | null;
+}
+
+function tokenizerReady(dir: string): boolean {
+  return existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, 'tokenizer_config.json'));
+}
+
+/** Sets the tower's weights to those in a stage-1 checkpoint. */
+function loadTowerFromCheckpoint(tower: ConvVisionTower, checkpointDir: string): void {
+  const found = findCheckpoint(checkpointDir);
+  if (!found) throw new Error(`no stage-1 checkpoint in ${checkpointDir}: run stage 1 first (npm run pretrain -- --stage 1)`);
+  const file = join(found.dir, 'optimizer.safetensors');
+  const params = towerParameters(tower, tower.newGrads());
+  const tensors = readSafetensors(file, params.map((p) => `value.${p.name}`));
+  for (const p of params) p.value.set(tensors.get(`value.${p.name}`)!.data as Float32Array);
+}
+
+function exportModel(model: LlavaModel, options: PretrainOptions, summary: Record<string, unknown>): void {
+  mkdirSync(options.out, { recursive: true });
+  saveLlava(model, options.out, { yollava_world_seed: String(options.seed) });
+  writeFileSync(join(options.out, 'preprocessor_config.json'), JSON.stringify(worldPreprocessorConfig(), null, 2) + '\n');
+  writeFileSync(join(options.out, 'training-summary.json'), JSON.stringify(summary, null, 2) + '\n');
+}
+
+export async function pretrain(options: PretrainOptions): Promise<PretrainReport> {
+  const quiet = options.quiet;
+  const log = new TrainingLog(join(options.out, 'pretrain-log.jsonl'));
+  const seedCache = join(options.cache, `${options.size}-seed-${options.seed}`);
+  mkdirSync(seedCache, { recursive: true });
+  mkdirSync(options.out, { recursive: true });
+  const report: { stage1: PretrainReport['stage1']; stage2: PretrainReport['stage2']; metrics: BaseModelMetrics | null } = { stage1: null, stage2: null, metrics: null };
+  const runs = (stage: '1' | '2' | 'tokenizer') => options.stage === 'all' || options.stage === stage;
+
+  if (options.stage === 'eval') {
+    report.metrics = await evaluateFolder(options, log);
+    return report;
+  }
+  // Tokenizer (seconds): trained once, kept in the model folder.
+  if (!tokenizerReady(options.out) || (!options.resume && runs('tokenizer'))) {
+    const started = Date.now();
+    const bpe = trainWorldTokenizer({ vocabSize: options.vocabSize ?? DEFAULT_VOCAB_SIZE, seed: options.seed, corpusSamples: options.size === 'tiny' ? 1500 : 6000 });
+    writeTokenizerFiles(bpe, options.out);
+    progressLine(quiet, `[tokenizer] ${bpeVocabSize(bpe)} tokens (${bpe.merges.length} merges) in ${((Date.now() - started) / 1000).toFixed(1)} s → ${options.out}`);
+    log.record({ stage: 'tokenizer', vocabSize: bpeVocabSize(bpe), merges: bpe.merges.length, imageTokenId: bpe.imageTokenId });
+  }
+  if (options.stage === 'tokenizer') return report;
+  const tokenizer = await Tokenizer.fromDirectory(options.out);
+  const imageTokenId = tokenizer.tokenToId('<image>');
+  if (imageTokenId === undefined) throw new Error(`${options.out}/tokenizer.json has no <image> token`);
+  const config = worldModelConfig(options.size, tokenizer.vocabSize, imageTokenId);
+  const model = createRandomLlava(config, { seed: options.seed, std: 0.02 });
+  const tower = model.visionTower as ConvVisionTower;
+  const stage1Dir = join(seedCache, 'stage1');
+  const stage2Dir = join(seedCache, 'stage2');
+
+  if (runs('1')) {
+    const result = trainTowerStage(tower, {
+      seed: options.seed, checkpointDir: stage1Dir, resume: options.resume, totalSteps: options.stage1Steps,
+      minutes: options.minutes ?? 30, batchSize: options.stage1Batch, log, quiet,
+      evalImages: options.size === 'tiny' ? 50 : 500,
+    });
+    report.stage1 = result;
+    if (!result.done) {
+      progressLine(quiet, `[stage 1] stopped at step ${result.step}/${options.stage1Steps} (time budget); run the same command again to continue`);
+      return report;
+    }
+  }
+  if (runs('2')) {
+    loadTowerFromCheckpoint(tower, stage1Dir);
+    const stage1State = findCheckpoint(stage1Dir)!.state;
+    if ((stage1State.step as number) < (stage1State.totalSteps as number)) progressLine(quiet, `[stage 2] note: stage 1 stopped at step ${stage1State.step}/${stage1State.totalSteps}`);
+    const scorer = new BaseModelScorer(model, tokenizer);
+    const result = trainInstructStage(model, tokenizer, {
+      seed: options.seed, checkpointDir: stage2Dir, resume: options.resume, totalSteps: options.stage2Steps,
+      minutes: options.minutes ?? 150, tokensPerStep: options.tokensPerStep, log, quiet,
+      evalEvery: options.evalEvery ?? 500,
+      evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
+    });
+    report.stage2 = result;
+    const previous = existsSync(join(options.out, 'training-summary.json')) ? JSON.parse(readFileSync(join(options.out, 'training-summary.json'), 'utf8')) as Record<string, unknown> : {};
+    exportModel(model, options, {
+      ...previous,
+      model: 'yollava-world',
+      seed: options.seed,
+      size: options.size,
+      parameters: parameterCount(model),
+      vocabSize: tokenizer.vocabSize,
+      imageTokens: model.imageTokenCount,
+      stage1: stage1State,
+      stage2: { step: result.step, totalSteps: options.stage2Steps, samples: result.samples, done: result.done, tokensPerStep: options.tokensPerStep },
+      updated: new Date().toISOString(),
+      kernels: getKernels().name,
+    });
+    progressLine(quiet, `[stage 2] step ${result.step}/${options.stage2Steps}, ${result.samples} samples; model written to ${options.out}${result.done ? '' : ' (run the same command again to continue)'}`);
+  }
+  if (options.eval) report.metrics = await evaluateFolder(options, log);
+  return report;
+}
+
+function parameterCount(model: LlavaModel): number {
+  const tower = model.visionTower as ConvVisionTower;
+  const d = model.decoder.weights;
+  const p = model.projector.weights;
+  const linear = (l: { weight: { rows: number; cols: number }; bias: Float32Array | null }) => l.weight.rows * l.weight.cols + (l.bias?.length ?? 0);
+  let n = tower.parameterCount + linear(p.linear1) + linear(p.linear2) + d.embedTokens.rows * d.embedTokens.cols + d.norm.length;
+  if (d.lmHead !== d.embedTokens) n += d.lmHead.rows * d.lmHead.cols;
+  for (const l of d.layers) n += l.inputNorm.length + l.postNorm.length + [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].reduce((s, x) => s + linear(x), 0);
+  return n;
+}
+
+/** A fast look during training (40 items each, no captions). */
+function quickMetrics(scorer: BaseModelScorer, seed: number, step: number, quiet: boolean): Record<string, unknown> {
+  const m = scoreBaseModel(scorer, { seed: seed + 1000, items: 40 });
+  progressLine(quiet, `[stage 2] step ${step} held-out (40 items): mcq ${m.mcq.toFixed(2)}  recognition ${m.recognition.weighted.toFixed(2)} (pos ${m.recognition.positive.toFixed(2)}, neg ${m.recognition.negative.toFixed(2)})  text ${m.textQa.toFixed(2)}  unknown-name ${m.unknownName.weighted.toFixed(2)}`);
+  return { ...m };
+}
+
+/** Loads the model folder through the normal loader and measures it; writes metrics.json. */
+async function evaluateFolder(options: PretrainOptions, log: TrainingLog): Promise<BaseModelMetrics> {
+  const started = Date.now();
+  const vlm = await VisionLanguageModel.load(options.out);
+  const scorer = new BaseModelScorer(vlm.model, vlm.tokenizer);
+  const metrics = await evaluateBaseModel(scorer, { seed: options.seed + 2000, items: options.evalItems, captions: Math.min(40, options.evalItems) });
+  const summaryFile = join(options.out, 'training-summary.json');
+  const summary = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown> : {};
+  const record = { ...metrics, evaluatedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000, trainedSteps: summary.stage2 ?? null };
+  writeFileSync(join(options.out, 'metrics.json'), JSON.stringify(record, null, 2) + '\n');
+  log.record({ stage: 'eval', metrics: record });
+  progressLine(options.quiet, `[eval] mcq ${metrics.mcq.toFixed(3)}  recognition weighted ${metrics.recognition.weighted.toFixed(3)} (pos ${metrics.recognition.positive.toFixed(3)}, neg ${metrics.recognition.negative.toFixed(3)})  text QA ${metrics.textQa.toFixed(3)}  captions subject ${metrics.captions.subjectMention.toFixed(3)} attributes ${metrics.captions.attributeMention.toFixed(3)}  unknown-name ${metrics.unknownName.weighted.toFixed(3)}  → ${join(options.out, 'metrics.json')}`);
+  return metrics;
+}
+
+export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      seed: { type: 'string', default: '1' },
+      stage: { type: 'string', default: 'all' },
+      out: { type: 'string', default: 'models/yollava-world' },
+      cache: { type: 'string', default: '.yollava-cache/pretrain' },
+      minutes: { type: 'string' },
+      resume: { type: 'boolean', default: true },
+      'no-resume': { type: 'boolean', default: false },
+      size: { type: 'string', default: 'base' },
+      'stage1-steps': { type: 'string', default: '1200' },
+      'stage2-steps': { type: 'string', default: '8000' },
+      'tokens-per-step': { type: 'string', default: '1024' },
+      eval: { type: 'boolean', default: false },
+      'eval-items': { type: 'string', default: '200' },
+      quiet: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const stage = values.stage as PretrainOptions['stage'];
+  if (!['all', 'tokenizer', '1', '2', 'eval'].includes(stage)) throw new Error(`--stage must be all, tokenizer, 1, 2 or eval; got ${stage}`);
+  const size = values.size as WorldModelSize;
+  if (size !== 'base' && size !== 'tiny') throw new Error(`--size must be base or tiny; got ${size}`);
+  const int = (name: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number; got ${v}`);
+    return n;
+  };
+  return {
+    seed: int('seed', values.seed),
+    stage,
+    out: values.out!,
+    cache: values.cache!,
+    minutes: values.minutes === undefined ? null : int('minutes', values.minutes),
+    resume: values.resume! && !values['no-resume'],
+    size,
+    stage1Steps: int('stage1-steps', values['stage1-steps']),
+    stage2Steps: int('stage2-steps', values['stage2-steps']),
+    tokensPerStep: int('tokens-per-step', values['tokens-per-step']),
+    eval: values.eval!,
+    evalItems: int('eval-items', values['eval-items']),
+    quiet: values.quiet!,
+  };
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain) {
+  try {
+    await pretrain(parsePretrainArgs(process.argv.slice(2)));
+  } catch (error) {
+    process.stderr.write(`pretrain: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

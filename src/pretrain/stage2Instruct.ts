@@ -1,0 +1,152 @@
+/**
+ * Stage 2: projector + decoder on the world's instruction corpus, the tower frozen.
+ *
+ * Each step packs corpus samples (llava_v1 prompts, see encodeSample.ts) into one sequence of
+ * about `tokensPerStep` tokens, so that every product in the decoder sees hundreds of rows; the
+ * step's pictures go through the frozen tower as one batch, then through the projector with a
+ * tape, and the gradient that reaches the image features continues into the projector.
+ * Sample i of the stream is instructionSample(seed, i): a resumed run continues exactly where
+ * the checkpoint left off.
+ */
+import { join } from 'node:path';
+import { AdamW } from '../engine/adamw.ts';
+import { writeSafetensors } from '../engine/safetensors.ts';
+import type { ConvVisionTower } from '../models/convVisionTower.ts';
+import type { LlavaModel } from '../models/llava.ts';
+import type { Tokenizer } from '../models/Tokenizer.ts';
+import { IMAGE_SIZE, instructionSample, renderScene, type CorpusOptions, type CorpusSample } from '../world/index.ts';
+import { encodeTurns, packSamples, type EncodedSample } from './encodeSample.ts';
+import { formatDuration, progressLine, Smoothed, type TrainingLog } from './progress.ts';
+import {
+  clipGradients,
+  decoderParameters,
+  findCheckpoint,
+  learningRate,
+  newDecoderGrads,
+  newProjectorGrads,
+  optimizerTensors,
+  projectorParameters,
+  restoreOptimizer,
+  writeCheckpoint,
+} from './trainingState.ts';
+import { scenePixelValues } from './worldModelConfig.ts';
+
+export interface Stage2Options {
+  readonly seed: number;
+  readonly checkpointDir: string;
+  readonly resume: boolean;
+  readonly totalSteps: number;
+  readonly minutes: number;
+  /** Packed tokens per optimizer step (whole samples; default 1024). */
+  readonly tokensPerStep?: number;
+  readonly lr?: number; // default 1e-3
+  readonly warmupSteps?: number; // default 100
+  readonly checkpointEvery?: number; // default 50
+  /** Corpus options other than seed/count (task mix, recognition negatives). */
+  readonly corpus?: Omit<CorpusOptions, 'seed' | 'count'>;
+  readonly log: TrainingLog;
+  readonly quiet?: boolean;
+  /** Called every `evalEvery` steps (and at the end) to measure and log held-out metrics. */
+  readonly evaluate?: (step: number) => Record<string, unknown>;
+  readonly evalEvery?: number;
+}
+
+export interface Stage2Result {
+  readonly step: number;
+  readonly samples: number;
+  readonly done: boolean;
+}
+
+export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, options: Stage2Options): Stage2Result {
+  const tower = model.visionTower as ConvVisionTower;
+  const tokensPerStep = options.tokensPerStep ?? 1024;
+  const peak = options.lr ?? 1e-3;
+  const imageTokens = model.imageTokenCount;
+  const imageTokenId = model.config.imageTokenId;
+  const projectorGrads = newProjectorGrads(model.projector);
+  const decoderGrads = newDecoderGrads(model.decoder);
+  const params = [...projectorParameters(model.projector, projectorGrads), ...decoderParameters(model.decoder, decoderGrads)];
+  const optimizer = new AdamW(params, { lr: peak, weightDecay: 0.01, beta2: 0.98 });
+  let step = 0;
+  let nextSample = 0;
+  const found = options.resume ? findCheckpoint(options.checkpointDir) : null;
+  if (found) {
+    step = found.state.step as number;
+    nextSample = found.state.nextSample as number;
+    restoreOptimizer(optimizer, join(found.dir, 'optimizer.safetensors'), step);
+    progressLine(options.quiet ?? false, `[stage 2] resumed at step ${step} (sample ${nextSample}) from ${found.dir}`);
+  }
+  // One sample that did not fit the previous step starts the next one; it is not trained on yet.
+  let carried: { sample: CorpusSample; encoded: EncodedSample } | null = null;
+  const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: nextSample - (carried ? 1 : 0), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep }, (dir) => {
+    writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerTensors(optimizer));
+  });
+  const corpus = { ...options.corpus, seed: options.seed };
+  const deadline = Date.now() + options.minutes * 60_000;
+  const smoothed = new Smoothed(0.95);
+  const started = Date.now();
+  const samplesAtStart = nextSample;
+  const Cv = tower.config.hiddenSize;
+  const C = model.hiddenSize;
+  while (step < options.totalSteps && Date.now() < deadline) {
+    optimizer.zeroGrad();
+    const batch: Array<{ sample: CorpusSample; encoded: EncodedSample }> = [];
+    let tokens = 0;
+    for (;;) {
+      const item: { sample: CorpusSample; encoded: EncodedSample } = carried ?? (() => {
+        const sample = instructionSample(corpus, nextSample);
+        return { sample, encoded: encodeTurns(tokenizer, sample.turns, sample.image !== undefined, imageTokenId, imageTokens) };
+      })();
+      if (!carried) nextSample++;
+      carried = null;
+      if (batch.length > 0 && tokens + item.encoded.ids.length > tokensPerStep) { carried = item; break; }
+      batch.push(item);
+      tokens += item.encoded.ids.length;
+    }
+    // Pictures through the frozen tower (one batch), then the projector with a tape.
+    const pictured = batch.filter((b) => b.sample.image !== undefined);
+    const n = pictured.length;
+    const images: Float32Array[] = [];
+    let projectorTape = null;
+    if (n > 0) {
+      const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
+      pictured.forEach((b, i) => scenePixelValues(renderScene(b.sample.image!).pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE));
+      const { hiddenStates } = tower.forwardBatch(pixels, n);
+      const features = hiddenStates[hiddenStates.length - 1];
+      if (features.length !== n * imageTokens * Cv) throw new Error('unexpected tower output size');
+      const projected = model.projector.forward(features, n * imageTokens, true);
+      projectorTape = projected.tape!;
+      for (let i = 0; i < n; i++) images.push(projected.output.subarray(i * imageTokens * C, (i + 1) * imageTokens * C));
+    }
+    const packed = packSamples(batch.map((b) => b.encoded));
+    const result = model.lossAndGradients(
+      { ids: packed.ids, labels: packed.labels, labelWeights: packed.weights, segments: packed.segments, images },
+      { weightGrads: decoderGrads, imageGrads: n > 0 },
+    );
+    if (projectorTape && result.imageGrads) {
+      const dProjected = new Float32Array(n * imageTokens * C);
+      result.imageGrads.forEach((g, i) => dProjected.set(g, i * imageTokens * C));
+      model.projector.backward(projectorTape, dProjected, projectorGrads);
+    }
+    const gradNorm = clipGradients(params, 1);
+    optimizer.lr = learningRate(step, options.totalSteps, peak, options.warmupSteps ?? 100);
+    optimizer.step();
+    step++;
+    const smooth = smoothed.add(result.loss);
+    const seconds = (Date.now() - started) / 1000;
+    const rate = (nextSample - samplesAtStart) / seconds;
+    if (step % 10 === 0 || step === options.totalSteps) {
+      const stepsPerSecond = (nextSample - samplesAtStart) / Math.max(1, batch.length) / seconds;
+      const left = Math.min((options.totalSteps - step) / stepsPerSecond, (deadline - Date.now()) / 1000);
+      progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  ${batch.length} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
+      options.log.record({ stage: 2, step, samples: nextSample, loss: result.loss, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens });
+    }
+    if (step % (options.checkpointEvery ?? 50) === 0) save();
+    if (options.evaluate && options.evalEvery && step % options.evalEvery === 0) {
+      const metrics = options.evaluate(step);
+      options.log.record({ stage: 2, step, samples: nextSample, heldOut: metrics });
+    }
+  }
+  save();
+  return { step, samples: nextSample - (carried ? 1 : 0), done: step >= options.totalSteps };
+}

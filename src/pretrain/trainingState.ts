@@ -1,0 +1,175 @@
+/**
+ * What pretraining keeps between sittings: the trainable parameters of each part of the model
+ * (with their gradient buffers), and checkpoints written atomically — a whole folder is built
+ * under a temporary name and renamed into place, so an interrupted write never leaves a
+ * half-written checkpoint (the previous one stays readable as `<dir>.old` until the swap ends).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AdamW, Parameter } from '../engine/adamw.ts';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../engine/safetensors.ts';
+import type { ConvVisionGrads, ConvVisionTower } from '../models/convVisionTower.ts';
+import { newDecoderLayerGrads, type Decoder } from '../models/decoder.ts';
+import type { Linear, LinearGrads } from '../models/layers/linear.ts';
+import type { LlavaWeightGrads } from '../models/llava.ts';
+import type { Projector, ProjectorGrads } from '../models/projector.ts';
+
+function f32(data: unknown, what: string): Float32Array {
+  if (!(data instanceof Float32Array)) throw new TypeError(`${what}: pretraining needs float32 weights`);
+  return data;
+}
+
+function linearParameters(name: string, layer: Linear, grads: LinearGrads): Parameter[] {
+  const out: Parameter[] = [{ name: `${name}.weight`, value: f32(layer.weight.data, name), grad: grads.weight! }];
+  if (layer.bias) out.push({ name: `${name}.bias`, value: layer.bias, grad: grads.bias!, decay: false });
+  return out;
+}
+
+/** Every weight of the conv tower with its gradient in `grads` (norms and positions undecayed). */
+export function towerParameters(tower: ConvVisionTower, grads: ConvVisionGrads): Parameter[] {
+  const w = tower.weights;
+  const params: Parameter[] = [
+    ...linearParameters('tower.stem', w.stem, grads.stem),
+    { name: 'tower.stem_norm.weight', value: w.stemNorm.weight, grad: grads.stemNorm.weight!, decay: false },
+    { name: 'tower.stem_norm.bias', value: w.stemNorm.bias, grad: grads.stemNorm.bias!, decay: false },
+  ];
+  w.stages.forEach((stage, i) => {
+    const g = grads.stages[i];
+    params.push(
+      ...linearParameters(`tower.stages.${i}.conv1`, stage.conv1, g.conv1),
+      { name: `tower.stages.${i}.norm1.weight`, value: stage.norm1.weight, grad: g.norm1.weight!, decay: false },
+      { name: `tower.stages.${i}.norm1.bias`, value: stage.norm1.bias, grad: g.norm1.bias!, decay: false },
+      ...linearParameters(`tower.stages.${i}.conv2`, stage.conv2, g.conv2),
+      { name: `tower.stages.${i}.norm2.weight`, value: stage.norm2.weight, grad: g.norm2.weight!, decay: false },
+      { name: `tower.stages.${i}.norm2.bias`, value: stage.norm2.bias, grad: g.norm2.bias!, decay: false },
+    );
+  });
+  params.push({ name: 'tower.position_embedding', value: w.positionEmbedding, grad: grads.positionEmbedding!, decay: false });
+  return params;
+}
+
+export function newProjectorGrads(projector: Projector): ProjectorGrads {
+  const linear = (layer: Linear): LinearGrads => ({
+    weight: new Float32Array(layer.weight.rows * layer.weight.cols),
+    bias: layer.bias ? new Float32Array(layer.bias.length) : null,
+  });
+  return { linear1: linear(projector.weights.linear1), linear2: linear(projector.weights.linear2) };
+}
+
+export function projectorParameters(projector: Projector, grads: ProjectorGrads): Parameter[] {
+  return [
+    ...linearParameters('projector.linear_1', projector.weights.linear1, grads.linear1),
+    ...linearParameters('projector.linear_2', projector.weights.linear2, grads.linear2),
+  ];
+}
+
+/** Gradient buffers for every decoder weight (embeddings and head untied). */
+export function newDecoderGrads(decoder: Decoder): LlavaWeightGrads {
+  const w = decoder.weights;
+  const embed = new Float32Array(w.embedTokens.rows * w.embedTokens.cols);
+  return {
+    layers: newDecoderLayerGrads(w),
+    embedTokens: embed,
+    norm: new Float32Array(w.norm.length),
+    lmHead: w.lmHead === w.embedTokens ? embed : new Float32Array(w.lmHead.rows * w.lmHead.cols),
+  };
+}
+
+export function decoderParameters(decoder: Decoder, grads: LlavaWeightGrads): Parameter[] {
+  const w = decoder.weights;
+  const params: Parameter[] = [{ name: 'decoder.embed_tokens', value: f32(w.embedTokens.data, 'embed_tokens'), grad: grads.embedTokens! }];
+  w.layers.forEach((layer, l) => {
+    const g = grads.layers![l];
+    const p = `decoder.layers.${l}`;
+    params.push(
+      { name: `${p}.input_norm`, value: layer.inputNorm, grad: g.inputNorm, decay: false },
+      ...linearParameters(`${p}.q`, layer.q, g.q), ...linearParameters(`${p}.k`, layer.k, g.k),
+      ...linearParameters(`${p}.v`, layer.v, g.v), ...linearParameters(`${p}.o`, layer.o, g.o),
+      { name: `${p}.post_norm`, value: layer.postNorm, grad: g.postNorm, decay: false },
+      ...linearParameters(`${p}.gate`, layer.gate, g.gate), ...linearParameters(`${p}.up`, layer.up, g.up),
+      ...linearParameters(`${p}.down`, layer.down, g.down),
+    );
+  });
+  params.push({ name: 'decoder.norm', value: w.norm, grad: grads.norm!, decay: false });
+  if (w.lmHead !== w.embedTokens) params.push({ name: 'decoder.lm_head', value: f32(w.lmHead.data, 'lm_head'), grad: grads.lmHead! });
+  return params;
+}
+
+/** Global L2 norm of the gradients; scales them down to `maxNorm` when above it. */
+export function clipGradients(params: readonly Parameter[], maxNorm: number): number {
+  let sum = 0;
+  for (const p of params) for (let i = 0; i < p.grad.length; i++) sum += p.grad[i] * p.grad[i];
+  const norm = Math.sqrt(sum);
+  if (norm > maxNorm) {
+    const scale = maxNorm / norm;
+    for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] *= scale;
+  }
+  return norm;
+}
+
+/** Linear warmup to `peak`, then cosine down to `floor`·peak at `total` steps. */
+export function learningRate(step: number, total: number, peak: number, warmup: number, floor = 0.1): number {
+  if (step < warmup) return (peak * (step + 1)) / warmup;
+  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+  return peak * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+/** Parameter values and optimizer moments as safetensors tensors. */
+export function optimizerTensors(optimizer: AdamW): Record<string, TensorToWrite> {
+  const state = optimizer.state();
+  const tensors: Record<string, TensorToWrite> = {};
+  optimizer.parameters.forEach((p, i) => {
+    tensors[`value.${p.name}`] = { shape: [p.value.length], data: p.value };
+    tensors[`m.${p.name}`] = { shape: [p.value.length], data: state.m[i] };
+    tensors[`v.${p.name}`] = { shape: [p.value.length], data: state.v[i] };
+  });
+  return tensors;
+}
+
+/** Restores parameter values and moments written by optimizerTensors; `step` from the state file. */
+export function restoreOptimizer(optimizer: AdamW, file: string, step: number): void {
+  const tensors = readSafetensors(file);
+  const get = (name: string, length: number): Float32Array => {
+    const t = tensors.get(name);
+    if (!t || !(t.data instanceof Float32Array) || t.data.length !== length) throw new Error(`${file}: tensor ${name} is missing or has the wrong size (different model shape?)`);
+    return t.data;
+  };
+  const m: Float32Array[] = [];
+  const v: Float32Array[] = [];
+  for (const p of optimizer.parameters) {
+    p.value.set(get(`value.${p.name}`, p.value.length));
+    m.push(get(`m.${p.name}`, p.value.length));
+    v.push(get(`v.${p.name}`, p.value.length));
+  }
+  optimizer.loadState({ step, m, v });
+}
+
+export const STATE_FILE = 'state.json';
+
+/**
+ * Writes a checkpoint folder atomically: `write(tempDir)` fills a temporary folder, then
+ * `state` goes to state.json in it, then the folder replaces `dir`.
+ */
+export function writeCheckpoint(dir: string, state: unknown, write: (tempDir: string) => void): void {
+  const temp = `${dir}.tmp-${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp, { recursive: true });
+  write(temp);
+  writeFileSync(join(temp, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  const old = `${dir}.old`;
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(temp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** The readable checkpoint folder for `dir` (itself, or the previous one if a swap was cut short), or null. */
+export function findCheckpoint(dir: string): { dir: string; state: Record<string, unknown> } | null {
+  for (const candidate of [dir, `${dir}.old`]) {
+    const file = join(candidate, STATE_FILE);
+    if (existsSync(file)) return { dir: candidate, state: JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> };
+  }
+  return null;
+}
+
+export { writeSafetensors };
