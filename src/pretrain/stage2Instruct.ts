@@ -39,6 +39,8 @@ export interface Stage2Options {
   readonly minutes: number;
   /** Packed tokens per optimizer step (whole samples; default 1024). */
   readonly tokensPerStep?: number;
+  /** Most tokens in one packed forward (default 512): attention costs T² per sequence. */
+  readonly microTokens?: number;
   readonly lr?: number; // default 1e-3
   readonly warmupSteps?: number; // default 100
   readonly checkpointEvery?: number; // default 50
@@ -86,10 +88,11 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
   const smoothed = new Smoothed(0.95);
   const started = Date.now();
   const samplesAtStart = nextSample;
+  const stepsAtStart = step;
   const Cv = tower.config.hiddenSize;
   const C = model.hiddenSize;
-  while (step < options.totalSteps && Date.now() < deadline) {
-    optimizer.zeroGrad();
+  /** The next samples up to `budget` tokens (at least one). */
+  const nextMicroBatch = (budget: number): { batch: Array<{ sample: CorpusSample; encoded: EncodedSample }>; tokens: number } => {
     const batch: Array<{ sample: CorpusSample; encoded: EncodedSample }> = [];
     let tokens = 0;
     for (;;) {
@@ -99,10 +102,14 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
       })();
       if (!carried) nextSample++;
       carried = null;
-      if (batch.length > 0 && tokens + item.encoded.ids.length > tokensPerStep) { carried = item; break; }
+      if (batch.length > 0 && tokens + item.encoded.ids.length > budget) { carried = item; break; }
       batch.push(item);
       tokens += item.encoded.ids.length;
     }
+    return { batch, tokens };
+  };
+  /** Forward and backward of one packed micro-batch; gradients are added. */
+  const microStep = (batch: ReadonlyArray<{ sample: CorpusSample; encoded: EncodedSample }>): number => {
     // Pictures through the frozen tower (one batch), then the projector with a tape.
     const pictured = batch.filter((b) => b.sample.image !== undefined);
     const n = pictured.length;
@@ -128,18 +135,38 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
       result.imageGrads.forEach((g, i) => dProjected.set(g, i * imageTokens * C));
       model.projector.backward(projectorTape, dProjected, projectorGrads);
     }
+    return result.loss;
+  };
+  // Attention over a packed sequence costs T² per head, so a step is several micro-batches
+  // of ≤ microTokens tokens whose gradients add up (the loss is their mean).
+  const microTokens = Math.min(tokensPerStep, options.microTokens ?? 512);
+  while (step < options.totalSteps && Date.now() < deadline) {
+    optimizer.zeroGrad();
+    let tokens = 0;
+    let micro = 0;
+    let stepSamples = 0;
+    let loss = 0;
+    while (tokens < tokensPerStep) {
+      const next = nextMicroBatch(Math.min(microTokens, Math.max(1, tokensPerStep - tokens)));
+      loss += microStep(next.batch);
+      tokens += next.tokens;
+      stepSamples += next.batch.length;
+      micro++;
+    }
+    loss /= micro;
+    if (micro > 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= micro;
     const gradNorm = clipGradients(params, 1);
     optimizer.lr = learningRate(step, options.totalSteps, peak, options.warmupSteps ?? 100);
     optimizer.step();
     step++;
-    const smooth = smoothed.add(result.loss);
+    const smooth = smoothed.add(loss);
     const seconds = (Date.now() - started) / 1000;
     const rate = (nextSample - samplesAtStart) / seconds;
     if (step % 10 === 0 || step === options.totalSteps) {
-      const stepsPerSecond = (nextSample - samplesAtStart) / Math.max(1, batch.length) / seconds;
+      const stepsPerSecond = (step - stepsAtStart) / seconds;
       const left = Math.min((options.totalSteps - step) / stepsPerSecond, (deadline - Date.now()) / 1000);
-      progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  ${batch.length} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
-      options.log.record({ stage: 2, step, samples: nextSample, loss: result.loss, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens });
+      progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
+      options.log.record({ stage: 2, step, samples: nextSample, loss, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens });
     }
     if (step % (options.checkpointEvery ?? 50) === 0) save();
     if (options.evaluate && options.evalEvery && step % options.evalEvery === 0) {
