@@ -42,7 +42,7 @@ export interface Stage2Options {
   /** Most tokens in one packed forward (default 512): attention costs T² per sequence. */
   readonly microTokens?: number;
   readonly lr?: number; // default 1e-3
-  readonly warmupSteps?: number; // default 100
+  readonly warmupSteps?: number; // default 100 (a tenth of a shorter schedule)
   readonly checkpointEvery?: number; // default 50
   /** Corpus options other than seed/count (task mix, recognition negatives). */
   readonly corpus?: Omit<CorpusOptions, 'seed' | 'count'>;
@@ -156,7 +156,7 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
     loss /= micro;
     if (micro > 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= micro;
     const gradNorm = clipGradients(params, 1);
-    optimizer.lr = learningRate(step, options.totalSteps, peak, options.warmupSteps ?? 100);
+    optimizer.lr = learningRate(step, options.totalSteps, peak, options.warmupSteps ?? Math.min(100, Math.ceil(options.totalSteps / 10)));
     optimizer.step();
     step++;
     const smooth = smoothed.add(loss);
