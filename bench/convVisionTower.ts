@@ -1,7 +1,7 @@
 /**
  * Throughput of the convolutional vision tower on batches of 64×64 images: forward alone
  * (features for a frozen tower) and forward + backward to every weight (pretraining), in
- * images per second, for two shapes of about 0.5–1M parameters, with GELU and with ReLU
+ * images per second (wall clock, and per CPU-second of the process), for two shapes of about 0.5–1M parameters, with GELU and with ReLU
  * (GELU's exp costs as much as the convolutions' products on this CPU path).
  *
  *   node --import tsx bench/convVisionTower.ts [--batch 64] [--repeats 3] [--threads N]
@@ -35,15 +35,20 @@ function median(xs: number[]): number {
   return s[Math.floor((s.length - 1) / 2)];
 }
 
-function time(run: () => void): number {
+/** Median wall seconds, and median CPU seconds of this process (all threads: less sensitive to a busy machine). */
+function time(run: () => void): { wall: number; cpu: number } {
   run(); // warm-up
-  const samples: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
+    const startCpu = process.cpuUsage();
     run();
-    samples.push((performance.now() - start) / 1000);
+    const used = process.cpuUsage(startCpu);
+    wall.push((performance.now() - start) / 1000);
+    cpu.push((used.user + used.system) / 1e6);
   }
-  return median(samples);
+  return { wall: median(wall), cpu: median(cpu) };
 }
 
 const normal = seededNormal(1);
@@ -62,7 +67,7 @@ for (const [name, shape] of Object.entries(SHAPES)) for (const hiddenAct of ['ge
   });
   process.stdout.write(JSON.stringify({
     shape: name, act: hiddenAct, parameters: tower.parameterCount, tokens: tower.numTokens, hidden: config.hiddenSize, batch,
-    forwardImagesPerSecond: Math.round(batch / forward), trainingImagesPerSecond: Math.round(batch / training),
-    forwardSeconds: +forward.toFixed(3), trainingSeconds: +training.toFixed(3),
+    forwardImagesPerSecond: Math.round(batch / forward.wall), trainingImagesPerSecond: Math.round(batch / training.wall),
+    forwardImagesPerCpuSecond: Math.round(batch / forward.cpu), trainingImagesPerCpuSecond: Math.round(batch / training.cpu),
   }) + '\n');
 }
