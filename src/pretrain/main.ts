@@ -8,7 +8,7 @@
  *   --minutes M        budget per stage for this sitting (default: stage 1 30, stage 2 150)
  *   --no-resume        start the stages over instead of continuing their checkpoints
  *   --size base|tiny   tiny: a very small shape for tests (default base)
- *   --stage1-steps N / --stage2-steps N   schedule lengths (default 1200 / 8000)
+ *   --stage1-steps N / --stage2-steps N   schedule lengths (default 2400 / 8000)
  *   --tokens-per-step N  packed tokens per stage-2 step (default 1024)
  *   --eval             measure the model in --out after training (or alone with --stage eval)
  *   --eval-items N     items per measurement (default 200)
@@ -207,7 +207,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       resume: { type: 'boolean', default: true },
       'no-resume': { type: 'boolean', default: false },
       size: { type: 'string', default: 'base' },
-      'stage1-steps': { type: 'string', default: '1200' },
+      'stage1-steps': { type: 'string', default: '2400' },
       'stage2-steps': { type: 'string', default: '8000' },
       'tokens-per-step': { type: 'string', default: '1024' },
       eval: { type: 'boolean', default: false },
