@@ -70,8 +70,25 @@ function weightFiles(dir: string): string[] {
   const single = join(dir, 'model.safetensors');
   if (existsSync(single)) return [single];
   const all = readdirSync(dir).filter((f) => f.endsWith('.safetensors') && f !== 'reference.safetensors').sort();
-  if (all.length === 0) throw new ModelLoadError(dir, 'holds no model.safetensors, no model.safetensors.index.json and no *.safetensors weights');
+  if (all.length === 0) {
+    const hint = existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: convert the checkpoint to safetensors)' : '';
+    throw new ModelLoadError(dir, `holds no model.safetensors, no model.safetensors.index.json and no *.safetensors weights${hint}`);
+  }
   return all.map((file) => join(dir, file));
+}
+
+/** The weight files of a checkpoint folder and their parsed headers (errors name the file). */
+export function readWeightHeaders(dir: string): { files: string[]; headers: SafetensorsHeader[] } {
+  const files = weightFiles(dir);
+  const headers = files.map((file) => {
+    try {
+      return readSafetensorsHeader(file);
+    } catch (error) {
+      if (error instanceof SafetensorsError) throw new ModelLoadError(file, error.message.slice(file.length + 2));
+      throw error;
+    }
+  });
+  return { files, headers };
 }
 
 export function readLlavaConfig(dir: string): LlavaConfig {
@@ -216,15 +233,7 @@ export interface LoadedLlava {
 
 export function loadLlava(dir: string, options: LoadOptions = {}): LoadedLlava {
   const config = readLlavaConfig(dir);
-  const files = weightFiles(dir);
-  const headers = files.map((file) => {
-    try {
-      return readSafetensorsHeader(file);
-    } catch (error) {
-      if (error instanceof SafetensorsError) throw new ModelLoadError(file, error.message.slice(file.length + 2));
-      throw error;
-    }
-  });
+  const { files, headers } = readWeightHeaders(dir);
   const source = new TensorSource(headers, options.dtype ?? 'auto', options.onProgress);
   const kernels = options.kernels ?? getKernels;
   try {

@@ -16,9 +16,10 @@ import { join, resolve } from 'node:path';
 import { getKernels } from '../engine/backend.ts';
 import { bf16ToFloat32, f16ToFloat32 } from '../engine/dtypes.ts';
 import type { Kernels, Matrix } from '../engine/kernels.ts';
-import { readSafetensorsHeader, SafetensorsError, SafetensorsFile, type SafetensorsHeader } from '../engine/safetensors.ts';
+import { SafetensorsError, SafetensorsFile, type SafetensorsHeader } from '../engine/safetensors.ts';
 import { ModelLoadError } from '../models/config.ts';
 import { ImageProcessor } from '../models/image/ImageProcessor.ts';
+import { readWeightHeaders } from '../models/loadLlava.ts';
 import { parseActivation } from '../models/layers/activations.ts';
 import type { Linear } from '../models/layers/linear.ts';
 import { VisionTower, type LayerNormWeights, type VisionConfig, type VisionLayerWeights } from '../models/visionTower.ts';
@@ -116,21 +117,6 @@ export function parseClipVisionConfig(file: string, json: unknown): { vision: Vi
   };
 }
 
-function weightFiles(dir: string): string[] {
-  const indexFile = join(dir, 'model.safetensors.index.json');
-  if (existsSync(indexFile)) {
-    const index = readJson(indexFile) as { weight_map?: unknown };
-    if (typeof index?.weight_map !== 'object' || index.weight_map === null) throw new ModelLoadError(indexFile, 'has no weight_map');
-    const files = [...new Set(Object.values(index.weight_map as Record<string, string>))].sort();
-    for (const file of files) if (!existsSync(join(dir, file))) throw new ModelLoadError(join(dir, file), `is listed in ${indexFile} but does not exist`);
-    return files.map((file) => join(dir, file));
-  }
-  const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return [single];
-  const hint = existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: convert the checkpoint to safetensors)' : '';
-  throw new ModelLoadError(dir, `holds no model.safetensors and no model.safetensors.index.json${hint}`);
-}
-
 /** The tensors of one or more shards by name, read with shape checks; vectors widened to float32. */
 class ClipTensors {
   private readonly where = new Map<string, SafetensorsFile>();
@@ -199,15 +185,7 @@ export function loadClipVision(dir: string, options: LoadClipOptions = {}): Clip
   const configFile = join(folder, 'config.json');
   const configText = existsSync(configFile) ? readFileSync(configFile, 'utf8') : '';
   const { vision: config, projectionDim } = parseClipVisionConfig(configFile, readJson(configFile));
-  const files = weightFiles(folder);
-  const headers = files.map((file) => {
-    try {
-      return readSafetensorsHeader(file);
-    } catch (error) {
-      if (error instanceof SafetensorsError) throw new ModelLoadError(file, error.message.slice(file.length + 2));
-      throw error;
-    }
-  });
+  const { files, headers } = readWeightHeaders(folder);
   const tensors = new ClipTensors(headers);
   const kernels = options.kernels ?? getKernels;
   try {

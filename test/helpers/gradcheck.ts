@@ -40,17 +40,21 @@ export function checkGradient(name: string, loss: () => number, param: Float32Ar
   assert.equal(analytic.length, param.length, `${name}: gradient length`);
   let scale = 0;
   for (let i = 0; i < analytic.length; i++) scale = Math.max(scale, Math.abs(analytic[i]));
+  const centralDifference = (i: number): number => {
+    const original = param[i];
+    param[i] = original + step;
+    const plus = loss();
+    param[i] = original - step;
+    const minus = loss();
+    param[i] = original;
+    return (plus - minus) / (2 * step);
+  };
   if (options.expectZero) {
     assert.ok(scale <= 1e-5, `${name}: expected a zero gradient, max |g| is ${scale}`);
     for (let s = 0; s < samples; s++) {
       const i = Math.floor(((s + 0.5) / samples) * param.length);
-      const original = param[i];
-      param[i] = original + step;
-      const plus = loss();
-      param[i] = original - step;
-      const minus = loss();
-      param[i] = original;
-      assert.ok(Math.abs((plus - minus) / (2 * step)) <= 1e-3, `${name}[${i}]: finite difference ${(plus - minus) / (2 * step)} should be ~0`);
+      const numeric = centralDifference(i);
+      assert.ok(Math.abs(numeric) <= 1e-3, `${name}[${i}]: finite difference ${numeric} should be ~0`);
     }
     return 0;
   }
@@ -60,13 +64,7 @@ export function checkGradient(name: string, loss: () => number, param: Float32Ar
     // Entries spread over the array, plus the largest gradient entry.
     let i = Math.floor(((s + 0.5) / samples) * param.length);
     if (s === 0) for (let j = 0; j < analytic.length; j++) if (Math.abs(analytic[j]) === scale) { i = j; break; }
-    const original = param[i];
-    param[i] = original + step;
-    const plus = loss();
-    param[i] = original - step;
-    const minus = loss();
-    param[i] = original;
-    const numeric = (plus - minus) / (2 * step);
+    const numeric = centralDifference(i);
     const error = Math.abs(numeric - analytic[i]) / scale;
     worst = Math.max(worst, error);
     assert.ok(error <= tolerance, `${name}[${i}]: finite difference ${numeric} vs analytic ${analytic[i]} (error ${error.toExponential(2)} of max |g| ${scale.toExponential(2)})`);

@@ -4,38 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import sharp from 'sharp';
-import type { LlavaConfig } from '../../src/models/config.ts';
-import { createRandomLlava } from '../../src/models/randomLlava.ts';
-import { saveLlava } from '../../src/models/saveLlava.ts';
 import { loadLlava } from '../../src/models/loadLlava.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
-import { maxAbsDiff, repoRoot } from '../helpers/fixtures.ts';
-
-const config: LlavaConfig = {
-  vision: { kind: 'clip', hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 2, imageSize: 28, patchSize: 14, numChannels: 3, layerNormEps: 1e-5, hiddenAct: 'quick_gelu' },
-  text: { kind: 'llama', hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8, vocabSize: 382, ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: false },
-  imageTokenId: 380, projectorAct: 'gelu', projectorBias: true, visionFeatureLayer: -2, visionFeatureSelect: 'default', imageAspectRatio: null,
-};
+import { maxAbsDiff } from '../helpers/fixtures.ts';
+import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 async function checkpoint(t: { after: (fn: () => void) => void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'yollava-vlm-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const model = createRandomLlava(config, { seed: 3, std: 0.5 });
-  saveLlava(model, dir);
-  const tokenizerDir = join(repoRoot, 'test', 'models', 'fixtures', 'llama-tokenizer');
-  for (const file of readdirSync(tokenizerDir)) copyFileSync(join(tokenizerDir, file), join(dir, file));
-  writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify({
-    image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: 28 }, crop_size: { height: 28, width: 28 },
-    do_resize: true, do_center_crop: true, do_rescale: true, do_normalize: true, do_convert_rgb: true, resample: 3,
-    image_mean: [0.48145466, 0.4578275, 0.40821073], image_std: [0.26862954, 0.26130258, 0.27577711],
-  }));
-  const photo = join(dir, 'photo.png');
-  await sharp(Buffer.from(Array.from({ length: 40 * 30 * 3 }, (_, i) => (i * 37) % 256)), { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(photo);
-  return { dir, model, photo };
+  const tiny = await makeTinyCheckpoint(t);
+  return { dir: tiny.dir, model: tiny.model, photo: tiny.photos[0] };
 }
 
 test('saveLlava round-trips through the loader', async (t) => {
