@@ -45,7 +45,7 @@ export interface PromptContext {
 export interface Answer {
   /** The generated text, up to the first line break. */
   readonly text: string;
-  /** P(first choice) / (P(first) + P(second)) at the first answer token. */
+  /** P(first choice) / (P(first) + P(second)) at the first answer token (NaN when both start with the same token). */
   readonly probability: number;
 }
 
@@ -77,7 +77,6 @@ export class ModelAsker {
     this.prefixes = new PrefixCache(options.prefixCacheBytes);
     this.yesNo = yesNoTokenIds(vlm);
     this.letters = { A: firstAnswerToken(vlm, 'A'), B: firstAnswerToken(vlm, 'B') };
-    if (this.letters.A === this.letters.B) throw new Error('the tokenizer does not tell "A" from "B" in its first token');
   }
 
   /** The prompt text of a question under a context, with or without a test photo. */
@@ -128,7 +127,8 @@ export class ModelAsker {
         shouldStop: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).includes('\n'),
       });
       const logits = result.logits[0];
-      const probability = 1 / (1 + Math.exp(logits[choices.second] - logits[choices.first]));
+      // A tokenizer whose first answer token is the same for both choices (a bare "▁") gives no score.
+      const probability = choices.first === choices.second ? NaN : 1 / (1 + Math.exp(logits[choices.second] - logits[choices.first]));
       const text = tokenizer.decode(result.ids, { skipSpecialTokens: true }).split('\n')[0].trim();
       this.questions++;
       return { text, probability };

@@ -1,0 +1,118 @@
+/**
+ * The concepts an evaluation trains, one per subject and recipe, kept in the output folder
+ * (`<out>/concepts/<recipe>-e<epochs>-s<seed>/`, a concept library) and reused by later runs:
+ * training data is written before training starts and training keeps a checkpoint after every
+ * epoch, so an interrupted run continues where it stopped.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
+import type { Concept } from '../personalize/Concept.ts';
+import { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
+import type { ConceptData } from '../personalize/conceptData.ts';
+import { loadConceptData, saveConceptData } from '../personalize/conceptDataFile.ts';
+import { prepareConceptData, type CreateConceptProgress } from '../personalize/createConcept.ts';
+import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
+import { removeCheckpoint, trainConcept } from '../personalize/trainConcept.ts';
+import { writeFileAtomic } from '../personalize/writeFileAtomic.ts';
+import type { EvalSubject } from './dataset.ts';
+import { recipeKey, type ConceptRecipe } from './methods.ts';
+
+export interface ConceptSettings {
+  readonly outDir: string;
+  readonly epochs: number;
+  readonly seed: number;
+  /** Folder of other images for negatives; null: no negatives (noted in the report). */
+  readonly negativePool: string | null;
+}
+
+export interface EvalConcept {
+  readonly concept: Concept;
+  readonly file: string;
+  /** Training photos actually used (a subject may have fewer than the recipe's n). */
+  readonly photos: number;
+  readonly summary: ConceptData['summary'];
+  /** Data preparation and training, when this concept was made (stored beside it). */
+  readonly seconds: number;
+  /** True when it came from an earlier run. */
+  readonly reused: boolean;
+}
+
+export function conceptFolder(settings: ConceptSettings, recipe: ConceptRecipe): string {
+  return join(settings.outDir, 'concepts', `${recipeKey(recipe)}-e${settings.epochs}-s${settings.seed}`);
+}
+
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;
+const poolSizes = new Map<string, number>();
+
+/** Images in a folder and its subfolders (counted once per run). */
+function countImages(dir: string | null): number {
+  if (!dir) return 0;
+  let count = poolSizes.get(dir);
+  if (count === undefined) {
+    count = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && IMAGE_FILE.test(e.name)).length;
+    poolSizes.set(dir, count);
+  }
+  return count;
+}
+
+interface Sidecar { seconds: number; photos: number }
+
+/** The subject's concept for `recipe`: from the output folder when it is there for this model, else trained. */
+export async function obtainConcept(
+  vlm: VisionLanguageModel, subject: EvalSubject, recipe: ConceptRecipe, settings: ConceptSettings,
+  options: { onProgress?: (progress: CreateConceptProgress) => void; signal?: AbortSignal } = {},
+): Promise<EvalConcept> {
+  const library = new ConceptLibrary(conceptFolder(settings, recipe));
+  const name = subject.conceptName;
+  const sidecarFile = join(library.dir, `${name}.eval.json`);
+  if (library.has(name) && existsSync(sidecarFile)) {
+    const concept = library.load(name);
+    if (sameModel(concept.info.baseModel, modelIdentity(vlm.model))) {
+      const sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;
+      return { concept, file: library.conceptFile(name), photos: sidecar.photos, summary: concept.info.data as unknown as ConceptData['summary'], seconds: sidecar.seconds, reused: true };
+    }
+  }
+  const started = performance.now();
+  const photos = subject.trainPhotos.slice(0, recipe.photos);
+  // Prepared data is kept, so that a resumed run trains on exactly the same samples.
+  let data: ConceptData;
+  const dataFile = library.dataFile(name);
+  const preparedFile = join(library.dir, `${name}.prepared.json`);
+  if (existsSync(preparedFile) && existsSync(dataFile)) {
+    data = loadConceptData(dataFile);
+  } else {
+    const pool = settings.negativePool;
+    const hardPerPhoto = recipe.data === 'full' ? Math.ceil(100 / photos.length) : 0;
+    if (pool) mkdirSync(join(settings.outDir, 'index'), { recursive: true });
+    data = await prepareConceptData(vlm, {
+      name, photos, maxPositives: recipe.photos, seed: settings.seed,
+      negativePool: pool ?? undefined,
+      indexFile: pool ? join(settings.outDir, 'index', 'negative-pool.sqlite') : undefined,
+      hardPerPhoto,
+      // A small pool may hold fewer images than the hard negatives take: the rest are easy ones.
+      easyCount: Math.min(100, Math.max(0, countImages(pool) - hardPerPhoto * photos.length)),
+      conversations: recipe.data !== 'recognition',
+      subjectKind: subject.kind === 'person' ? 'person' : 'subject',
+      onProgress: options.onProgress, signal: options.signal,
+    });
+    saveConceptData(dataFile, data);
+    writeFileAtomic(preparedFile, `${JSON.stringify({ preparedAt: new Date().toISOString() })}\n`);
+  }
+  const checkpointFile = library.trainingCheckpointFile(name);
+  const result = await trainConcept(vlm, data, {
+    latentCount: recipe.latentCount, epochs: settings.epochs, seed: settings.seed,
+    checkpointFile, resume: true, signal: options.signal,
+    onProgress: (progress) => options.onProgress?.({ stage: 'training', progress }),
+  });
+  if (result.interrupted) {
+    const error = new Error(`training <${name}> was interrupted (its checkpoint is kept; run again to continue)`);
+    error.name = 'AbortError';
+    throw error;
+  }
+  const file = library.save(result.concept, data);
+  removeCheckpoint(checkpointFile);
+  const seconds = (performance.now() - started) / 1000;
+  writeFileAtomic(sidecarFile, `${JSON.stringify({ seconds, photos: photos.length } satisfies Sidecar)}\n`);
+  return { concept: result.concept, file, photos: photos.length, summary: data.summary, seconds, reused: false };
+}
