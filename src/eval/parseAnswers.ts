@@ -59,17 +59,18 @@ export function parseOptionLetter(text: string, options?: { readonly A: string; 
     if (hasA) return 'A';
     if (hasB) return 'B';
   }
-  // A capital letter as a word at the start ("B is correct"), else exactly one standing alone.
-  const start = /^([AB])\b/.exec(t);
-  if (start && !/^A\s+[a-z]/.test(t)) return start[1] as OptionLetter; // "A red ball" is an article
+  // Exactly one capital letter standing alone ("B is correct", "I'd say B"); "A or B" is no answer.
   const standalone = new Set<string>();
   for (const match of t.matchAll(/(?<![\w'])([AB])(?![\w'])/g)) {
-    if (match[1] === 'A' && /^\s+[a-z]/.test(t.slice(match.index + 1))) continue; // the article
+    if (match[1] === 'A' && ARTICLE.test(t.slice(match.index))) continue;
     standalone.add(match[1]);
   }
   if (standalone.size === 1) return [...standalone][0] as OptionLetter;
   return null;
 }
+
+/** "A red ball": the article, not the letter (but "A or B", "A is right" name the letter). */
+const ARTICLE = /^A\s+(?!(?:or|and|is|was|seems|looks)\b)[a-z]/;
 
 function containsPhrase(text: string, phrase: string): boolean {
   const escaped = phrase.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -99,10 +99,11 @@ export async function writeEvalReport(outDir: string, summary: EvalSummary): Pro
   }
 
   // Per subject: weighted recognition accuracy of every method that recognizes.
-  const recognizing = summary.methods.filter((m) => m.recognition.positives + m.recognition.negatives > 0);
+  // The main methods only (ablations have their own tables and plots; every score is in results.json).
+  const recognizing = summary.methods.filter((m) => (m.group === 'baseline' || m.group === 'yollava') && m.recognition.positives + m.recognition.negatives > 0);
   if (recognizing.length) {
     lines.push('## Per subject', '');
-    lines.push('Weighted recognition accuracy (positive, negative) / visual QA / text QA per subject.', '');
+    lines.push('Per subject and main method: weighted recognition accuracy (positive, negative) / visual QA / text QA. Every method\'s per-subject scores are in results.json.', '');
     const cell = (m: MethodSummary, subject: string): string => {
       const s = m.perSubject.find((p) => p.subject === subject);
       if (!s) return '–';
