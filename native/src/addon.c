@@ -97,7 +97,7 @@ static bool read_typed_array(call *c, size_t index, const char *name, napi_typed
   if (type != wanted) return TYPE_ERROR(c->env, c->op, "%s must be a %s", name, wanted_name);
   out->data = data;
   out->length = data ? length : 0; /* a detached buffer has no data */
-  out->element_size = wanted == napi_float32_array ? 4 : 2;
+  out->element_size = wanted == napi_float32_array || wanted == napi_int32_array ? 4 : 2;
   return true;
 }
 
@@ -301,6 +301,180 @@ static napi_value js_to_float32(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/* ---- fused elementwise kernels ----------------------------------------------------------------- */
+
+/* A contiguous run of `count` elements of an array, as a one-row view (for length and overlap checks). */
+static matrix_view span(const char *name, array_view array, size_t count) {
+  return (matrix_view){name, array, count ? 1 : 0, count, count ? count : 1};
+}
+
+static bool check_length(call *c, const matrix_view *v, const char *what) {
+  if (v->array.length < v->cols)
+    return RANGE_ERROR(c->env, c->op, "%s is too short: %s needs %zu elements, it has %zu", v->name, what, v->cols,
+                       v->array.length);
+  return true;
+}
+
+/* A Float32Array, or null/undefined (out->data = NULL). */
+static bool read_optional_f32_array(call *c, size_t index, const char *name, array_view *out) {
+  napi_valuetype type;
+  napi_typeof(c->env, c->argv[index], &type);
+  if (type == napi_null || type == napi_undefined) { *out = (array_view){NULL, 0, 4}; return true; }
+  return read_typed_array(c, index, name, napi_float32_array, "Float32Array or null", out);
+}
+
+/* Distinct arrays among the given views must not share memory; `first_outputs` views are outputs. */
+static bool check_disjoint(call *c, const matrix_view *views, size_t count, size_t outputs) {
+  for (size_t o = 0; o < outputs; o++) {
+    if (!views[o].array.data) continue;
+    for (size_t i = 0; i < count; i++) {
+      if (i == o || !views[i].array.data) continue;
+      if (!check_no_overlap(c, &views[o], &views[i])) return false;
+    }
+  }
+  return true;
+}
+
+/* exp(src, dst): dst.length values of e^src (dst may be src itself, not a shifted view of it). */
+static napi_value js_exp(napi_env env, napi_callback_info info) {
+  call c;
+  array_view src, dst;
+  if (!read_call(env, info, "exp", 2, &c) || !read_f32_array(&c, 0, "src", &src) || !read_f32_array(&c, 1, "dst", &dst))
+    return NULL;
+  const matrix_view views[2] = {span("dst", dst, dst.length), span("src", src, dst.length)};
+  if (!check_length(&c, &views[1], "dst.length")) return NULL;
+  if (src.data != dst.data && !check_no_overlap(&c, &views[0], &views[1])) return NULL;
+  ops_exp(src.data, dst.data, dst.length);
+  return undefined_value(env);
+}
+
+/* from/valid: Int32Arrays of ≥ rows entries, each in [0, width]. */
+static bool read_row_ranges(call *c, size_t index, int rows, int width, array_view *from, array_view *valid) {
+  if (!read_typed_array(c, index, "from", napi_int32_array, "Int32Array", from) ||
+      !read_typed_array(c, index + 1, "valid", napi_int32_array, "Int32Array", valid))
+    return false;
+  if (from->length < (size_t)rows) return RANGE_ERROR(c->env, c->op, "from has %zu entries, rows = %d", from->length, rows);
+  if (valid->length < (size_t)rows) return RANGE_ERROR(c->env, c->op, "valid has %zu entries, rows = %d", valid->length, rows);
+  const int32_t *f = from->data, *v = valid->data;
+  for (int r = 0; r < rows; r++) {
+    if (f[r] < 0 || f[r] > width) return RANGE_ERROR(c->env, c->op, "from[%d] = %d is outside [0, %d]", r, f[r], width);
+    if (v[r] < 0 || v[r] > width) return RANGE_ERROR(c->env, c->op, "valid[%d] = %d is outside [0, %d]", r, v[r], width);
+  }
+  return true;
+}
+
+/* softmaxRows(x, rows, width, from, valid) */
+static napi_value js_softmax_rows(napi_env env, napi_callback_info info) {
+  call c;
+  array_view x, from, valid;
+  int rows, width;
+  if (!read_call(env, info, "softmaxRows", 5, &c) || !read_f32_array(&c, 0, "x", &x) ||
+      !read_int(&c, 1, "rows", 0, &rows) || !read_int(&c, 2, "width", 0, &width) ||
+      !read_row_ranges(&c, 3, rows, width, &from, &valid))
+    return NULL;
+  const matrix_view view = {"x", x, (size_t)rows, (size_t)width, (size_t)width ? (size_t)width : 1};
+  if (!check_view(&c, &view, "width")) return NULL;
+  ops_softmax_rows(x.data, (size_t)rows, (size_t)width, from.data, valid.data);
+  return undefined_value(env);
+}
+
+/* softmaxRowsBackward(dScores, probs, rows, width, from, valid, scale) */
+static napi_value js_softmax_rows_backward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view ds, p, from, valid;
+  int rows, width;
+  double scale;
+  if (!read_call(env, info, "softmaxRowsBackward", 7, &c) || !read_f32_array(&c, 0, "dScores", &ds) ||
+      !read_f32_array(&c, 1, "probs", &p) || !read_int(&c, 2, "rows", 0, &rows) ||
+      !read_int(&c, 3, "width", 0, &width) || !read_row_ranges(&c, 4, rows, width, &from, &valid) ||
+      !read_number(&c, 6, "scale", &scale))
+    return NULL;
+  const size_t count = (size_t)rows * (size_t)width;
+  const matrix_view views[2] = {span("dScores", ds, count), span("probs", p, count)};
+  if (!check_length(&c, &views[0], "rows×width") || !check_length(&c, &views[1], "rows×width") ||
+      !check_disjoint(&c, views, 2, 1))
+    return NULL;
+  ops_softmax_rows_backward(ds.data, p.data, (size_t)rows, (size_t)width, from.data, valid.data, (float)scale);
+  return undefined_value(env);
+}
+
+/* swigluForward(out, gateUp, T, F) */
+static napi_value js_swiglu_forward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view out, gate_up;
+  int T, F;
+  if (!read_call(env, info, "swigluForward", 4, &c) || !read_f32_array(&c, 0, "out", &out) ||
+      !read_f32_array(&c, 1, "gateUp", &gate_up) || !read_int(&c, 2, "T", 0, &T) || !read_int(&c, 3, "F", 0, &F))
+    return NULL;
+  const matrix_view views[2] = {span("out", out, (size_t)T * F), span("gateUp", gate_up, (size_t)T * 2 * F)};
+  if (!check_length(&c, &views[0], "T×F") || !check_length(&c, &views[1], "T×2F") || !check_disjoint(&c, views, 2, 1))
+    return NULL;
+  ops_swiglu_forward(out.data, gate_up.data, (size_t)T, (size_t)F);
+  return undefined_value(env);
+}
+
+/* swigluBackward(dGateUp, dOut, gateUp, T, F) */
+static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view dgate_up, dout, gate_up;
+  int T, F;
+  if (!read_call(env, info, "swigluBackward", 5, &c) || !read_f32_array(&c, 0, "dGateUp", &dgate_up) ||
+      !read_f32_array(&c, 1, "dOut", &dout) || !read_f32_array(&c, 2, "gateUp", &gate_up) ||
+      !read_int(&c, 3, "T", 0, &T) || !read_int(&c, 4, "F", 0, &F))
+    return NULL;
+  const matrix_view views[3] = {span("dGateUp", dgate_up, (size_t)T * 2 * F), span("dOut", dout, (size_t)T * F),
+                                span("gateUp", gate_up, (size_t)T * 2 * F)};
+  if (!check_length(&c, &views[0], "T×2F") || !check_length(&c, &views[1], "T×F") ||
+      !check_length(&c, &views[2], "T×2F") || !check_disjoint(&c, views, 3, 1))
+    return NULL;
+  ops_swiglu_backward(dgate_up.data, dout.data, gate_up.data, (size_t)T, (size_t)F);
+  return undefined_value(env);
+}
+
+/* rmsNormForward(out, rstd | null, x, weight, T, C, eps) */
+static napi_value js_rms_norm_forward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view out, rstd, x, weight;
+  int T, C;
+  double eps;
+  if (!read_call(env, info, "rmsNormForward", 7, &c) || !read_f32_array(&c, 0, "out", &out) ||
+      !read_optional_f32_array(&c, 1, "rstd", &rstd) || !read_f32_array(&c, 2, "x", &x) ||
+      !read_f32_array(&c, 3, "weight", &weight) || !read_int(&c, 4, "T", 0, &T) || !read_int(&c, 5, "C", 0, &C) ||
+      !read_number(&c, 6, "eps", &eps))
+    return NULL;
+  const size_t count = (size_t)T * C;
+  const matrix_view views[4] = {span("out", out, count), span("rstd", rstd, rstd.data ? (size_t)T : 0),
+                                span("x", x, count), span("weight", weight, (size_t)C)};
+  if (!check_length(&c, &views[0], "T×C") || (rstd.data && !check_length(&c, &views[1], "T")) ||
+      !check_length(&c, &views[2], "T×C") || !check_length(&c, &views[3], "C") || !check_disjoint(&c, views, 4, 2))
+    return NULL;
+  if (!(eps >= 0)) { throw_error(env, true, "rmsNormForward", "eps must be a non-negative number, got %g", eps); return NULL; }
+  ops_rms_norm_forward(out.data, rstd.data, x.data, weight.data, (size_t)T, (size_t)C, eps);
+  return undefined_value(env);
+}
+
+/* rmsNormBackward(dx, dWeight | null, dOut, x, rstd, weight, T, C) */
+static napi_value js_rms_norm_backward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view dx, dweight, dout, x, rstd, weight;
+  int T, C;
+  if (!read_call(env, info, "rmsNormBackward", 8, &c) || !read_f32_array(&c, 0, "dx", &dx) ||
+      !read_optional_f32_array(&c, 1, "dWeight", &dweight) || !read_f32_array(&c, 2, "dOut", &dout) ||
+      !read_f32_array(&c, 3, "x", &x) || !read_f32_array(&c, 4, "rstd", &rstd) ||
+      !read_f32_array(&c, 5, "weight", &weight) || !read_int(&c, 6, "T", 0, &T) || !read_int(&c, 7, "C", 0, &C))
+    return NULL;
+  const size_t count = (size_t)T * C;
+  const matrix_view views[6] = {span("dx", dx, count), span("dWeight", dweight, dweight.data ? (size_t)C : 0),
+                                span("dOut", dout, count), span("x", x, count), span("rstd", rstd, (size_t)T),
+                                span("weight", weight, (size_t)C)};
+  if (!check_length(&c, &views[0], "T×C") || (dweight.data && !check_length(&c, &views[1], "C")) ||
+      !check_length(&c, &views[2], "T×C") || !check_length(&c, &views[3], "T×C") ||
+      !check_length(&c, &views[4], "T") || !check_length(&c, &views[5], "C") || !check_disjoint(&c, views, 6, 2))
+    return NULL;
+  ops_rms_norm_backward(dx.data, dweight.data, dout.data, x.data, rstd.data, weight.data, (size_t)T, (size_t)C);
+  return undefined_value(env);
+}
+
 static napi_value int_value(napi_env env, int64_t number) {
   napi_value value;
   napi_create_int64(env, number, &value);
@@ -339,6 +513,7 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, ops_get_f32_gemv_blas(), &flag);
   napi_set_named_property(env, object, "f32GemvBlas", flag);
   napi_set_named_property(env, object, "gemvRowsPerPass", int_value(env, kernels_get_gemv_rows_per_pass()));
+  napi_set_named_property(env, object, "smallMMax", int_value(env, ops_get_small_m_max()));
   return object;
 }
 
@@ -367,6 +542,10 @@ static napi_value js_tune(napi_env env, napi_callback_info info) {
     int rows;
     if (!read_int(&c, 1, "gemvRowsPerPass", 0, &rows)) return NULL;
     kernels_set_gemv_rows_per_pass(rows);
+  } else if (strcmp(name, "smallMMax") == 0) {
+    int m;
+    if (!read_int(&c, 1, "smallMMax", 0, &m)) return NULL;
+    ops_set_small_m_max(m);
   } else if (strcmp(name, "f32GemvBlas") == 0) {
     int use_blas;
     if (!read_int(&c, 1, "f32GemvBlas", 0, &use_blas)) return NULL;
@@ -387,6 +566,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"linear", NULL, js_linear, NULL, NULL, NULL, napi_default, NULL},
       {"linearBackwardInput", NULL, js_linear_backward_input, NULL, NULL, NULL, napi_default, NULL},
       {"toFloat32", NULL, js_to_float32, NULL, NULL, NULL, napi_default, NULL},
+      {"exp", NULL, js_exp, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxRows", NULL, js_softmax_rows, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxRowsBackward", NULL, js_softmax_rows_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"swigluForward", NULL, js_swiglu_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"swigluBackward", NULL, js_swiglu_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsNormForward", NULL, js_rms_norm_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"rmsNormBackward", NULL, js_rms_norm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},

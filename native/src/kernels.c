@@ -1,4 +1,5 @@
 #include "kernels.h"
+#include "simd.h"
 
 #include <string.h>
 
@@ -20,23 +21,6 @@ float f16_bits_to_f32(uint16_t bits) {
   float value;
   memcpy(&value, &out, 4);
   return value;
-}
-
-static inline float bf16_bits_to_f32(uint16_t bits) {
-  const uint32_t widened = (uint32_t)bits << 16;
-  float value;
-  memcpy(&value, &widened, 4);
-  return value;
-}
-
-static inline float load_scalar(weight_dtype dtype, const void *row, size_t c) {
-  if (dtype == WEIGHT_F32) return ((const float *)row)[c];
-  const uint16_t bits = ((const uint16_t *)row)[c];
-  return dtype == WEIGHT_BF16 ? bf16_bits_to_f32(bits) : f16_bits_to_f32(bits);
-}
-
-static inline const void *row_pointer(weight_dtype dtype, const void *w, size_t row_stride, size_t r) {
-  return (const char *)w + r * row_stride * weight_element_size(dtype);
 }
 
 /* gemv reads W either one row at a time (one sequential stream through memory, which the
@@ -90,27 +74,7 @@ static void gemv_t_rows_generic(weight_dtype dtype, const void *w, size_t row_st
 }
 
 /* ---- x86-64: AVX2 + FMA + F16C, and AVX-512 ------------------------------------------------ */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
-#define INLINE static inline __attribute__((always_inline))
-
-/* 8 weights from column c of a row, widened to float32. */
-INLINE TARGET_AVX2 __m256 load8(weight_dtype dtype, const void *row, size_t c) {
-  if (dtype == WEIGHT_F32) return _mm256_loadu_ps((const float *)row + c);
-  const __m128i half = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + c));
-  if (dtype == WEIGHT_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
-  return _mm256_cvtph_ps(half);
-}
-
-INLINE TARGET_AVX2 float sum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+#ifdef HAVE_X86_SIMD
 
 INLINE TARGET_AVX2 void widen_avx2_body(weight_dtype dtype, const void *src, float *dst, size_t count) {
   size_t i = 0;
@@ -185,21 +149,6 @@ INLINE TARGET_AVX2 void gemv_t_rows_avx2_body(weight_dtype dtype, const void *w,
       _mm256_storeu_ps(acc + c, _mm256_fmadd_ps(load8(dtype, row, c), s, _mm256_loadu_ps(acc + c)));
     for (size_t c = full; c < cols; c++) acc[c] += load_scalar(dtype, row, c) * dy[r];
   }
-}
-
-/* 16 weights from column c of a row, widened; the masked form reads only the lanes in mask. */
-INLINE TARGET_AVX512 __m512 load16(weight_dtype dtype, const void *row, size_t c) {
-  if (dtype == WEIGHT_F32) return _mm512_loadu_ps((const float *)row + c);
-  const __m256i half = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + c));
-  if (dtype == WEIGHT_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
-  return _mm512_cvtph_ps(half);
-}
-
-INLINE TARGET_AVX512 __m512 load16_masked(weight_dtype dtype, const void *row, size_t c, __mmask16 mask) {
-  if (dtype == WEIGHT_F32) return _mm512_maskz_loadu_ps(mask, (const float *)row + c);
-  const __m256i half = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)row + c);
-  if (dtype == WEIGHT_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
-  return _mm512_cvtph_ps(half);
 }
 
 INLINE TARGET_AVX512 void widen_avx512_body(weight_dtype dtype, const void *src, float *dst, size_t count) {
@@ -314,7 +263,6 @@ INLINE TARGET_AVX512 void gemv_t_rows_avx512_body(weight_dtype dtype, const void
 
 DEFINE_FOR_DTYPES(avx2, TARGET_AVX2)
 DEFINE_FOR_DTYPES(avx512, TARGET_AVX512)
-#define HAVE_X86_KERNELS 1
 #endif
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
@@ -330,7 +278,7 @@ static const char *active_isa = "generic";
 
 static int cpu_runs(const char *isa) {
   if (strcmp(isa, "generic") == 0) return 1;
-#ifdef HAVE_X86_KERNELS
+#ifdef HAVE_X86_SIMD
   __builtin_cpu_init();
   const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   if (strcmp(isa, "avx2") == 0) return avx2;
@@ -343,7 +291,7 @@ static int cpu_runs(const char *isa) {
 
 int kernels_force_isa(const char *isa) {
   if (!cpu_runs(isa)) return -1;
-#ifdef HAVE_X86_KERNELS
+#ifdef HAVE_X86_SIMD
   if (strcmp(isa, "avx512") == 0) {
     active_widen = widen_avx512; active_gemv_rows = gemv_rows_avx512; active_gemv_t_rows = gemv_t_rows_avx512;
     active_isa = "avx512";
@@ -365,6 +313,8 @@ void kernels_init(void) {
 }
 
 const char *kernels_isa(void) { return active_isa; }
+
+int kernels_isa_level(void) { return strcmp(active_isa, "avx512") == 0 ? 2 : strcmp(active_isa, "avx2") == 0 ? 1 : 0; }
 
 void widen_to_f32(weight_dtype dtype, const void *src, float *dst, size_t count) {
   active_widen(dtype, src, dst, count);

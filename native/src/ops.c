@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elementwise.h"
 #include "pool.h"
 
 /* Declared here too because not every cblas.h declares OpenBLAS's extensions. */
@@ -18,6 +19,9 @@ extern char *openblas_get_config(void);
 static int thread_count = 1;
 static size_t tile_rows_forced = 0; /* 0: tile_rows_for() decides */
 static int f32_gemv_blas = 0;
+/* Largest m for which linear/linearBackwardInput stream W through the small-m kernels instead
+ * of calling sgemm (which packs all of W, however few rows x has). */
+static int small_m_max = SMALL_M_MAX_DEFAULT;
 
 /* One scratch buffer (weight tiles, per-thread partial sums), grown on demand and kept:
  * allocating megabytes per call would page-fault them in again every call. */
@@ -53,6 +57,8 @@ const char *ops_blas_config(void) { return openblas_get_config(); }
 void ops_set_tile_rows(size_t rows) { tile_rows_forced = rows; }
 size_t ops_get_tile_rows(void) { return tile_rows_forced; }
 void ops_set_f32_gemv_blas(int use_blas) { f32_gemv_blas = use_blas != 0; }
+void ops_set_small_m_max(int m) { small_m_max = m < 0 ? SMALL_M_MAX_DEFAULT : m; }
+int ops_get_small_m_max(void) { return small_m_max; }
 int ops_get_f32_gemv_blas(void) { return f32_gemv_blas; }
 
 /* Items per pool chunk: the whole range (one thread) when the work is small, else chunks of
@@ -149,6 +155,79 @@ static int gemv_t(weight_dtype dtype, const void *w, size_t row_stride, size_t r
   return 0;
 }
 
+/* ---- small m: W streamed once, split by rows between threads ------------------------------ */
+
+typedef struct {
+  weight_dtype dtype;
+  const void *w;
+  size_t k, m;
+  const float *x; /* x, or dy for the backward */
+  size_t ldx;
+  float *out; /* out, or the per-participant partial sums of dx for the backward */
+  size_t ldout;
+  int accumulate;
+} small_m_job;
+
+static void small_m_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const small_m_job *job = context;
+  small_m_rows(job->dtype, job->w, job->k, job->x, job->ldx, job->m, job->out, job->ldout, begin, end,
+               job->accumulate);
+}
+
+static void small_m_t_chunk(void *context, size_t begin, size_t end, int participant) {
+  const small_m_job *job = context;
+  small_m_t_rows(job->dtype, job->w, job->k, job->x, job->ldx, job->m,
+                 job->out + (size_t)participant * job->m * job->k, job->k, begin, end);
+}
+
+/* Rows of W per chunk: about `bytes` of W, a multiple of 4; all rows when the product is too
+ * small for a second thread to pay (the work grows with m, so the bar falls with it). */
+static size_t small_m_chunk_rows(size_t n, size_t k, size_t m, weight_dtype dtype, size_t bytes) {
+  const size_t row_bytes = k * weight_element_size(dtype);
+  if (thread_count <= 1 || n * row_bytes * m < 2 * PARALLEL_MIN_WEIGHT_BYTES) return n;
+  size_t chunk = bytes / (row_bytes ? row_bytes : 1) / 4 * 4;
+  return chunk < 4 ? 4 : chunk;
+}
+
+static void small_m_forward(const float *x, size_t m, size_t ldx, weight_dtype dtype, const void *w, size_t n,
+                            size_t k, float *out, size_t ldout, int accumulate) {
+  small_m_job job = {dtype, w, k, m, x, ldx, out, ldout, accumulate};
+  pool_run(small_m_chunk, &job, n, small_m_chunk_rows(n, k, m, dtype, 64 * 1024), thread_count);
+}
+
+/* dx[m×k] (+)= dy[m×n]·W: each participant sums its rows of W into its own m×k partial, then
+ * the partials are added up. Returns -1 if scratch memory ran out. */
+static int small_m_backward(const float *dy, size_t m, size_t lddy, weight_dtype dtype, const void *w, size_t n,
+                            size_t k, float *dx, size_t lddx, int accumulate) {
+  /* ~128 KiB of W per chunk: the 6-row blocks of dy re-read it from L2 */
+  const size_t chunk = small_m_chunk_rows(n, k, m, dtype, 128 * 1024);
+  if (chunk >= n) {
+    if (!accumulate)
+      for (size_t j = 0; j < m; j++) memset(dx + j * lddx, 0, k * sizeof(float));
+    small_m_t_rows(dtype, w, k, dy, lddy, m, dx, lddx, 0, n);
+    return 0;
+  }
+  const size_t participants = (size_t)thread_count;
+  pthread_mutex_lock(&scratch_lock);
+  float *partials = scratch_reserve(participants * m * k);
+  if (!partials) { pthread_mutex_unlock(&scratch_lock); return -1; }
+  memset(partials, 0, participants * m * k * sizeof(float));
+  small_m_job job = {dtype, w, k, m, dy, lddy, partials, k, 0};
+  pool_run(small_m_t_chunk, &job, n, chunk, (int)participants);
+  for (size_t j = 0; j < m; j++) {
+    float *row = dx + j * lddx;
+    const float *first = partials + j * k;
+    for (size_t c = 0; c < k; c++) {
+      float sum = accumulate ? row[c] + first[c] : first[c];
+      for (size_t p = 1; p < participants; p++) sum += first[p * m * k + c];
+      row[c] = sum;
+    }
+  }
+  pthread_mutex_unlock(&scratch_lock);
+  return 0;
+}
+
 /* ---- f32 products -------------------------------------------------------------------------- */
 
 static void scale_rows(float *c, int rows, int cols, int ldc, float beta) {
@@ -236,6 +315,10 @@ int ops_linear(const float *x, int m, int ldx, weight_dtype dtype, const void *w
     gemv(dtype, w, (size_t)k, (size_t)n, (size_t)k, x, out, accumulate);
     return 0;
   }
+  if (m > 1 && m <= small_m_max) {
+    small_m_forward(x, (size_t)m, (size_t)ldx, dtype, w, (size_t)n, (size_t)k, out, (size_t)ldout, accumulate);
+    return 0;
+  }
   if (dtype == WEIGHT_F32) {
     ops_gemm(0, 1, m, n, k, 1.0f, x, ldx, w, k, accumulate ? 1.0f : 0.0f, out, ldout);
     return 0;
@@ -264,6 +347,8 @@ int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dty
   }
   if (m == 1 && (dtype != WEIGHT_F32 || !f32_gemv_blas))
     return gemv_t(dtype, w, (size_t)k, (size_t)n, (size_t)k, dy, dx, accumulate);
+  if (m > 1 && m <= small_m_max)
+    return small_m_backward(dy, (size_t)m, (size_t)lddy, dtype, w, (size_t)n, (size_t)k, dx, (size_t)lddx, accumulate);
   if (dtype == WEIGHT_F32) {
     ops_gemm(0, 0, m, k, n, 1.0f, dy, lddy, w, k, accumulate ? 1.0f : 0.0f, dx, lddx);
     return 0;
@@ -283,4 +368,113 @@ int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dty
   }
   pthread_mutex_unlock(&scratch_lock);
   return 0;
+}
+
+/* ---- fused elementwise kernels, rows split between threads ------------------------------- */
+
+/* Below this many elements a second thread costs more than it saves. */
+#define PARALLEL_MIN_ELEMENTS 32768
+
+/* Rows per chunk: all of them for small arrays, else about 16K elements. */
+static size_t rows_chunk(size_t rows, size_t row_elements) {
+  if (thread_count <= 1 || rows * row_elements < PARALLEL_MIN_ELEMENTS) return rows;
+  const size_t chunk = 16384 / (row_elements ? row_elements : 1);
+  return chunk ? chunk : 1;
+}
+
+typedef struct {
+  float *out;
+  const float *a, *b, *c;
+  float *extra;
+  const int32_t *from, *valid;
+  size_t width;
+  float scale;
+  double eps;
+} rows_job;
+
+/* The workers sleep after these runs: an OpenBLAS product usually follows, and a spinning
+ * worker would take a core from its threads. */
+static void run_rows(pool_task task, rows_job *job, size_t rows) {
+  pool_run_then_sleep(task, job, rows, rows_chunk(rows, job->width), thread_count);
+}
+
+static void exp_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  exp_array(job->a + begin, job->out + begin, end - begin);
+}
+
+void ops_exp(const float *src, float *dst, size_t count) {
+  rows_job job = {dst, src, NULL, NULL, NULL, NULL, NULL, 1, 0, 0};
+  run_rows(exp_chunk, &job, count);
+}
+
+static void softmax_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  softmax_rows(job->out, job->width, job->from, job->valid, begin, end);
+}
+
+void ops_softmax_rows(float *x, size_t rows, size_t width, const int32_t *from, const int32_t *valid) {
+  rows_job job = {x, NULL, NULL, NULL, NULL, from, valid, width, 0, 0};
+  run_rows(softmax_chunk, &job, rows);
+}
+
+static void softmax_backward_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  softmax_rows_backward(job->out, job->a, job->width, job->from, job->valid, job->scale, begin, end);
+}
+
+void ops_softmax_rows_backward(float *ds, const float *p, size_t rows, size_t width, const int32_t *from,
+                               const int32_t *valid, float scale) {
+  rows_job job = {ds, p, NULL, NULL, NULL, from, valid, width, scale, 0};
+  run_rows(softmax_backward_chunk, &job, rows);
+}
+
+static void swiglu_forward_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  swiglu_forward_rows(job->out, job->a, job->width, begin, end);
+}
+
+void ops_swiglu_forward(float *out, const float *gate_up, size_t T, size_t F) {
+  rows_job job = {out, gate_up, NULL, NULL, NULL, NULL, NULL, F, 0, 0};
+  run_rows(swiglu_forward_chunk, &job, T);
+}
+
+static void swiglu_backward_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  swiglu_backward_rows(job->out, job->a, job->b, job->width, begin, end);
+}
+
+void ops_swiglu_backward(float *dgate_up, const float *dout, const float *gate_up, size_t T, size_t F) {
+  rows_job job = {dgate_up, dout, gate_up, NULL, NULL, NULL, NULL, F, 0, 0};
+  run_rows(swiglu_backward_chunk, &job, T);
+}
+
+static void rms_forward_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  rms_norm_forward_rows(job->out, job->extra, job->a, job->b, job->width, job->eps, begin, end);
+}
+
+void ops_rms_norm_forward(float *out, float *rstd, const float *x, const float *w, size_t T, size_t C, double eps) {
+  rows_job job = {out, x, w, NULL, rstd, NULL, NULL, C, 0, eps};
+  run_rows(rms_forward_chunk, &job, T);
+}
+
+static void rms_backward_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  rms_norm_backward_rows(job->out, NULL, job->a, job->b, job->c, job->extra, job->width, begin, end);
+}
+
+void ops_rms_norm_backward(float *dx, float *dw, const float *dout, const float *x, const float *rstd, const float *w,
+                           size_t T, size_t C) {
+  /* dw sums over rows: one thread then (T·C is small wherever weight gradients are taken) */
+  if (dw) { rms_norm_backward_rows(dx, dw, dout, x, rstd, w, C, 0, T); return; }
+  rows_job job = {dx, dout, x, rstd, (float *)w, NULL, NULL, C, 0, 0};
+  run_rows(rms_backward_chunk, &job, T);
 }

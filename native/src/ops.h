@@ -4,6 +4,7 @@
 #define YOLLAVA_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "kernels.h"
 
 void ops_init(void);
@@ -17,6 +18,11 @@ void ops_set_tile_rows(size_t rows);
 size_t ops_get_tile_rows(void);
 void ops_set_f32_gemv_blas(int use_blas);
 int ops_get_f32_gemv_blas(void);
+/* Largest m for which linear/linearBackwardInput use the small-m kernels (0: never; negative:
+ * the default). */
+#define SMALL_M_MAX_DEFAULT 32
+void ops_set_small_m_max(int m);
+int ops_get_small_m_max(void);
 
 /* C = alpha·op(A)·op(B) + beta·C, row-major; dimensions > 0, leading dims valid. */
 void ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
@@ -32,5 +38,16 @@ int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dty
 
 /* dst[0:count] = float(src[0:count]), using the pool for large counts. */
 void ops_to_float32(weight_dtype dtype, const void *src, float *dst, size_t count);
+
+/* Fused elementwise kernels (see elementwise.h), threaded over rows for large arrays. */
+void ops_exp(const float *src, float *dst, size_t count);
+void ops_softmax_rows(float *x, size_t rows, size_t width, const int32_t *from, const int32_t *valid);
+void ops_softmax_rows_backward(float *ds, const float *p, size_t rows, size_t width, const int32_t *from,
+                               const int32_t *valid, float scale);
+void ops_swiglu_forward(float *out, const float *gate_up, size_t T, size_t F);
+void ops_swiglu_backward(float *dgate_up, const float *dout, const float *gate_up, size_t T, size_t F);
+void ops_rms_norm_forward(float *out, float *rstd, const float *x, const float *w, size_t T, size_t C, double eps);
+void ops_rms_norm_backward(float *dx, float *dw, const float *dout, const float *x, const float *rstd, const float *w,
+                           size_t T, size_t C);
 
 #endif

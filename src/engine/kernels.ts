@@ -50,6 +50,34 @@ export interface Kernels {
    */
   linearBackwardInput(dy: Float32Array, m: number, w: Matrix, dx: Float32Array, accumulate: boolean): void;
 
+  // ---- Optional fused elementwise kernels. Model code takes them through `elementwiseOf(kernels)`
+  // (jsKernels.ts), which falls back to the TypeScript reference for a backend without them. All
+  // rows are contiguous; outputs must not share memory with inputs.
+
+  /**
+   * Softmax in place over each row of x [rows, width]: row r over columns [from[r], valid[r]),
+   * every other column set to 0 (causal and packed-sequence masks).
+   */
+  softmaxRows?(x: Float32Array, rows: number, width: number, from: Int32Array, valid: Int32Array): void;
+
+  /**
+   * Softmax backward in place: dScores ← probs ⊙ (dScores − Σ_j dScores·probs)·scale over the
+   * same columns as softmaxRows, 0 elsewhere (scale folds in the attention score scale).
+   */
+  softmaxRowsBackward?(dScores: Float32Array, probs: Float32Array, rows: number, width: number, from: Int32Array, valid: Int32Array, scale: number): void;
+
+  /** out [T, F] = silu(gate)·up, where gateUp [T, 2F] holds gate | up in each row. */
+  swigluForward?(out: Float32Array, gateUp: Float32Array, T: number, F: number): void;
+
+  /** dGateUp [T, 2F] = dOut·up·silu'(gate) | dOut·silu(gate), overwritten. */
+  swigluBackward?(dGateUp: Float32Array, dOut: Float32Array, gateUp: Float32Array, T: number, F: number): void;
+
+  /** out[t] = weight ⊙ x[t]·rstd[t], rstd = 1/sqrt(mean(x[t]²) + eps), statistic rounded to float32 as HF does. */
+  rmsNormForward?(out: Float32Array, rstd: Float32Array | null, x: Float32Array, weight: Float32Array, T: number, C: number, eps: number): void;
+
+  /** RMSNorm backward: ADDS into dx, and into dWeight when given. */
+  rmsNormBackward?(dx: Float32Array, dWeight: Float32Array | null, dOut: Float32Array, x: Float32Array, rstd: Float32Array, weight: Float32Array, T: number, C: number): void;
+
   /** Widens f16/bf16 bit patterns (or copies f32) into float32. `dst.length` values are written. */
   toFloat32(src: Float32Array | Uint16Array, dtype: WeightDType, dst: Float32Array): void;
 

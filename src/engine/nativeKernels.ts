@@ -28,14 +28,24 @@ export interface NativeAddon {
     dx: Float32Array, accumulate: boolean, lddy: number, lddx: number,
   ): void;
   toFloat32(src: Float32Array | Uint16Array, dtype: WeightDType, dst: Float32Array): void;
+  /** dst.length values of e^src in float32 (relative error ≤ 1e-7); dst may be src itself. */
+  exp(src: Float32Array, dst: Float32Array): void;
+  softmaxRows: NonNullable<Kernels['softmaxRows']>;
+  softmaxRowsBackward: NonNullable<Kernels['softmaxRowsBackward']>;
+  swigluForward: NonNullable<Kernels['swigluForward']>;
+  swigluBackward: NonNullable<Kernels['swigluBackward']>;
+  rmsNormForward: NonNullable<Kernels['rmsNormForward']>;
+  rmsNormBackward: NonNullable<Kernels['rmsNormBackward']>;
   setThreads(threads: number): void;
   getThreads(): number;
-  info(): { blasConfig: string; isa: string; tileRows: number; f32GemvBlas: boolean; gemvRowsPerPass: number };
+  info(): { blasConfig: string; isa: string; tileRows: number; f32GemvBlas: boolean; gemvRowsPerPass: number; smallMMax: number };
   /**
    * Test and benchmark knobs: 'tileRows' (rows of W per widened tile, 0: by size), 'f32GemvBlas' (0: own gemv, 1: OpenBLAS
-   * sgemv), 'gemvRowsPerPass' (0: by the length of x, 1 or 4: forced), 'isa' ('avx512', 'avx2', 'generic').
+   * sgemv), 'gemvRowsPerPass' (0: by the length of x, 1 or 4: forced), 'isa' ('avx512', 'avx2', 'generic'),
+   * 'smallMMax' (largest m for which linear/linearBackwardInput stream W through the small-m kernels
+   * instead of sgemm; 0: never).
    */
-  tune(name: 'tileRows' | 'f32GemvBlas' | 'gemvRowsPerPass' | 'isa', value: number | string): void;
+  tune(name: 'tileRows' | 'f32GemvBlas' | 'gemvRowsPerPass' | 'isa' | 'smallMMax', value: number | string): void;
 }
 
 const addonCandidates = ['build/Release/yollava_native.node', 'build/Debug/yollava_native.node'];
@@ -101,6 +111,12 @@ export function loadNativeKernels(): Kernels | Error {
       addon.linearBackwardInput(dy, m, w.data, w.dtype, w.rows, w.cols, dx, accumulate, Math.max(1, w.rows), Math.max(1, w.cols));
     },
     toFloat32: addon.toFloat32,
+    softmaxRows: addon.softmaxRows,
+    softmaxRowsBackward: addon.softmaxRowsBackward,
+    swigluForward: addon.swigluForward,
+    swigluBackward: addon.swigluBackward,
+    rmsNormForward: addon.rmsNormForward,
+    rmsNormBackward: addon.rmsNormBackward,
     getThreads: addon.getThreads,
     setThreads: addon.setThreads,
   };

@@ -324,10 +324,13 @@ test('native linear and linearBackwardInput match the reference for f32, f16, bf
 
 test('native compact weights: tile boundaries crossed, both gemv kernels, every instruction set', { skip: skipNative }, () => {
   let seed = 500;
-  // 16-row tiles of W: 300 rows make 19 tiles, the last one partial
+  // 16-row tiles of W: 300 rows make 19 tiles, the last one partial (small m would bypass the tiles)
   withTileRows(16, () => {
     for (const dtype of ['f16', 'bf16'] as const) {
-      for (const m of [2, 7]) checkLinear(native!, { dtype, m, n: 300, k: 130, accumulate: m === 7, pad: 1 }, seed++, 'tiled');
+      for (const m of [2, 7, 40]) {
+        const run = () => checkLinear(native!, { dtype, m, n: 300, k: 130, accumulate: m === 7, pad: 1 }, seed++, 'tiled');
+        if (m < 40) withSmallMMax(0, run); else run();
+      }
     }
   });
   const rowsPerPass = addon!.info().gemvRowsPerPass;
@@ -513,4 +516,278 @@ test('an invalid YOLLAVA_THREADS is reported as an Error, not a throw', { skip: 
     else process.env.YOLLAVA_THREADS = before;
     native!.setThreads(loadedThreads);
   }
+});
+
+// ---- native: small-m products (W streamed once) ----------------------------------------------
+
+/** Runs body with the small-m kernels limited to m ≤ max (0: sgemm for every m > 1), restoring the default. */
+function withSmallMMax(max: number, body: () => void): void {
+  const before = addon!.info().smallMMax;
+  addon!.tune('smallMMax', max);
+  try {
+    body();
+  } finally {
+    addon!.tune('smallMMax', before);
+  }
+}
+
+test('native small-m linear and linearBackwardInput agree with sgemm for m = 1…33, every dtype and instruction set', { skip: skipNative }, () => {
+  // 301 rows (not a multiple of 4) × 37 columns (not a multiple of 16), then a product large enough
+  // to be split between threads in many chunks (the last one partial)
+  const cases: Array<[number, number]> = [[301, 37], [1203, 260]];
+  let seed = 1200;
+  for (const isa of isas) {
+    withIsa(isa, () => {
+      for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+        for (const [n, k] of cases) {
+          const w = randomMatrix(dtype, n, k, seed++);
+          const wAbs: Matrix = { dtype: 'f32', rows: n, cols: k, data: absolute(toF32(w)) };
+          for (let m = 1; m <= 33; m += isa === 'avx512' || n < 1000 ? 1 : 4) {
+            const pad = m % 3, ldx = k + pad, ldout = n + pad, accumulate = m % 2 === 0;
+            const x = randomArray(m * ldx, seed++);
+            const start = randomArray(m * ldout, seed++);
+            if (!accumulate) start.fill(NaN);
+            const small = start.slice(), blas = start.slice();
+            native!.linear(x, m, w, small, accumulate, ldx, ldout);
+            withSmallMMax(0, () => native!.linear(x, m, w, blas, accumulate, ldx, ldout));
+            const bound = accumulate ? absolute(start) : new Float32Array(m * ldout);
+            jsKernels.linear(absolute(x), m, wAbs, bound, true, ldx, ldout);
+            const pick = (a: Float32Array) => Float32Array.from({ length: m * n }, (_, q) => a[Math.floor(q / n) * ldout + (q % n)]);
+            assertClose(pick(small), pick(blas), pick(bound), `${isa} small-m linear ${dtype} m=${m} n=${n} k=${k}`);
+            for (let i = 0; i < m; i++) for (let j = n; j < ldout && i * ldout + j < small.length; j++) {
+              assert.ok(Object.is(small[i * ldout + j], start[i * ldout + j]), 'padding of out changed');
+            }
+
+            const dy = randomArray(m * n, seed++);
+            const dxStart = randomArray(m * k, seed++);
+            if (!accumulate) dxStart.fill(NaN);
+            const dxSmall = dxStart.slice(), dxBlas = dxStart.slice();
+            native!.linearBackwardInput(dy, m, w, dxSmall, accumulate);
+            withSmallMMax(0, () => native!.linearBackwardInput(dy, m, w, dxBlas, accumulate));
+            const dxBound = accumulate ? absolute(dxStart) : new Float32Array(m * k);
+            jsKernels.linearBackwardInput(absolute(dy), m, wAbs, dxBound, true);
+            assertClose(dxSmall, dxBlas, dxBound, `${isa} small-m linearBackwardInput ${dtype} m=${m} n=${n} k=${k}`);
+          }
+        }
+      }
+    });
+  }
+});
+
+test('native small-m products give the same result on 1 and 2 threads', { skip: skipNative }, () => {
+  const before = native!.getThreads();
+  try {
+    const w = randomMatrix('bf16', 2000, 300, 1300);
+    const x = randomArray(20 * 300, 1301), dy = randomArray(20 * 2000, 1302);
+    const results = [1, 2].map((threads) => {
+      native!.setThreads(threads);
+      const out = new Float32Array(20 * 2000), dx = new Float32Array(20 * 300);
+      native!.linear(x, 20, w, out, false);
+      native!.linearBackwardInput(dy, 20, w, dx, false);
+      return { out, dx };
+    });
+    assert.deepEqual(results[0].out, results[1].out, 'forward: each dot product is computed the same way on any thread');
+    const bound = new Float32Array(20 * 300);
+    jsKernels.linearBackwardInput(absolute(dy), 20, { dtype: 'f32', rows: 2000, cols: 300, data: absolute(toF32(w)) }, bound, false);
+    assertClose(results[1].dx, results[0].dx, bound, 'backward: partial sums per thread');
+  } finally {
+    native!.setThreads(before);
+  }
+});
+
+// ---- native: fused elementwise kernels --------------------------------------------------------
+
+test('native exp: relative error ≤ 1e-7 against Math.exp from -110 to 90, subnormals, inf and NaN, every instruction set', { skip: skipNative }, () => {
+  const values: number[] = [];
+  for (let x = -110; x <= 90; x += 0.000731) values.push(x);
+  const random = randomArray(200_000, 1400);
+  for (const r of random) values.push(r * 1e-3, r * 5, r * 100);
+  values.push(0, -0, 1e-30, -1e-30, 88.72, 88.7228, 88.7229, 88.73, -87.33, -87.34, -103.27, -103.28, -103.98, -104, -200, -1e30, 1e30);
+  const x = Float32Array.from(values);
+  x.set([NaN, Infinity, -Infinity], x.length - 3);
+  for (const isa of isas) {
+    withIsa(isa, () => {
+      const y = new Float32Array(x.length - 1).fill(7); // odd length: the tail
+      addon!.exp(x, y);
+      let worst = 0;
+      for (let i = 0; i < y.length; i++) {
+        const exact = Math.exp(x[i]);
+        if (Number.isNaN(exact)) { assert.ok(Number.isNaN(y[i]), `${isa} exp(NaN)`); continue; }
+        if (exact > 3.4028234663852886e38 * (1 + 2 ** -25)) { assert.equal(y[i], Infinity, `${isa} exp(${x[i]}) overflows`); continue; }
+        if (exact < 2 ** -126) {
+          // subnormal results: within one step of the subnormal grid
+          assert.ok(Math.abs(y[i] - exact) <= 2 ** -149, `${isa} exp(${x[i]}) = ${y[i]}, expected ${exact}`);
+          continue;
+        }
+        const error = Math.abs(y[i] - exact) / exact;
+        if (error > worst) worst = error;
+        if (!(error <= 1e-7)) assert.fail(`${isa} exp(${x[i]}) = ${y[i]}, expected ${exact} (relative error ${error})`);
+      }
+      assert.ok(worst > 0 && worst <= 1e-7);
+    });
+  }
+  const inPlace = Float32Array.from([0, 1, -1]);
+  addon!.exp(inPlace, inPlace);
+  assert.deepEqual(Array.from(inPlace), [1, Math.fround(Math.E), Math.fround(Math.exp(-1))].map((v) => inPlace[0] === 1 ? v : v));
+  assert.ok(Math.abs(inPlace[1] - Math.E) / Math.E <= 1e-7);
+});
+
+/** |actual − expected| ≤ tolerance·(|expected| + floor) elementwise, and exact zeros where expected is 0. */
+function assertNear(actual: Float32Array, expected: Float32Array, tolerance: number, floor: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) {
+    const e = expected[i], a = actual[i];
+    if (Number.isNaN(e)) { assert.ok(Number.isNaN(a), `${what}: element ${i} is ${a}, expected NaN`); continue; }
+    if (Object.is(e, 0) || Object.is(e, -0)) { if (a !== 0) assert.fail(`${what}: element ${i} is ${a}, expected 0`); continue; }
+    if (!(Math.abs(a - e) <= tolerance * (Math.abs(e) + floor))) assert.fail(`${what}: element ${i} is ${a}, expected ${e}`);
+  }
+}
+
+/** Row ranges: full rows, causal ones, packed-sequence starts, empty and inverted ranges. */
+function rowRanges(rows: number, width: number, seed: number): { from: Int32Array; valid: Int32Array } {
+  const from = new Int32Array(rows), valid = new Int32Array(rows);
+  const r = randomArray(2 * rows, seed);
+  for (let i = 0; i < rows; i++) {
+    const kind = i % 7;
+    if (kind === 0) { from[i] = 0; valid[i] = width; }
+    else if (kind === 1) { from[i] = 0; valid[i] = Math.min(width, 1 + (i % width)); }
+    else if (kind === 2) { from[i] = Math.floor(((r[i] + 1) / 2) * width); valid[i] = width; }
+    else if (kind === 3 && i % 2 === 0) { from[i] = Math.floor(width / 2); valid[i] = Math.floor(width / 2); } // empty
+    else if (kind === 3) { from[i] = Math.min(width, 3); valid[i] = Math.min(width, 1); } // inverted: all zero
+    else {
+      const a = Math.floor(((r[i] + 1) / 2) * (width + 1)), b = Math.floor(((r[rows + i] + 1) / 2) * (width + 1));
+      from[i] = Math.min(a, b, width); valid[i] = Math.min(Math.max(a, b), width);
+    }
+  }
+  return { from, valid };
+}
+
+test('native softmaxRows and softmaxRowsBackward match the reference: odd widths, masks, thread chunks, views', { skip: skipNative }, () => {
+  let seed = 1500;
+  // 448×664: the attention shape, split into many thread chunks; the others have odd widths and tails
+  for (const [rows, width] of [[1, 1], [3, 7], [9, 17], [30, 33], [448, 664], [70, 1001]] as const) {
+    for (const isa of ['avx2', 'generic']) {
+      withIsa(isa, () => {
+        const offset = 3;
+        const buffer = randomArray(offset + rows * width, seed++).map((v, i) => v * (i % 5 === 0 ? 40 : 4));
+        if (rows * width > 50) { buffer[offset + 5] = -Infinity; buffer[offset + 9] = -1e30; }
+        const { from, valid } = rowRanges(rows, width, seed++);
+        const actual = buffer.slice().subarray(offset), expected = buffer.slice().subarray(offset);
+        native!.softmaxRows!(actual, rows, width, from, valid);
+        jsKernels.softmaxRows!(expected, rows, width, from, valid);
+        assertNear(actual, expected, 2e-6, 1e-30, `${isa} softmaxRows ${rows}×${width}`);
+        assert.equal(buffer[0], buffer.slice()[0]);
+
+        const dScores = randomArray(rows * width + 5, seed++).subarray(5);
+        const dActual = dScores.slice(), dExpected = dScores.slice();
+        native!.softmaxRowsBackward!(dActual, expected, rows, width, from, valid, 0.125);
+        jsKernels.softmaxRowsBackward!(dExpected, expected, rows, width, from, valid, 0.125);
+        // ds − Σ ds·p cancels: the error scales with p·scale, not with the result
+        for (let i = 0; i < dActual.length; i++) {
+          const bound = 1e-5 * Math.abs(dExpected[i]) + 1e-6 * expected[i] * 0.125;
+          if (!(Math.abs(dActual[i] - dExpected[i]) <= bound)) assert.fail(`${isa} softmaxRowsBackward ${rows}×${width}: element ${i} is ${dActual[i]}, expected ${dExpected[i]}`);
+        }
+      });
+    }
+  }
+});
+
+test('native swigluForward/Backward match the reference on the [T, 2F] layout, large |gate| included', { skip: skipNative }, () => {
+  let seed = 1600;
+  for (const [T, F] of [[1, 1], [3, 7], [5, 37], [64, 4864], [2, 20000]] as const) {
+    for (const isa of ['avx2', 'generic']) {
+      withIsa(isa, () => {
+        const gateUp = randomArray(T * 2 * F + 1, seed++).subarray(1).map((v, i) => v * (i % 11 === 0 ? 120 : 6));
+        const out = new Float32Array(T * F), expected = new Float32Array(T * F);
+        native!.swigluForward!(out, gateUp, T, F);
+        jsKernels.swigluForward!(expected, gateUp, T, F);
+        assertNear(out, expected, 1e-6, 1e-30, `${isa} swigluForward T=${T} F=${F}`);
+        const dOut = randomArray(T * F, seed++);
+        const dActual = new Float32Array(T * 2 * F).fill(NaN), dExpected = new Float32Array(T * 2 * F);
+        native!.swigluBackward!(dActual, dOut, gateUp, T, F);
+        jsKernels.swigluBackward!(dExpected, dOut, gateUp, T, F);
+        // silu' crosses 0 near gate = -1.28 (1 + g·(1 − s) cancels): errors scale with |dOut·up|·(1 + |g|), not the result
+        for (let t = 0; t < T; t++) {
+          for (let i = 0; i < F; i++) {
+            const g = gateUp[t * 2 * F + i], up = gateUp[t * 2 * F + F + i], d = dOut[t * F + i];
+            for (const [j, scale] of [[t * 2 * F + i, Math.abs(d * up) * (1 + Math.abs(g))], [t * 2 * F + F + i, Math.abs(d * g)]]) {
+              const bound = 2e-6 * Math.abs(dExpected[j]) + 1e-6 * scale;
+              if (!(Math.abs(dActual[j] - dExpected[j]) <= bound)) assert.fail(`${isa} swigluBackward T=${T} F=${F}: element ${j} is ${dActual[j]}, expected ${dExpected[j]}`);
+            }
+          }
+        }
+      });
+    }
+  }
+});
+
+test('native rmsNormForward/Backward match the reference, with and without rstd and dWeight', { skip: skipNative }, () => {
+  let seed = 1700;
+  for (const [T, C] of [[1, 1], [3, 7], [20, 896], [600, 896], [7, 1001]] as const) {
+    for (const isa of ['avx2', 'generic']) {
+      withIsa(isa, () => {
+        const x = randomArray(T * C + 2, seed++).subarray(2);
+        const weight = randomArray(C, seed++).map((v) => 1 + v);
+        const out = new Float32Array(T * C), expected = new Float32Array(T * C);
+        const rstd = new Float32Array(T), rstdExpected = new Float32Array(T);
+        native!.rmsNormForward!(out, rstd, x, weight, T, C, 1e-6);
+        jsKernels.rmsNormForward!(expected, rstdExpected, x, weight, T, C, 1e-6);
+        assertNear(rstd, rstdExpected, 2e-7, 0, `${isa} rstd T=${T} C=${C}`);
+        assertNear(out, expected, 5e-7, 1e-30, `${isa} rmsNormForward T=${T} C=${C}`);
+        const noRstd = new Float32Array(T * C);
+        native!.rmsNormForward!(noRstd, null, x, weight, T, C, 1e-6);
+        assert.deepEqual(noRstd, out);
+
+        const dOut = randomArray(T * C, seed++);
+        const dxStart = randomArray(T * C, seed++);
+        for (const withWeight of [false, true]) {
+          const dx = dxStart.slice(), dxExpected = dxStart.slice();
+          const dW = withWeight ? randomArray(C, seed) : null, dWExpected = dW?.slice() ?? null;
+          native!.rmsNormBackward!(dx, dW, dOut, x, rstdExpected, weight, T, C);
+          jsKernels.rmsNormBackward!(dxExpected, dWExpected, dOut, x, rstdExpected, weight, T, C);
+          assertNear(dx, dxExpected, 1e-5, 1, `${isa} rmsNormBackward dx T=${T} C=${C}`);
+          if (dW) assertNear(dW, dWExpected!, 1e-5, 1, `${isa} rmsNormBackward dWeight T=${T} C=${C}`);
+        }
+      });
+    }
+  }
+});
+
+test('native elementwise kernels reject bad arguments with TypeError/RangeError and write nothing', { skip: skipNative }, () => {
+  const rejects = (call: () => void, type: typeof TypeError | typeof RangeError, pattern: RegExp) =>
+    assert.throws(call, (error: unknown) => {
+      assert.ok(error instanceof type, `expected a ${type.name}, got ${String(error)}`);
+      assert.match((error as Error).message, pattern);
+      return true;
+    });
+  const k = native!;
+  const x = new Float32Array(12).fill(3);
+  const from = new Int32Array(3), valid = new Int32Array([4, 4, 4]);
+  rejects(() => k.softmaxRows!(x, 3, 5, from, valid), RangeError, /^softmaxRows: x is too short/);
+  rejects(() => k.softmaxRows!(x, 3, 4, from, new Int32Array([4, 5, 4])), RangeError, /valid\[1\] = 5 is outside \[0, 4\]/);
+  rejects(() => k.softmaxRows!(x, 3, 4, new Int32Array([0, -1, 0]), valid), RangeError, /from\[1\] = -1/);
+  rejects(() => k.softmaxRows!(x, 3, 4, new Int32Array(2), valid), RangeError, /from has 2 entries, rows = 3/);
+  rejects(() => k.softmaxRows!(x, 3, 4, new Float32Array(3) as unknown as Int32Array, valid), TypeError, /from must be a Int32Array/);
+  rejects(() => k.softmaxRows!(Array.from(x) as unknown as Float32Array, 3, 4, from, valid), TypeError, /x must be a Float32Array/);
+  rejects(() => k.softmaxRows!(x, -3, 4, from, valid), RangeError, /rows must be in/);
+  rejects(() => k.softmaxRowsBackward!(x, x.subarray(4), 2, 4, from, valid, 1), RangeError, /dScores must not share memory with probs/);
+  rejects(() => k.softmaxRowsBackward!(x, new Float32Array(11), 3, 4, from, valid, 1), RangeError, /probs is too short/);
+  rejects(() => k.softmaxRowsBackward!(x, new Float32Array(12), 3, 4, from, valid, 'a' as unknown as number), TypeError, /scale must be a number/);
+  rejects(() => k.swigluForward!(new Float32Array(6), new Float32Array(11), 3, 2), RangeError, /gateUp is too short: T×2F needs 12/);
+  rejects(() => k.swigluForward!(new Float32Array(5), new Float32Array(12), 3, 2), RangeError, /out is too short/);
+  rejects(() => k.swigluForward!(x.subarray(6), x, 3, 2), RangeError, /out must not share memory with gateUp/);
+  rejects(() => k.swigluBackward!(x, new Float32Array(6), x, 3, 2), RangeError, /dGateUp must not share memory with gateUp/);
+  rejects(() => k.swigluBackward!(new Float32Array(12), new Float32Array(6), new Float32Array(12), 3, 2.5), RangeError, /F must be an integer/);
+  const w = new Float32Array(4);
+  rejects(() => k.rmsNormForward!(new Float32Array(12), null, x, new Float32Array(3), 3, 4, 1e-6), RangeError, /weight is too short/);
+  rejects(() => k.rmsNormForward!(new Float32Array(12), new Float32Array(2), x, w, 3, 4, 1e-6), RangeError, /rstd is too short/);
+  rejects(() => k.rmsNormForward!(x, null, x, w, 3, 4, 1e-6), RangeError, /out must not share memory with x/);
+  rejects(() => k.rmsNormForward!(new Float32Array(12), null, x, w, 3, 4, -1), RangeError, /eps must be a non-negative number/);
+  rejects(() => k.rmsNormForward!(new Float32Array(12), 5 as unknown as Float32Array, x, w, 3, 4, 1e-6), TypeError, /rstd must be a Float32Array or null/);
+  rejects(() => k.rmsNormBackward!(new Float32Array(12), w, new Float32Array(12), x, new Float32Array(2), w, 3, 4), RangeError, /rstd is too short/);
+  rejects(() => k.rmsNormBackward!(new Float32Array(12), w, new Float32Array(12), x, new Float32Array(3), w, 3, 4), RangeError, /dWeight must not share memory with weight/);
+  rejects(() => k.rmsNormBackward!(x, null, x, new Float32Array(12), new Float32Array(3), w, 3, 4), RangeError, /dx must not share memory with dOut/);
+  rejects(() => addon!.exp(x, x.subarray(1)), RangeError, /dst must not share memory with src/);
+  rejects(() => addon!.exp(new Float32Array(3), new Float32Array(4)), RangeError, /src is too short/);
+  assert.deepEqual(x, new Float32Array(12).fill(3), 'a rejected call writes nothing');
 });

@@ -1,0 +1,324 @@
+/* Products with a few rows of activations (m = 2 … ~32) against a large weight matrix, which
+ * stream W from memory once instead of packing it as sgemm does (for m = 20 against the
+ * 151936×896 lm_head, OpenBLAS's packing of all 545 MB ran at ~20 GFLOP/s).
+ *
+ *   forward   out[j, r]  = dot(W[r, :], x[j, :])          blocks of 4 rows of W × 6 rows of x
+ *   backward  acc[j, c] += Σ_r dy[j, r] · W[r, c]          blocks of 64 columns × 6 rows of dy
+ *
+ * Each call covers rows [r0, r1) of W, so that threads split W by rows. */
+#include "kernels.h"
+#include "simd.h"
+
+/* ---- plain C ---------------------------------------------------------------------------- */
+
+static void small_m_rows_generic(weight_dtype dtype, const void *w, size_t k, const float *x, size_t ldx, size_t m,
+                                 float *out, size_t ldout, size_t r0, size_t r1, int accumulate) {
+  for (size_t r = r0; r < r1; r++) {
+    const void *row = row_pointer(dtype, w, k, r);
+    for (size_t j = 0; j < m; j++) {
+      const float *xj = x + j * ldx;
+      float sums[4] = {0, 0, 0, 0};
+      size_t c = 0;
+      for (; c + 4 <= k; c += 4)
+        for (int lane = 0; lane < 4; lane++) sums[lane] += load_scalar(dtype, row, c + lane) * xj[c + lane];
+      for (; c < k; c++) sums[0] += load_scalar(dtype, row, c) * xj[c];
+      const float dot = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+      float *o = out + j * ldout + r;
+      *o = accumulate ? *o + dot : dot;
+    }
+  }
+}
+
+static void small_m_t_rows_generic(weight_dtype dtype, const void *w, size_t k, const float *dy, size_t lddy,
+                                   size_t m, float *acc, size_t ldacc, size_t r0, size_t r1) {
+  for (size_t r = r0; r < r1; r++) {
+    const void *row = row_pointer(dtype, w, k, r);
+    for (size_t j = 0; j < m; j++) {
+      const float scale = dy[j * lddy + r];
+      float *a = acc + j * ldacc;
+      for (size_t c = 0; c < k; c++) a[c] += load_scalar(dtype, row, c) * scale;
+    }
+  }
+}
+
+#ifdef HAVE_X86_SIMD
+
+/* ---- AVX-512 ------------------------------------------------------------------------------ */
+
+/* The four dot products held in a0..a3, as one 4-lane vector. */
+INLINE TARGET_AVX512 __m128 reduce4_512(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  const __m256 b0 = _mm256_add_ps(_mm512_castps512_ps256(a0), _mm512_extractf32x8_ps(a0, 1));
+  const __m256 b1 = _mm256_add_ps(_mm512_castps512_ps256(a1), _mm512_extractf32x8_ps(a1, 1));
+  const __m256 b2 = _mm256_add_ps(_mm512_castps512_ps256(a2), _mm512_extractf32x8_ps(a2, 1));
+  const __m256 b3 = _mm256_add_ps(_mm512_castps512_ps256(a3), _mm512_extractf32x8_ps(a3, 1));
+  /* [b0 b1 pairs | b2 b3 pairs] in one 256-bit hadd tree */
+  const __m256 h01 = _mm256_hadd_ps(b0, b1), h23 = _mm256_hadd_ps(b2, b3);
+  const __m256 h = _mm256_hadd_ps(h01, h23); /* lanes: s0 s1 s2 s3 (low half) + s0 s1 s2 s3 (high half) */
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* RB rows of W (1 or 4) × MB rows of x (1…6), all k columns. RB and MB are constants at every
+ * call site, so the accumulators stay in registers. */
+INLINE TARGET_AVX512 void fwd_tile_512(weight_dtype dtype, const void *w, size_t k, const float *x, size_t ldx,
+                                       const int MB, const int RB, float *out, size_t ldout, size_t r,
+                                       int accumulate) {
+  __m512 acc[4][6];
+  for (int i = 0; i < RB; i++)
+    for (int j = 0; j < MB; j++) acc[i][j] = _mm512_setzero_ps();
+  const void *rows[4];
+  for (int i = 0; i < RB; i++) rows[i] = row_pointer(dtype, w, k, r + i);
+  const size_t full = k & ~(size_t)15;
+  for (size_t c = 0; c < full; c += 16) {
+    __m512 wv[4];
+    for (int i = 0; i < RB; i++) wv[i] = load16(dtype, rows[i], c);
+    for (int j = 0; j < MB; j++) {
+      const __m512 xv = _mm512_loadu_ps(x + j * ldx + c);
+      for (int i = 0; i < RB; i++) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+    }
+  }
+  if (full < k) {
+    const __mmask16 tail = (__mmask16)((1u << (k - full)) - 1);
+    __m512 wv[4];
+    for (int i = 0; i < RB; i++) wv[i] = load16_masked(dtype, rows[i], full, tail);
+    for (int j = 0; j < MB; j++) {
+      const __m512 xv = _mm512_maskz_loadu_ps(tail, x + j * ldx + full);
+      for (int i = 0; i < RB; i++) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+    }
+  }
+  for (int j = 0; j < MB; j++) {
+    float *o = out + j * ldout + r;
+    if (RB == 4) {
+      __m128 d = reduce4_512(acc[0][j], acc[1][j], acc[2][j], acc[3][j]);
+      if (accumulate) d = _mm_add_ps(d, _mm_loadu_ps(o));
+      _mm_storeu_ps(o, d);
+    } else {
+      const float d = _mm512_reduce_add_ps(acc[0][j]);
+      *o = accumulate ? *o + d : d;
+    }
+  }
+}
+
+#define FWD_TILES_512(RB)                                                                           \
+  for (size_t j0 = 0; j0 < m; j0 += 6) {                                                            \
+    const float *xj = x + j0 * ldx;                                                                  \
+    float *oj = out + j0 * ldout;                                                                    \
+    switch (m - j0 < 6 ? m - j0 : 6) {                                                               \
+      case 1: fwd_tile_512(dtype, w, k, xj, ldx, 1, RB, oj, ldout, r, accumulate); break;           \
+      case 2: fwd_tile_512(dtype, w, k, xj, ldx, 2, RB, oj, ldout, r, accumulate); break;           \
+      case 3: fwd_tile_512(dtype, w, k, xj, ldx, 3, RB, oj, ldout, r, accumulate); break;           \
+      case 4: fwd_tile_512(dtype, w, k, xj, ldx, 4, RB, oj, ldout, r, accumulate); break;           \
+      case 5: fwd_tile_512(dtype, w, k, xj, ldx, 5, RB, oj, ldout, r, accumulate); break;           \
+      default: fwd_tile_512(dtype, w, k, xj, ldx, 6, RB, oj, ldout, r, accumulate); break;          \
+    }                                                                                                \
+  }
+
+INLINE TARGET_AVX512 void small_m_rows_avx512_body(weight_dtype dtype, const void *w, size_t k, const float *x,
+                                                   size_t ldx, size_t m, float *out, size_t ldout, size_t r0,
+                                                   size_t r1, int accumulate) {
+  size_t r = r0;
+  for (; r + 4 <= r1; r += 4) { FWD_TILES_512(4) }
+  for (; r < r1; r++) { FWD_TILES_512(1) }
+}
+
+/* NV vectors (16 columns each, 1 or 4) × MB rows of dy (1…6), over rows [r0, r1) of W; the
+ * masked form covers the last k % 16 columns. */
+INLINE TARGET_AVX512 void bwd_tile_512(weight_dtype dtype, const void *w, size_t k, const float *dy, size_t lddy,
+                                       const int MB, const int NV, float *acc, size_t ldacc, size_t c, size_t r0,
+                                       size_t r1, __mmask16 mask) {
+  __m512 a[6][4];
+  for (int j = 0; j < MB; j++)
+    for (int v = 0; v < NV; v++)
+      a[j][v] = mask ? _mm512_maskz_loadu_ps(mask, acc + j * ldacc + c) : _mm512_loadu_ps(acc + j * ldacc + c + 16 * v);
+  for (size_t r = r0; r < r1; r++) {
+    const void *row = row_pointer(dtype, w, k, r);
+    __m512 wv[4];
+    for (int v = 0; v < NV; v++) wv[v] = mask ? load16_masked(dtype, row, c, mask) : load16(dtype, row, c + 16 * v);
+    for (int j = 0; j < MB; j++) {
+      const __m512 s = _mm512_set1_ps(dy[j * lddy + r]);
+      for (int v = 0; v < NV; v++) a[j][v] = _mm512_fmadd_ps(wv[v], s, a[j][v]);
+    }
+  }
+  for (int j = 0; j < MB; j++)
+    for (int v = 0; v < NV; v++) {
+      if (mask) _mm512_mask_storeu_ps(acc + j * ldacc + c, mask, a[j][v]);
+      else _mm512_storeu_ps(acc + j * ldacc + c + 16 * v, a[j][v]);
+    }
+}
+
+#define BWD_TILES_512(NV, MASK)                                                                                \
+  switch (mb) {                                                                                                \
+    case 1: bwd_tile_512(dtype, w, k, dyj, lddy, 1, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
+    case 2: bwd_tile_512(dtype, w, k, dyj, lddy, 2, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
+    case 3: bwd_tile_512(dtype, w, k, dyj, lddy, 3, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
+    case 4: bwd_tile_512(dtype, w, k, dyj, lddy, 4, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
+    case 5: bwd_tile_512(dtype, w, k, dyj, lddy, 5, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
+    default: bwd_tile_512(dtype, w, k, dyj, lddy, 6, NV, aj, ldacc, c, r0, r1, MASK); break;                   \
+  }
+
+INLINE TARGET_AVX512 void small_m_t_rows_avx512_body(weight_dtype dtype, const void *w, size_t k, const float *dy,
+                                                     size_t lddy, size_t m, float *acc, size_t ldacc, size_t r0,
+                                                     size_t r1) {
+  for (size_t j0 = 0; j0 < m; j0 += 6) {
+    const size_t mb = m - j0 < 6 ? m - j0 : 6;
+    const float *dyj = dy + j0 * lddy;
+    float *aj = acc + j0 * ldacc;
+    size_t c = 0;
+    for (; c + 64 <= k; c += 64) { BWD_TILES_512(4, 0) }
+    for (; c + 16 <= k; c += 16) { BWD_TILES_512(1, 0) }
+    if (c < k) {
+      const __mmask16 tail = (__mmask16)((1u << (k - c)) - 1);
+      BWD_TILES_512(1, tail)
+    }
+  }
+}
+
+/* ---- AVX2 + FMA (+F16C) -------------------------------------------------------------------- */
+
+/* 16 ymm registers: blocks of 2 rows of W × up to 4 rows of x forward, 16 columns × up to 6
+ * rows of dy backward. */
+INLINE TARGET_AVX2 void fwd_tile_256(weight_dtype dtype, const void *w, size_t k, const float *x, size_t ldx,
+                                     const int MB, const int RB, float *out, size_t ldout, size_t r,
+                                     int accumulate) {
+  __m256 acc[2][4];
+  for (int i = 0; i < RB; i++)
+    for (int j = 0; j < MB; j++) acc[i][j] = _mm256_setzero_ps();
+  const void *rows[2];
+  for (int i = 0; i < RB; i++) rows[i] = row_pointer(dtype, w, k, r + i);
+  const size_t full = k & ~(size_t)7;
+  for (size_t c = 0; c < full; c += 8) {
+    __m256 wv[2];
+    for (int i = 0; i < RB; i++) wv[i] = load8(dtype, rows[i], c);
+    for (int j = 0; j < MB; j++) {
+      const __m256 xv = _mm256_loadu_ps(x + j * ldx + c);
+      for (int i = 0; i < RB; i++) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+    }
+  }
+  for (int j = 0; j < MB; j++) {
+    for (int i = 0; i < RB; i++) {
+      float d = sum8(acc[i][j]);
+      for (size_t c = full; c < k; c++) d += load_scalar(dtype, rows[i], c) * x[j * ldx + c];
+      float *o = out + j * ldout + r + i;
+      *o = accumulate ? *o + d : d;
+    }
+  }
+}
+
+#define FWD_TILES_256(RB)                                                                           \
+  for (size_t j0 = 0; j0 < m; j0 += 4) {                                                            \
+    const float *xj = x + j0 * ldx;                                                                  \
+    float *oj = out + j0 * ldout;                                                                    \
+    switch (m - j0 < 4 ? m - j0 : 4) {                                                               \
+      case 1: fwd_tile_256(dtype, w, k, xj, ldx, 1, RB, oj, ldout, r, accumulate); break;           \
+      case 2: fwd_tile_256(dtype, w, k, xj, ldx, 2, RB, oj, ldout, r, accumulate); break;           \
+      case 3: fwd_tile_256(dtype, w, k, xj, ldx, 3, RB, oj, ldout, r, accumulate); break;           \
+      default: fwd_tile_256(dtype, w, k, xj, ldx, 4, RB, oj, ldout, r, accumulate); break;          \
+    }                                                                                                \
+  }
+
+INLINE TARGET_AVX2 void small_m_rows_avx2_body(weight_dtype dtype, const void *w, size_t k, const float *x,
+                                               size_t ldx, size_t m, float *out, size_t ldout, size_t r0, size_t r1,
+                                               int accumulate) {
+  size_t r = r0;
+  for (; r + 2 <= r1; r += 2) { FWD_TILES_256(2) }
+  for (; r < r1; r++) { FWD_TILES_256(1) }
+}
+
+INLINE TARGET_AVX2 void bwd_tile_256(weight_dtype dtype, const void *w, size_t k, const float *dy, size_t lddy,
+                                     const int MB, float *acc, size_t ldacc, size_t c, size_t r0, size_t r1) {
+  __m256 a[6][2];
+  for (int j = 0; j < MB; j++)
+    for (int v = 0; v < 2; v++) a[j][v] = _mm256_loadu_ps(acc + j * ldacc + c + 8 * v);
+  for (size_t r = r0; r < r1; r++) {
+    const void *row = row_pointer(dtype, w, k, r);
+    const __m256 w0 = load8(dtype, row, c), w1 = load8(dtype, row, c + 8);
+    for (int j = 0; j < MB; j++) {
+      const __m256 s = _mm256_set1_ps(dy[j * lddy + r]);
+      a[j][0] = _mm256_fmadd_ps(w0, s, a[j][0]);
+      a[j][1] = _mm256_fmadd_ps(w1, s, a[j][1]);
+    }
+  }
+  for (int j = 0; j < MB; j++)
+    for (int v = 0; v < 2; v++) _mm256_storeu_ps(acc + j * ldacc + c + 8 * v, a[j][v]);
+}
+
+INLINE TARGET_AVX2 void small_m_t_rows_avx2_body(weight_dtype dtype, const void *w, size_t k, const float *dy,
+                                                 size_t lddy, size_t m, float *acc, size_t ldacc, size_t r0,
+                                                 size_t r1) {
+  const size_t full = k & ~(size_t)15;
+  for (size_t j0 = 0; j0 < m; j0 += 6) {
+    const size_t mb = m - j0 < 6 ? m - j0 : 6;
+    const float *dyj = dy + j0 * lddy;
+    float *aj = acc + j0 * ldacc;
+    for (size_t c = 0; c < full; c += 16) {
+      switch (mb) {
+        case 1: bwd_tile_256(dtype, w, k, dyj, lddy, 1, aj, ldacc, c, r0, r1); break;
+        case 2: bwd_tile_256(dtype, w, k, dyj, lddy, 2, aj, ldacc, c, r0, r1); break;
+        case 3: bwd_tile_256(dtype, w, k, dyj, lddy, 3, aj, ldacc, c, r0, r1); break;
+        case 4: bwd_tile_256(dtype, w, k, dyj, lddy, 4, aj, ldacc, c, r0, r1); break;
+        case 5: bwd_tile_256(dtype, w, k, dyj, lddy, 5, aj, ldacc, c, r0, r1); break;
+        default: bwd_tile_256(dtype, w, k, dyj, lddy, 6, aj, ldacc, c, r0, r1); break;
+      }
+    }
+  }
+  if (full < k) {
+    /* the last k % 16 columns */
+    for (size_t r = r0; r < r1; r++) {
+      const void *row = row_pointer(dtype, w, k, r);
+      for (size_t j = 0; j < m; j++) {
+        const float scale = dy[j * lddy + r];
+        for (size_t c = full; c < k; c++) acc[j * ldacc + c] += load_scalar(dtype, row, c) * scale;
+      }
+    }
+  }
+}
+
+/* One out-of-line function per (instruction set, dtype), so the dtype branches fold away. */
+#define DEFINE_SMALL_M(isa, TARGET)                                                                           \
+  static TARGET void small_m_rows_##isa(weight_dtype dtype, const void *w, size_t k, const float *x,          \
+                                        size_t ldx, size_t m, float *out, size_t ldout, size_t r0, size_t r1, \
+                                        int accumulate) {                                                     \
+    if (dtype == WEIGHT_BF16) small_m_rows_##isa##_body(WEIGHT_BF16, w, k, x, ldx, m, out, ldout, r0, r1, accumulate); \
+    else if (dtype == WEIGHT_F16) small_m_rows_##isa##_body(WEIGHT_F16, w, k, x, ldx, m, out, ldout, r0, r1, accumulate); \
+    else small_m_rows_##isa##_body(WEIGHT_F32, w, k, x, ldx, m, out, ldout, r0, r1, accumulate);             \
+  }                                                                                                           \
+  static TARGET void small_m_t_rows_##isa(weight_dtype dtype, const void *w, size_t k, const float *dy,       \
+                                          size_t lddy, size_t m, float *acc, size_t ldacc, size_t r0,         \
+                                          size_t r1) {                                                        \
+    if (dtype == WEIGHT_BF16) small_m_t_rows_##isa##_body(WEIGHT_BF16, w, k, dy, lddy, m, acc, ldacc, r0, r1); \
+    else if (dtype == WEIGHT_F16) small_m_t_rows_##isa##_body(WEIGHT_F16, w, k, dy, lddy, m, acc, ldacc, r0, r1); \
+    else small_m_t_rows_##isa##_body(WEIGHT_F32, w, k, dy, lddy, m, acc, ldacc, r0, r1);                      \
+  }
+
+DEFINE_SMALL_M(avx2, TARGET_AVX2)
+DEFINE_SMALL_M(avx512, TARGET_AVX512)
+#endif
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+void small_m_rows(weight_dtype dtype, const void *w, size_t k, const float *x, size_t ldx, size_t m, float *out,
+                  size_t ldout, size_t r0, size_t r1, int accumulate) {
+#ifdef HAVE_X86_SIMD
+  const int level = kernels_isa_level();
+  if (level == 2) { small_m_rows_avx512(dtype, w, k, x, ldx, m, out, ldout, r0, r1, accumulate); return; }
+  if (level == 1) { small_m_rows_avx2(dtype, w, k, x, ldx, m, out, ldout, r0, r1, accumulate); return; }
+#endif
+  small_m_rows_generic(dtype, w, k, x, ldx, m, out, ldout, r0, r1, accumulate);
+}
+
+void small_m_t_rows(weight_dtype dtype, const void *w, size_t k, const float *dy, size_t lddy, size_t m, float *acc,
+                    size_t ldacc, size_t r0, size_t r1) {
+  /* Blocks of ~128 KiB of W: each block is read from memory once, then from L2 by the other
+   * column blocks and 6-row groups of dy. */
+  const size_t row_bytes = k * weight_element_size(dtype);
+  size_t block = (128 * 1024) / (row_bytes ? row_bytes : 1);
+  if (block < 4) block = 4;
+  for (size_t b0 = r0; b0 < r1; b0 += block) {
+    const size_t b1 = r1 - b0 < block ? r1 : b0 + block;
+#ifdef HAVE_X86_SIMD
+    const int level = kernels_isa_level();
+    if (level == 2) { small_m_t_rows_avx512(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1); continue; }
+    if (level == 1) { small_m_t_rows_avx2(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1); continue; }
+#endif
+    small_m_t_rows_generic(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1);
+  }
+}
