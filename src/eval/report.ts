@@ -125,6 +125,7 @@ export async function writeEvalReport(outDir: string, summary: EvalSummary): Pro
   lines.push('');
 
   const notes: string[] = [...summary.warnings];
+  for (const id of summary.run.methodsSelected) if (!byId.has(id)) notes.push(`${id}: 0 of ${n} subjects done (run the same command again to continue)`);
   for (const m of summary.methods) {
     if (m.subjectsDone < m.subjectsSelected) notes.push(`${m.id}: ${m.subjectsDone} of ${m.subjectsSelected} subjects done (run the same command again to continue)`);
     for (const s of m.skipped) notes.push(`${m.id}: skipped ${s.subject}: ${s.reason}`);
