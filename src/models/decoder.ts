@@ -8,9 +8,8 @@
  */
 import type { Kernels, Matrix } from '../engine/kernels.ts';
 import { attentionBackward, attentionBackwardScratchSize, attentionForward, toHeadMajor, toTokenMajor, type AttentionShape } from './layers/attention.ts';
-import { swigluBackward, swigluForward } from './layers/activations.ts';
 import { linearBackward, linearForward, type Linear, type LinearGrads } from './layers/linear.ts';
-import { rmsNormBackward, rmsNormForward } from './layers/norms.ts';
+import { elementwiseOf } from '../engine/jsKernels.ts';
 import { RotaryTable } from './layers/rope.ts';
 import { KVCache } from './kvCache.ts';
 
@@ -197,6 +196,7 @@ export class Decoder {
     } = {},
   ): { hidden: Float32Array; tape: DecoderTape | null } {
     const kernels = this.kernels();
+    const ew = elementwiseOf(kernels);
     const { hiddenSize: C, intermediateSize: F, numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = this.config;
     if (embeds.length < T * C) throw new RangeError(`decoder input holds ${embeds.length} values, expected ${T}×${C}`);
     const past = cache.length;
@@ -223,7 +223,7 @@ export class Decoder {
       const fused = this.fused[l];
       const rstd1 = scratch?.rstd1 ?? new Float32Array(T);
       const h1 = scratch?.h1 ?? new Float32Array(T * C);
-      rmsNormForward(h1, rstd1, x, w.inputNorm, T, C, eps);
+      ew.rmsNormForward(h1, rstd1, x, w.inputNorm, T, C, eps);
 
       linearForward(kernels, qkv, h1, fused.qkv, T);
       this.rotary.apply(qkv, T, H, rotaryStart, false, QKV);
@@ -243,14 +243,11 @@ export class Decoder {
 
       const rstd2 = scratch?.rstd2 ?? new Float32Array(T);
       const h2 = scratch?.h2 ?? new Float32Array(T * C);
-      rmsNormForward(h2, rstd2, x2, w.postNorm, T, C, eps);
+      ew.rmsNormForward(h2, rstd2, x2, w.postNorm, T, C, eps);
       const gateUp = scratch?.gateUp ?? new Float32Array(T * 2 * F);
       const act = scratch?.act ?? new Float32Array(T * F);
       linearForward(kernels, gateUp, h2, fused.gateUp, T);
-      for (let t = 0; t < T; t++) {
-        const row = gateUp.subarray(t * 2 * F, (t + 1) * 2 * F);
-        swigluForward(act.subarray(t * F, (t + 1) * F), row, row.subarray(F), F);
-      }
+      ew.swigluForward(act, gateUp, T, F);
       const x3 = new Float32Array(T * C);
       linearForward(kernels, x3, act, w.down, T);
       for (let i = 0; i < T * C; i++) x3[i] += x2[i];
@@ -270,6 +267,7 @@ export class Decoder {
    */
   backward(tape: DecoderTape, dHidden: Float32Array, grads: DecoderLayerGrads[] | null = null): Float32Array {
     const kernels = this.kernels();
+    const ew = elementwiseOf(kernels);
     const { hiddenSize: C, intermediateSize: F, numHeads: H, numKvHeads: KVH, headDim: D } = this.config;
     const { T, past, cache } = tape;
     const Tk = past + T;
@@ -295,18 +293,13 @@ export class Decoder {
       const g = grads?.[l] ?? null;
       // x3 = x2 + down(act): dx (currently d x3) flows to x2 unchanged, plus through the MLP.
       linearBackward(kernels, dAct, false, g?.down ?? null, dx, s.act, w.down, T);
-      dGateUp.fill(0);
-      for (let t = 0; t < T; t++) {
-        const row = s.gateUp.subarray(t * 2 * F, (t + 1) * 2 * F);
-        const dRow = dGateUp.subarray(t * 2 * F, (t + 1) * 2 * F);
-        swigluBackward(dRow, dRow.subarray(F), dAct.subarray(t * F, (t + 1) * F), row, row.subarray(F), F);
-      }
+      ew.swigluBackward(dGateUp, dAct, s.gateUp, T, F);
       kernels.linearBackwardInput(dGateUp, T, fused.gateUp.weight, dh, false);
       if (g) {
         stridedWeightGrad(kernels, g.gate, dGateUp, 2 * F, s.h2, T, F, C);
         stridedWeightGrad(kernels, g.up, dGateUp.subarray(F), 2 * F, s.h2, T, F, C);
       }
-      rmsNormBackward(dx, g?.postNorm ?? null, dh, s.x2, s.rstd2, w.postNorm, T, C);
+      ew.rmsNormBackward(dx, g?.postNorm ?? null, dh, s.x2, s.rstd2, w.postNorm, T, C);
       // dx is now d x2; x2 = x + o(attn).
       linearBackward(kernels, dAttn, false, g?.o ?? null, dx, s.attn, w.o, T);
       dkHeads.fill(0);
@@ -323,7 +316,7 @@ export class Decoder {
         stridedWeightGrad(kernels, g.k, dqkv.subarray(H * D), QKV, s.h1, T, KVH * D, C);
         stridedWeightGrad(kernels, g.v, dqkv.subarray((H + KVH) * D), QKV, s.h1, T, KVH * D, C);
       }
-      rmsNormBackward(dx, g?.inputNorm ?? null, dh, s.x, s.rstd1, w.inputNorm, T, C);
+      ew.rmsNormBackward(dx, g?.inputNorm ?? null, dh, s.x, s.rstd1, w.inputNorm, T, C);
     }
     return dx;
   }

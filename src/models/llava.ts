@@ -9,7 +9,7 @@ import type { Kernels } from '../engine/kernels.ts';
 import type { LlavaConfig } from './config.ts';
 import { Decoder, type DecoderLayerGrads, type DecoderTape } from './decoder.ts';
 import { KVCache } from './kvCache.ts';
-import { rmsNormBackward, rmsNormForward } from './layers/norms.ts';
+import { elementwiseOf } from '../engine/jsKernels.ts';
 import { Projector } from './projector.ts';
 import { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling.ts';
 import type { VisionEncoder } from './visionEncoder.ts';
@@ -187,7 +187,7 @@ export class LlavaModel {
     const selected = new Float32Array(rows.length * C);
     rows.forEach((row, i) => selected.set(hidden.subarray(row * C, (row + 1) * C), i * C));
     const normed = new Float32Array(rows.length * C);
-    rmsNormForward(normed, null, selected, this.decoder.weights.norm, rows.length, C, this.config.text.rmsNormEps);
+    elementwiseOf(this.kernels()).rmsNormForward(normed, null, selected, this.decoder.weights.norm, rows.length, C, this.config.text.rmsNormEps);
     return this.headLogits(normed, rows.length, extra);
   }
 
@@ -277,7 +277,7 @@ export class LlavaModel {
       rows.forEach((row, i) => selected.set(hidden.subarray(row * C, (row + 1) * C), i * C));
       const rstd = new Float32Array(R);
       const normed = new Float32Array(R * C);
-      rmsNormForward(normed, rstd, selected, this.decoder.weights.norm, R, C, this.config.text.rmsNormEps);
+      elementwiseOf(kernels).rmsNormForward(normed, rstd, selected, this.decoder.weights.norm, R, C, this.config.text.rmsNormEps);
       const logits = this.headLogits(normed, R, extra);
       // Cross-entropy; dlogits = (softmax − onehot) / R.
       const dBase = new Float32Array(R * V);
@@ -316,7 +316,7 @@ export class LlavaModel {
         }
       }
       const dSelected = new Float32Array(R * C);
-      rmsNormBackward(dSelected, weightGrads?.norm ?? null, dNormed, selected, rstd, this.decoder.weights.norm, R, C);
+      elementwiseOf(kernels).rmsNormBackward(dSelected, weightGrads?.norm ?? null, dNormed, selected, rstd, this.decoder.weights.norm, R, C);
       const dHidden = new Float32Array(T * C);
       rows.forEach((row, i) => {
         for (let c = 0; c < C; c++) dHidden[row * C + c] += dSelected[i * C + c];

@@ -11,6 +11,7 @@
  *   probs  [H, T, Tk]     softmax probabilities, kept for the backward
  */
 import type { Kernels } from '../../engine/kernels.ts';
+import { elementwiseOf } from '../../engine/jsKernels.ts';
 
 export interface AttentionShape {
   readonly T: number;
@@ -34,40 +35,39 @@ export function attentionForward(
   q: Float32Array, keys: Float32Array, values: Float32Array, shape: AttentionShape,
   scratch: Float32Array = new Float32Array(shape.heads * shape.T * shape.headDim),
 ): void {
-  const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity, causal } = shape;
+  const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity } = shape;
   const Tk = past + T;
   const R = H / KVH;
   const scale = 1 / Math.sqrt(D);
   const outHeads = scratch; // [H, T, D]
+  const { from, valid } = rowRanges(shape);
+  const softmaxRows = elementwiseOf(kernels).softmaxRows;
   for (let g = 0; g < KVH; g++) {
     const groupProbs = probs.subarray(g * R * T * Tk, (g + 1) * R * T * Tk);
     const groupKeys = keys.subarray(g * capacity * D);
     const groupValues = values.subarray(g * capacity * D);
     // All R query heads of the group at once: [R·T, D] · [Tk, D]ᵀ, then [R·T, Tk] · [Tk, D].
     kernels.gemm(false, true, R * T, Tk, D, scale, q.subarray(g * R * T * D), D, groupKeys, D, 0, groupProbs, Tk);
-    for (let row = 0; row < R * T; row++) {
-      const t = row % T;
-      softmaxRowInPlace(groupProbs, row * Tk, shape.segmentStart ? shape.segmentStart[t] : 0, causal ? past + t + 1 : Tk, Tk);
-    }
+    softmaxRows(groupProbs, R * T, Tk, from, valid);
     kernels.gemm(false, false, R * T, D, Tk, 1, groupProbs, Tk, groupValues, D, 0, outHeads.subarray(g * R * T * D), D);
   }
   toTokenMajor(out, outHeads, T, H, D);
 }
 
-/** Softmax of x[base+from, base+valid) in place; the other entries of the row become 0. */
-function softmaxRowInPlace(x: Float32Array, base: number, from: number, valid: number, width: number): void {
-  let max = -Infinity;
-  for (let j = from; j < valid; j++) if (x[base + j] > max) max = x[base + j];
-  let sum = 0;
-  for (let j = from; j < valid; j++) {
-    const e = Math.exp(x[base + j] - max);
-    x[base + j] = e;
-    sum += e;
+/**
+ * The keys each of a group's R·T score rows sees: [from, valid) (row r is query token r mod T):
+ * causal rows end at their own position, packed sequences start at their segment's first token.
+ */
+function rowRanges(shape: AttentionShape): { from: Int32Array; valid: Int32Array } {
+  const { T, past, heads, kvHeads, causal } = shape;
+  const rows = (heads / kvHeads) * T;
+  const from = new Int32Array(rows), valid = new Int32Array(rows);
+  for (let row = 0; row < rows; row++) {
+    const t = row % T;
+    from[row] = shape.segmentStart ? shape.segmentStart[t] : 0;
+    valid[row] = causal ? past + t + 1 : past + T;
   }
-  const inv = 1 / sum;
-  for (let j = from; j < valid; j++) x[base + j] *= inv;
-  for (let j = 0; j < from; j++) x[base + j] = 0;
-  for (let j = valid; j < width; j++) x[base + j] = 0;
+  return { from, valid };
 }
 
 /** Floats of scratch the backward needs. */
@@ -87,13 +87,15 @@ export function attentionBackward(
   dout: Float32Array, probs: Float32Array, q: Float32Array, keys: Float32Array, values: Float32Array,
   shape: AttentionShape, scratch: Float32Array,
 ): void {
-  const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity, causal } = shape;
+  const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity } = shape;
   const Tk = past + T;
   const R = H / KVH;
   const scale = 1 / Math.sqrt(D);
   const dScores = scratch.subarray(0, R * T * Tk); // one group's [R·T, Tk]
   const doutHeads = scratch.subarray(R * T * Tk, R * T * Tk + H * T * D); // [H, T, D]
   toHeadMajor(doutHeads, dout, T, H, D);
+  const { from, valid } = rowRanges(shape);
+  const softmaxRowsBackward = elementwiseOf(kernels).softmaxRowsBackward;
   for (let g = 0; g < KVH; g++) {
     const groupProbs = probs.subarray(g * R * T * Tk, (g + 1) * R * T * Tk);
     const groupOut = doutHeads.subarray(g * R * T * D);
@@ -102,16 +104,7 @@ export function attentionBackward(
     // dP = dO · Vᵀ  [R·T, Tk]
     kernels.gemm(false, true, R * T, Tk, D, 1, groupOut, D, groupValues, D, 0, dScores, Tk);
     // dS = P ⊙ (dP − Σ_j dP·P) · scale   (softmax backward, and the score scale)
-    for (let row = 0; row < R * T; row++) {
-      const base = row * Tk;
-      const valid = causal ? past + (row % T) + 1 : Tk;
-      const from = shape.segmentStart ? shape.segmentStart[row % T] : 0;
-      let dot = 0;
-      for (let j = from; j < valid; j++) dot += dScores[base + j] * groupProbs[base + j];
-      for (let j = from; j < valid; j++) dScores[base + j] = groupProbs[base + j] * (dScores[base + j] - dot) * scale;
-      for (let j = 0; j < from; j++) dScores[base + j] = 0;
-      for (let j = valid; j < Tk; j++) dScores[base + j] = 0;
-    }
+    softmaxRowsBackward(dScores, groupProbs, R * T, Tk, from, valid, scale);
     // dQ = dS · K  [R·T, D]
     kernels.gemm(false, false, R * T, D, Tk, 1, dScores, Tk, groupKeys, D, 0, dq.subarray(g * R * T * D), D);
     // Over the group's R heads at once: dK_new += dS[:, past:]ᵀ · Q ;  dV_new += P[:, past:]ᵀ · dO

@@ -4,36 +4,8 @@
  * Backward ADDS into dx and into the weight/bias gradients when they are given.
  */
 
-/** out[t] = w ⊙ x[t] · rstd[t], rstd = 1/sqrt(mean(x[t]²) + eps). */
-export function rmsNormForward(out: Float32Array, rstd: Float32Array | null, x: Float32Array, weight: Float32Array, T: number, C: number, eps: number): void {
-  for (let t = 0; t < T; t++) {
-    const base = t * C;
-    let sumSquares = 0;
-    for (let c = 0; c < C; c++) { const v = x[base + c]; sumSquares += v * v; }
-    // HF computes the statistic in float32: round like it does.
-    const r = Math.fround(1 / Math.sqrt(Math.fround(Math.fround(sumSquares / C) + eps)));
-    if (rstd) rstd[t] = r;
-    for (let c = 0; c < C; c++) out[base + c] = weight[c] * Math.fround(x[base + c] * r);
-  }
-}
-
-export function rmsNormBackward(
-  dx: Float32Array, dWeight: Float32Array | null,
-  dout: Float32Array, x: Float32Array, rstd: Float32Array, weight: Float32Array, T: number, C: number,
-): void {
-  for (let t = 0; t < T; t++) {
-    const base = t * C;
-    const r = rstd[t];
-    let dot = 0; // Σ (dout·w)·xhat
-    for (let c = 0; c < C; c++) dot += dout[base + c] * weight[c] * x[base + c] * r;
-    const meanDot = dot / C;
-    for (let c = 0; c < C; c++) {
-      const xhat = x[base + c] * r;
-      dx[base + c] += r * (dout[base + c] * weight[c] - xhat * meanDot);
-      if (dWeight) dWeight[c] += dout[base + c] * xhat;
-    }
-  }
-}
+// RMSNorm lives with the kernels (a fused native version exists); re-exported for layer code.
+export { rmsNormBackward, rmsNormForward } from '../../engine/jsKernels.ts';
 
 export function layerNormForward(
   out: Float32Array, mean: Float32Array | null, rstd: Float32Array | null,
