@@ -49,6 +49,8 @@ export interface EvalOptions {
   readonly forgettingOthers?: number;
   /** The command line, for the report. */
   readonly command?: string;
+  /** Only rebuild results.json, the report and plots from stored results (nothing is run). */
+  readonly reportOnly?: boolean;
   readonly onProgress?: (progress: EvalProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -180,6 +182,7 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
       phase, done, total, detail, elapsedSeconds: elapsed(), remainingSeconds: remaining(),
     });
     if (signal?.aborted) { interrupted = true; break; }
+    if (options.reportOnly) break;
     if (readResult(job.file, job.fingerprint)) { report('cached', j + 1, jobs.length); continue; }
     const jobStarted = performance.now();
     let conceptSet: ConceptSet | null = null;

@@ -140,3 +140,26 @@ test('yollava eval: bad input gives one line and exit code 2', async (t) => {
   assert.equal(list.status, 0);
   assert.match(list.stdout, /^Methods:\n {2}vanilla /);
 });
+
+test('yollava eval --world writes the generated benchmark first; --report-only runs nothing', async (t) => {
+  const tiny = await makeTinyCheckpoint(t);
+  const work = mkdtempSync(join(tmpdir(), 'yollava-eval-world-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  const data = join(work, 'world');
+  const out = join(work, 'out');
+  const base = [cli, 'eval', data, '--model', tiny.dir, '--out', out, '--methods', 'vanilla'];
+  const first = spawnSync(process.execPath, [...base, '--world', '0', '--pool-size', '10', '--report-only'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stderr, /wrote .*yollava-data: 40 subjects, 400 training and \d+ test photos, 10 pool images/);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /vanilla: 0 of 40 subjects done/);
+  const world = JSON.parse(readFileSync(join(data, 'yollava-data', 'world.json'), 'utf8'));
+  const [a, b] = Object.keys(world.subjects);
+  const second = spawnSync(process.execPath, [...base, '--world', '0', '--subjects', `${a},${b}`, '--limit', '1'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(second.status, 0, second.stderr);
+  assert.doesNotMatch(second.stderr, /wrote /); // already there
+  const summary = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.deepEqual(summary.dataset.subjects, [a, b]);
+  assert.equal(summary.methods[0].recognition.positives, 2);
+  assert.equal(summary.methods[0].visualQa.questions, 2);
+  assert.equal(summary.methods[0].textQa.questions, 2);
+});

@@ -1,8 +1,11 @@
 /** `yollava eval <dataset-dir>`: baselines, Yo'LLaVA concepts and ablations on an evaluation set, with a report. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DatasetError } from '../../eval/dataset.ts';
 import { METHOD_GROUPS, METHODS, MethodError } from '../../eval/methods.ts';
 import { runEvaluation, type EvalProgress } from '../../eval/runEvaluation.ts';
+import { BENCHMARK_FOLDER, writeBenchmark } from '../../world/writeBenchmark.ts';
 import { CliError } from '../CliError.ts';
 import { modelOptions, openModel } from '../modelOption.ts';
 import { formatSeconds, ProgressLine } from '../progressLine.ts';
@@ -24,6 +27,11 @@ method and subject in the output folder: run the same command again to continue.
       --seed <n>            seed of concept training data and training (default 0)
       --negatives <folder>  images for easy and hard negatives (default: the dataset's pool/)
       --forgetting-others <n>  other subjects whose visual questions each concept is tried on (default 3)
+      --world <seed>        first write the generated world's benchmark (40 subjects, public
+                            layout, with world.json and a negative pool) into <dataset-dir>,
+                            unless it is already there
+      --pool-size <n>       images in that benchmark's negative pool (default 5000)
+      --report-only         rebuild the report from stored results; run nothing
       --list-methods        list the methods and groups, and stop
 
 Writes <out>/report.md, <out>/results.json, <out>/plots/*.svg|png, <out>/results/<method>/<subject>.json.`;
@@ -49,7 +57,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     options: {
       model: modelOptions.model, out: { type: 'string', short: 'o' }, methods: { type: 'string' }, subjects: { type: 'string' },
       limit: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' }, negatives: { type: 'string' },
-      'forgetting-others': { type: 'string' }, 'list-methods': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'forgetting-others': { type: 'string' }, world: { type: 'string' }, 'pool-size': { type: 'string' },
+      'report-only': { type: 'boolean' }, 'list-methods': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { process.stdout.write(evalUsage + '\n'); return 0; }
@@ -69,15 +78,21 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const outDir = values.out ?? 'yollava-eval';
   const command = ['yollava', 'eval', ...argv].map((a) => (/^[\w./,=:@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 
-  const vlm = await openModel(values.model);
+  const worldSeed = integer('world', values.world, 0);
+  const poolSize = integer('pool-size', values['pool-size'], 10);
   const line = new ProgressLine();
+  if (worldSeed !== undefined && !existsSync(join(positionals[0], BENCHMARK_FOLDER, 'world.json'))) {
+    const written = await writeBenchmark(positionals[0], { seed: worldSeed, poolSize, onProgress: (p) => line.update(`writing the world benchmark (seed ${worldSeed}): ${p.phase} ${p.done}/${p.total}`) });
+    line.done(`wrote ${written.root}: ${written.subjects} subjects, ${written.trainImages} training and ${written.testImages} test photos, ${written.poolImages} pool images, ${written.visualQuestions} visual and ${written.textQuestions} text questions (${formatSeconds(written.seconds)})`);
+  }
+  const vlm = await openModel(values.model);
   const controller = new AbortController();
   const onInterrupt = () => { controller.abort(); line.done('stopping: writing the report of what is done…'); };
   process.once('SIGINT', onInterrupt);
   try {
     const result = await runEvaluation(vlm, {
       dataset: positionals[0], outDir, methods: values.methods ?? 'main', subjects, limit, epochs, seed,
-      negatives: values.negatives, forgettingOthers, command, signal: controller.signal,
+      negatives: values.negatives, forgettingOthers, command, signal: controller.signal, reportOnly: values['report-only'],
       onProgress: (p) => line.update(describe(p), p.phase === 'cached'),
     });
     line.done();
