@@ -78,12 +78,12 @@ static void exp_generic(const float *src, float *dst, size_t count) {
 static void softmax_row_generic(float *x, size_t width, size_t from, size_t valid) {
   float max = -INFINITY;
   for (size_t j = from; j < valid; j++) if (x[j] > max) max = x[j];
-  float sum = 0;
+  double sum = 0;
   for (size_t j = from; j < valid; j++) {
     const float d = x[j] - max;
     sum += (x[j] = exp_tail_f32(d, difference_error(x[j], max, d)));
   }
-  const float inv = 1.0f / sum;
+  const float inv = (float)(1.0 / sum);
   for (size_t j = from; j < valid; j++) x[j] *= inv;
   memset(x, 0, from * sizeof(float));
   memset(x + valid, 0, (width - valid) * sizeof(float));
@@ -239,24 +239,25 @@ static TARGET_AVX2 void softmax_row_avx2(float *x, size_t width, size_t from, si
   float max = hmax8(mv);
   for (size_t t = j; t < count; t++) if (v[t] > max) max = v[t];
   const __m256 maxv = _mm256_set1_ps(max);
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  /* the sum in double: rows as long as a vocabulary (cross-entropy) keep full float precision */
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
   j = 0;
   for (; j + 16 <= count; j += 16) {
     const __m256 e0 = exp8_difference(_mm256_loadu_ps(v + j), maxv);
     const __m256 e1 = exp8_difference(_mm256_loadu_ps(v + j + 8), maxv);
     _mm256_storeu_ps(v + j, e0);
     _mm256_storeu_ps(v + j + 8, e1);
-    s0 = _mm256_add_ps(s0, e0);
-    s1 = _mm256_add_ps(s1, e1);
+    s0 = add8_to_double(s0, e0);
+    s1 = add8_to_double(s1, e1);
   }
   for (; j < count; j += 8) {
     const __m256i mask = tail_mask(count - j < 8 ? count - j : 8);
     const __m256 e = _mm256_and_ps(exp8_difference(_mm256_maskload_ps(v + j, mask), maxv), _mm256_castsi256_ps(mask));
     _mm256_maskstore_ps(v + j, mask, e);
-    s0 = _mm256_add_ps(s0, e);
+    s0 = add8_to_double(s0, e);
   }
-  const float sum = sum8(_mm256_add_ps(s0, s1));
-  const __m256 inv = _mm256_set1_ps(1.0f / sum);
+  const double sum = hsum4d(_mm256_add_pd(s0, s1));
+  const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
   j = 0;
   for (; j + 8 <= count; j += 8) _mm256_storeu_ps(v + j, _mm256_mul_ps(_mm256_loadu_ps(v + j), inv));
   if (j < count) {

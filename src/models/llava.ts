@@ -279,29 +279,24 @@ export class LlavaModel {
       const normed = new Float32Array(R * C);
       elementwiseOf(kernels).rmsNormForward(normed, rstd, selected, this.decoder.weights.norm, R, C, this.config.text.rmsNormEps);
       const logits = this.headLogits(normed, R, extra);
-      // Cross-entropy; dlogits = (softmax − onehot) / R.
+      // Cross-entropy: softmax rows by the kernels (on a copy: the logits may be kept), then the
+      // weighted mean's gradient d loss / d logits = w·(softmax − onehot) / Σw.
+      const ew = elementwiseOf(kernels);
+      const probs = logits.slice();
+      ew.softmaxRows(probs, R, width, new Int32Array(R), new Int32Array(R).fill(width));
       const dBase = new Float32Array(R * V);
       const dExtra = new Float32Array(R * m);
       let loss = 0;
       for (let i = 0; i < R; i++) {
-        const base = i * width;
-        let max = -Infinity;
-        for (let j = 0; j < width; j++) if (logits[base + j] > max) max = logits[base + j];
-        // exp once into the gradient rows, then normalise them.
-        const baseRow = dBase.subarray(i * V, (i + 1) * V);
-        const extraRow = dExtra.subarray(i * m, (i + 1) * m);
-        let sum = 0;
-        for (let j = 0; j < V; j++) sum += (baseRow[j] = Math.exp(logits[base + j] - max));
-        for (let j = 0; j < m; j++) sum += (extraRow[j] = Math.exp(logits[base + V + j] - max));
-        // Weighted mean: d loss / d logits = w·(softmax − onehot) / Σw.
-        const share = weightSum > 0 ? weights[i] / weightSum : 0;
-        loss += share * (max + Math.log(sum) - logits[base + targets[i]]);
-        const scale = share / sum;
-        for (let j = 0; j < V; j++) baseRow[j] *= scale;
-        for (let j = 0; j < m; j++) extraRow[j] *= scale;
+        const row = probs.subarray(i * width, (i + 1) * width);
         const target = targets[i];
+        const share = weightSum > 0 ? weights[i] / weightSum : 0;
+        loss += share * targetLoss(row, logits.subarray(i * width, (i + 1) * width), target);
+        const baseRow = dBase.subarray(i * V, (i + 1) * V);
+        for (let j = 0; j < V; j++) baseRow[j] = row[j] * share;
+        for (let j = 0; j < m; j++) dExtra[i * m + j] = row[V + j] * share;
         if (target < V) baseRow[target] -= share;
-        else extraRow[target - V] -= share;
+        else dExtra[i * m + target - V] -= share;
       }
       // Back through the head and the extra output rows.
       const dNormed = new Float32Array(R * C);
@@ -382,6 +377,20 @@ export class LlavaModel {
     }
     return { ids: generated, logits: keptLogits, stoppedBy };
   }
+}
+
+/**
+ * −log softmax(logits)[target]: from the float32 probability when it is not tiny, else exactly
+ * from the logits (a probability below ~1e-38 underflows in float32).
+ */
+function targetLoss(probs: Float32Array, logits: Float32Array, target: number): number {
+  const p = probs[target];
+  if (p > 1e-30) return -Math.log(p);
+  let max = -Infinity;
+  for (let j = 0; j < logits.length; j++) if (logits[j] > max) max = logits[j];
+  let sum = 0;
+  for (let j = 0; j < logits.length; j++) sum += Math.exp(logits[j] - max);
+  return max + Math.log(sum) - logits[target];
 }
 
 export { argmax };
