@@ -111,6 +111,9 @@ export class ModelAsker {
     const key = createHash('sha1').update(photos.join('\0')).update('\0').update(Int32Array.from(prefix)).digest('hex');
     const images: Float32Array[] = [];
     for (const photo of photos) images.push(await this.vlm.imageFeatures(photo));
+    // A prefix with a reference photo serves one subject only: kept out of the shared cache, so
+    // that it does not push out the single-photo prefixes every method and subject reuse.
+    if (photos.length > 1) return this.vlm.model.prefill({ ids: prefix, images }, 64);
     return this.prefixes.get(key, () => this.vlm.model.prefill({ ids: prefix, images }, 64));
   }
 
@@ -126,6 +129,7 @@ export class ModelAsker {
         cache, maxNewTokens, keepLogits: true, signal, stopTokenIds: tokenizer.eosTokenIds,
         shouldStop: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).includes('\n'),
       });
+      signal?.throwIfAborted(); // a cut-off answer is never scored
       const logits = result.logits[0];
       // A tokenizer whose first answer token is the same for both choices (a bare "▁") gives no score.
       const probability = choices.first === choices.second ? NaN : 1 / (1 + Math.exp(logits[choices.second] - logits[choices.first]));
@@ -155,6 +159,7 @@ export class ModelAsker {
     const text = this.vlm.prompt([{ user: prompt }], { image: photo !== null });
     const images = photo !== null ? [await this.vlm.imageFeatures(photo)] : [];
     const result = await this.vlm.generate(text, images, { maxNewTokens, stopStrings: ['\n\n'], signal });
+    signal?.throwIfAborted();
     return result.text.replace(/\s+/g, ' ').trim();
   }
 }

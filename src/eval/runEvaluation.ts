@@ -289,6 +289,7 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
       } else {
         questionsLeft -= questionsOf(job);
       }
+      signal?.throwIfAborted(); // only complete results are stored
       const result: SubjectResult = {
         format: RESULT_FORMAT, method: method.id, subject: subject.name, fingerprint: job.fingerprint, createdAt: new Date().toISOString(),
         seconds: (performance.now() - (conceptTrained ? evaluationStarted : jobStarted)) / 1000,
