@@ -286,6 +286,23 @@ void ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
     }
     return;
   }
+  /* A few rows against a long B stored n×k (attention scores while decoding: 7 query heads of a
+   * group against every cached key): sgemm would pack all of B for them. */
+  if (!trans_a && trans_b && m >= 2 && m <= small_m_max && n >= 16 && ldb == k && (beta == 0.0f || beta == 1.0f)) {
+    float *scaled = NULL;
+    if (alpha != 1.0f) {
+      scaled = malloc((size_t)m * (size_t)k * sizeof(float));
+      if (scaled)
+        for (size_t i = 0; i < (size_t)m; i++)
+          for (size_t p = 0; p < (size_t)k; p++) scaled[i * k + p] = alpha * a[i * (size_t)lda + p];
+    }
+    if (scaled || alpha == 1.0f) {
+      small_m_forward(scaled ? scaled : a, (size_t)m, scaled ? (size_t)k : (size_t)lda, WEIGHT_F32, b, (size_t)n,
+                      (size_t)k, c, (size_t)ldc, beta == 1.0f);
+      free(scaled);
+      return;
+    }
+  }
   /* OpenBLAS's sgemm writes C without reading it when beta = 0 (tested with NaN-filled C). */
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
               a, lda, b, ldb, beta, c, ldc);

@@ -791,3 +791,13 @@ test('native elementwise kernels reject bad arguments with TypeError/RangeError 
   rejects(() => addon!.exp(new Float32Array(3), new Float32Array(4)), RangeError, /src is too short/);
   assert.deepEqual(x, new Float32Array(12).fill(3), 'a rejected call writes nothing');
 });
+
+test('native gemm with transB and a few rows (decode attention scores) takes the small-m kernel and matches the reference', { skip: skipNative }, () => {
+  let seed = 1800;
+  for (const [m, n, k] of [[7, 600, 64], [2, 17, 5], [32, 300, 33], [5, 4000, 64]] as const) {
+    for (const [alpha, beta] of [[1, 0], [0.125, 0], [0.5, 1], [1, 1]]) {
+      checkGemm(native!, { transA: false, transB: true, m, n, k, alpha, beta, pad: 0 }, seed++);
+      checkGemm(native!, { transA: false, transB: true, m, n, k, alpha, beta, pad: 2 }, seed++); // ldb ≠ k: sgemm
+    }
+  }
+});
