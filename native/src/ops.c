@@ -200,8 +200,9 @@ static void small_m_forward(const float *x, size_t m, size_t ldx, weight_dtype d
  * the partials are added up. Returns -1 if scratch memory ran out. */
 static int small_m_backward(const float *dy, size_t m, size_t lddy, weight_dtype dtype, const void *w, size_t n,
                             size_t k, float *dx, size_t lddx, int accumulate) {
-  /* ~128 KiB of W per chunk: the 6-row blocks of dy re-read it from L2 */
-  const size_t chunk = small_m_chunk_rows(n, k, m, dtype, 128 * 1024);
+  /* ~512 KiB of W per chunk, 4 blocks of 128 KiB (small_m_t_rows): the 6-row groups of dy
+   * re-read a block from L2, and the next block of the chunk is prefetched meanwhile */
+  const size_t chunk = small_m_chunk_rows(n, k, m, dtype, 512 * 1024);
   if (chunk >= n) {
     if (!accumulate)
       for (size_t j = 0; j < m; j++) memset(dx + j * lddx, 0, k * sizeof(float));

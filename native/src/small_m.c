@@ -122,14 +122,26 @@ INLINE TARGET_AVX512 void small_m_rows_avx512_body(weight_dtype dtype, const voi
 
 /* NV vectors (16 columns each, 1 or 4) × MB rows of dy (1…6), over rows [r0, r1) of W; the
  * masked form covers the last k % 16 columns. */
+/* Software prefetch for the first pass over a block of W: the tile walks down 64-column strips
+ * of many rows, a pattern the hardware prefetchers do not follow, so each row's part of the
+ * next strip (or of the next block's first strip) is requested one strip ahead. */
+typedef struct {
+  const char *base; /* address for row r0's prefetch; NULL: none */
+  size_t row_bytes; /* distance between rows */
+  size_t lines;     /* cache lines per row */
+} strip_prefetch;
+
 INLINE TARGET_AVX512 void bwd_tile_512(weight_dtype dtype, const void *w, size_t k, const float *dy, size_t lddy,
                                        const int MB, const int NV, float *acc, size_t ldacc, size_t c, size_t r0,
-                                       size_t r1, __mmask16 mask) {
+                                       size_t r1, __mmask16 mask, strip_prefetch pf) {
   __m512 a[6][4];
   for (int j = 0; j < MB; j++)
     for (int v = 0; v < NV; v++)
       a[j][v] = mask ? _mm512_maskz_loadu_ps(mask, acc + j * ldacc + c) : _mm512_loadu_ps(acc + j * ldacc + c + 16 * v);
   for (size_t r = r0; r < r1; r++) {
+    if (pf.base)
+      for (size_t line = 0; line < pf.lines; line++)
+        _mm_prefetch(pf.base + (r - r0) * pf.row_bytes + 64 * line, _MM_HINT_T0);
     const void *row = row_pointer(dtype, w, k, r);
     __m512 wv[4];
     for (int v = 0; v < NV; v++) wv[v] = mask ? load16_masked(dtype, row, c, mask) : load16(dtype, row, c + 16 * v);
@@ -145,29 +157,40 @@ INLINE TARGET_AVX512 void bwd_tile_512(weight_dtype dtype, const void *w, size_t
     }
 }
 
-#define BWD_TILES_512(NV, MASK)                                                                                \
+#define BWD_TILES_512(NV, MASK, PF)                                                                            \
   switch (mb) {                                                                                                \
-    case 1: bwd_tile_512(dtype, w, k, dyj, lddy, 1, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
-    case 2: bwd_tile_512(dtype, w, k, dyj, lddy, 2, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
-    case 3: bwd_tile_512(dtype, w, k, dyj, lddy, 3, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
-    case 4: bwd_tile_512(dtype, w, k, dyj, lddy, 4, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
-    case 5: bwd_tile_512(dtype, w, k, dyj, lddy, 5, NV, aj, ldacc, c, r0, r1, MASK); break;                    \
-    default: bwd_tile_512(dtype, w, k, dyj, lddy, 6, NV, aj, ldacc, c, r0, r1, MASK); break;                   \
+    case 1: bwd_tile_512(dtype, w, k, dyj, lddy, 1, NV, aj, ldacc, c, r0, r1, MASK, PF); break;                \
+    case 2: bwd_tile_512(dtype, w, k, dyj, lddy, 2, NV, aj, ldacc, c, r0, r1, MASK, PF); break;                \
+    case 3: bwd_tile_512(dtype, w, k, dyj, lddy, 3, NV, aj, ldacc, c, r0, r1, MASK, PF); break;                \
+    case 4: bwd_tile_512(dtype, w, k, dyj, lddy, 4, NV, aj, ldacc, c, r0, r1, MASK, PF); break;                \
+    case 5: bwd_tile_512(dtype, w, k, dyj, lddy, 5, NV, aj, ldacc, c, r0, r1, MASK, PF); break;                \
+    default: bwd_tile_512(dtype, w, k, dyj, lddy, 6, NV, aj, ldacc, c, r0, r1, MASK, PF); break;               \
   }
 
+/* Rows [r0, r1) of one block; `next` rows after it (same size or fewer) belong to the caller's
+ * range and are prefetched during the last strip. */
 INLINE TARGET_AVX512 void small_m_t_rows_avx512_body(weight_dtype dtype, const void *w, size_t k, const float *dy,
                                                      size_t lddy, size_t m, float *acc, size_t ldacc, size_t r0,
-                                                     size_t r1) {
+                                                     size_t r1, size_t next) {
+  const size_t element = weight_element_size(dtype), row_bytes = k * element;
+  const size_t strip_lines = 64 * element / 64;
+  const char *block = (const char *)row_pointer(dtype, w, k, r0);
   for (size_t j0 = 0; j0 < m; j0 += 6) {
     const size_t mb = m - j0 < 6 ? m - j0 : 6;
     const float *dyj = dy + j0 * lddy;
     float *aj = acc + j0 * ldacc;
+    const strip_prefetch none = {NULL, 0, 0};
     size_t c = 0;
-    for (; c + 64 <= k; c += 64) { BWD_TILES_512(4, 0) }
-    for (; c + 16 <= k; c += 16) { BWD_TILES_512(1, 0) }
+    for (; c + 64 <= k; c += 64) {
+      strip_prefetch pf = none;
+      if (j0 == 0 && c + 64 < k) pf = (strip_prefetch){block + (c + 64) * element, row_bytes, strip_lines};
+      else if (j0 == 0 && next >= r1 - r0) pf = (strip_prefetch){block + (r1 - r0) * row_bytes, row_bytes, strip_lines};
+      BWD_TILES_512(4, 0, pf)
+    }
+    for (; c + 16 <= k; c += 16) { BWD_TILES_512(1, 0, none) }
     if (c < k) {
       const __mmask16 tail = (__mmask16)((1u << (k - c)) - 1);
-      BWD_TILES_512(1, tail)
+      BWD_TILES_512(1, tail, none)
     }
   }
 }
@@ -243,7 +266,8 @@ INLINE TARGET_AVX2 void bwd_tile_256(weight_dtype dtype, const void *w, size_t k
 
 INLINE TARGET_AVX2 void small_m_t_rows_avx2_body(weight_dtype dtype, const void *w, size_t k, const float *dy,
                                                  size_t lddy, size_t m, float *acc, size_t ldacc, size_t r0,
-                                                 size_t r1) {
+                                                 size_t r1, size_t next) {
+  (void)next;
   const size_t full = k & ~(size_t)15;
   for (size_t j0 = 0; j0 < m; j0 += 6) {
     const size_t mb = m - j0 < 6 ? m - j0 : 6;
@@ -283,10 +307,10 @@ INLINE TARGET_AVX2 void small_m_t_rows_avx2_body(weight_dtype dtype, const void 
   }                                                                                                           \
   static TARGET void small_m_t_rows_##isa(weight_dtype dtype, const void *w, size_t k, const float *dy,       \
                                           size_t lddy, size_t m, float *acc, size_t ldacc, size_t r0,         \
-                                          size_t r1) {                                                        \
-    if (dtype == WEIGHT_BF16) small_m_t_rows_##isa##_body(WEIGHT_BF16, w, k, dy, lddy, m, acc, ldacc, r0, r1); \
-    else if (dtype == WEIGHT_F16) small_m_t_rows_##isa##_body(WEIGHT_F16, w, k, dy, lddy, m, acc, ldacc, r0, r1); \
-    else small_m_t_rows_##isa##_body(WEIGHT_F32, w, k, dy, lddy, m, acc, ldacc, r0, r1);                      \
+                                          size_t r1, size_t next) {                                           \
+    if (dtype == WEIGHT_BF16) small_m_t_rows_##isa##_body(WEIGHT_BF16, w, k, dy, lddy, m, acc, ldacc, r0, r1, next); \
+    else if (dtype == WEIGHT_F16) small_m_t_rows_##isa##_body(WEIGHT_F16, w, k, dy, lddy, m, acc, ldacc, r0, r1, next); \
+    else small_m_t_rows_##isa##_body(WEIGHT_F32, w, k, dy, lddy, m, acc, ldacc, r0, r1, next);                \
   }
 
 DEFINE_SMALL_M(avx2, TARGET_AVX2)
@@ -316,8 +340,8 @@ void small_m_t_rows(weight_dtype dtype, const void *w, size_t k, const float *dy
     const size_t b1 = r1 - b0 < block ? r1 : b0 + block;
 #ifdef HAVE_X86_SIMD
     const int level = kernels_isa_level();
-    if (level == 2) { small_m_t_rows_avx512(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1); continue; }
-    if (level == 1) { small_m_t_rows_avx2(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1); continue; }
+    if (level == 2) { small_m_t_rows_avx512(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1, r1 - b1); continue; }
+    if (level == 1) { small_m_t_rows_avx2(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1, r1 - b1); continue; }
 #endif
     small_m_t_rows_generic(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1);
   }
