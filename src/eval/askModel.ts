@@ -70,6 +70,7 @@ export class ModelAsker {
   private readonly yesNo: { yes: number; no: number };
   private readonly letters: { A: number; B: number };
   private textOnlyProbe: number[] | null = null;
+  private readonly answers = new Map<string, Answer>();
   /** Model calls made (each a prompt answered), for throughput. */
   questions = 0;
 
@@ -120,12 +121,27 @@ export class ModelAsker {
   /** Greedy answer (first line) and the first-token probability of `first` against `second`. */
   async ask(context: PromptContext, question: string, photo: string | null, choices: { first: number; second: number }, maxNewTokens: number, signal?: AbortSignal): Promise<Answer> {
     const photos = [...context.referencePhotos, ...(photo !== null ? [photo] : [])];
-    const { prefix, suffix } = this.split(this.vlm.encode(this.promptText(context, question, photo)));
+    const ids = this.vlm.encode(this.promptText(context, question, photo));
+    // Without concept rows the same prompt gets the same answer: the vanilla baseline asks every
+    // subject's question about "<sks>" on the same photos, so it is answered once.
+    const memoKey = context.extra ? null : createHash('sha1').update(photos.join('\0')).update('\0').update(Int32Array.from([...ids, choices.first, choices.second, maxNewTokens])).digest('hex');
+    const memo = memoKey === null ? undefined : this.answers.get(memoKey);
+    if (memo) return memo;
+    const answer = await this.run(ids, photos, context.extra, choices, maxNewTokens, signal);
+    if (memoKey !== null) {
+      if (this.answers.size >= 100_000) this.answers.clear();
+      this.answers.set(memoKey, answer);
+    }
+    return answer;
+  }
+
+  private async run(ids: number[], photos: readonly string[], extra: ExtraTokens | undefined, choices: { first: number; second: number }, maxNewTokens: number, signal?: AbortSignal): Promise<Answer> {
+    const { prefix, suffix } = this.split(ids);
     const cache = await this.prefixCache(prefix, photos);
     const past = cache.length;
     const tokenizer = this.vlm.tokenizer;
     try {
-      const result = await this.vlm.model.generate({ ids: suffix, extra: context.extra }, {
+      const result = await this.vlm.model.generate({ ids: suffix, extra }, {
         cache, maxNewTokens, keepLogits: true, signal, stopTokenIds: tokenizer.eosTokenIds,
         shouldStop: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).includes('\n'),
       });

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ModelAsker, multipleChoiceQuestion, recognitionQuestion } from '../../src/eval/askModel.ts';
+import { ModelAsker, multipleChoiceQuestion, recognitionQuestion, type PromptContext } from '../../src/eval/askModel.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { Concept } from '../../src/personalize/Concept.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
@@ -28,11 +28,11 @@ test('answers through the shared prefix equal a full recompute, with and without
   const concepts = new ConceptSet(vlm);
   concepts.add(concept);
   const asker = new ModelAsker(vlm);
-  const withConcept = { identifier: '<bo>', text: concept.personalization, referencePhotos: [], extra: concepts.extraTokens() };
-  const vanilla = { identifier: '<sks>', text: null, referencePhotos: [] };
-  const withReference = { identifier: '<sks>', text: null, referencePhotos: [tiny.photos[2]] };
+  const withConcept: PromptContext = { identifier: '<bo>', text: concept.personalization, referencePhotos: [], extra: concepts.extraTokens() };
+  const vanilla: PromptContext = { identifier: '<sks>', text: null, referencePhotos: [] };
+  const withReference: PromptContext = { identifier: '<sks>', text: null, referencePhotos: [tiny.photos[2]] };
 
-  const full = async (context: typeof vanilla & { extra?: typeof withConcept.extra }, question: string, photo: string | null, maxNewTokens: number) => {
+  const full = async (context: PromptContext, question: string, photo: string | null, maxNewTokens: number) => {
     const photos = [...context.referencePhotos, ...(photo ? [photo] : [])];
     const images = await Promise.all(photos.map((p) => vlm.imageFeatures(p)));
     const result = await vlm.generate(asker.promptText(context, question, photo), images, { maxNewTokens, extra: context.extra, stopStrings: ['\n'] });
@@ -55,6 +55,13 @@ test('answers through the shared prefix equal a full recompute, with and without
     assert.equal(answer.text, await full(context, multipleChoiceQuestion(`What color is ${context.identifier}?`, options), null, 12));
   }
   assert.ok(asker.prefixes.hits > 0);
+  // Without concept rows an identical prompt is answered once (the vanilla baseline repeats for every subject).
+  const asked = asker.questions;
+  const again = await asker.recognize(vanilla, tiny.photos[0]);
+  assert.equal(asker.questions, asked);
+  assert.equal(again.text, (await asker.recognize(vanilla, tiny.photos[0])).text);
+  await asker.recognize(withConcept, tiny.photos[0]);
+  assert.equal(asker.questions, asked + 1);
   // Tokens added: the concept's text, or the reference photo's image tokens and caption.
   assert.equal(asker.contextTokens(vanilla), 0);
   assert.equal(asker.contextTokens(withConcept), vlm.tokenizer.encode(concept.personalization, { addSpecialTokens: false }).length);
