@@ -239,9 +239,12 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
       const timed = async <T>(work: () => Promise<T>): Promise<T> => {
         signal?.throwIfAborted();
         const t0 = performance.now();
+        const asked = asker.questions;
         const out = await work();
-        questionSeconds += (performance.now() - t0) / 1000;
-        questionsTimed++;
+        if (asker.questions > asked) { // a remembered answer costs nothing and says nothing about the rate
+          questionSeconds += (performance.now() - t0) / 1000;
+          questionsTimed++;
+        }
         questionsLeft--;
         return out;
       };
