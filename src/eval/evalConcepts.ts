@@ -58,6 +58,12 @@ function countImages(dir: string | null): number {
 
 interface Sidecar { seconds: number; photos: number }
 
+/** Whether the subject's concept for `recipe` is already in the output folder (for any model: `obtainConcept` checks). */
+export function conceptIsStored(settings: ConceptSettings, recipe: ConceptRecipe, name: string): boolean {
+  const library = new ConceptLibrary(conceptFolder(settings, recipe));
+  return library.has(name) && existsSync(join(library.dir, `${name}.eval.json`));
+}
+
 /** The subject's concept for `recipe`: from the output folder when it is there for this model, else trained. */
 export async function obtainConcept(
   vlm: VisionLanguageModel, subject: EvalSubject, recipe: ConceptRecipe, settings: ConceptSettings,

@@ -17,14 +17,11 @@ import type { CreateConceptProgress } from '../personalize/createConcept.ts';
 import { modelIdentity } from '../personalize/modelIdentity.ts';
 import { ModelAsker, type PromptContext } from './askModel.ts';
 import { readEvalDataset, selectSubjects, SUBJECT_TOKEN, type EvalDataset, type EvalSubject, type McqQuestion } from './dataset.ts';
-import { conceptFolder, obtainConcept, type ConceptSettings, type EvalConcept } from './evalConcepts.ts';
+import { conceptFolder, conceptIsStored, obtainConcept, type ConceptSettings, type EvalConcept } from './evalConcepts.ts';
 import { METHODS, recipeKey, resolveMethods, type EvalMethod } from './methods.ts';
 import { writeEvalReport, type EvalSummary } from './report.ts';
 import { readResult, RESULT_FORMAT, resultFile, summarizeMethod, writeResult, type ConceptRecord, type QaRecord, type RecognitionRecord, type SubjectResult } from './results.ts';
 import { captionsContext, humanContext, obtainDescriptions, summaryContext } from './textContexts.ts';
-import { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 
 /** Bump when prompts or scoring change, so that older stored results are recomputed. */
 export const HARNESS_VERSION = 1;
@@ -153,12 +150,8 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
     return pairs.length + job.subject.visualQa.length + job.subject.textQa.length;
   };
   const pending = jobs.filter((job) => !readResult(job.file, job.fingerprint));
-  const trainingsLeft = new Set(pending.filter((j) => j.method.recipe).map((j) => `${recipeKey(j.method.recipe!)}|${j.subject.conceptName}`)
-    .filter((key) => {
-      const [recipe, name] = key.split('|');
-      const library = new ConceptLibrary(join(outDir, 'concepts', `${recipe}-e${epochs}-s${seed}`));
-      return !(library.has(name) && existsSync(join(library.dir, `${name}.eval.json`)));
-    }));
+  const trainingKey = (job: Job) => `${recipeKey(job.method.recipe!)}|${job.subject.conceptName}`;
+  const trainingsLeft = new Set(pending.filter((job) => job.method.recipe && !conceptIsStored(conceptSettings, job.method.recipe, job.subject.conceptName)).map(trainingKey));
   let questionsLeft = pending.reduce((n, job) => n + questionsOf(job), 0);
   let questionSeconds = 0, questionsTimed = 0, trainingSecondsSum = 0, trainingsTimed = 0;
   let currentTrainingLeft: number | null = null;
@@ -211,7 +204,7 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
           break;
         case 'concept':
         case 'forgetting': {
-          const key = `${recipeKey(method.recipe!)}|${subject.conceptName}`;
+          const key = trainingKey(job);
           const trainingStarted = performance.now();
           conceptTrained = await obtainConcept(vlm, subject, method.recipe!, conceptSettings, {
             signal,
