@@ -68,6 +68,8 @@ interface LayerTape {
 
 /** Everything a decoder forward kept, for one backward. */
 export interface DecoderTape {
+  /** Buffers taken from the decoder's pool, handed back by `Decoder.releaseTape`. */
+  readonly pooled?: Float32Array[];
   readonly T: number;
   readonly past: number;
   /** Packed sequences: each token's first visible key, and its RoPE position. */
@@ -132,6 +134,30 @@ function copyVectors(parts: readonly (Float32Array | null)[]): { stack: Float32A
   return { stack, views };
 }
 
+/**
+ * Float buffers kept between training steps, by length: a step's tape (~7 MB per layer for 64
+ * tokens after 600) would otherwise be fresh zeroed memory every step, paid in page faults and
+ * garbage collection. Buffers come back dirty: takers overwrite them.
+ */
+class BufferPool {
+  private readonly free = new Map<number, Float32Array[]>();
+
+  take(length: number, taken: Float32Array[]): Float32Array {
+    const buffer = this.free.get(length)?.pop() ?? new Float32Array(length);
+    taken.push(buffer);
+    return buffer;
+  }
+
+  give(buffers: Float32Array[]): void {
+    for (const buffer of buffers) {
+      const list = this.free.get(buffer.length);
+      if (list) list.push(buffer);
+      else this.free.set(buffer.length, [buffer]);
+    }
+    buffers.length = 0;
+  }
+}
+
 /** The fused products of a layer: q/k/v as one [H·D + 2·KVH·D, C] linear, gate/up as one [2F, C]. */
 interface FusedLayer {
   readonly qkv: Linear;
@@ -141,6 +167,7 @@ interface FusedLayer {
 export class Decoder {
   readonly rotary: RotaryTable;
   private readonly fused: FusedLayer[];
+  private readonly pool = new BufferPool();
 
   constructor(readonly config: DecoderConfig, readonly weights: DecoderWeights, private readonly kernels: () => Kernels) {
     this.rotary = new RotaryTable(config.headDim, config.ropeTheta);
@@ -175,6 +202,15 @@ export class Decoder {
     });
   }
 
+  /**
+   * Hands a tape's buffers back for the next forward with a tape to reuse (after its backward;
+   * nothing read from the tape may be used afterwards). Optional: an unreleased tape is simply
+   * garbage-collected.
+   */
+  releaseTape(tape: DecoderTape): void {
+    if (tape.pooled) this.pool.give(tape.pooled);
+  }
+
   newCache(capacity = 256): KVCache {
     const { numLayers, numKvHeads, headDim } = this.config;
     return new KVCache(numLayers, numKvHeads, headDim, capacity);
@@ -207,6 +243,9 @@ export class Decoder {
     const rotaryStart = positions ?? past;
     const keep = options.tape === true;
     const tapes: LayerTape[] = [];
+    const pooled: Float32Array[] = [];
+    // a tape's buffers come from the pool (the last layer's output too: it is returned, not taped)
+    const tapeBuffer = (length: number) => (keep ? this.pool.take(length, pooled) : new Float32Array(length));
     const QKV = (H + 2 * KVH) * D; // width of the fused q/k/v output
     const attentionHeads = new Float32Array(H * T * D);
     const qkv = new Float32Array(T * QKV);
@@ -221,34 +260,35 @@ export class Decoder {
     for (let l = 0; l < this.weights.layers.length; l++) {
       const w = this.weights.layers[l];
       const fused = this.fused[l];
-      const rstd1 = scratch?.rstd1 ?? new Float32Array(T);
-      const h1 = scratch?.h1 ?? new Float32Array(T * C);
+      const rstd1 = scratch?.rstd1 ?? tapeBuffer(T);
+      const h1 = scratch?.h1 ?? tapeBuffer(T * C);
       ew.rmsNormForward(h1, rstd1, x, w.inputNorm, T, C, eps);
 
       linearForward(kernels, qkv, h1, fused.qkv, T);
       this.rotary.apply(qkv, T, H, rotaryStart, false, QKV);
       this.rotary.apply(qkv.subarray(H * D), T, KVH, rotaryStart, false, QKV);
-      const q = scratch?.q ?? new Float32Array(H * T * D);
+      const q = scratch?.q ?? tapeBuffer(H * T * D);
       toHeadMajor(q, qkv, T, H, D, T, 0, QKV);
       toHeadMajor(cache.keys[l], qkv.subarray(H * D), T, KVH, D, cache.capacity, past, QKV);
       toHeadMajor(cache.values[l], qkv.subarray((H + KVH) * D), T, KVH, D, cache.capacity, past, QKV);
 
-      const probs = scratch?.probs ?? new Float32Array(H * T * Tk);
-      const attn = scratch?.attn ?? new Float32Array(T * H * D);
+      const probs = scratch?.probs ?? tapeBuffer(H * T * Tk);
+      const attn = scratch?.attn ?? tapeBuffer(T * H * D);
       attentionForward(kernels, attn, probs, q, cache.keys[l], cache.values[l], shape, attentionHeads);
 
-      const x2 = new Float32Array(T * C);
+      const x2 = tapeBuffer(T * C);
       linearForward(kernels, x2, attn, w.o, T);
       for (let i = 0; i < T * C; i++) x2[i] += x[i];
 
-      const rstd2 = scratch?.rstd2 ?? new Float32Array(T);
-      const h2 = scratch?.h2 ?? new Float32Array(T * C);
+      const rstd2 = scratch?.rstd2 ?? tapeBuffer(T);
+      const h2 = scratch?.h2 ?? tapeBuffer(T * C);
       ew.rmsNormForward(h2, rstd2, x2, w.postNorm, T, C, eps);
-      const gateUp = scratch?.gateUp ?? new Float32Array(T * 2 * F);
-      const act = scratch?.act ?? new Float32Array(T * F);
+      const gateUp = scratch?.gateUp ?? tapeBuffer(T * 2 * F);
+      const act = scratch?.act ?? tapeBuffer(T * F);
       linearForward(kernels, gateUp, h2, fused.gateUp, T);
       ew.swigluForward(act, gateUp, T, F);
-      const x3 = new Float32Array(T * C);
+      const last = l === this.weights.layers.length - 1;
+      const x3 = last ? new Float32Array(T * C) : tapeBuffer(T * C);
       linearForward(kernels, x3, act, w.down, T);
       for (let i = 0; i < T * C; i++) x3[i] += x2[i];
 
@@ -257,7 +297,7 @@ export class Decoder {
       options.onLayerOutput?.(l + 1, x);
     }
     cache.length = Tk;
-    return { hidden: x, tape: keep ? { T, past, segmentStart, positions, layers: tapes, cache } : null };
+    return { hidden: x, tape: keep ? { pooled, T, past, segmentStart, positions, layers: tapes, cache } : null };
   }
 
   /**
@@ -277,15 +317,18 @@ export class Decoder {
     const QKV = (H + 2 * KVH) * D;
     const dx = new Float32Array(T * C);
     dx.set(dHidden.subarray(0, T * C));
-    const dAct = new Float32Array(T * F);
-    const dGateUp = new Float32Array(T * 2 * F);
-    const dh = new Float32Array(T * C);
-    const dAttn = new Float32Array(T * H * D);
-    const dqHeads = new Float32Array(H * T * D);
-    const dkHeads = new Float32Array(KVH * T * D);
-    const dvHeads = new Float32Array(KVH * T * D);
-    const dqkv = new Float32Array(T * QKV);
-    const scratch = new Float32Array(attentionBackwardScratchSize(shape));
+    // temporaries from the pool, every one overwritten before it is read (dk/dv are cleared per layer)
+    const temporaries: Float32Array[] = [];
+    const temporary = (length: number) => this.pool.take(length, temporaries);
+    const dAct = temporary(T * F);
+    const dGateUp = temporary(T * 2 * F);
+    const dh = temporary(T * C);
+    const dAttn = temporary(T * H * D);
+    const dqHeads = temporary(H * T * D);
+    const dkHeads = temporary(KVH * T * D);
+    const dvHeads = temporary(KVH * T * D);
+    const dqkv = temporary(T * QKV);
+    const scratch = temporary(attentionBackwardScratchSize(shape));
     for (let l = this.weights.layers.length - 1; l >= 0; l--) {
       const w = this.weights.layers[l];
       const fused = this.fused[l];
@@ -318,6 +361,7 @@ export class Decoder {
       }
       ew.rmsNormBackward(dx, g?.inputNorm ?? null, dh, s.x, s.rstd1, w.inputNorm, T, C);
     }
+    this.pool.give(temporaries);
     return dx;
   }
 }

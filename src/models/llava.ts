@@ -338,6 +338,7 @@ export class LlavaModel {
       }
       return { loss, count: R, inputRowGrads, outputRowGrads, logits: options.keepLogits ? logits : null, imageGrads };
     } finally {
+      if (tape) this.decoder.releaseTape(tape);
       cache.truncate(past);
     }
   }
