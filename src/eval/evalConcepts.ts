@@ -4,14 +4,16 @@
  * training data is written before training starts and training keeps a checkpoint after every
  * epoch, so an interrupted run continues where it stopped.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
 import type { Concept } from '../personalize/Concept.ts';
 import { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
 import type { ConceptData } from '../personalize/conceptData.ts';
 import { loadConceptData, saveConceptData } from '../personalize/conceptDataFile.ts';
 import { prepareConceptData, type CreateConceptProgress } from '../personalize/createConcept.ts';
+import { visionTowerEmbedder } from '../personalize/imageEmbedder.ts';
 import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
 import { removeCheckpoint, trainConcept } from '../personalize/trainConcept.ts';
 import { writeFileAtomic } from '../personalize/writeFileAtomic.ts';
@@ -56,7 +58,7 @@ function countImages(dir: string | null): number {
   return count;
 }
 
-interface Sidecar { seconds: number; photos: number }
+interface Sidecar { seconds: number; photos: number; preparation: string }
 
 /** Whether the subject's concept for `recipe` is already in the output folder (for any model: `obtainConcept` checks). */
 export function conceptIsStored(settings: ConceptSettings, recipe: ConceptRecipe, name: string): boolean {
@@ -72,29 +74,36 @@ export async function obtainConcept(
   const library = new ConceptLibrary(conceptFolder(settings, recipe));
   const name = subject.conceptName;
   const sidecarFile = join(library.dir, `${name}.eval.json`);
+  const photos = subject.trainPhotos.slice(0, recipe.photos);
+  const identity = modelIdentity(vlm.model);
+  // What the concept depends on: a stored concept, or prepared data (the slow part: pool index,
+  // conversations) for a resumed run, is used only while all of it is unchanged.
+  const preparation = JSON.stringify({ model: [identity.configHash, identity.weightsHash], photos: photos.map((p) => resolve(p)), negatives: settings.negativePool, recipe, seed: settings.seed });
   if (library.has(name) && existsSync(sidecarFile)) {
     const concept = library.load(name);
-    if (sameModel(concept.info.baseModel, modelIdentity(vlm.model))) {
-      const sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;
+    const sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;
+    if (sameModel(concept.info.baseModel, identity) && sidecar.preparation === preparation) {
       return { concept, file: library.conceptFile(name), photos: sidecar.photos, summary: concept.info.data as unknown as ConceptData['summary'], seconds: sidecar.seconds, reused: true };
     }
   }
   const started = performance.now();
-  const photos = subject.trainPhotos.slice(0, recipe.photos);
-  // Prepared data is kept, so that a resumed run trains on exactly the same samples.
   let data: ConceptData;
   const dataFile = library.dataFile(name);
   const preparedFile = join(library.dir, `${name}.prepared.json`);
-  if (existsSync(preparedFile) && existsSync(dataFile)) {
+  const checkpointFile = library.trainingCheckpointFile(name);
+  const prepared = existsSync(preparedFile) ? (JSON.parse(readFileSync(preparedFile, 'utf8')) as { preparation?: string }).preparation : undefined;
+  if (prepared === preparation && existsSync(dataFile)) {
     data = loadConceptData(dataFile);
   } else {
+    removeCheckpoint(checkpointFile); // trained on other data
     const pool = settings.negativePool;
     const hardPerPhoto = recipe.data === 'full' ? Math.ceil(100 / photos.length) : 0;
+    const embedder = visionTowerEmbedder(vlm);
+    const indexFile = pool ? join(settings.outDir, 'index', `${createHash('sha256').update(pool).update('\0').update(embedder.id).digest('hex').slice(0, 16)}.sqlite`) : undefined;
     if (pool) mkdirSync(join(settings.outDir, 'index'), { recursive: true });
     data = await prepareConceptData(vlm, {
       name, photos, maxPositives: recipe.photos, seed: settings.seed,
-      negativePool: pool ?? undefined,
-      indexFile: pool ? join(settings.outDir, 'index', 'negative-pool.sqlite') : undefined,
+      negativePool: pool ?? undefined, indexFile, embedder,
       hardPerPhoto,
       // A small pool may hold fewer images than the hard negatives take: the rest are easy ones.
       easyCount: Math.min(100, Math.max(0, countImages(pool) - hardPerPhoto * photos.length)),
@@ -103,9 +112,8 @@ export async function obtainConcept(
       onProgress: options.onProgress, signal: options.signal,
     });
     saveConceptData(dataFile, data);
-    writeFileAtomic(preparedFile, `${JSON.stringify({ preparedAt: new Date().toISOString() })}\n`);
+    writeFileAtomic(preparedFile, `${JSON.stringify({ preparation, preparedAt: new Date().toISOString() })}\n`);
   }
-  const checkpointFile = library.trainingCheckpointFile(name);
   const result = await trainConcept(vlm, data, {
     latentCount: recipe.latentCount, epochs: settings.epochs, seed: settings.seed,
     checkpointFile, resume: true, signal: options.signal,
@@ -119,6 +127,6 @@ export async function obtainConcept(
   const file = library.save(result.concept, data);
   removeCheckpoint(checkpointFile);
   const seconds = (performance.now() - started) / 1000;
-  writeFileAtomic(sidecarFile, `${JSON.stringify({ seconds, photos: photos.length } satisfies Sidecar)}\n`);
+  writeFileAtomic(sidecarFile, `${JSON.stringify({ seconds, photos: photos.length, preparation } satisfies Sidecar)}\n`);
   return { concept: result.concept, file, photos: photos.length, summary: data.summary, seconds, reused: false };
 }
