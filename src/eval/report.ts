@@ -76,6 +76,14 @@ export async function writeEvalReport(outDir: string, summary: EvalSummary): Pro
     if (!rows.some((r) => r.methodId !== 'yollava' && byId.has(r.methodId))) continue;
     lines.push(`## Ablation: ${title}`, '');
     lines.push(table(SCORE_HEADER, rows.map((r) => scoreRow(r.label, byId.get(r.methodId)))), '');
+    if (group === 'photos') {
+      // Subjects with fewer training photos than n train on all they have (the public set has 4–11).
+      const used = rows.flatMap((r) => {
+        const counts = byId.get(r.methodId)?.perSubject.flatMap((p) => (p.concept ? [p.concept.photos] : [])) ?? [];
+        return counts.length ? [`${r.label}: ${(counts.reduce((a, b) => a + b, 0) / counts.length).toFixed(1)}`] : [];
+      });
+      if (used.length) lines.push(`Photos actually used per subject, on average: ${used.join(', ')}.`, '');
+    }
     if (axis) {
       const xs = rows.map((r) => r.value as number);
       const series = [
