@@ -45,3 +45,8 @@ export { explainConcept } from './personalize/explainConcept.ts';
 export { ImageIndex, hardNegatives, easyNegatives } from './personalize/ImageIndex.ts';
 export { visionTowerEmbedder, clipEmbedder, type ImageEmbedder } from './personalize/imageEmbedder.ts';
 export * from './personalize/recognitionTemplates.ts';
+// eval
+export { runEvaluation, type EvalOptions, type EvalProgress, type EvalRunResult } from './eval/runEvaluation.ts';
+export { readEvalDataset, DatasetError, type EvalDataset, type EvalSubject } from './eval/dataset.ts';
+export { weightedAccuracy, recognitionScores, rocAuc } from './eval/metrics.ts';
+export * from './eval/parseAnswers.ts';
