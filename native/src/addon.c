@@ -544,7 +544,7 @@ static napi_value js_tune(napi_env env, napi_callback_info info) {
     kernels_set_gemv_rows_per_pass(rows);
   } else if (strcmp(name, "smallMMax") == 0) {
     int m;
-    if (!read_int(&c, 1, "smallMMax", 0, &m)) return NULL;
+    if (!read_int(&c, 1, "smallMMax", -1, &m)) return NULL;
     ops_set_small_m_max(m);
   } else if (strcmp(name, "f32GemvBlas") == 0) {
     int use_blas;

@@ -19,9 +19,21 @@ extern char *openblas_get_config(void);
 static int thread_count = 1;
 static size_t tile_rows_forced = 0; /* 0: tile_rows_for() decides */
 static int f32_gemv_blas = 0;
-/* Largest m for which linear/linearBackwardInput stream W through the small-m kernels instead
- * of calling sgemm (which packs all of W, however few rows x has). */
-static int small_m_max = SMALL_M_MAX_DEFAULT;
+/* Whether linear/linearBackwardInput stream W through the small-m kernels instead of calling
+ * sgemm (which packs all of W, however few rows x has). Measured on the decoder's shapes
+ * (bench/smallM.ts, Zen 4): on one thread the small-m kernels ran at 90–108 GFLOP/s for m = 64,
+ * at or above sgemm (76–100), and on two threads of a loaded machine faster still (their row
+ * chunks go to whichever thread is running; sgemm splits its work in fixed halves). The
+ * backward keeps all m × k partial sums per block of W, which stops fitting in L2 for long
+ * rows: there sgemm wins above m = 32. -1: this policy; otherwise the largest m (0: never). */
+static int small_m_max = -1;
+
+static int use_small_m(int m, int k, int backward) {
+  if (m < 2) return 0;
+  if (small_m_max >= 0) return m <= small_m_max;
+  if (!backward) return m <= 64;
+  return m <= (k <= 1024 ? 64 : 32);
+}
 
 /* One scratch buffer (weight tiles, per-thread partial sums), grown on demand and kept:
  * allocating megabytes per call would page-fault them in again every call. */
@@ -57,7 +69,7 @@ const char *ops_blas_config(void) { return openblas_get_config(); }
 void ops_set_tile_rows(size_t rows) { tile_rows_forced = rows; }
 size_t ops_get_tile_rows(void) { return tile_rows_forced; }
 void ops_set_f32_gemv_blas(int use_blas) { f32_gemv_blas = use_blas != 0; }
-void ops_set_small_m_max(int m) { small_m_max = m < 0 ? SMALL_M_MAX_DEFAULT : m; }
+void ops_set_small_m_max(int m) { small_m_max = m < 0 ? -1 : m; }
 int ops_get_small_m_max(void) { return small_m_max; }
 int ops_get_f32_gemv_blas(void) { return f32_gemv_blas; }
 
@@ -289,7 +301,7 @@ void ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
   }
   /* A few rows against a long B stored n×k (attention scores while decoding: 7 query heads of a
    * group against every cached key): sgemm would pack all of B for them. */
-  if (!trans_a && trans_b && m >= 2 && m <= small_m_max && n >= 16 && ldb == k && (beta == 0.0f || beta == 1.0f)) {
+  if (!trans_a && trans_b && use_small_m(m, k, 0) && n >= 16 && ldb == k && (beta == 0.0f || beta == 1.0f)) {
     float *scaled = NULL;
     if (alpha != 1.0f) {
       scaled = malloc((size_t)m * (size_t)k * sizeof(float));
@@ -333,7 +345,7 @@ int ops_linear(const float *x, int m, int ldx, weight_dtype dtype, const void *w
     gemv(dtype, w, (size_t)k, (size_t)n, (size_t)k, x, out, accumulate);
     return 0;
   }
-  if (m > 1 && m <= small_m_max) {
+  if (use_small_m(m, k, 0)) {
     small_m_forward(x, (size_t)m, (size_t)ldx, dtype, w, (size_t)n, (size_t)k, out, (size_t)ldout, accumulate);
     return 0;
   }
@@ -365,7 +377,7 @@ int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dty
   }
   if (m == 1 && (dtype != WEIGHT_F32 || !f32_gemv_blas))
     return gemv_t(dtype, w, (size_t)k, (size_t)n, (size_t)k, dy, dx, accumulate);
-  if (m > 1 && m <= small_m_max)
+  if (use_small_m(m, k, 1))
     return small_m_backward(dy, (size_t)m, (size_t)lddy, dtype, w, (size_t)n, (size_t)k, dx, (size_t)lddx, accumulate);
   if (dtype == WEIGHT_F32) {
     ops_gemm(0, 0, m, k, n, 1.0f, dy, lddy, w, k, accumulate ? 1.0f : 0.0f, dx, lddx);

@@ -19,8 +19,7 @@ size_t ops_get_tile_rows(void);
 void ops_set_f32_gemv_blas(int use_blas);
 int ops_get_f32_gemv_blas(void);
 /* Largest m for which linear/linearBackwardInput use the small-m kernels (0: never; negative:
- * the default). */
-#define SMALL_M_MAX_DEFAULT 32
+ * the default policy, see ops.c). */
 void ops_set_small_m_max(int m);
 int ops_get_small_m_max(void);
 

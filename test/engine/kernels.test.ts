@@ -327,9 +327,8 @@ test('native compact weights: tile boundaries crossed, both gemv kernels, every 
   // 16-row tiles of W: 300 rows make 19 tiles, the last one partial (small m would bypass the tiles)
   withTileRows(16, () => {
     for (const dtype of ['f16', 'bf16'] as const) {
-      for (const m of [2, 7, 40]) {
-        const run = () => checkLinear(native!, { dtype, m, n: 300, k: 130, accumulate: m === 7, pad: 1 }, seed++, 'tiled');
-        if (m < 40) withSmallMMax(0, run); else run();
+      for (const m of [2, 7, 70]) {
+        withSmallMMax(0, () => checkLinear(native!, { dtype, m, n: 300, k: 130, accumulate: m === 7, pad: 1 }, seed++, 'tiled'));
       }
     }
   });
@@ -531,7 +530,7 @@ function withSmallMMax(max: number, body: () => void): void {
   }
 }
 
-test('native small-m linear and linearBackwardInput agree with sgemm for m = 1â€¦33, every dtype and instruction set', { skip: skipNative }, () => {
+test('native small-m linear and linearBackwardInput agree with sgemm for m = 1â€¦33 and 48, 64, every dtype and instruction set', { skip: skipNative }, () => {
   // 301 rows (not a multiple of 4) Ã— 37 columns (not a multiple of 16), then a product large enough
   // to be split between threads in many chunks (the last one partial)
   const cases: Array<[number, number]> = [[301, 37], [1203, 260]];
@@ -542,13 +541,14 @@ test('native small-m linear and linearBackwardInput agree with sgemm for m = 1â€
         for (const [n, k] of cases) {
           const w = randomMatrix(dtype, n, k, seed++);
           const wAbs: Matrix = { dtype: 'f32', rows: n, cols: k, data: absolute(toF32(w)) };
-          for (let m = 1; m <= 33; m += isa === 'avx512' || n < 1000 ? 1 : 4) {
+          const ms = Array.from({ length: 33 }, (_, i) => i + 1).filter((m) => isa === 'avx512' || n < 1000 || m % 4 === 1);
+          for (const m of [...ms, 48, 64]) {
             const pad = m % 3, ldx = k + pad, ldout = n + pad, accumulate = m % 2 === 0;
             const x = randomArray(m * ldx, seed++);
             const start = randomArray(m * ldout, seed++);
             if (!accumulate) start.fill(NaN);
             const small = start.slice(), blas = start.slice();
-            native!.linear(x, m, w, small, accumulate, ldx, ldout);
+            withSmallMMax(64, () => native!.linear(x, m, w, small, accumulate, ldx, ldout));
             withSmallMMax(0, () => native!.linear(x, m, w, blas, accumulate, ldx, ldout));
             const bound = accumulate ? absolute(start) : new Float32Array(m * ldout);
             jsKernels.linear(absolute(x), m, wAbs, bound, true, ldx, ldout);
@@ -562,7 +562,7 @@ test('native small-m linear and linearBackwardInput agree with sgemm for m = 1â€
             const dxStart = randomArray(m * k, seed++);
             if (!accumulate) dxStart.fill(NaN);
             const dxSmall = dxStart.slice(), dxBlas = dxStart.slice();
-            native!.linearBackwardInput(dy, m, w, dxSmall, accumulate);
+            withSmallMMax(64, () => native!.linearBackwardInput(dy, m, w, dxSmall, accumulate));
             withSmallMMax(0, () => native!.linearBackwardInput(dy, m, w, dxBlas, accumulate));
             const dxBound = accumulate ? absolute(dxStart) : new Float32Array(m * k);
             jsKernels.linearBackwardInput(absolute(dy), m, wAbs, dxBound, true);
