@@ -41,6 +41,13 @@ static void small_m_t_rows_generic(weight_dtype dtype, const void *w, size_t k, 
   }
 }
 
+/* Rows of x (or dy) are taken in groups of at most `most`, as even as possible (m = 20 as
+ * 5+5+5+5 rather than 6+6+6+2: a small last group wastes the register tile). */
+#define FOR_GROUPS(m, most, j0, mb)                                                       \
+  for (size_t g_ = 0, groups_ = ((m) + (most) - 1) / (most), j0 = 0, mb = 0; g_ < groups_; \
+       g_++, j0 += mb)                                                                      \
+    if ((mb = (m) / groups_ + (g_ < (m) % groups_)), 1)
+
 #ifdef HAVE_X86_SIMD
 
 /* ---- AVX-512 ------------------------------------------------------------------------------ */
@@ -99,10 +106,10 @@ INLINE TARGET_AVX512 void fwd_tile_512(weight_dtype dtype, const void *w, size_t
 }
 
 #define FWD_TILES_512(RB)                                                                           \
-  for (size_t j0 = 0; j0 < m; j0 += 6) {                                                            \
+  FOR_GROUPS(m, 6, j0, mb) {                                                                        \
     const float *xj = x + j0 * ldx;                                                                  \
     float *oj = out + j0 * ldout;                                                                    \
-    switch (m - j0 < 6 ? m - j0 : 6) {                                                               \
+    switch (mb) {                                                                                    \
       case 1: fwd_tile_512(dtype, w, k, xj, ldx, 1, RB, oj, ldout, r, accumulate); break;           \
       case 2: fwd_tile_512(dtype, w, k, xj, ldx, 2, RB, oj, ldout, r, accumulate); break;           \
       case 3: fwd_tile_512(dtype, w, k, xj, ldx, 3, RB, oj, ldout, r, accumulate); break;           \
@@ -175,8 +182,7 @@ INLINE TARGET_AVX512 void small_m_t_rows_avx512_body(weight_dtype dtype, const v
   const size_t element = weight_element_size(dtype), row_bytes = k * element;
   const size_t strip_lines = 64 * element / 64;
   const char *block = (const char *)row_pointer(dtype, w, k, r0);
-  for (size_t j0 = 0; j0 < m; j0 += 6) {
-    const size_t mb = m - j0 < 6 ? m - j0 : 6;
+  FOR_GROUPS(m, 6, j0, mb) {
     const float *dyj = dy + j0 * lddy;
     float *aj = acc + j0 * ldacc;
     const strip_prefetch none = {NULL, 0, 0};
@@ -227,10 +233,10 @@ INLINE TARGET_AVX2 void fwd_tile_256(weight_dtype dtype, const void *w, size_t k
 }
 
 #define FWD_TILES_256(RB)                                                                           \
-  for (size_t j0 = 0; j0 < m; j0 += 4) {                                                            \
+  FOR_GROUPS(m, 4, j0, mb) {                                                                        \
     const float *xj = x + j0 * ldx;                                                                  \
     float *oj = out + j0 * ldout;                                                                    \
-    switch (m - j0 < 4 ? m - j0 : 4) {                                                               \
+    switch (mb) {                                                                                    \
       case 1: fwd_tile_256(dtype, w, k, xj, ldx, 1, RB, oj, ldout, r, accumulate); break;           \
       case 2: fwd_tile_256(dtype, w, k, xj, ldx, 2, RB, oj, ldout, r, accumulate); break;           \
       case 3: fwd_tile_256(dtype, w, k, xj, ldx, 3, RB, oj, ldout, r, accumulate); break;           \
@@ -269,8 +275,7 @@ INLINE TARGET_AVX2 void small_m_t_rows_avx2_body(weight_dtype dtype, const void 
                                                  size_t r1, size_t next) {
   (void)next;
   const size_t full = k & ~(size_t)15;
-  for (size_t j0 = 0; j0 < m; j0 += 6) {
-    const size_t mb = m - j0 < 6 ? m - j0 : 6;
+  FOR_GROUPS(m, 6, j0, mb) {
     const float *dyj = dy + j0 * lddy;
     float *aj = acc + j0 * ldacc;
     for (size_t c = 0; c < full; c += 16) {
