@@ -23,16 +23,17 @@ static int f32_gemv_blas = 0;
  * sgemm (which packs all of W, however few rows x has). Measured on the decoder's shapes
  * (bench/smallM.ts, Zen 4): on one thread the small-m kernels ran at 90–108 GFLOP/s for m = 64,
  * at or above sgemm (76–100), and on two threads of a loaded machine faster still (their row
- * chunks go to whichever thread is running; sgemm splits its work in fixed halves). The
- * backward keeps all m × k partial sums per block of W, which stops fitting in L2 for long
- * rows: there sgemm wins above m = 32. -1: this policy; otherwise the largest m (0: never). */
+ * chunks go to whichever thread is running; sgemm splits its work in fixed halves). For f32
+ * rows of W longer than 1024 (the MLP's down projection) the backward ran at 74 against sgemm's
+ * 80 GFLOP/s for m = 64 on one thread, and at par for m = 48. f16/bf16 weights always gain: sgemm
+ * needs them widened first. -1: this policy; otherwise the largest m (0: never). */
 static int small_m_max = -1;
 
-static int use_small_m(int m, int k, int backward) {
+static int use_small_m(int m, int k, weight_dtype dtype, int backward) {
   if (m < 2) return 0;
   if (small_m_max >= 0) return m <= small_m_max;
-  if (!backward) return m <= 64;
-  return m <= (k <= 1024 ? 64 : 32);
+  if (!backward || dtype != WEIGHT_F32 || k <= 1024) return m <= 64;
+  return m <= 48;
 }
 
 /* One scratch buffer (weight tiles, per-thread partial sums), grown on demand and kept:
@@ -301,7 +302,7 @@ void ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
   }
   /* A few rows against a long B stored n×k (attention scores while decoding: 7 query heads of a
    * group against every cached key): sgemm would pack all of B for them. */
-  if (!trans_a && trans_b && use_small_m(m, k, 0) && n >= 16 && ldb == k && (beta == 0.0f || beta == 1.0f)) {
+  if (!trans_a && trans_b && use_small_m(m, k, WEIGHT_F32, 0) && n >= 16 && ldb == k && (beta == 0.0f || beta == 1.0f)) {
     float *scaled = NULL;
     if (alpha != 1.0f) {
       scaled = malloc((size_t)m * (size_t)k * sizeof(float));
@@ -345,7 +346,7 @@ int ops_linear(const float *x, int m, int ldx, weight_dtype dtype, const void *w
     gemv(dtype, w, (size_t)k, (size_t)n, (size_t)k, x, out, accumulate);
     return 0;
   }
-  if (use_small_m(m, k, 0)) {
+  if (use_small_m(m, k, dtype, 0)) {
     small_m_forward(x, (size_t)m, (size_t)ldx, dtype, w, (size_t)n, (size_t)k, out, (size_t)ldout, accumulate);
     return 0;
   }
@@ -377,7 +378,7 @@ int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dty
   }
   if (m == 1 && (dtype != WEIGHT_F32 || !f32_gemv_blas))
     return gemv_t(dtype, w, (size_t)k, (size_t)n, (size_t)k, dy, dx, accumulate);
-  if (use_small_m(m, k, 1))
+  if (use_small_m(m, k, dtype, 1))
     return small_m_backward(dy, (size_t)m, (size_t)lddy, dtype, w, (size_t)n, (size_t)k, dx, (size_t)lddx, accumulate);
   if (dtype == WEIGHT_F32) {
     ops_gemm(0, 0, m, k, n, 1.0f, dy, lddy, w, k, accumulate ? 1.0f : 0.0f, dx, lddx);

@@ -185,9 +185,11 @@ INLINE TARGET_AVX512 void bwd_tile_512(weight_dtype dtype, const void *w, size_t
 
 /* Rows [r0, r1) of one block; `next` rows after it (same size or fewer) belong to the caller's
  * range and are prefetched during the last strip. */
+/* Rows [r0, r1) of one block, columns [c0, c1) of a panel; `next` rows after the block (as many
+ * or fewer) belong to the caller's range and are prefetched during the last strip. */
 INLINE TARGET_AVX512 void small_m_t_rows_avx512_body(weight_dtype dtype, const void *w, size_t k, const float *dy,
                                                      size_t lddy, size_t m, float *acc, size_t ldacc, size_t r0,
-                                                     size_t r1, size_t next) {
+                                                     size_t r1, size_t next, size_t c0, size_t c1) {
   const size_t element = weight_element_size(dtype), row_bytes = k * element;
   const size_t strip_lines = 64 * element / 64;
   const char *block = (const char *)row_pointer(dtype, w, k, r0);
@@ -195,16 +197,17 @@ INLINE TARGET_AVX512 void small_m_t_rows_avx512_body(weight_dtype dtype, const v
     const float *dyj = dy + j0 * lddy;
     float *aj = acc + j0 * ldacc;
     const strip_prefetch none = {NULL, 0, 0};
-    size_t c = 0;
-    for (; c + 64 <= k; c += 64) {
+    size_t c = c0;
+    for (; c + 64 <= c1; c += 64) {
       strip_prefetch pf = none;
-      if (j0 == 0 && c + 64 < k) pf = (strip_prefetch){block + (c + 64) * element, row_bytes, strip_lines};
-      else if (j0 == 0 && next >= r1 - r0) pf = (strip_prefetch){block + (r1 - r0) * row_bytes, row_bytes, strip_lines};
+      if (j0 == 0 && c + 64 < c1) pf = (strip_prefetch){block + (c + 64) * element, row_bytes, strip_lines};
+      else if (j0 == 0 && next >= r1 - r0)
+        pf = (strip_prefetch){block + (r1 - r0) * row_bytes + c0 * element, row_bytes, strip_lines};
       BWD_TILES_512(4, 0, pf)
     }
-    for (; c + 16 <= k; c += 16) { BWD_TILES_512(1, 0, none) }
-    if (c < k) {
-      const __mmask16 tail = (__mmask16)((1u << (k - c)) - 1);
+    for (; c + 16 <= c1; c += 16) { BWD_TILES_512(1, 0, none) }
+    if (c < c1) {
+      const __mmask16 tail = (__mmask16)((1u << (c1 - c)) - 1);
       BWD_TILES_512(1, tail, none)
     }
   }
@@ -328,7 +331,24 @@ INLINE TARGET_AVX2 void small_m_t_rows_avx2_body(weight_dtype dtype, const void 
   }
 
 DEFINE_SMALL_M(avx2, TARGET_AVX2)
-DEFINE_SMALL_M(avx512, TARGET_AVX512)
+
+static TARGET_AVX512 void small_m_rows_avx512(weight_dtype dtype, const void *w, size_t k, const float *x, size_t ldx,
+                                              size_t m, float *out, size_t ldout, size_t r0, size_t r1,
+                                              int accumulate) {
+  if (dtype == WEIGHT_BF16) small_m_rows_avx512_body(WEIGHT_BF16, w, k, x, ldx, m, out, ldout, r0, r1, accumulate);
+  else if (dtype == WEIGHT_F16) small_m_rows_avx512_body(WEIGHT_F16, w, k, x, ldx, m, out, ldout, r0, r1, accumulate);
+  else small_m_rows_avx512_body(WEIGHT_F32, w, k, x, ldx, m, out, ldout, r0, r1, accumulate);
+}
+
+static TARGET_AVX512 void small_m_t_rows_avx512(weight_dtype dtype, const void *w, size_t k, const float *dy,
+                                                size_t lddy, size_t m, float *acc, size_t ldacc, size_t r0, size_t r1,
+                                                size_t next, size_t c0, size_t c1) {
+  if (dtype == WEIGHT_BF16)
+    small_m_t_rows_avx512_body(WEIGHT_BF16, w, k, dy, lddy, m, acc, ldacc, r0, r1, next, c0, c1);
+  else if (dtype == WEIGHT_F16)
+    small_m_t_rows_avx512_body(WEIGHT_F16, w, k, dy, lddy, m, acc, ldacc, r0, r1, next, c0, c1);
+  else small_m_t_rows_avx512_body(WEIGHT_F32, w, k, dy, lddy, m, acc, ldacc, r0, r1, next, c0, c1);
+}
 #endif
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
@@ -343,19 +363,39 @@ void small_m_rows(weight_dtype dtype, const void *w, size_t k, const float *x, s
   small_m_rows_generic(dtype, w, k, x, ldx, m, out, ldout, r0, r1, accumulate);
 }
 
+/* Columns per panel of the AVX-512 backward: the m × 1024 partial sums of a panel (256 KiB for
+ * m = 64) stay in L2 while a block of W passes; without panels, rows of 4864 columns made
+ * blocks of 6 rows, and all m × k sums went through L3 for each. */
+#define T_PANEL_COLUMNS 1024
+
 void small_m_t_rows(weight_dtype dtype, const void *w, size_t k, const float *dy, size_t lddy, size_t m, float *acc,
                     size_t ldacc, size_t r0, size_t r1) {
-  /* Blocks of ~128 KiB of W: each block is read from memory once, then from L2 by the other
-   * column blocks and 6-row groups of dy. */
-  const size_t row_bytes = k * weight_element_size(dtype);
+  /* Blocks of ~128 KiB of W (of a panel): each block is read from memory once, then from L2 by
+   * the other column strips and 6-row groups of dy. */
+  const size_t element = weight_element_size(dtype);
+#ifdef HAVE_X86_SIMD
+  if (kernels_isa_level() == 2) {
+    const size_t panel = k < T_PANEL_COLUMNS ? k : T_PANEL_COLUMNS;
+    const size_t panel_bytes = panel * element;
+    size_t block = (128 * 1024) / (panel_bytes ? panel_bytes : 1);
+    if (block < 4) block = 4;
+    for (size_t c0 = 0; c0 < k; c0 += panel) {
+      const size_t c1 = k - c0 < panel ? k : c0 + panel;
+      for (size_t b0 = r0; b0 < r1; b0 += block) {
+        const size_t b1 = r1 - b0 < block ? r1 : b0 + block;
+        small_m_t_rows_avx512(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1, r1 - b1, c0, c1);
+      }
+    }
+    return;
+  }
+#endif
+  const size_t row_bytes = k * element;
   size_t block = (128 * 1024) / (row_bytes ? row_bytes : 1);
   if (block < 4) block = 4;
   for (size_t b0 = r0; b0 < r1; b0 += block) {
     const size_t b1 = r1 - b0 < block ? r1 : b0 + block;
 #ifdef HAVE_X86_SIMD
-    const int level = kernels_isa_level();
-    if (level == 2) { small_m_t_rows_avx512(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1, r1 - b1); continue; }
-    if (level == 1) { small_m_t_rows_avx2(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1, r1 - b1); continue; }
+    if (kernels_isa_level() == 1) { small_m_t_rows_avx2(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1, r1 - b1); continue; }
 #endif
     small_m_t_rows_generic(dtype, w, k, dy, lddy, m, acc, ldacc, b0, b1);
   }

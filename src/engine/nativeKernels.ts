@@ -43,8 +43,8 @@ export interface NativeAddon {
    * Test and benchmark knobs: 'tileRows' (rows of W per widened tile, 0: by size), 'f32GemvBlas' (0: own gemv, 1: OpenBLAS
    * sgemv), 'gemvRowsPerPass' (0: by the length of x, 1 or 4: forced), 'isa' ('avx512', 'avx2', 'generic'),
    * 'smallMMax' (largest m for which linear/linearBackwardInput stream W through the small-m kernels
-   * instead of sgemm; 0: never; -1: the default policy, m ≤ 64, or ≤ 32 for a backward with rows of W
-   * longer than 1024).
+   * instead of sgemm; 0: never; -1: the default policy, m ≤ 64, or ≤ 48 for a backward with f32 rows of
+   * W longer than 1024).
    */
   tune(name: 'tileRows' | 'f32GemvBlas' | 'gemvRowsPerPass' | 'isa' | 'smallMMax', value: number | string): void;
 }

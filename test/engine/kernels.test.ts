@@ -533,7 +533,8 @@ function withSmallMMax(max: number, body: () => void): void {
 test('native small-m linear and linearBackwardInput agree with sgemm for m = 1…33 and 48, 64, every dtype and instruction set', { skip: skipNative }, () => {
   // 301 rows (not a multiple of 4) × 37 columns (not a multiple of 16), then a product large enough
   // to be split between threads in many chunks (the last one partial)
-  const cases: Array<[number, number]> = [[301, 37], [1203, 260]];
+  // and rows longer than the backward's 1024-column panels (the last panel partial, k % 16 ≠ 0)
+  const cases: Array<[number, number]> = [[301, 37], [1203, 260], [70, 2100]];
   let seed = 1200;
   for (const isa of isas) {
     withIsa(isa, () => {
