@@ -404,8 +404,11 @@ int ops_linear_backward_input(const float *dy, int m, int lddy, weight_dtype dty
 
 /* ---- fused elementwise kernels, rows split between threads ------------------------------- */
 
-/* Below this many elements a second thread costs more than it saves. */
-#define PARALLEL_MIN_ELEMENTS 32768
+/* Below this many elements a second thread costs more than it saves: splitting the step's
+ * 448×664 attention softmax saved nothing on a loaded machine and slowed the sgemm after it
+ * (57 against 75 GFLOP/s: half of its rows were in the other core's cache). Prefill-sized arrays
+ * (600 tokens: 2.5M scores per KV group) and the cross-entropy rows still split. */
+#define PARALLEL_MIN_ELEMENTS (1 << 20)
 
 /* Rows per chunk: all of them for small arrays, else about 16K elements. */
 static size_t rows_chunk(size_t rows, size_t row_elements) {

@@ -665,8 +665,9 @@ function rowRanges(rows: number, width: number, seed: number): { from: Int32Arra
 
 test('native softmaxRows and softmaxRowsBackward match the reference: odd widths, masks, thread chunks, views', { skip: skipNative }, () => {
   let seed = 1500;
-  // 448×664: the attention shape, split into many thread chunks; the others have odd widths and tails
-  for (const [rows, width] of [[1, 1], [3, 7], [9, 17], [30, 33], [448, 664], [70, 1001]] as const) {
+  // 448×664: the attention shape; 1600×701 (over 1M elements) is split into many thread chunks,
+  // the last one partial; the others have odd widths and tails
+  for (const [rows, width] of [[1, 1], [3, 7], [9, 17], [30, 33], [448, 664], [70, 1001], [1600, 701]] as const) {
     for (const isa of ['avx2', 'generic']) {
       withIsa(isa, () => {
         const offset = 3;
@@ -695,7 +696,8 @@ test('native softmaxRows and softmaxRowsBackward match the reference: odd widths
 
 test('native swigluForward/Backward match the reference on the [T, 2F] layout, large |gate| included', { skip: skipNative }, () => {
   let seed = 1600;
-  for (const [T, F] of [[1, 1], [3, 7], [5, 37], [64, 4864], [2, 20000]] as const) {
+  // 71×15001: over 1M elements, one row per thread chunk
+  for (const [T, F] of [[1, 1], [3, 7], [5, 37], [64, 4864], [2, 20000], [71, 15001]] as const) {
     for (const isa of ['avx2', 'generic']) {
       withIsa(isa, () => {
         const gateUp = randomArray(T * 2 * F + 1, seed++).subarray(1).map((v, i) => v * (i % 11 === 0 ? 120 : 6));
@@ -724,7 +726,8 @@ test('native swigluForward/Backward match the reference on the [T, 2F] layout, l
 
 test('native rmsNormForward/Backward match the reference, with and without rstd and dWeight', { skip: skipNative }, () => {
   let seed = 1700;
-  for (const [T, C] of [[1, 1], [3, 7], [20, 896], [600, 896], [7, 1001]] as const) {
+  // 1201×896: over 1M elements, split between threads (without dWeight)
+  for (const [T, C] of [[1, 1], [3, 7], [20, 896], [1201, 896], [7, 1001]] as const) {
     for (const isa of ['avx2', 'generic']) {
       withIsa(isa, () => {
         const x = randomArray(T * C + 2, seed++).subarray(2);
