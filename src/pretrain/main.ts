@@ -25,6 +25,7 @@ import { getKernels } from '../engine/backend.ts';
 import { readSafetensors } from '../engine/safetensors.ts';
 import type { ConvVisionTower } from '../models/convVisionTower.ts';
 import type { LlavaModel } from '../models/llava.ts';
+import { loadLlava } from '../models/loadLlava.ts';
 import { createRandomLlava } from '../models/randomLlava.ts';
 import { saveLlava } from '../models/saveLlava.ts';
 import { Tokenizer } from '../models/Tokenizer.ts';
@@ -80,6 +81,15 @@ function loadTowerFromCheckpoint(tower: ConvVisionTower, checkpointDir: string):
   for (const p of params) p.value.set(tensors.get(`value.${p.name}`)!.data as Float32Array);
 }
 
+/** Where the committed model folder's training stopped, when it can be continued from. */
+function warmStart(options: PretrainOptions): { step: number; nextSample: number; stage1: Record<string, unknown> } | null {
+  const file = join(options.out, 'training-summary.json');
+  if (!existsSync(file) || !existsSync(join(options.out, 'model.safetensors'))) return null;
+  const summary = JSON.parse(readFileSync(file, 'utf8')) as { seed?: number; size?: string; stage1?: Record<string, unknown>; stage2?: { step?: number; samples?: number } };
+  if (summary.seed !== options.seed || summary.size !== options.size || !summary.stage1 || !summary.stage2?.step) return null;
+  return { step: summary.stage2.step, nextSample: summary.stage2.samples ?? 0, stage1: summary.stage1 };
+}
+
 function exportModel(model: LlavaModel, options: PretrainOptions, summary: Record<string, unknown>): void {
   mkdirSync(options.out, { recursive: true });
   saveLlava(model, options.out, { yollava_world_seed: String(options.seed) });
@@ -113,12 +123,16 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
   const imageTokenId = tokenizer.tokenToId('<image>');
   if (imageTokenId === undefined) throw new Error(`${options.out}/tokenizer.json has no <image> token`);
   const config = worldModelConfig(options.size, tokenizer.vocabSize, imageTokenId);
-  const model = createRandomLlava(config, { seed: options.seed, std: 0.02 });
-  const tower = model.visionTower as ConvVisionTower;
   const stage1Dir = join(seedCache, 'stage1');
   const stage2Dir = join(seedCache, 'stage2');
+  // A fresh clone has the committed model folder but not the git-ignored checkpoints: continue
+  // from the folder's weights (fresh optimizer moments) at the steps its summary records.
+  const warm = options.resume && !findCheckpoint(stage1Dir) && !findCheckpoint(stage2Dir) ? warmStart(options) : null;
+  const model = warm ? loadLlava(options.out, { dtype: 'float32' }).model : createRandomLlava(config, { seed: options.seed, std: 0.02 });
+  if (warm) progressLine(quiet, `[pretrain] no checkpoints in ${seedCache}: continuing from the weights in ${options.out} (stage 2 step ${warm.step}, sample ${warm.nextSample}; optimizer moments start over)`);
+  const tower = model.visionTower as ConvVisionTower;
 
-  if (runs('1')) {
+  if (runs('1') && !warm) {
     const result = trainTowerStage(tower, {
       seed: options.seed, checkpointDir: stage1Dir, resume: options.resume, totalSteps: options.stage1Steps,
       minutes: options.minutes ?? 30, batchSize: options.stage1Batch, log, quiet,
@@ -131,8 +145,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     }
   }
   if (runs('2')) {
-    loadTowerFromCheckpoint(tower, stage1Dir);
-    const stage1State = findCheckpoint(stage1Dir)!.state;
+    if (!warm) loadTowerFromCheckpoint(tower, stage1Dir);
+    const stage1State = warm ? warm.stage1 : findCheckpoint(stage1Dir)!.state;
     if ((stage1State.step as number) < (stage1State.totalSteps as number)) progressLine(quiet, `[stage 2] note: stage 1 stopped at step ${stage1State.step}/${stage1State.totalSteps}`);
     const scorer = new BaseModelScorer(model, tokenizer);
     const result = trainInstructStage(model, tokenizer, {
@@ -140,6 +154,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       minutes: options.minutes ?? 150, tokensPerStep: options.tokensPerStep, log, quiet,
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
+      start: warm ?? undefined,
     });
     report.stage2 = result;
     const previous = existsSync(join(options.out, 'training-summary.json')) ? JSON.parse(readFileSync(join(options.out, 'training-summary.json'), 'utf8')) as Record<string, unknown> : {};

@@ -57,6 +57,8 @@ export interface Stage2Options {
   /** Called every `evalEvery` steps (and at the end) to measure and log held-out metrics. */
   readonly evaluate?: (step: number) => Record<string, unknown>;
   readonly evalEvery?: number;
+  /** Where to begin when there is no checkpoint (a warm start from saved weights). */
+  readonly start?: { readonly step: number; readonly nextSample: number };
 }
 
 /** Recognition's weight in the late mix (the other tasks keep their default weights, which sum to 0.75). */
@@ -86,6 +88,9 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
     nextSample = found.state.nextSample as number;
     restoreOptimizer(optimizer, join(found.dir, 'optimizer.safetensors'), step);
     progressLine(options.quiet ?? false, `[stage 2] resumed at step ${step} (sample ${nextSample}) from ${found.dir}`);
+  } else if (options.start) {
+    step = options.start.step;
+    nextSample = options.start.nextSample;
   }
   // One sample that did not fit the previous step starts the next one; it is not trained on yet.
   let carried: { sample: CorpusSample; encoded: EncodedSample } | null = null;

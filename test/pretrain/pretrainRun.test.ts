@@ -79,3 +79,18 @@ test('resume: a run cut after 20 steps and resumed ends with the weights of an u
   }
   assert.ok(worst < 1e-4, `max |Δ| ${worst}`);
 });
+
+test('warm start: without checkpoints, stage 2 continues from the model folder\'s weights and summary', async (t) => {
+  const dir = tempDir(t);
+  const first = options(dir, { stage1Steps: 5, stage2Steps: 10 });
+  await pretrain(first);
+  const summaryFile = join(dir, 'model', 'training-summary.json');
+  const before = JSON.parse(readFileSync(summaryFile, 'utf8')) as { stage2: { step: number; samples: number } };
+  assert.equal(before.stage2.step, 10);
+  rmSync(join(dir, 'cache'), { recursive: true, force: true });
+  const report = await pretrain({ ...first, stage2Steps: 16 });
+  assert.equal(report.stage1, null, 'stage 1 is not redone');
+  const after = JSON.parse(readFileSync(summaryFile, 'utf8')) as { stage2: { step: number; samples: number } };
+  assert.equal(after.stage2.step, 16);
+  assert.ok(after.stage2.samples > before.stage2.samples);
+});
