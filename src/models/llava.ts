@@ -111,6 +111,15 @@ export class LlavaModel {
     readonly kernels: () => Kernels,
   ) {}
 
+  /** Vocabulary-wide buffers of lossAndGradients (12 MB each for 20 loss rows), reused across steps. */
+  private readonly lossBuffers = new Map<string, Float32Array>();
+
+  private lossBuffer(name: string, length: number): Float32Array {
+    let buffer = this.lossBuffers.get(name);
+    if (!buffer || buffer.length !== length) this.lossBuffers.set(name, (buffer = new Float32Array(length)));
+    return buffer;
+  }
+
   get hiddenSize(): number { return this.config.text.hiddenSize; }
   get vocabSize(): number { return this.config.text.vocabSize; }
 
@@ -191,12 +200,12 @@ export class LlavaModel {
     return this.headLogits(normed, rows.length, extra);
   }
 
-  private headLogits(normed: Float32Array, R: number, extra: ExtraTokens): Float32Array {
+  private headLogits(normed: Float32Array, R: number, extra: ExtraTokens, out?: Float32Array): Float32Array {
     const kernels = this.kernels();
     const V = this.vocabSize;
     const m = extra.outputIds.length;
     const width = V + m;
-    const logits = new Float32Array(R * width);
+    const logits = out ?? new Float32Array(R * width);
     kernels.linear(normed, R, this.decoder.weights.lmHead, logits, false, this.hiddenSize, width);
     if (m > 0) kernels.gemm(false, true, R, m, this.hiddenSize, 1, normed, this.hiddenSize, extra.outputRows, this.hiddenSize, 0, logits.subarray(V), width);
     return logits;
@@ -278,13 +287,15 @@ export class LlavaModel {
       const rstd = new Float32Array(R);
       const normed = new Float32Array(R * C);
       elementwiseOf(kernels).rmsNormForward(normed, rstd, selected, this.decoder.weights.norm, R, C, this.config.text.rmsNormEps);
-      const logits = this.headLogits(normed, R, extra);
+      // logits the caller keeps are its own; otherwise they live in a reused buffer
+      const logits = this.headLogits(normed, R, extra, options.keepLogits ? undefined : this.lossBuffer('logits', R * width));
       // Cross-entropy: softmax rows by the kernels (on a copy: the logits may be kept), then the
       // weighted mean's gradient d loss / d logits = w·(softmax − onehot) / Σw.
       const ew = elementwiseOf(kernels);
-      const probs = logits.slice();
+      const probs = this.lossBuffer('probs', R * width);
+      probs.set(logits);
       ew.softmaxRows(probs, R, width, new Int32Array(R), new Int32Array(R).fill(width));
-      const dBase = new Float32Array(R * V);
+      const dBase = this.lossBuffer('dBase', R * V); // every element is written below
       const dExtra = new Float32Array(R * m);
       let loss = 0;
       for (let i = 0; i < R; i++) {
