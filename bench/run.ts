@@ -46,6 +46,15 @@ async function timeIt(run: () => unknown, times: number, warmup = 1): Promise<nu
 const kernels = getKernels();
 log(`kernels: ${kernels.name}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (2 cores; figures are only comparable within this run)`);
 
+// 6. 7B BF16 memory — first, while this process holds nothing big (the child needs ~15 GB).
+let memory: { peakRssGiB: number; rssAfterBuildGiB: number; parameters: number; promptTokens: number; runSeconds: number } | null = null;
+if (!values['skip-7b']) {
+  log('7B-shaped BF16 model in a child process (about a minute to build, a few to run)…');
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/memory7b.ts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1800_000 });
+  try { memory = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? ''); } catch { log(`7B memory run failed (exit ${run.status})`); }
+}
+
+
 // 1. sgemm rate.
 const gemm: Record<string, number> = {};
 for (const threads of [1, 2]) {
@@ -88,7 +97,7 @@ const decodeTokensPerSecond = generated / ((performance.now() - start) / 1000);
 
 // 5. PyTorch.
 type TorchThreads = { soft_step_cached_s: number; soft_step_full_s: number; prefill_s: number; decode_tokens_per_s: number; sgemm_gflops: number };
-let torch: { torch_version: string; threads: Record<string, TorchThreads> } | null = null;
+let torch: { torch_version: string; omp_wait_policy?: string; threads: Record<string, TorchThreads> } | null = null;
 let torchNote = '';
 const python = '/usr/bin/python3';
 if (values['skip-torch']) torchNote = 'skipped (--skip-torch)';
@@ -103,14 +112,6 @@ else {
   } catch {
     torchNote = `skipped: the peer script failed (exit ${run.status}); install Debian's python3-torch`;
   }
-}
-
-// 6. 7B BF16 memory.
-let memory: { peakRssGiB: number; rssAfterBuildGiB: number; parameters: number; promptTokens: number; runSeconds: number } | null = null;
-if (!values['skip-7b']) {
-  log('7B-shaped BF16 model in a child process (about a minute to build, a few to run)…');
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/memory7b.ts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1800_000 });
-  try { memory = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? ''); } catch { log(`7B memory run failed (exit ${run.status})`); }
 }
 
 // Report.
@@ -136,6 +137,10 @@ row(`soft step, full recompute of 664 tokens (${(fullFlops / 1e9).toFixed(0)} GF
 row('prefill 600 tokens', prefillSeconds, null, 'prefill_s');
 const torchDecode = best?.('decode_tokens_per_s', false);
 lines.push(`| greedy decode after 600 tokens | ${decodeTokensPerSecond.toFixed(2)} tokens/s | | | ${torchDecode ? `${torchDecode.value.toFixed(2)} tokens/s (${torchDecode.threads}t)` : torchNote} | ${torchDecode ? (decodeTokensPerSecond / torchDecode.value).toFixed(2) + '× speed' : '–'} |`);
+if (torch) {
+  const perThreads = Object.entries(torch.threads).map(([t, v]) => `${t}t: step ${v.soft_step_cached_s.toFixed(3)} s, full ${v.soft_step_full_s.toFixed(2)} s, decode ${v.decode_tokens_per_s.toFixed(2)} tok/s, sgemm ${v.sgemm_gflops.toFixed(0)} GFLOP/s`);
+  lines.push('', `PyTorch ${torch.torch_version} (OMP_WAIT_POLICY=${torch.omp_wait_policy ?? 'default'}): ${perThreads.join('; ')}`);
+}
 lines.push('');
 lines.push(`prefix caching: the cached step is ${(fullSeconds / cachedSeconds).toFixed(1)}× cheaper than full recompute`);
 const achieved = gflops(cachedFlops, cachedSeconds);
