@@ -4,7 +4,9 @@
  * not account for is reported as "TypeScript outside the kernels" (elementwise loops, copies,
  * allocation).
  *
- *   nice -n -15 node --import tsx bench/stepBreakdown.ts [--steps 5] [--decode 16] [--no-step] [--no-decode]
+ *   nice -n -15 node --import tsx bench/stepBreakdown.ts [--steps 5] [--decode 16] [--no-step] [--no-decode] [--full 1]
+ *
+ * `--full N` also profiles N steps of the full recompute (664 tokens, no prefix cache).
  *
  * Figures are medians over the measured steps (per-step totals of each call shape). The
  * machine is shared: the load average is printed at the start and the end.
@@ -13,7 +15,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { getKernels, setKernels } from '../src/engine/backend.ts';
 import type { Kernels, Matrix } from '../src/engine/kernels.ts';
-import { QWEN2_05B, WORKLOAD, cachedSoftStep, qwen2Llava, softStepFlops, softStepInputs } from './qwen2Workload.ts';
+import { QWEN2_05B, WORKLOAD, cachedSoftStep, fullSoftStep, qwen2Llava, softStepFlops, softStepInputs } from './qwen2Workload.ts';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     'no-step': { type: 'boolean', default: false },
     'no-decode': { type: 'boolean', default: false },
     top: { type: 'string', default: '30' },
+    full: { type: 'string', default: '0' },
   },
 });
 const steps = Math.max(1, Number(values.steps));
@@ -133,6 +136,11 @@ const prefix = model.prefill({ ids: inputs.prefixIds }, WORKLOAD.suffixTokens + 
 if (!values['no-step']) {
   const flops = softStepFlops(QWEN2_05B, WORKLOAD.suffixTokens, WORKLOAD.prefixTokens, 20);
   profile('soft-prompt step (64 tokens after a cached 600-token prefix)', steps, () => { cachedSoftStep(model, inputs, prefix); }, flops);
+}
+
+if (Number(values.full) > 0) {
+  const flops = softStepFlops(QWEN2_05B, WORKLOAD.prefixTokens + WORKLOAD.suffixTokens, 0, 20);
+  profile('soft-prompt step, full recompute of 664 tokens', Number(values.full), () => { fullSoftStep(model, inputs); }, flops);
 }
 
 if (!values['no-decode']) {
