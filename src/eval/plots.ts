@@ -2,9 +2,8 @@
  * The report's plots, written as SVG by hand and rendered to PNG with sharp (librsvg): ROC
  * curves of the probability of "Yes", per-subject recognition accuracy, and ablation curves.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { writeFileAtomic } from '../personalize/writeFileAtomic.ts';
 import type { RocPoint } from './metrics.ts';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#843c39', '#7b4173'];
@@ -16,23 +15,11 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function writeAtomic(path: string, data: string | Buffer): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(temp, data);
-    renameSync(temp, path);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
-}
-
 /** Writes `<file>.svg` and `<file>.png`; returns the PNG's path. */
 export async function writePlot(fileWithoutExtension: string, svg: string): Promise<string> {
-  writeAtomic(`${fileWithoutExtension}.svg`, svg);
+  writeFileAtomic(`${fileWithoutExtension}.svg`, svg);
   const png = await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer();
-  writeAtomic(`${fileWithoutExtension}.png`, png);
+  writeFileAtomic(`${fileWithoutExtension}.png`, png);
   return `${fileWithoutExtension}.png`;
 }
 
