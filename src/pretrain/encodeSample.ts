@@ -19,6 +19,8 @@ export interface EncodedSample {
   /** Aligned with ids; −100 = no loss. */
   readonly labels: number[];
   readonly weights: number[];
+  /** Aligned with ids: the first answer token of each turn (the decision), for monitoring. */
+  readonly decisions: boolean[];
 }
 
 export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], image: boolean, imageTokenId: number, imageTokens: number): EncodedSample {
@@ -26,26 +28,29 @@ export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], 
   const { ids, offsets } = tokenizer.encodeWithOffsets(text);
   const labels = new Array<number>(ids.length).fill(-100);
   const weights = new Array<number>(ids.length).fill(0);
+  const decisions = new Array<boolean>(ids.length).fill(false);
   const turnShare = 1 / answerSpans.length;
   for (const span of answerSpans) {
     const inSpan: number[] = [];
     offsets.forEach(([start, end], t) => { if (end > start && start < span.end && end > span.start) inSpan.push(t); });
     inSpan.forEach((t, k) => {
       labels[t] = ids[t];
+      if (k === 0) decisions[t] = true;
       weights[t] = inSpan.length === 1 ? turnShare : k === 0 ? turnShare * DECISION_SHARE : (turnShare * (1 - DECISION_SHARE)) / (inSpan.length - 1);
     });
   }
-  if (!image) return { ids, labels, weights };
+  if (!image) return { ids, labels, weights, decisions };
   // Expand <image> to `imageTokens` positions (no loss on them).
   const expanded = expandImageTokens(ids, imageTokenId, [imageTokens]);
   const at = ids.indexOf(imageTokenId);
-  const pad = (xs: number[], fill: number) => [...xs.slice(0, at), ...new Array<number>(imageTokens).fill(fill), ...xs.slice(at + 1)];
-  return { ids: expanded, labels: pad(labels, -100), weights: pad(weights, 0) };
+  const pad = <X>(xs: X[], fill: X): X[] => [...xs.slice(0, at), ...new Array<X>(imageTokens).fill(fill), ...xs.slice(at + 1)];
+  return { ids: expanded, labels: pad(labels, -100), weights: pad(weights, 0), decisions: pad(decisions, false) };
 }
 
 /** Several encoded samples as one packed sequence with its segment starts. */
-export function packSamples(samples: readonly EncodedSample[]): { ids: number[]; labels: number[]; weights: number[]; segments: number[] } {
+export function packSamples(samples: readonly EncodedSample[]): { ids: number[]; labels: number[]; weights: number[]; decisions: boolean[]; segments: number[] } {
   const ids: number[] = [];
+  const decisions: boolean[] = [];
   const labels: number[] = [];
   const weights: number[] = [];
   const segments: number[] = [];
@@ -54,6 +59,7 @@ export function packSamples(samples: readonly EncodedSample[]): { ids: number[];
     ids.push(...s.ids);
     labels.push(...s.labels);
     weights.push(...s.weights);
+    decisions.push(...s.decisions);
   }
-  return { ids, labels, weights, segments };
+  return { ids, labels, weights, decisions, segments };
 }

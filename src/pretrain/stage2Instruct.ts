@@ -125,6 +125,10 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
     return { batch, tokens };
   };
   /** Forward and backward of one packed micro-batch; gradients are added. */
+  // Decision tokens (first answer token of a turn): cross-entropy and argmax accuracy, for the log.
+  let decisionLoss = 0;
+  let decisionRight = 0;
+  let decisionCount = 0;
   const microStep = (batch: ReadonlyArray<{ sample: CorpusSample; encoded: EncodedSample }>): number => {
     // Pictures through the frozen tower (one batch), then the projector with a tape.
     const pictured = batch.filter((b) => b.sample.image !== undefined);
@@ -144,8 +148,25 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
     const packed = packSamples(batch.map((b) => b.encoded));
     const result = model.lossAndGradients(
       { ids: packed.ids, labels: packed.labels, labelWeights: packed.weights, segments: packed.segments, images },
-      { weightGrads: decoderGrads, imageGrads: n > 0 },
+      { weightGrads: decoderGrads, imageGrads: n > 0, keepLogits: true },
     );
+    const V = model.vocabSize;
+    let row = 0;
+    for (let u = 1; u < packed.ids.length; u++) {
+      if (packed.labels[u] === -100) continue;
+      if (packed.decisions[u] && result.logits) {
+        const z = result.logits.subarray(row * V, (row + 1) * V);
+        let max = -Infinity;
+        let best = 0;
+        for (let j = 0; j < V; j++) if (z[j] > max) { max = z[j]; best = j; }
+        let sum = 0;
+        for (let j = 0; j < V; j++) sum += Math.exp(z[j] - max);
+        decisionLoss += max + Math.log(sum) - z[packed.labels[u]];
+        decisionRight += best === packed.labels[u] ? 1 : 0;
+        decisionCount++;
+      }
+      row++;
+    }
     if (projectorTape && result.imageGrads) {
       const dProjected = new Float32Array(n * imageTokens * C);
       result.imageGrads.forEach((g, i) => dProjected.set(g, i * imageTokens * C));
@@ -181,9 +202,10 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
     if (step % 10 === 0 || step === options.totalSteps) {
       const stepsPerSecond = (step - stepsAtStart) / seconds;
       const left = Math.min((options.totalSteps - step) / stepsPerSecond, (deadline - Date.now()) / 1000);
-      progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
-      options.log.record({ stage: 2, step, samples: nextSample, loss, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens });
+      progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  decisions ${(decisionRight / Math.max(1, decisionCount)).toFixed(2)}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
+      options.log.record({ stage: 2, step, samples: nextSample, loss, decisionLoss: decisionLoss / Math.max(1, decisionCount), decisionAccuracy: decisionRight / Math.max(1, decisionCount), smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens });
     }
+    if (step % 10 === 0) { decisionLoss = 0; decisionRight = 0; decisionCount = 0; }
     if (step % (options.checkpointEvery ?? 50) === 0) save();
     if (options.evaluate && options.evalEvery && step % options.evalEvery === 0) {
       const metrics = options.evaluate(step);
