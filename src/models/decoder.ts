@@ -7,7 +7,7 @@
  * size, F MLP width.
  */
 import type { Kernels, Matrix } from '../engine/kernels.ts';
-import { attentionBackward, attentionBackwardScratchSize, attentionForward, toHeadMajor, toTokenMajor, type AttentionShape } from './layers/attention.ts';
+import { attentionBackward, attentionBackwardScratchSize, attentionForward, attentionProbsSize, toHeadMajor, toTokenMajor, type AttentionShape } from './layers/attention.ts';
 import { linearBackward, linearForward, type Linear, type LinearGrads } from './layers/linear.ts';
 import { elementwiseOf } from '../engine/jsKernels.ts';
 import { RotaryTable } from './layers/rope.ts';
@@ -282,7 +282,7 @@ export class Decoder {
       toHeadMajor(cache.keys[l], qkv.subarray(H * D), T, KVH, D, cache.capacity, past, QKV);
       toHeadMajor(cache.values[l], qkv.subarray((H + KVH) * D), T, KVH, D, cache.capacity, past, QKV);
 
-      const probs = scratch?.probs ?? tapeBuffer(H * T * Tk);
+      const probs = scratch?.probs ?? tapeBuffer(attentionProbsSize(shape));
       const attn = scratch?.attn ?? tapeBuffer(T * H * D);
       attentionForward(kernels, attn, probs, q, cache.keys[l], cache.values[l], shape, attentionHeads);
 

@@ -282,6 +282,18 @@ test('packed sequences equal separate runs; label weights weight the mean', () =
     const diff = packed[key].reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
     assert.ok(diff < 1e-5, `${key}: ${diff}`);
   }
+  // Weight gradients through the block-by-block attention of packed sequences.
+  const layerGrads = () => ({ layers: newDecoderLayerGrads(model.decoder.weights) });
+  const separateGrads = [a, b].map((s) => { const g = layerGrads(); model.lossAndGradients({ ...s, extra }, { weightGrads: g }); return g; });
+  const packedGrads = layerGrads();
+  model.lossAndGradients({ ids: [...a.ids, ...b.ids], labels: [...a.labels, ...b.labels], extra, segments: [0, a.ids.length] }, { weightGrads: packedGrads });
+  for (const key of ['q', 'k', 'v', 'o'] as const) {
+    for (let l = 0; l < packedGrads.layers.length; l++) {
+      const expected = separateGrads[0].layers[l][key].weight!.map((v, i) => (v * counts[0] + separateGrads[1].layers[l][key].weight![i] * counts[1]) / total);
+      const diff = packedGrads.layers[l][key].weight!.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+      assert.ok(diff < 1e-5, `layer ${l} ${key}: ${diff}`);
+    }
+  }
   assert.throws(() => model.lossAndGradients({ ids: [...a.ids, ...b.ids], labels: [...a.labels, 7, ...b.labels.slice(1)], extra, segments: [0, a.ids.length] }), /label on its first token/);
 
   // Weight 0 on a label is the same as no label; weights 2 and 1 weight the mean.

@@ -8,7 +8,8 @@
  *   keys   [KVH, cap, D]  rows [0, Tk) valid; the new tokens' rows are [past, Tk)
  *   values [KVH, cap, D]
  *   out    [T, H·D]       token-major, ready for the output projection
- *   probs  [H, T, Tk]     softmax probabilities, kept for the backward
+ *   probs  [H, T, Tk]     softmax probabilities, kept for the backward (packed sequences:
+ *                         compact causal blocks [Ts, Ts] per head and sequence, in order)
  */
 import type { Kernels } from '../../engine/kernels.ts';
 import { elementwiseOf } from '../../engine/jsKernels.ts';
@@ -40,6 +41,29 @@ export function attentionForward(
   const R = H / KVH;
   const scale = 1 / Math.sqrt(D);
   const outHeads = scratch; // [H, T, D]
+  const segments = packedSegments(shape);
+  if (segments) {
+    // Packed training sequences: only the diagonal blocks are ever nonzero, so each
+    // (head, sequence) is its own small causal attention; the probabilities are kept as
+    // compact [Ts, Ts] blocks one after another (see blockOffsets), not as [H, T, Tk].
+    const softmaxRows = elementwiseOf(kernels).softmaxRows;
+    let offset = 0;
+    for (let h = 0; h < H; h++) {
+      const groupKeys = keys.subarray(Math.floor(h / R) * capacity * D);
+      const groupValues = values.subarray(Math.floor(h / R) * capacity * D);
+      for (const [a, b] of segments) {
+        const Ts = b - a;
+        const block = probs.subarray(offset, offset + Ts * Ts);
+        kernels.gemm(false, true, Ts, Ts, D, scale, q.subarray((h * T + a) * D), D, groupKeys.subarray(a * D), D, 0, block, Ts);
+        const { from, valid } = causalBlockRanges(Ts);
+        softmaxRows(block, Ts, Ts, from, valid);
+        kernels.gemm(false, false, Ts, D, Ts, 1, block, Ts, groupValues.subarray(a * D), D, 0, outHeads.subarray((h * T + a) * D), D);
+        offset += Ts * Ts;
+      }
+    }
+    toTokenMajor(out, outHeads, T, H, D);
+    return;
+  }
   const { from, valid } = rowRanges(shape);
   const softmaxRows = elementwiseOf(kernels).softmaxRows;
   for (let g = 0; g < KVH; g++) {
@@ -70,10 +94,50 @@ function rowRanges(shape: AttentionShape): { from: Int32Array; valid: Int32Array
   return { from, valid };
 }
 
+/**
+ * The packed sequences as [start, end) token ranges, when attention can run block by block:
+ * segments given, no cached prefix, causal. Otherwise null (the general path).
+ */
+function packedSegments(shape: AttentionShape): Array<[number, number]> | null {
+  const starts = shape.segmentStart;
+  if (!starts || shape.past !== 0 || !shape.causal) return null;
+  const segments: Array<[number, number]> = [];
+  for (let t = 0; t < shape.T; t++) {
+    if (starts[t] === t) segments.push([t, t + 1]);
+    else if (segments.length === 0 || starts[t] !== segments[segments.length - 1][0]) return null; // not contiguous: general path
+    else segments[segments.length - 1][1] = t + 1;
+  }
+  return segments;
+}
+
+const causalRanges = new Map<number, { from: Int32Array; valid: Int32Array }>();
+/** Row ranges of a causal [n, n] block: row t sees columns [0, t]. */
+function causalBlockRanges(n: number): { from: Int32Array; valid: Int32Array } {
+  let ranges = causalRanges.get(n);
+  if (!ranges) {
+    ranges = { from: new Int32Array(n), valid: Int32Array.from({ length: n }, (_, t) => t + 1) };
+    if (causalRanges.size < 4096) causalRanges.set(n, ranges);
+  }
+  return ranges;
+}
+
 /** Floats of scratch the backward needs. */
 export function attentionBackwardScratchSize(shape: AttentionShape): number {
-  const R = shape.heads / shape.kvHeads;
-  return R * shape.T * (shape.past + shape.T) + shape.heads * shape.T * shape.headDim;
+  return scoreScratchSize(shape) + shape.heads * shape.T * shape.headDim;
+}
+
+/** Floats of one group's score matrix in the backward (packed: the largest block). */
+function scoreScratchSize(shape: AttentionShape): number {
+  const segments = packedSegments(shape);
+  if (segments) return segments.reduce((m, [a, b]) => Math.max(m, (b - a) * (b - a)), 0);
+  return (shape.heads / shape.kvHeads) * shape.T * (shape.past + shape.T);
+}
+
+/** Floats of the probabilities the forward keeps: [H, T, Tk], or the compact blocks of packed sequences. */
+export function attentionProbsSize(shape: AttentionShape): number {
+  const segments = packedSegments(shape);
+  if (segments) return shape.heads * segments.reduce((sum, [a, b]) => sum + (b - a) * (b - a), 0);
+  return shape.heads * shape.T * (shape.past + shape.T);
 }
 
 /**
@@ -91,9 +155,36 @@ export function attentionBackward(
   const Tk = past + T;
   const R = H / KVH;
   const scale = 1 / Math.sqrt(D);
-  const dScores = scratch.subarray(0, R * T * Tk); // one group's [R·T, Tk]
-  const doutHeads = scratch.subarray(R * T * Tk, R * T * Tk + H * T * D); // [H, T, D]
+  const scoreSpace = scoreScratchSize(shape);
+  const dScores = scratch.subarray(0, scoreSpace); // one group's [R·T, Tk] (packed: one block)
+  const doutHeads = scratch.subarray(scoreSpace, scoreSpace + H * T * D); // [H, T, D]
   toHeadMajor(doutHeads, dout, T, H, D);
+  const segments = packedSegments(shape);
+  if (segments) {
+    // Block by block, as the forward (probabilities in compact blocks).
+    const softmaxRowsBackward = elementwiseOf(kernels).softmaxRowsBackward;
+    let offset = 0;
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / R);
+      const groupKeys = keys.subarray(g * capacity * D);
+      const groupValues = values.subarray(g * capacity * D);
+      for (const [a, b] of segments) {
+        const Ts = b - a;
+        const block = probs.subarray(offset, offset + Ts * Ts);
+        const dBlock = dScores.subarray(0, Ts * Ts);
+        const dOut = doutHeads.subarray((h * T + a) * D);
+        const qRows = q.subarray((h * T + a) * D);
+        kernels.gemm(false, true, Ts, Ts, D, 1, dOut, D, groupValues.subarray(a * D), D, 0, dBlock, Ts);
+        const { from, valid } = causalBlockRanges(Ts);
+        softmaxRowsBackward(dBlock, block, Ts, Ts, from, valid, scale);
+        kernels.gemm(false, false, Ts, D, Ts, 1, dBlock, Ts, groupKeys.subarray(a * D), D, 0, dq.subarray((h * T + a) * D), D);
+        kernels.gemm(true, false, Ts, D, Ts, 1, dBlock, Ts, qRows, D, 1, dkNew.subarray((g * T + a) * D), D);
+        kernels.gemm(true, false, Ts, D, Ts, 1, block, Ts, dOut, D, 1, dvNew.subarray((g * T + a) * D), D);
+        offset += Ts * Ts;
+      }
+    }
+    return;
+  }
   const { from, valid } = rowRanges(shape);
   const softmaxRowsBackward = elementwiseOf(kernels).softmaxRowsBackward;
   for (let g = 0; g < KVH; g++) {
