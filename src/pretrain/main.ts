@@ -12,6 +12,7 @@
  *   --tokens-per-step N  packed tokens per stage-2 step (default 1024)
  *   --eval             measure the model in --out after training (or alone with --stage eval)
  *   --eval-items N     items per measurement (default 200)
+ *   --recognition-focus-from F  share of the stage-2 schedule after which recognition dominates (default 0.6)
  *   --quiet            no progress lines
  *
  * Stages resume from their last checkpoint, so a run can span several sittings: run the same
@@ -41,6 +42,18 @@ import { trainWorldTokenizer, writeTokenizerFiles } from './worldTokenizer.ts';
 
 export const DEFAULT_VOCAB_SIZE = 1536;
 
+/**
+ * Stage 2's task mix before the recognition focus: answering from a description and simple
+ * questions about the picture first. A PyTorch reference of the decoder's shape needed ~130k
+ * description samples to answer from a description at 0.8 (bench/peer/text_decisions_reference.py),
+ * and recognition against look-alikes needs both skills, so it gets a small share until
+ * `recognitionFocusFrom` of the schedule.
+ */
+export const STAGE2_MIX = {
+  caption: 0.05, attribute: 0.15, existence: 0.12, counting: 0.03, position: 0.04, mcq: 0.12,
+  conversation: 0.04, recognition: 0.1, description_text: 0.25, description_image: 0.06, kind_text: 0.04,
+} as const;
+
 export interface PretrainOptions {
   readonly seed: number;
   readonly stage: 'all' | 'tokenizer' | '1' | '2' | 'eval';
@@ -59,6 +72,8 @@ export interface PretrainOptions {
   readonly stage1Batch?: number;
   readonly vocabSize?: number;
   readonly evalEvery?: number;
+  /** Share of the stage-2 schedule after which recognition dominates the mix (default 0.6). */
+  readonly recognitionFocusFrom?: number;
 }
 
 export interface PretrainReport {
@@ -155,6 +170,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
       start: warm ?? undefined,
+      corpus: { mix: STAGE2_MIX },
+      recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
     });
     report.stage2 = result;
     const previous = existsSync(join(options.out, 'training-summary.json')) ? JSON.parse(readFileSync(join(options.out, 'training-summary.json'), 'utf8')) as Record<string, unknown> : {};
@@ -227,6 +244,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'tokens-per-step': { type: 'string', default: '1024' },
       eval: { type: 'boolean', default: false },
       'eval-items': { type: 'string', default: '200' },
+      'recognition-focus-from': { type: 'string', default: '0.6' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -253,6 +271,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     tokensPerStep: int('tokens-per-step', values['tokens-per-step']),
     eval: values.eval!,
     evalItems: int('eval-items', values['eval-items']),
+    recognitionFocusFrom: int('recognition-focus-from', values['recognition-focus-from']),
     quiet: values.quiet!,
   };
 }
