@@ -348,6 +348,37 @@ static napi_value js_exp(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/* geluForward(out, x, count): out may be x. */
+static napi_value js_gelu_forward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view out, x;
+  int count;
+  if (!read_call(env, info, "geluForward", 3, &c) || !read_f32_array(&c, 0, "out", &out) ||
+      !read_f32_array(&c, 1, "x", &x) || !read_int(&c, 2, "count", 0, &count))
+    return NULL;
+  const matrix_view views[2] = {span("out", out, (size_t)count), span("x", x, (size_t)count)};
+  if (!check_length(&c, &views[0], "count") || !check_length(&c, &views[1], "count")) return NULL;
+  if (out.data != x.data && !check_no_overlap(&c, &views[0], &views[1])) return NULL;
+  ops_gelu_forward(out.data, x.data, (size_t)count);
+  return undefined_value(env);
+}
+
+/* geluBackward(dx, dout, x, count): dx += dout·gelu'(x). */
+static napi_value js_gelu_backward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view dx, dout, x;
+  int count;
+  if (!read_call(env, info, "geluBackward", 4, &c) || !read_f32_array(&c, 0, "dx", &dx) ||
+      !read_f32_array(&c, 1, "dout", &dout) || !read_f32_array(&c, 2, "x", &x) || !read_int(&c, 3, "count", 0, &count))
+    return NULL;
+  const matrix_view views[3] = {span("dx", dx, (size_t)count), span("dout", dout, (size_t)count), span("x", x, (size_t)count)};
+  if (!check_length(&c, &views[0], "count") || !check_length(&c, &views[1], "count") || !check_length(&c, &views[2], "count") ||
+      !check_disjoint(&c, views, 3, 1))
+    return NULL;
+  ops_gelu_backward(dx.data, dout.data, x.data, (size_t)count);
+  return undefined_value(env);
+}
+
 /* from/valid: Int32Arrays of ≥ rows entries, each in [0, width]. */
 static bool read_row_ranges(call *c, size_t index, int rows, int width, array_view *from, array_view *valid) {
   if (!read_typed_array(c, index, "from", napi_int32_array, "Int32Array", from) ||
@@ -569,6 +600,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"exp", NULL, js_exp, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxRows", NULL, js_softmax_rows, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxRowsBackward", NULL, js_softmax_rows_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"geluForward", NULL, js_gelu_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"geluBackward", NULL, js_gelu_backward, NULL, NULL, NULL, napi_default, NULL},
       {"swigluForward", NULL, js_swiglu_forward, NULL, NULL, NULL, napi_default, NULL},
       {"swigluBackward", NULL, js_swiglu_backward, NULL, NULL, NULL, napi_default, NULL},
       {"rmsNormForward", NULL, js_rms_norm_forward, NULL, NULL, NULL, napi_default, NULL},

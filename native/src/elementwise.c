@@ -75,6 +75,33 @@ static void exp_generic(const float *src, float *dst, size_t count) {
   for (size_t i = 0; i < count; i++) dst[i] = exp_f32(src[i]);
 }
 
+/* GELU, exact form 0.5·x·(1 + erf(x/√2)); erf from erfc(z) = t·e^(−z² + P(t)), t = 1/(1 + z/2)
+ * (Numerical Recipes §6.2, |error| < 1.2e-7), the same formula as activations.ts. */
+#define GELU_SQRT_HALF 0.70710678118654752f
+#define GELU_INV_SQRT_2PI 0.39894228040143268f
+static const float ERFC_P[10] = {-1.26551223f, 1.00002368f, 0.37409196f, 0.09678418f, -0.18628806f,
+                                 0.27886807f, -1.13520398f, 1.48851587f, -0.82215223f, 0.17087277f};
+
+/* Φ(x) = 0.5·(1 + erf(x/√2)), from erfc directly on both sides (no cancellation for x < 0). */
+static float gelu_cdf_scalar(float x) {
+  const float z = fabsf(x) * GELU_SQRT_HALF, t = 1.0f / (1.0f + 0.5f * z);
+  float p = ERFC_P[9];
+  for (int k = 8; k >= 0; k--) p = p * t + ERFC_P[k];
+  const float half_erfc = 0.5f * t * exp_f32(-z * z + p);
+  return x >= 0 ? 1.0f - half_erfc : half_erfc;
+}
+
+static void gelu_forward_generic(float *out, const float *x, size_t count) {
+  for (size_t i = 0; i < count; i++) out[i] = x[i] * gelu_cdf_scalar(x[i]);
+}
+
+static void gelu_backward_generic(float *dx, const float *dout, const float *x, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    const float v = x[i];
+    dx[i] += dout[i] * (gelu_cdf_scalar(v) + v * GELU_INV_SQRT_2PI * exp_f32(-0.5f * v * v));
+  }
+}
+
 static void softmax_row_generic(float *x, size_t width, size_t from, size_t valid) {
   float max = -INFINITY;
   for (size_t j = from; j < valid; j++) if (x[j] > max) max = x[j];
@@ -363,6 +390,38 @@ static TARGET_AVX2 void rms_apply_avx2(float *dx, float *dw, const float *dout, 
   }
   rms_apply_generic(dx + c, dw ? dw + c : NULL, dout + c, w + c, x + c, r, mean_dot, count - c);
 }
+/* Φ(x) for 8 lanes (see gelu_cdf_scalar). */
+INLINE TARGET_AVX2 __m256 gelu_cdf8(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+  const __m256 z = _mm256_mul_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(GELU_SQRT_HALF));
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one));
+  __m256 p = _mm256_set1_ps(ERFC_P[9]);
+  for (int k = 8; k >= 0; k--) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(ERFC_P[k]));
+  const __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(half, t), exp8(_mm256_fnmadd_ps(z, z, p)));
+  const __m256 negative = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+  return _mm256_blendv_ps(_mm256_sub_ps(one, half_erfc), half_erfc, negative);
+}
+
+static TARGET_AVX2 void gelu_forward_avx2(float *out, const float *x, size_t count) {
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(v, gelu_cdf8(v)));
+  }
+  gelu_forward_generic(out + i, x + i, count - i);
+}
+
+static TARGET_AVX2 void gelu_backward_avx2(float *dx, const float *dout, const float *x, size_t count) {
+  const __m256 c = _mm256_set1_ps(GELU_INV_SQRT_2PI), minus_half = _mm256_set1_ps(-0.5f);
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 pdf = _mm256_mul_ps(c, exp8(_mm256_mul_ps(minus_half, _mm256_mul_ps(v, v))));
+    const __m256 d = _mm256_fmadd_ps(v, pdf, gelu_cdf8(v));
+    _mm256_storeu_ps(dx + i, _mm256_fmadd_ps(_mm256_loadu_ps(dout + i), d, _mm256_loadu_ps(dx + i)));
+  }
+  gelu_backward_generic(dx + i, dout + i, x + i, count - i);
+}
 #endif
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
@@ -377,6 +436,12 @@ static TARGET_AVX2 void rms_apply_avx2(float *dx, float *dw, const float *dout, 
 #endif
 
 void exp_array(const float *src, float *dst, size_t count) { PICK(exp, src, dst, count); }
+
+void gelu_forward_array(float *out, const float *x, size_t count) { PICK(gelu_forward, out, x, count); }
+
+void gelu_backward_array(float *dx, const float *dout, const float *x, size_t count) {
+  PICK(gelu_backward, dx, dout, x, count);
+}
 
 void softmax_rows(float *x, size_t width, const int32_t *from, const int32_t *valid, size_t r0, size_t r1) {
   for (size_t r = r0; r < r1; r++) PICK(softmax_row, x + r * width, width, (size_t)from[r], (size_t)valid[r]);

@@ -10,6 +10,12 @@
 float exp_f32(float x);
 void exp_array(const float *src, float *dst, size_t count);
 
+/* out = gelu(x) (exact erf form); out may be x. */
+void gelu_forward_array(float *out, const float *x, size_t count);
+
+/* dx += dout·gelu'(x). */
+void gelu_backward_array(float *dx, const float *dout, const float *x, size_t count);
+
 /* Row r of x [rows, width]: softmax over columns [from[r], valid[r]), every other column 0. */
 void softmax_rows(float *x, size_t width, const int32_t *from, const int32_t *valid, size_t r0, size_t r1);
 

@@ -444,6 +444,28 @@ void ops_exp(const float *src, float *dst, size_t count) {
   run_rows(exp_chunk, &job, count);
 }
 
+static void gelu_forward_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  gelu_forward_array(job->out + begin, job->a + begin, end - begin);
+}
+
+void ops_gelu_forward(float *out, const float *x, size_t count) {
+  rows_job job = {out, x, NULL, NULL, NULL, NULL, NULL, 1, 0, 0};
+  run_rows(gelu_forward_chunk, &job, count);
+}
+
+static void gelu_backward_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const rows_job *job = context;
+  gelu_backward_array(job->out + begin, job->a + begin, job->b + begin, end - begin);
+}
+
+void ops_gelu_backward(float *dx, const float *dout, const float *x, size_t count) {
+  rows_job job = {dx, dout, x, NULL, NULL, NULL, NULL, 1, 0, 0};
+  run_rows(gelu_backward_chunk, &job, count);
+}
+
 static void softmax_chunk(void *context, size_t begin, size_t end, int participant) {
   (void)participant;
   const rows_job *job = context;

@@ -43,6 +43,8 @@ void ops_exp(const float *src, float *dst, size_t count);
 void ops_softmax_rows(float *x, size_t rows, size_t width, const int32_t *from, const int32_t *valid);
 void ops_softmax_rows_backward(float *ds, const float *p, size_t rows, size_t width, const int32_t *from,
                                const int32_t *valid, float scale);
+void ops_gelu_forward(float *out, const float *x, size_t count);
+void ops_gelu_backward(float *dx, const float *dout, const float *x, size_t count);
 void ops_swiglu_forward(float *out, const float *gate_up, size_t T, size_t F);
 void ops_swiglu_backward(float *dgate_up, const float *dout, const float *gate_up, size_t T, size_t F);
 void ops_rms_norm_forward(float *out, float *rstd, const float *x, const float *w, size_t T, size_t C, double eps);

@@ -66,6 +66,12 @@ export interface Kernels {
    */
   softmaxRowsBackward?(dScores: Float32Array, probs: Float32Array, rows: number, width: number, from: Int32Array, valid: Int32Array, scale: number): void;
 
+  /** out = gelu(x) over `count` values (exact erf form); out may be x itself. */
+  geluForward?(out: Float32Array, x: Float32Array, count: number): void;
+
+  /** dx += dout·gelu'(x) over `count` values. */
+  geluBackward?(dx: Float32Array, dout: Float32Array, x: Float32Array, count: number): void;
+
   /** out [T, F] = silu(gate)·up, where gateUp [T, 2F] holds gate | up in each row. */
   swigluForward?(out: Float32Array, gateUp: Float32Array, T: number, F: number): void;
 

@@ -34,6 +34,8 @@ export interface NativeAddon {
   softmaxRowsBackward: NonNullable<Kernels['softmaxRowsBackward']>;
   swigluForward: NonNullable<Kernels['swigluForward']>;
   swigluBackward: NonNullable<Kernels['swigluBackward']>;
+  geluForward: NonNullable<Kernels['geluForward']>;
+  geluBackward: NonNullable<Kernels['geluBackward']>;
   rmsNormForward: NonNullable<Kernels['rmsNormForward']>;
   rmsNormBackward: NonNullable<Kernels['rmsNormBackward']>;
   setThreads(threads: number): void;
@@ -116,6 +118,8 @@ export function loadNativeKernels(): Kernels | Error {
     softmaxRowsBackward: addon.softmaxRowsBackward,
     swigluForward: addon.swigluForward,
     swigluBackward: addon.swigluBackward,
+    geluForward: addon.geluForward,
+    geluBackward: addon.geluBackward,
     rmsNormForward: addon.rmsNormForward,
     rmsNormBackward: addon.rmsNormBackward,
     getThreads: addon.getThreads,

@@ -236,13 +236,13 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
       if (!keep) {
         // Nothing kept for a backward: norm and activation in place (both are elementwise after their statistics).
         this.normForward(conv, mean, rstd, conv, norm, shape);
-        activationForward(hiddenAct, conv, conv);
+        activationForward(hiddenAct, conv, conv, conv.length, kernels);
         return conv;
       }
       const normed = new Float32Array(size);
       this.normForward(normed, mean, rstd, conv, norm, shape);
       const out = new Float32Array(size);
-      activationForward(hiddenAct, out, normed);
+      activationForward(hiddenAct, out, normed, normed.length, kernels);
       units.push({ input, conv, mean, rstd, normed });
       return out;
     };
@@ -287,7 +287,7 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
       const { conv, norm } = this.unitWeights(u);
       const g = ConvVisionTower.unitGrads(grads, u);
       const dNormed = new Float32Array(dOut.length);
-      activationBackward(hiddenAct, dNormed, dOut, unit.normed);
+      activationBackward(hiddenAct, dNormed, dOut, unit.normed, unit.normed.length, kernels);
       const dConv = new Float32Array(dOut.length);
       this.normBackward(dConv, g.norm, dNormed, unit, norm, shape);
       conv2dBackward(kernels, dInput, g.conv, dConv, unit.input, conv, shape, col);

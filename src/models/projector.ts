@@ -24,7 +24,7 @@ export class Projector {
     const pre = new Float32Array(N * mid);
     linearForward(kernels, pre, features, this.weights.linear1, N);
     const act = new Float32Array(N * mid);
-    activationForward(this.activation, act, pre);
+    activationForward(this.activation, act, pre, pre.length, kernels);
     const output = new Float32Array(N * this.outputSize);
     linearForward(kernels, output, act, this.weights.linear2, N);
     return { output, tape: keepTape ? { input: features, pre, act, N } : null };
@@ -38,7 +38,7 @@ export class Projector {
     const dAct = new Float32Array(N * mid);
     linearBackward(kernels, dAct, false, grads?.linear2 ?? null, dOutput, tape.act, this.weights.linear2, N);
     const dPre = new Float32Array(N * mid);
-    activationBackward(this.activation, dPre, dAct, tape.pre);
+    activationBackward(this.activation, dPre, dAct, tape.pre, tape.pre.length, kernels);
     const dInput = new Float32Array(N * this.weights.linear1.weight.cols);
     linearBackward(kernels, dInput, false, grads?.linear1 ?? null, dPre, tape.input, this.weights.linear1, N);
     return dInput;

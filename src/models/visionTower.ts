@@ -167,7 +167,7 @@ export class VisionTower implements VisionEncoder<VisionTape, VisionGrads> {
       const pre = new Float32Array(N * F);
       const act = new Float32Array(N * F);
       linearForward(kernels, pre, h2, w.fc1, N);
-      activationForward(hiddenAct, act, pre);
+      activationForward(hiddenAct, act, pre, pre.length, kernels);
       const x3 = new Float32Array(N * C);
       linearForward(kernels, x3, act, w.fc2, N);
       for (let i = 0; i < N * C; i++) x3[i] += x2[i];
@@ -213,7 +213,7 @@ export class VisionTower implements VisionEncoder<VisionTape, VisionGrads> {
       const g = grads?.layers[l] ?? null;
       linearBackward(kernels, dAct, false, g?.fc2 ?? null, dx, s.act, w.fc2, N);
       dPre.fill(0);
-      activationBackward(hiddenAct, dPre, dAct, s.pre);
+      activationBackward(hiddenAct, dPre, dAct, s.pre, s.pre.length, kernels);
       linearBackward(kernels, dh, false, g?.fc1 ?? null, dPre, s.h2, w.fc1, N);
       layerNormBackward(dx, g?.norm2.weight ?? null, g?.norm2.bias ?? null, dh, s.x2, s.mean2, s.rstd2, w.norm2.weight, N, C);
       linearBackward(kernels, dAttn, false, g?.o ?? null, dx, s.attn, w.o, N);

@@ -8,8 +8,8 @@
  *   --minutes M        budget per stage for this sitting (default: stage 1 30, stage 2 150)
  *   --no-resume        start the stages over instead of continuing their checkpoints
  *   --size base|tiny   tiny: a very small shape for tests (default base)
- *   --stage1-steps N / --stage2-steps N   schedule lengths (default 2400 / 8000)
- *   --tokens-per-step N  packed tokens per stage-2 step (default 1024)
+ *   --stage1-steps N / --stage2-steps N   schedule lengths (default 2400 / 5000)
+ *   --tokens-per-step N  packed tokens per stage-2 step (default 4096, ~58 samples)
  *   --eval             measure the model in --out after training (or alone with --stage eval)
  *   --eval-items N     items per measurement (default 200)
  *   --recognition-focus-from F  share of the stage-2 schedule after which recognition dominates (default 0.6)
@@ -240,8 +240,8 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'no-resume': { type: 'boolean', default: false },
       size: { type: 'string', default: 'base' },
       'stage1-steps': { type: 'string', default: '2400' },
-      'stage2-steps': { type: 'string', default: '8000' },
-      'tokens-per-step': { type: 'string', default: '1024' },
+      'stage2-steps': { type: 'string', default: '5000' },
+      'tokens-per-step': { type: 'string', default: '4096' },
       eval: { type: 'boolean', default: false },
       'eval-items': { type: 'string', default: '200' },
       'recognition-focus-from': { type: 'string', default: '0.6' },

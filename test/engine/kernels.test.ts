@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import type { Kernels, Matrix, WeightDType } from '../../src/engine/kernels.ts';
 import { jsKernels } from '../../src/engine/jsKernels.ts';
+import { activationBackward, activationForward } from '../../src/models/layers/activations.ts';
 import { loadNativeAddon, loadNativeKernels, type NativeAddon } from '../../src/engine/nativeKernels.ts';
 import { bf16ToFloat32, f16ToFloat32, float32ToBf16, float32ToF16 } from '../../src/engine/dtypes.ts';
 
@@ -722,6 +723,53 @@ test('native swigluForward/Backward match the reference on the [T, 2F] layout, l
       });
     }
   }
+});
+
+/** Φ(x) in float64 from erfc (Numerical Recipes §6.2) on both sides, so the tails keep their digits. */
+function gaussianCdf(x: number): number {
+  const z = Math.abs(x) * Math.SQRT1_2, t = 1 / (1 + 0.5 * z);
+  const erfc = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - 0.5 * erfc : 0.5 * erfc;
+}
+
+test('native geluForward/Backward match the erf GELU (and the TypeScript one), in place and split between threads', { skip: skipNative }, () => {
+  let seed = 1650;
+  // 1.1M values: split between threads; odd sizes exercise the scalar tail
+  for (const count of [1, 7, 9, 1001, 1_100_003]) {
+    for (const isa of ['avx2', 'generic']) {
+      withIsa(isa, () => {
+        const x = randomArray(count, seed++).map((v, i) => v * (i % 13 === 0 ? 40 : 4));
+        const out = new Float32Array(count);
+        native!.geluForward!(out, x, count);
+        const expected = x.map((v) => v * gaussianCdf(v));
+        // the TypeScript activation agrees to float32 rounding wherever it is not flushed to 0 by 1 + erf = 0
+        const js = new Float32Array(count);
+        activationForward('gelu', js, x);
+        for (let i = 0; i < count; i++) if (!(Math.abs(js[i] - expected[i]) <= 1e-6 * Math.abs(expected[i]) + 1e-12)) assert.fail(`TypeScript gelu(${x[i]}) = ${js[i]}, expected ${expected[i]}`);
+        assertNear(out, expected, 2e-6, 1e-7, `${isa} geluForward n=${count}`);
+        const inPlace = x.slice();
+        native!.geluForward!(inPlace, inPlace, count);
+        assert.deepEqual(inPlace, out);
+        const dout = randomArray(count, seed++);
+        const dx0 = randomArray(count, seed++), dx = dx0.slice(), dxJs = dx0.slice();
+        native!.geluBackward!(dx, dout, x, count);
+        activationBackward('gelu', dxJs, dout, x);
+        for (let i = 0; i < count; i++) {
+          const v = x[i], cdf = gaussianCdf(v), xPdf = v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+          const expected = dx0[i] + dout[i] * (cdf + xPdf);
+          // float32 rounding of the terms added (Φ + x·φ cancels near x = −0.75, and dx may cancel the product)
+          const bound = 1e-6 * (Math.abs(dx0[i]) + Math.abs(dout[i]) * (Math.abs(cdf) + Math.abs(xPdf))) + 1e-12;
+          if (!(Math.abs(dx[i] - expected) <= bound)) assert.fail(`${isa} geluBackward n=${count}: element ${i} (x ${v}) is ${dx[i]}, expected ${expected}`);
+          if (!(Math.abs(dxJs[i] - expected) <= bound)) assert.fail(`TypeScript gelu backward at ${v}: ${dxJs[i]}, expected ${expected}`);
+        }
+      });
+    }
+  }
+  const k = native!;
+  const rejects = (call: () => void, type: typeof TypeError | typeof RangeError, pattern: RegExp) => assert.throws(call, (e: unknown) => e instanceof type && pattern.test((e as Error).message));
+  rejects(() => k.geluForward!(new Float32Array(3), new Float32Array(4), 4), RangeError, /out is too short/);
+  rejects(() => k.geluBackward!(new Float32Array(4), new Float32Array(4), new Float32Array(3), 4), RangeError, /x is too short/);
 });
 
 test('native rmsNormForward/Backward match the reference, with and without rstd and dWeight', { skip: skipNative }, () => {

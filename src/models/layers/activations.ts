@@ -4,7 +4,12 @@
  * pre-activation input `x`.
  */
 
+import type { Kernels } from '../../engine/kernels.ts';
+
 export type ActivationName = 'silu' | 'gelu' | 'gelu_pytorch_tanh' | 'quick_gelu' | 'relu';
+
+/** The kernels' native GELU, when they have one (erf dominated the conv tower's time in JS). */
+type GeluKernels = Pick<Kernels, 'geluForward' | 'geluBackward'>;
 
 /** erf with |error| < 1.2e-7 everywhere (Chebyshev fit of erfc, Numerical Recipes §6.2). */
 export function erf(x: number): number {
@@ -21,7 +26,8 @@ const SQRT_HALF = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-export function activationForward(name: ActivationName, out: Float32Array, x: Float32Array, count = x.length): void {
+export function activationForward(name: ActivationName, out: Float32Array, x: Float32Array, count = x.length, kernels?: GeluKernels): void {
+  if (name === 'gelu' && kernels?.geluForward) { kernels.geluForward(out, x, count); return; }
   switch (name) {
     case 'silu':
       for (let i = 0; i < count; i++) { const v = x[i]; out[i] = v / (1 + Math.exp(-v)); }
@@ -46,7 +52,8 @@ export function activationForward(name: ActivationName, out: Float32Array, x: Fl
 }
 
 /** dx += dout · act'(x). */
-export function activationBackward(name: ActivationName, dx: Float32Array, dout: Float32Array, x: Float32Array, count = x.length): void {
+export function activationBackward(name: ActivationName, dx: Float32Array, dout: Float32Array, x: Float32Array, count = x.length, kernels?: GeluKernels): void {
+  if (name === 'gelu' && kernels?.geluBackward) { kernels.geluBackward(dx, dout, x, count); return; }
   switch (name) {
     case 'silu':
       for (let i = 0; i < count; i++) {
