@@ -9,7 +9,8 @@ a GPU (seconds per run); it measures the recipe, not our engine, and is not part
 
   python3 bench/peer/text_decisions_reference.py '[{"lr":1e-3,"batch":64,"steps":2000}]' [DIR]
 
-Each run takes lr, batch, steps and optionally layers, hidden, inter, heads, kv, warm, wd, init, seed.
+Each run takes lr, batch, steps and optionally layers, hidden, inter, heads, kv, warm, wd, init, seed,
+share (the decision tokens' share of a sample's loss, default 0.6; null: plain token mean).
 Results also go to $OUT/results.json (or ./results.json).
 """
 import json, math, os, sys, time
@@ -27,11 +28,14 @@ ids_t, mask_t, task_t = (torch.tensor(a, device=dev) for a in (ids, mask, task))
 train_rows = len(ids) - 5000  # the last 5,000 rows are held out
 
 
-def label_weights(m):
-    """Per sample: decision tokens share 0.6, the other answer tokens 0.4 (all of it when there are none)."""
+def label_weights(m, share=0.6):
+    """Per sample: decision tokens share `share`, the other answer tokens the rest (all of it when
+    there are none); share None: every answer token weighs 1 (plain token mean)."""
     dec, other = (m == 2).float(), (m == 1).float()
+    if share is None:
+        return dec + other
     nd, no = dec.sum(1, keepdim=True).clamp(min=1), other.sum(1, keepdim=True)
-    w = dec * 0.6 / nd + torch.where(no > 0, other * 0.4 / no.clamp(min=1), torch.zeros_like(other))
+    w = dec * share / nd + torch.where(no > 0, other * (1 - share) / no.clamp(min=1), torch.zeros_like(other))
     return torch.where(no == 0, dec / nd, w)
 
 
@@ -43,7 +47,7 @@ def decision_accuracy(model, kind):
     return round(((pred == x[:, 1:]) & d).sum().item() / d.sum().item(), 3)
 
 
-def run(lr, batch, steps, seed=0, wd=0.01, init=0.02, warm=100, layers=4, hidden=256, inter=704, heads=8, kv=4, label=''):
+def run(lr, batch, steps, seed=0, wd=0.01, init=0.02, warm=100, layers=4, hidden=256, inter=704, heads=8, kv=4, share=0.6, label=''):
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=1536, hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
                          num_attention_heads=heads, num_key_value_heads=kv, head_dim=32, max_position_embeddings=512,
@@ -60,7 +64,7 @@ def run(lr, batch, steps, seed=0, wd=0.01, init=0.02, warm=100, layers=4, hidden
         x, m = ids_t[rows], mask_t[rows]
         logits = model(input_ids=x).logits[:, :-1].float()
         ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1), reduction='none').view(batch, ROW - 1)
-        w = label_weights(m)[:, 1:]
+        w = label_weights(m, share)[:, 1:]
         loss = (ce * w).sum() / w.sum()
         opt.zero_grad()
         loss.backward()
