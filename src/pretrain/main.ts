@@ -13,6 +13,7 @@
  *   --eval             measure the model in --out after training (or alone with --stage eval)
  *   --eval-items N     items per measurement (default 200)
  *   --recognition-focus-from F  share of the stage-2 schedule after which recognition dominates (default 0.6)
+ *   --mix task=w,…     stage-2 task weights instead of STAGE2_MIX (others 0), e.g. description_text=1,kind_text=0.2
  *   --quiet            no progress lines
  *
  * Stages resume from their last checkpoint, so a run can span several sittings: run the same
@@ -37,6 +38,7 @@ import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
 import { trainInstructStage } from './stage2Instruct.ts';
 import { findCheckpoint, towerParameters } from './trainingState.ts';
 import { bpeVocabSize } from './trainBpeTokenizer.ts';
+import { CORPUS_TASKS, type CorpusTask } from '../world/index.ts';
 import { worldModelConfig, worldPreprocessorConfig, type WorldModelSize } from './worldModelConfig.ts';
 import { trainWorldTokenizer, writeTokenizerFiles } from './worldTokenizer.ts';
 
@@ -74,6 +76,22 @@ export interface PretrainOptions {
   readonly evalEvery?: number;
   /** Share of the stage-2 schedule after which recognition dominates the mix (default 0.6). */
   readonly recognitionFocusFrom?: number;
+  /** Stage-2 task weights instead of STAGE2_MIX (tasks not named get 0), e.g. a text-only phase. */
+  readonly mix?: Partial<Record<CorpusTask, number>>;
+}
+
+/** "description_text=1,kind_text=0.2" → task weights; every task not named gets 0. */
+export function parseMix(spec: string): Record<CorpusTask, number> {
+  const mix = Object.fromEntries(CORPUS_TASKS.map((t) => [t, 0])) as Record<CorpusTask, number>;
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [task, weight] = part.split('=');
+    if (!(CORPUS_TASKS as readonly string[]).includes(task)) throw new Error(`--mix: unknown task "${task}" (tasks: ${CORPUS_TASKS.join(', ')})`);
+    const value = Number(weight);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`--mix: weight of ${task} must be a non-negative number; got ${weight}`);
+    mix[task as CorpusTask] = value;
+  }
+  if (Object.values(mix).every((v) => v === 0)) throw new Error('--mix: give at least one task a positive weight');
+  return mix;
 }
 
 export interface PretrainReport {
@@ -170,7 +188,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
       start: warm ?? undefined,
-      corpus: { mix: STAGE2_MIX },
+      corpus: { mix: options.mix ?? STAGE2_MIX },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
     });
     report.stage2 = result;
@@ -245,6 +263,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       eval: { type: 'boolean', default: false },
       'eval-items': { type: 'string', default: '200' },
       'recognition-focus-from': { type: 'string', default: '0.6' },
+      mix: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -272,6 +291,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     eval: values.eval!,
     evalItems: int('eval-items', values['eval-items']),
     recognitionFocusFrom: int('recognition-focus-from', values['recognition-focus-from']),
+    mix: values.mix === undefined ? undefined : parseMix(values.mix),
     quiet: values.quiet!,
   };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensors } from '../../src/engine/safetensors.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
-import { pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
+import { parseMix, parsePretrainArgs, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'yollava-pretrain-'));
@@ -93,4 +93,15 @@ test('warm start: without checkpoints, stage 2 continues from the model folder\'
   const after = JSON.parse(readFileSync(summaryFile, 'utf8')) as { stage2: { step: number; samples: number } };
   assert.equal(after.stage2.step, 16);
   assert.ok(after.stage2.samples > before.stage2.samples);
+});
+
+test('--mix names the stage-2 tasks and their weights; the rest get 0; bad names and weights are refused', () => {
+  const mix = parseMix('description_text=1, kind_text=0.25');
+  assert.equal(mix.description_text, 1);
+  assert.equal(mix.kind_text, 0.25);
+  assert.equal(mix.recognition, 0);
+  assert.equal(parsePretrainArgs(['--mix', 'mcq=2']).mix?.mcq, 2);
+  assert.throws(() => parseMix('descriptions=1'), /unknown task "descriptions"/);
+  assert.throws(() => parseMix('mcq=-1'), /non-negative/);
+  assert.throws(() => parseMix('mcq=0'), /at least one task/);
 });
