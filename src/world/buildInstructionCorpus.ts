@@ -455,9 +455,9 @@ class CorpusContext {
   }
 
   /** A two-option question about a random attribute of `ind`. */
-  private attributeChoice(ref: SubjectRef, ind: Individual): CorpusTurn {
+  private attributeChoice(ref: SubjectRef, ind: Individual, asked?: Set<string>): CorpusTurn {
     const attributes = this.askableAttributes(ind).filter((a) => distractorValues(ind, a).length > 0);
-    const attribute = this.rng.pick(attributes);
+    const attribute = this.pickUnasked(attributes, asked);
     const wrong = attributeValueAnswer(ind, attribute, this.rng.pick(distractorValues(ind, attribute)));
     return this.twoOptions(attributeQuestion(ref, ind, attribute), attributeAnswer(ind, attribute), wrong);
   }
@@ -530,20 +530,32 @@ class CorpusContext {
     return { task: 'recognition', image: spec, turns: [turn], named };
   }
 
-  /** One question about a named individual that its description answers. */
-  private namedQuestion(ref: SubjectRef, ind: Individual): CorpusTurn {
+  /**
+   * An attribute no earlier turn of the sample asked about (any, once all were), recorded in
+   * `asked`: a later turn about the same attribute could be answered by copying the earlier
+   * answer instead of reading the description (3 % of multi-turn description samples did so).
+   */
+  private pickUnasked(attributes: readonly string[], asked?: Set<string>): string {
+    const fresh = asked ? attributes.filter((a) => !asked.has(a)) : [];
+    const attribute = this.rng.pick(fresh.length > 0 ? fresh : attributes);
+    asked?.add(attribute);
+    return attribute;
+  }
+
+  /** One question about a named individual that its description answers (about an attribute not in `asked`). */
+  private namedQuestion(ref: SubjectRef, ind: Individual, asked: Set<string>): CorpusTurn {
     const form = this.rng.weightedIndex([0.4, 0.3, 0.25, 0.05]);
     if (form === 1) {
-      const attribute = this.rng.pick(this.askableAttributes(ind));
+      const attribute = this.pickUnasked(this.askableAttributes(ind), asked);
       const own = ind.attributes[attribute];
       const distractors = distractorValues(ind, attribute);
       const value = this.rng.chance(0.5) || distractors.length === 0 ? own : this.rng.pick(distractors);
       const question = attributeCheckQuestion(ref, ind, attribute, value);
       if (question) return { user: question, assistant: value === own ? 'Yes' : 'No' };
     }
-    if (form === 2) return this.attributeChoice(ref, ind);
+    if (form === 2) return this.attributeChoice(ref, ind, asked);
     if (form === 3) return { user: `What kind of subject is ${ref.name}?`, assistant: capitalize(KIND_PHRASE[ind.kind]) };
-    const attribute = this.rng.pick(this.askableAttributes(ind));
+    const attribute = this.pickUnasked(this.askableAttributes(ind), asked);
     return { user: attributeQuestion(ref, ind, attribute), assistant: attributeAnswer(ind, attribute) };
   }
 
@@ -553,7 +565,8 @@ class CorpusContext {
     const ref = subjectRef(name);
     const turns: CorpusTurn[] = [];
     const turnCount = 1 + this.rng.weightedIndex([0.5, 0.3, 0.2]);
-    for (let k = 0; k < turnCount; k++) turns.push(this.namedQuestion(ref, ind));
+    const asked = new Set<string>();
+    for (let k = 0; k < turnCount; k++) turns.push(this.namedQuestion(ref, ind, asked));
     const unique = dedupe(turns);
     const first = unique[0];
     unique[0] = { user: `${name} is ${describeIndividual(ind)}. ${first.user}`, assistant: first.assistant };
