@@ -6,7 +6,8 @@
  *   node --import tsx bench/dumpTextDecisions.ts [--out DIR] [--samples N]
  *
  * Writes DIR/ids.bin (uint16 [N, 128]), DIR/mask.bin (uint8 [N, 128]: 0 no loss, 1 answer token,
- * 2 the first answer token of a turn, the decision) and DIR/task.bin (uint8 [N]: 0 description,
+ * 2 the first answer token of a turn, the decision; 3 the decision of a two-option turn, the
+ * letter) and DIR/task.bin (uint8 [N]: 0 description,
  * 1 kind), tokenized with models/yollava-world's tokenizer in the llava_v1 layout pretraining uses.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,9 +33,11 @@ async function main(): Promise<void> {
     const sample = instructionSample({ seed: 5, mix }, i);
     const encoded = encodeTurns(tokenizer, sample.turns, false, imageTokenId, 0);
     if (encoded.ids.length > ROW) continue;
+    let turn = 0;
     encoded.ids.forEach((id, t) => {
       ids[n * ROW + t] = id;
-      mask[n * ROW + t] = encoded.labels[t] === -100 ? 0 : encoded.decisions[t] ? 2 : 1;
+      const letter = encoded.decisions[t] && sample.turns[turn++].user.includes('Options:');
+      mask[n * ROW + t] = encoded.labels[t] === -100 ? 0 : encoded.decisions[t] ? (letter ? 3 : 2) : 1;
     });
     task[n++] = sample.task === 'kind_text' ? 1 : 0;
   }

@@ -31,7 +31,7 @@ train_rows = len(ids) - 5000  # the last 5,000 rows are held out
 def label_weights(m, share=0.6):
     """Per sample: decision tokens share `share`, the other answer tokens the rest (all of it when
     there are none); share None: every answer token weighs 1 (plain token mean)."""
-    dec, other = (m == 2).float(), (m == 1).float()
+    dec, other = (m >= 2).float(), (m == 1).float()
     if share is None:
         return dec + other
     nd, no = dec.sum(1, keepdim=True).clamp(min=1), other.sum(1, keepdim=True)
@@ -39,12 +39,13 @@ def label_weights(m, share=0.6):
     return torch.where(no == 0, dec / nd, w)
 
 
-def decision_accuracy(model, kind):
-    rows = torch.nonzero(task_t[train_rows:] == kind).flatten()[:1000] + train_rows
+def decision_accuracy(model, kind, letters_only=False):
+    """Held-out accuracy of decision tokens (mask 2 and 3), or of two-option letters alone (mask 3)."""
+    rows = torch.nonzero(task_t[train_rows:] == kind).flatten()[:2000] + train_rows
     x, m = ids_t[rows], mask_t[rows]
     pred = model(input_ids=x).logits[:, :-1].argmax(-1)
-    d = m[:, 1:] == 2
-    return round(((pred == x[:, 1:]) & d).sum().item() / d.sum().item(), 3)
+    d = (m[:, 1:] == 3) if letters_only else (m[:, 1:] >= 2)
+    return round(((pred == x[:, 1:]) & d).sum().item() / max(1, d.sum().item()), 3)
 
 
 def run(lr, batch, steps, seed=0, wd=0.01, init=0.02, warm=100, layers=4, hidden=256, inter=704, heads=8, kv=4, share=0.6, label=''):
@@ -74,7 +75,8 @@ def run(lr, batch, steps, seed=0, wd=0.01, init=0.02, warm=100, layers=4, hidden
             model.eval()
             with torch.no_grad():
                 point = {'step': step + 1, 'samples': (step + 1) * batch, 'loss': round(loss.item(), 3),
-                         'description': decision_accuracy(model, 0), 'kind': decision_accuracy(model, 1)}
+                         'description': decision_accuracy(model, 0), 'letter': decision_accuracy(model, 0, True),
+                         'kind': decision_accuracy(model, 1)}
             model.train()
             out.append(point)
             print(label, point, f'{time.time() - started:.0f}s', flush=True)
