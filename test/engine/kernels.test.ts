@@ -429,14 +429,17 @@ test('native kernels from two worker threads at once give the right results', { 
 
 // ---- native: bad arguments -------------------------------------------------------------------
 
+/** `call` throws a `type` whose message matches `pattern`. */
+function rejects(call: () => void, type: typeof TypeError | typeof RangeError, pattern: RegExp): void {
+  assert.throws(call, (error: unknown) => {
+    assert.ok(error instanceof type, `expected a ${type.name}, got ${String(error)}`);
+    assert.match((error as Error).message, pattern);
+    return true;
+  });
+}
+
 test('native kernels reject bad arguments with TypeError/RangeError and write nothing', { skip: skipNative }, () => {
   const k = native!;
-  const rejects = (call: () => void, type: typeof TypeError | typeof RangeError, pattern: RegExp) =>
-    assert.throws(call, (error: unknown) => {
-      assert.ok(error instanceof type, `expected a ${type.name}, got ${String(error)}`);
-      assert.match((error as Error).message, pattern);
-      return true;
-    });
   const a = new Float32Array(12), b = new Float32Array(12);
   const c = new Float32Array(12).fill(7);
   const gemm = k.gemm as (...args: unknown[]) => void;
@@ -767,7 +770,6 @@ test('native geluForward/Backward match the erf GELU (and the TypeScript one), i
     }
   }
   const k = native!;
-  const rejects = (call: () => void, type: typeof TypeError | typeof RangeError, pattern: RegExp) => assert.throws(call, (e: unknown) => e instanceof type && pattern.test((e as Error).message));
   rejects(() => k.geluForward!(new Float32Array(3), new Float32Array(4), 4), RangeError, /out is too short/);
   rejects(() => k.geluBackward!(new Float32Array(4), new Float32Array(4), new Float32Array(3), 4), RangeError, /x is too short/);
 });
@@ -806,12 +808,6 @@ test('native rmsNormForward/Backward match the reference, with and without rstd 
 });
 
 test('native elementwise kernels reject bad arguments with TypeError/RangeError and write nothing', { skip: skipNative }, () => {
-  const rejects = (call: () => void, type: typeof TypeError | typeof RangeError, pattern: RegExp) =>
-    assert.throws(call, (error: unknown) => {
-      assert.ok(error instanceof type, `expected a ${type.name}, got ${String(error)}`);
-      assert.match((error as Error).message, pattern);
-      return true;
-    });
   const k = native!;
   const x = new Float32Array(12).fill(3);
   const from = new Int32Array(3), valid = new Int32Array([4, 4, 4]);

@@ -45,7 +45,7 @@ export function attentionForward(
   if (segments) {
     // Packed training sequences: only the diagonal blocks are ever nonzero, so each
     // (head, sequence) is its own small causal attention; the probabilities are kept as
-    // compact [Ts, Ts] blocks one after another (see blockOffsets), not as [H, T, Tk].
+    // compact [Ts, Ts] blocks one after another (head-major, then sequence), not as [H, T, Tk].
     const softmaxRows = elementwiseOf(kernels).softmaxRows;
     let offset = 0;
     for (let h = 0; h < H; h++) {
@@ -127,8 +127,7 @@ export function attentionBackwardScratchSize(shape: AttentionShape): number {
 }
 
 /** Floats of one group's score matrix in the backward (packed: the largest block). */
-function scoreScratchSize(shape: AttentionShape): number {
-  const segments = packedSegments(shape);
+function scoreScratchSize(shape: AttentionShape, segments = packedSegments(shape)): number {
   if (segments) return segments.reduce((m, [a, b]) => Math.max(m, (b - a) * (b - a)), 0);
   return (shape.heads / shape.kvHeads) * shape.T * (shape.past + shape.T);
 }
@@ -155,11 +154,11 @@ export function attentionBackward(
   const Tk = past + T;
   const R = H / KVH;
   const scale = 1 / Math.sqrt(D);
-  const scoreSpace = scoreScratchSize(shape);
+  const segments = packedSegments(shape);
+  const scoreSpace = scoreScratchSize(shape, segments);
   const dScores = scratch.subarray(0, scoreSpace); // one group's [R·T, Tk] (packed: one block)
   const doutHeads = scratch.subarray(scoreSpace, scoreSpace + H * T * D); // [H, T, D]
   toHeadMajor(doutHeads, dout, T, H, D);
-  const segments = packedSegments(shape);
   if (segments) {
     // Block by block, as the forward (probabilities in compact blocks).
     const softmaxRowsBackward = elementwiseOf(kernels).softmaxRowsBackward;
