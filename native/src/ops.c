@@ -121,7 +121,8 @@ typedef struct {
   const float *x;
   float *y;
   int accumulate;
-  float *partials; /* gemv_t: one cols-long sum per participant */
+  float *partials; /* gemv_t: one cols-long sum per group of rows */
+  size_t group_rows;
 } gemv_job;
 
 static void gemv_chunk(void *context, size_t begin, size_t end, int participant) {
@@ -132,15 +133,29 @@ static void gemv_chunk(void *context, size_t begin, size_t end, int participant)
 
 static void gemv(weight_dtype dtype, const void *w, size_t row_stride, size_t rows, size_t cols, const float *x,
                  float *y, int accumulate) {
-  gemv_job job = {dtype, w, row_stride, cols, x, y, accumulate, NULL};
+  gemv_job job = {dtype, w, row_stride, cols, x, y, accumulate, NULL, 0};
   pool_run(gemv_chunk, &job, rows, chunk_for(rows, cols * weight_element_size(dtype), PARALLEL_MIN_WEIGHT_BYTES, 4),
            thread_count);
 }
 
 static void gemv_t_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
   const gemv_job *job = context;
-  gemv_t_rows(job->dtype, job->w, job->row_stride, job->cols, job->x, job->partials + (size_t)participant * job->cols,
-              begin, end);
+  gemv_t_rows(job->dtype, job->w, job->row_stride, job->cols, job->x,
+              job->partials + (begin / job->group_rows) * job->cols, begin, end);
+}
+
+/* A sum split between threads is added up per fixed group of rows, not per thread: which
+ * thread takes which chunk varies from run to run, and float sums must not (a repeated
+ * training step, or pretraining from a seed, gives the same bits). Two groups per thread
+ * still let a free core take more of the work. Returns the rows per group (a multiple of
+ * granule, at least `chunk`). */
+static size_t reduction_group_rows(size_t rows, size_t chunk, size_t granule) {
+  const size_t most_groups = 2 * (size_t)thread_count;
+  size_t groups = (rows + chunk - 1) / chunk;
+  if (groups <= most_groups) return chunk;
+  size_t group_rows = (rows + most_groups - 1) / most_groups;
+  return (group_rows + granule - 1) / granule * granule;
 }
 
 /* y[0:cols] (+)= Wᵀ·x with W rows×cols. Returns -1 if scratch memory ran out. */
@@ -152,16 +167,17 @@ static int gemv_t(weight_dtype dtype, const void *w, size_t row_stride, size_t r
     gemv_t_rows(dtype, w, row_stride, cols, x, y, 0, rows);
     return 0;
   }
-  const size_t participants = (size_t)thread_count;
+  const size_t group_rows = reduction_group_rows(rows, chunk, 4);
+  const size_t groups = (rows + group_rows - 1) / group_rows;
   pthread_mutex_lock(&scratch_lock);
-  float *partials = scratch_reserve(participants * cols);
+  float *partials = scratch_reserve(groups * cols);
   if (!partials) { pthread_mutex_unlock(&scratch_lock); return -1; }
-  memset(partials, 0, participants * cols * sizeof(float));
-  gemv_job job = {dtype, w, row_stride, cols, x, y, accumulate, partials};
-  pool_run(gemv_t_chunk, &job, rows, chunk, (int)participants);
+  memset(partials, 0, groups * cols * sizeof(float));
+  gemv_job job = {dtype, w, row_stride, cols, x, y, accumulate, partials, group_rows};
+  pool_run(gemv_t_chunk, &job, rows, group_rows, thread_count);
   for (size_t c = 0; c < cols; c++) {
     float sum = accumulate ? y[c] : 0.0f;
-    for (size_t p = 0; p < participants; p++) sum += partials[p * cols + c];
+    for (size_t g = 0; g < groups; g++) sum += partials[g * cols + c];
     y[c] = sum;
   }
   pthread_mutex_unlock(&scratch_lock);
@@ -176,9 +192,10 @@ typedef struct {
   size_t k, m;
   const float *x; /* x, or dy for the backward */
   size_t ldx;
-  float *out; /* out, or the per-participant partial sums of dx for the backward */
+  float *out; /* out, or the per-group partial sums of dx for the backward */
   size_t ldout;
   int accumulate;
+  size_t group_rows; /* the backward: rows of W per partial sum */
 } small_m_job;
 
 static void small_m_chunk(void *context, size_t begin, size_t end, int participant) {
@@ -189,9 +206,10 @@ static void small_m_chunk(void *context, size_t begin, size_t end, int participa
 }
 
 static void small_m_t_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
   const small_m_job *job = context;
   small_m_t_rows(job->dtype, job->w, job->k, job->x, job->ldx, job->m,
-                 job->out + (size_t)participant * job->m * job->k, job->k, begin, end);
+                 job->out + (begin / job->group_rows) * job->m * job->k, job->k, begin, end);
 }
 
 /* Rows of W per chunk: about `bytes` of W, a multiple of 4; all rows when the product is too
@@ -206,12 +224,12 @@ static size_t small_m_chunk_rows(size_t n, size_t k, size_t m, weight_dtype dtyp
 
 static void small_m_forward(const float *x, size_t m, size_t ldx, weight_dtype dtype, const void *w, size_t n,
                             size_t k, float *out, size_t ldout, int accumulate) {
-  small_m_job job = {dtype, w, k, m, x, ldx, out, ldout, accumulate};
+  small_m_job job = {dtype, w, k, m, x, ldx, out, ldout, accumulate, 0};
   pool_run(small_m_chunk, &job, n, small_m_chunk_rows(n, k, m, dtype, 64 * 1024), thread_count);
 }
 
-/* dx[m×k] (+)= dy[m×n]·W: each participant sums its rows of W into its own m×k partial, then
- * the partials are added up. Returns -1 if scratch memory ran out. */
+/* dx[m×k] (+)= dy[m×n]·W: each group of rows of W is summed into its own m×k partial, then
+ * the partials are added up in group order. Returns -1 if scratch memory ran out. */
 static int small_m_backward(const float *dy, size_t m, size_t lddy, weight_dtype dtype, const void *w, size_t n,
                             size_t k, float *dx, size_t lddx, int accumulate) {
   /* ~512 KiB of W per chunk, 4 blocks of 128 KiB (small_m_t_rows): the 6-row groups of dy
@@ -223,19 +241,20 @@ static int small_m_backward(const float *dy, size_t m, size_t lddy, weight_dtype
     small_m_t_rows(dtype, w, k, dy, lddy, m, dx, lddx, 0, n);
     return 0;
   }
-  const size_t participants = (size_t)thread_count;
+  const size_t group_rows = reduction_group_rows(n, chunk, 4);
+  const size_t groups = (n + group_rows - 1) / group_rows;
   pthread_mutex_lock(&scratch_lock);
-  float *partials = scratch_reserve(participants * m * k);
+  float *partials = scratch_reserve(groups * m * k);
   if (!partials) { pthread_mutex_unlock(&scratch_lock); return -1; }
-  memset(partials, 0, participants * m * k * sizeof(float));
-  small_m_job job = {dtype, w, k, m, dy, lddy, partials, k, 0};
-  pool_run(small_m_t_chunk, &job, n, chunk, (int)participants);
+  memset(partials, 0, groups * m * k * sizeof(float));
+  small_m_job job = {dtype, w, k, m, dy, lddy, partials, k, 0, group_rows};
+  pool_run(small_m_t_chunk, &job, n, group_rows, thread_count);
   for (size_t j = 0; j < m; j++) {
     float *row = dx + j * lddx;
     const float *first = partials + j * k;
     for (size_t c = 0; c < k; c++) {
       float sum = accumulate ? row[c] + first[c] : first[c];
-      for (size_t p = 1; p < participants; p++) sum += first[p * m * k + c];
+      for (size_t g = 1; g < groups; g++) sum += first[g * m * k + c];
       row[c] = sum;
     }
   }

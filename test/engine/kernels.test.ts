@@ -600,6 +600,27 @@ test('native small-m products give the same result on 1 and 2 threads', { skip: 
   }
 });
 
+test('native backward products split between threads repeat exactly (partial sums per row group, not per thread)', { skip: skipNative }, () => {
+  const before = native!.getThreads();
+  try {
+    native!.setThreads(2);
+    // m = 1 takes the own gemvᵀ, m = 20 the small-m backward; both split 4000 rows between threads
+    const w = randomMatrix('bf16', 4000, 300, 1310);
+    for (const m of [1, 20]) {
+      const dy = randomArray(m * 4000, 1311 + m);
+      const first = new Float32Array(m * 300);
+      native!.linearBackwardInput(dy, m, w, first, false);
+      for (let repeat = 0; repeat < 40; repeat++) {
+        const dx = new Float32Array(m * 300);
+        native!.linearBackwardInput(dy, m, w, dx, false);
+        assert.deepEqual(dx, first, `m = ${m}, repeat ${repeat}: the same bits whichever thread took which rows`);
+      }
+    }
+  } finally {
+    native!.setThreads(before);
+  }
+});
+
 // ---- native: fused elementwise kernels --------------------------------------------------------
 
 test('native exp: relative error ≤ 1e-7 against Math.exp from -110 to 90, subnormals, inf and NaN, every instruction set', { skip: skipNative }, () => {
