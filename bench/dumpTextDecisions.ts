@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '../src/models/Tokenizer.ts';
-import { encodeTurns } from '../src/pretrain/encodeSample.ts';
+import { encodeTurns, LETTER_DECISION } from '../src/pretrain/encodeSample.ts';
 import { instructionSample } from '../src/world/index.ts';
 
 const ROW = 128;
@@ -33,10 +33,9 @@ async function main(): Promise<void> {
     const sample = instructionSample({ seed: 5, mix }, i);
     const encoded = encodeTurns(tokenizer, sample.turns, false, imageTokenId, 0);
     if (encoded.ids.length > ROW) continue;
-    let turn = 0;
     encoded.ids.forEach((id, t) => {
       ids[n * ROW + t] = id;
-      const letter = encoded.decisions[t] && sample.turns[turn++].user.includes('Options:');
+      const letter = encoded.decisions[t] === LETTER_DECISION;
       mask[n * ROW + t] = encoded.labels[t] === -100 ? 0 : encoded.decisions[t] ? (letter ? 3 : 2) : 1;
     });
     task[n++] = sample.task === 'kind_text' ? 1 : 0;

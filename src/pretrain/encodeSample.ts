@@ -14,13 +14,19 @@ import type { CorpusTurn } from '../world/index.ts';
 
 export const DECISION_SHARE = 0.6;
 
+/** What a position of `decisions` holds: no decision, a decision, or the letter of a two-option question. */
+export const NOT_A_DECISION = 0;
+export const DECISION = 1;
+export const LETTER_DECISION = 2;
+
 export interface EncodedSample {
   readonly ids: number[];
   /** Aligned with ids; −100 = no loss. */
   readonly labels: number[];
   readonly weights: number[];
-  /** Aligned with ids: the first answer token of each turn (the decision), for monitoring. */
-  readonly decisions: boolean[];
+  /** Aligned with ids: the first answer token of each turn (the decision), for monitoring:
+   * LETTER_DECISION where the question gave options ("Options: A. … B. …"), else DECISION. */
+  readonly decisions: number[];
 }
 
 export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], image: boolean, imageTokenId: number, imageTokens: number): EncodedSample {
@@ -28,14 +34,15 @@ export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], 
   const { ids, offsets } = tokenizer.encodeWithOffsets(text);
   const labels = new Array<number>(ids.length).fill(-100);
   const weights = new Array<number>(ids.length).fill(0);
-  const decisions = new Array<boolean>(ids.length).fill(false);
+  const decisions = new Array<number>(ids.length).fill(NOT_A_DECISION);
   const turnShare = 1 / answerSpans.length;
-  for (const span of answerSpans) {
+  for (const [turn, span] of answerSpans.entries()) {
+    const decision = turns[turn].user.includes('Options:') ? LETTER_DECISION : DECISION;
     const inSpan: number[] = [];
     offsets.forEach(([start, end], t) => { if (end > start && start < span.end && end > span.start) inSpan.push(t); });
     inSpan.forEach((t, k) => {
       labels[t] = ids[t];
-      if (k === 0) decisions[t] = true;
+      if (k === 0) decisions[t] = decision;
       weights[t] = inSpan.length === 1 ? turnShare : k === 0 ? turnShare * DECISION_SHARE : (turnShare * (1 - DECISION_SHARE)) / (inSpan.length - 1);
     });
   }
@@ -44,13 +51,13 @@ export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], 
   const expanded = expandImageTokens(ids, imageTokenId, [imageTokens]);
   const at = ids.indexOf(imageTokenId);
   const pad = <X>(xs: X[], fill: X): X[] => [...xs.slice(0, at), ...new Array<X>(imageTokens).fill(fill), ...xs.slice(at + 1)];
-  return { ids: expanded, labels: pad(labels, -100), weights: pad(weights, 0), decisions: pad(decisions, false) };
+  return { ids: expanded, labels: pad(labels, -100), weights: pad(weights, 0), decisions: pad(decisions, NOT_A_DECISION) };
 }
 
 /** Several encoded samples as one packed sequence with its segment starts. */
-export function packSamples(samples: readonly EncodedSample[]): { ids: number[]; labels: number[]; weights: number[]; decisions: boolean[]; segments: number[] } {
+export function packSamples(samples: readonly EncodedSample[]): { ids: number[]; labels: number[]; weights: number[]; decisions: number[]; segments: number[] } {
   const ids: number[] = [];
-  const decisions: boolean[] = [];
+  const decisions: number[] = [];
   const labels: number[] = [];
   const weights: number[] = [];
   const segments: number[] = [];

@@ -15,7 +15,7 @@ import type { ConvVisionTower } from '../models/convVisionTower.ts';
 import type { LlavaModel } from '../models/llava.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import { IMAGE_SIZE, instructionSample, renderScene, type CorpusOptions, type CorpusSample } from '../world/index.ts';
-import { encodeTurns, packSamples, type EncodedSample } from './encodeSample.ts';
+import { encodeTurns, LETTER_DECISION, packSamples, type EncodedSample } from './encodeSample.ts';
 import { formatDuration, progressLine, Smoothed, type TrainingLog } from './progress.ts';
 import {
   clipGradients,
@@ -129,6 +129,8 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
   let decisionLoss = 0;
   let decisionRight = 0;
   let decisionCount = 0;
+  let letterRight = 0; // two-option questions alone: the form mcq and text QA are scored in
+  let letterCount = 0;
   const microStep = (batch: ReadonlyArray<{ sample: CorpusSample; encoded: EncodedSample }>): number => {
     // Pictures through the frozen tower (one batch), then the projector with a tape.
     const pictured = batch.filter((b) => b.sample.image !== undefined);
@@ -164,6 +166,10 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
         decisionLoss += max + Math.log(sum) - z[packed.labels[u]];
         decisionRight += best === packed.labels[u] ? 1 : 0;
         decisionCount++;
+        if (packed.decisions[u] === LETTER_DECISION) {
+          letterRight += best === packed.labels[u] ? 1 : 0;
+          letterCount++;
+        }
       }
       row++;
     }
@@ -202,10 +208,10 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
     if (step % 10 === 0 || step === options.totalSteps) {
       const stepsPerSecond = (step - stepsAtStart) / seconds;
       const left = Math.min((options.totalSteps - step) / stepsPerSecond, (deadline - Date.now()) / 1000);
-      progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  decisions ${(decisionRight / Math.max(1, decisionCount)).toFixed(2)}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
-      options.log.record({ stage: 2, step, samples: nextSample, loss, decisionLoss: decisionLoss / Math.max(1, decisionCount), decisionAccuracy: decisionRight / Math.max(1, decisionCount), smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens });
+      progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  decisions ${(decisionRight / Math.max(1, decisionCount)).toFixed(2)}  letters ${letterCount > 0 ? (letterRight / letterCount).toFixed(2) : '-'}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
+      options.log.record({ stage: 2, step, samples: nextSample, loss, decisionLoss: decisionLoss / Math.max(1, decisionCount), decisionAccuracy: decisionRight / Math.max(1, decisionCount), letterAccuracy: letterCount > 0 ? letterRight / letterCount : null, letterCount, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens });
     }
-    if (step % 10 === 0) { decisionLoss = 0; decisionRight = 0; decisionCount = 0; }
+    if (step % 10 === 0) { decisionLoss = 0; decisionRight = 0; decisionCount = 0; letterRight = 0; letterCount = 0; }
     if (step % (options.checkpointEvery ?? 50) === 0) save();
     if (options.evaluate && options.evalEvery && step % options.evalEvery === 0) {
       const metrics = options.evaluate(step);
