@@ -14,6 +14,8 @@
  *   --eval-items N     items per measurement (default 200)
  *   --recognition-focus-from F  share of the stage-2 schedule after which recognition dominates (default 0.6)
  *   --mix task=w,…     stage-2 task weights instead of STAGE2_MIX (others 0), e.g. description_text=1,kind_text=0.2
+ *   --recognition-negatives one=w,two=w,same=w,other=w  kinds of recognition negatives (default 0.5/0.3/0.1/0.1):
+ *                      one- or two-attribute look-alikes, another of the same kind, another kind
  *   --quiet            no progress lines
  *
  * Stages resume from their last checkpoint, so a run can span several sittings: run the same
@@ -38,7 +40,7 @@ import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
 import { trainInstructStage } from './stage2Instruct.ts';
 import { findCheckpoint, towerParameters } from './trainingState.ts';
 import { bpeVocabSize } from './trainBpeTokenizer.ts';
-import { CORPUS_TASKS, type CorpusTask } from '../world/index.ts';
+import { CORPUS_TASKS, type CorpusTask, type RecognitionOptions } from '../world/index.ts';
 import { worldModelConfig, worldPreprocessorConfig, type WorldModelSize } from './worldModelConfig.ts';
 import { trainWorldTokenizer, writeTokenizerFiles } from './worldTokenizer.ts';
 
@@ -78,6 +80,26 @@ export interface PretrainOptions {
   readonly recognitionFocusFrom?: number;
   /** Stage-2 task weights instead of STAGE2_MIX (tasks not named get 0), e.g. a text-only phase. */
   readonly mix?: Partial<Record<CorpusTask, number>>;
+  /** Weights of the kinds of recognition negatives (corpus default 0.5 / 0.3 / 0.1 / 0.1), e.g. an easier curriculum. */
+  readonly recognitionNegatives?: RecognitionNegatives;
+}
+
+type RecognitionNegatives = NonNullable<RecognitionOptions['negatives']>;
+const NEGATIVE_KINDS = { one: 'oneAttribute', two: 'twoAttributes', same: 'sameKind', other: 'otherKind' } as const;
+
+/** "one=0.2,two=0.1,same=0.3,other=0.4" → recognition negative weights (kinds not named get 0). */
+export function parseRecognitionNegatives(spec: string): RecognitionNegatives {
+  const weights: Record<string, number> = { oneAttribute: 0, twoAttributes: 0, sameKind: 0, otherKind: 0 };
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [kind, weight] = part.split('=');
+    const key = NEGATIVE_KINDS[kind as keyof typeof NEGATIVE_KINDS];
+    if (!key) throw new Error(`--recognition-negatives: unknown kind "${kind}" (kinds: one, two, same, other)`);
+    const value = Number(weight);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`--recognition-negatives: weight of ${kind} must be a non-negative number; got ${weight}`);
+    weights[key] = value;
+  }
+  if (Object.values(weights).every((v) => v === 0)) throw new Error('--recognition-negatives: give at least one kind a positive weight');
+  return weights;
 }
 
 /** "description_text=1,kind_text=0.2" → task weights; every task not named gets 0. */
@@ -188,7 +210,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
       start: warm ?? undefined,
-      corpus: { mix: options.mix ?? STAGE2_MIX },
+      corpus: { mix: options.mix ?? STAGE2_MIX, ...(options.recognitionNegatives ? { recognition: { negatives: options.recognitionNegatives } } : {}) },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
     });
     report.stage2 = result;
@@ -264,6 +286,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'eval-items': { type: 'string', default: '200' },
       'recognition-focus-from': { type: 'string', default: '0.6' },
       mix: { type: 'string' },
+      'recognition-negatives': { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -292,6 +315,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     evalItems: int('eval-items', values['eval-items']),
     recognitionFocusFrom: int('recognition-focus-from', values['recognition-focus-from']),
     mix: values.mix === undefined ? undefined : parseMix(values.mix),
+    recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
     quiet: values.quiet!,
   };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensors } from '../../src/engine/safetensors.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
-import { parseMix, parsePretrainArgs, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
+import { parseMix, parsePretrainArgs, parseRecognitionNegatives, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'yollava-pretrain-'));
@@ -104,4 +104,13 @@ test('--mix names the stage-2 tasks and their weights; the rest get 0; bad names
   assert.throws(() => parseMix('descriptions=1'), /unknown task "descriptions"/);
   assert.throws(() => parseMix('mcq=-1'), /non-negative/);
   assert.throws(() => parseMix('mcq=0'), /at least one task/);
+});
+
+test('--recognition-negatives weighs the kinds of recognition negatives; the rest get 0; bad input is refused', () => {
+  assert.deepEqual(parseRecognitionNegatives('same=0.3, other=0.7'), { oneAttribute: 0, twoAttributes: 0, sameKind: 0.3, otherKind: 0.7 });
+  assert.equal(parsePretrainArgs(['--recognition-negatives', 'one=1']).recognitionNegatives?.oneAttribute, 1);
+  assert.equal(parsePretrainArgs([]).recognitionNegatives, undefined);
+  assert.throws(() => parseRecognitionNegatives('three=1'), /unknown kind "three"/);
+  assert.throws(() => parseRecognitionNegatives('one=x'), /non-negative/);
+  assert.throws(() => parseRecognitionNegatives('one=0'), /at least one kind/);
 });
