@@ -25,6 +25,7 @@ import {
   distractorValues,
   entityReferences,
   KIND_SCHEMAS,
+  KINDS,
   multipleChoicePrompt,
   randomLookAlike,
   recognitionEvalQuestion,
@@ -52,6 +53,20 @@ export interface RecognitionScore {
   readonly weighted: number;
   readonly negativeOneAttribute: number;
   readonly negativeTwoAttributes: number;
+  /** Diagnostic, not in `weighted`: "No" on a picture of an individual of another kind — does
+   * the answer depend on the picture at all? */
+  readonly negativeOtherKind: number;
+  /** Diagnostics, threshold-free: ROC AUC of the Yes margin, positives against look-alikes and
+   * against other kinds (0.5: the answer ignores the picture). */
+  readonly aucLookAlike: number;
+  readonly aucOtherKind: number;
+}
+
+/** Share of (positive, negative) pairs ranked right, ties counting half. */
+function pairwiseAuc(positives: readonly number[], negatives: readonly number[]): number {
+  let right = 0;
+  for (const p of positives) for (const n of negatives) right += p > n ? 1 : p === n ? 0.5 : 0;
+  return right / Math.max(1, positives.length * negatives.length);
 }
 
 export interface BaseModelMetrics {
@@ -103,9 +118,14 @@ export class BaseModelScorer {
     return z[this.tokenA] > z[this.tokenB];
   }
 
-  saysYes(question: string, image: Float32Array | null): boolean {
+  /** logit(Yes) − logit(No) of the first answer token: > 0 means "Yes". */
+  yesMargin(question: string, image: Float32Array | null): number {
     const z = this.firstLogits(question, image);
-    return z[this.tokenYes] > z[this.tokenNo];
+    return z[this.tokenYes] - z[this.tokenNo];
+  }
+
+  saysYes(question: string, image: Float32Array | null): boolean {
+    return this.yesMargin(question, image) > 0;
   }
 
   async generate(question: string, image: Float32Array | null, maxNewTokens = 48): Promise<string> {
@@ -153,21 +173,30 @@ export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptio
     let neg2 = 0;
     let n1 = 0;
     let n2 = 0;
+    let negOther = 0;
+    const positiveMargins: number[] = [];
+    const lookAlikeMargins: number[] = [];
+    const otherKindMargins: number[] = [];
     for (let i = 0; i < items; i++) {
       const rng = Rng.from(described ? 'pretrain-eval-recognition' : 'pretrain-eval-unknown', options.seed, i);
       const subject = rng.pick(split.subjects).individual;
       const name = rng.pick(NAMES);
       const prefix = described ? `${name} is ${describeIndividual(subject)}. ` : '';
       const question = `${prefix}${recognitionEvalQuestion(name)}`;
-      if (scorer.saysYes(question, scorer.features(composeScene(rng, [subject], { occlusionChance: 0 })))) pos++;
+      const margin = (shown: Individual) => scorer.yesMargin(question, scorer.features(composeScene(rng, [shown], { occlusionChance: 0 })));
+      positiveMargins.push(margin(subject));
+      if (positiveMargins[i] > 0) pos++;
       const distance = 1 + (i % 2);
-      const lookAlike = randomLookAlike(rng, subject, distance);
-      const no = !scorer.saysYes(question, scorer.features(composeScene(rng, [lookAlike], { occlusionChance: 0 })));
+      lookAlikeMargins.push(margin(randomLookAlike(rng, subject, distance)));
+      const no = lookAlikeMargins[i] <= 0;
       if (distance === 1) { n1++; neg1 += no ? 1 : 0; } else { n2++; neg2 += no ? 1 : 0; }
+      otherKindMargins.push(margin(heldOutIndividual(rng, split, rng.pick(KINDS.filter((k) => k !== subject.kind)))));
+      if (otherKindMargins[i] <= 0) negOther++;
     }
     const positive = pos / items;
     const negative = (neg1 + neg2) / items;
-    return { positive, negative, weighted: (positive + negative) / 2, negativeOneAttribute: neg1 / Math.max(1, n1), negativeTwoAttributes: neg2 / Math.max(1, n2) };
+    return { positive, negative, weighted: (positive + negative) / 2, negativeOneAttribute: neg1 / Math.max(1, n1), negativeTwoAttributes: neg2 / Math.max(1, n2), negativeOtherKind: negOther / items,
+      aucLookAlike: pairwiseAuc(positiveMargins, lookAlikeMargins), aucOtherKind: pairwiseAuc(positiveMargins, otherKindMargins) };
   };
   // Text-only questions answered from a description.
   let textRight = 0;
