@@ -12,6 +12,7 @@
  *   type noun is mentioned, and share of their key attribute values mentioned.
  * - unknownName: recognition of a name the prompt never describes; ≈ 0.5 weighted is right.
  */
+import { rocAuc } from '../eval/metrics.ts';
 import type { LlavaModel } from '../models/llava.ts';
 import { llavaV1GenerationPrompt } from '../models/prompts.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
@@ -62,11 +63,9 @@ export interface RecognitionScore {
   readonly aucOtherKind: number;
 }
 
-/** Share of (positive, negative) pairs ranked right, ties counting half. */
-function pairwiseAuc(positives: readonly number[], negatives: readonly number[]): number {
-  let right = 0;
-  for (const p of positives) for (const n of negatives) right += p > n ? 1 : p === n ? 0.5 : 0;
-  return right / Math.max(1, positives.length * negatives.length);
+/** ROC AUC of Yes margins, positives against negatives (both non-empty here). */
+function marginAuc(positives: readonly number[], negatives: readonly number[]): number {
+  return rocAuc([...positives, ...negatives], [...positives.map(() => true), ...negatives.map(() => false)])!;
 }
 
 export interface BaseModelMetrics {
@@ -196,7 +195,7 @@ export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptio
     const positive = pos / items;
     const negative = (neg1 + neg2) / items;
     return { positive, negative, weighted: (positive + negative) / 2, negativeOneAttribute: neg1 / Math.max(1, n1), negativeTwoAttributes: neg2 / Math.max(1, n2), negativeOtherKind: negOther / items,
-      aucLookAlike: pairwiseAuc(positiveMargins, lookAlikeMargins), aucOtherKind: pairwiseAuc(positiveMargins, otherKindMargins) };
+      aucLookAlike: marginAuc(positiveMargins, lookAlikeMargins), aucOtherKind: marginAuc(positiveMargins, otherKindMargins) };
   };
   // Text-only questions answered from a description.
   let textRight = 0;

@@ -87,33 +87,31 @@ export interface PretrainOptions {
 type RecognitionNegatives = NonNullable<RecognitionOptions['negatives']>;
 const NEGATIVE_KINDS = { one: 'oneAttribute', two: 'twoAttributes', same: 'sameKind', other: 'otherKind' } as const;
 
+/**
+ * "name=w,name=w" → weights under `keys` (accepted name → key); keys not named get 0. `flag`
+ * and `noun` word the errors ("--mix: unknown task …").
+ */
+function parseWeights<K extends string>(flag: string, noun: string, spec: string, keys: Readonly<Record<string, K>>): Record<K, number> {
+  const weights = Object.fromEntries(Object.values(keys).map((k) => [k, 0])) as Record<K, number>;
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [name, weight] = part.split('=');
+    if (!Object.hasOwn(keys, name)) throw new Error(`${flag}: unknown ${noun} "${name}" (${noun}s: ${Object.keys(keys).join(', ')})`);
+    const value = Number(weight);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`${flag}: weight of ${name} must be a non-negative number; got ${weight}`);
+    weights[keys[name]] = value;
+  }
+  if (Object.values<number>(weights).every((v) => v === 0)) throw new Error(`${flag}: give at least one ${noun} a positive weight`);
+  return weights;
+}
+
 /** "one=0.2,two=0.1,same=0.3,other=0.4" → recognition negative weights (kinds not named get 0). */
 export function parseRecognitionNegatives(spec: string): RecognitionNegatives {
-  const weights: Record<string, number> = { oneAttribute: 0, twoAttributes: 0, sameKind: 0, otherKind: 0 };
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [kind, weight] = part.split('=');
-    const key = NEGATIVE_KINDS[kind as keyof typeof NEGATIVE_KINDS];
-    if (!key) throw new Error(`--recognition-negatives: unknown kind "${kind}" (kinds: one, two, same, other)`);
-    const value = Number(weight);
-    if (!Number.isFinite(value) || value < 0) throw new Error(`--recognition-negatives: weight of ${kind} must be a non-negative number; got ${weight}`);
-    weights[key] = value;
-  }
-  if (Object.values(weights).every((v) => v === 0)) throw new Error('--recognition-negatives: give at least one kind a positive weight');
-  return weights;
+  return parseWeights('--recognition-negatives', 'kind', spec, NEGATIVE_KINDS);
 }
 
 /** "description_text=1,kind_text=0.2" → task weights; every task not named gets 0. */
 export function parseMix(spec: string): Record<CorpusTask, number> {
-  const mix = Object.fromEntries(CORPUS_TASKS.map((t) => [t, 0])) as Record<CorpusTask, number>;
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [task, weight] = part.split('=');
-    if (!(CORPUS_TASKS as readonly string[]).includes(task)) throw new Error(`--mix: unknown task "${task}" (tasks: ${CORPUS_TASKS.join(', ')})`);
-    const value = Number(weight);
-    if (!Number.isFinite(value) || value < 0) throw new Error(`--mix: weight of ${task} must be a non-negative number; got ${weight}`);
-    mix[task as CorpusTask] = value;
-  }
-  if (Object.values(mix).every((v) => v === 0)) throw new Error('--mix: give at least one task a positive weight');
-  return mix;
+  return parseWeights('--mix', 'task', spec, Object.fromEntries(CORPUS_TASKS.map((t) => [t, t])) as Record<CorpusTask, CorpusTask>);
 }
 
 export interface PretrainReport {
