@@ -6,6 +6,21 @@ import argparse, ctypes, json, os, statistics, sys, time
 # ATen's OpenMP threads otherwise spin after each op while OpenBLAS's own pthreads need the same 2 cores: at 2 threads
 # that made steps 2-8x slower here. `OMP_WAIT_POLICY= python3 ...` (empty) restores libgomp's default.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The same OpenBLAS core type as yollava's engine chooses (src/engine/nativeKernels.ts): OpenBLAS
+# 0.3.21 falls back to its generic Prescott kernels on CPU models it does not know, 4.5x slower.
+def _openblas_core_type():
+    try:
+        line = next(l for l in open("/proc/cpuinfo") if l.startswith("flags"))
+    except (OSError, StopIteration):
+        return None
+    flags = set(line.split(":", 1)[1].split())
+    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "SKYLAKEX"
+    if {"avx2", "fma"} <= flags:
+        return "HASWELL"
+    return None
+if not os.environ.get("OPENBLAS_CORETYPE") and _openblas_core_type():
+    os.environ["OPENBLAS_CORETYPE"] = _openblas_core_type()
 try:
     import torch
     import torch.nn.functional as F
@@ -132,7 +147,7 @@ def main():
     ap.add_argument("--only", choices=WORKLOADS); ap.add_argument("--check", action="store_true")
     a = ap.parse_args()
     threads, todo = [int(t) for t in a.threads.split(",")], [a.only] if a.only else WORKLOADS
-    res = dict(torch_version=torch.__version__, repeats=a.repeats, omp_wait_policy=os.environ["OMP_WAIT_POLICY"],
+    res = dict(torch_version=torch.__version__, repeats=a.repeats, omp_wait_policy=os.environ["OMP_WAIT_POLICY"], openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"),
                loadavg_start=os.getloadavg())
     need_model = a.check or any(w != "sgemm" for w in todo)
     if need_model:

@@ -9,6 +9,7 @@
  *   --no-resume        start the stages over instead of continuing their checkpoints
  *   --size base|tiny   tiny: a very small shape for tests (default base)
  *   --stage1-steps N / --stage2-steps N   schedule lengths (default 2400 / 5000)
+ *   --stage1-lr LR     stage 1's peak learning rate (default 5e-3)
  *   --tokens-per-step N  packed tokens per stage-2 step (default 4096, ~58 samples)
  *   --eval             measure the model in --out after training (or alone with --stage eval)
  *   --eval-items N     items per measurement (default 200)
@@ -38,7 +39,7 @@ import { BaseModelScorer, evaluateBaseModel, scoreBaseModel, type BaseModelMetri
 import { progressLine, TrainingLog } from './progress.ts';
 import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
 import { trainInstructStage } from './stage2Instruct.ts';
-import { findCheckpoint, towerParameters } from './trainingState.ts';
+import { findCheckpoint, towerParameters, writeTowerOnlyCheckpoint } from './trainingState.ts';
 import { bpeVocabSize } from './trainBpeTokenizer.ts';
 import { CORPUS_TASKS, type CorpusTask, type RecognitionOptions } from '../world/index.ts';
 import { worldModelConfig, worldPreprocessorConfig, type WorldModelSize } from './worldModelConfig.ts';
@@ -72,6 +73,10 @@ export interface PretrainOptions {
   readonly eval: boolean;
   readonly evalItems: number;
   readonly quiet: boolean;
+  /** Checked between steps: true ends the sitting as its time budget would (checkpoint, model folder). */
+  readonly stopRequested?: () => boolean;
+  /** Stage 1's peak learning rate (default 5e-3). */
+  readonly stage1Lr?: number;
   /** Stage-1 batch (default 64) and vocabulary (default 1536), for tests. */
   readonly stage1Batch?: number;
   readonly vocabSize?: number;
@@ -182,13 +187,18 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
   // from the folder's weights (fresh optimizer moments) at the steps its summary records.
   const warm = options.resume && !findCheckpoint(stage1Dir) && !findCheckpoint(stage2Dir) ? warmStart(options) : null;
   const model = warm ? loadLlava(options.out, { dtype: 'float32' }).model : createRandomLlava(config, { seed: options.seed, std: 0.02 });
-  if (warm) progressLine(quiet, `[pretrain] no checkpoints in ${seedCache}: continuing from the weights in ${options.out} (stage 2 step ${warm.step}, sample ${warm.nextSample}; optimizer moments start over)`);
   const tower = model.visionTower as ConvVisionTower;
+  if (warm) {
+    progressLine(quiet, `[pretrain] no checkpoints in ${seedCache}: continuing from the weights in ${options.out} (stage 2 step ${warm.step}, sample ${warm.nextSample}; optimizer moments start over)`);
+    // The folder's tower becomes the stage-1 checkpoint (weights only: the attribute heads are not
+    // shipped), so later sittings resume normally and stage 1 itself can go on from it.
+    writeTowerOnlyCheckpoint(tower, stage1Dir, warm.stage1);
+  }
 
-  if (runs('1') && !warm) {
-    const result = trainTowerStage(tower, {
+  if (runs('1') && (!warm || options.stage === '1')) {
+    const result = await trainTowerStage(tower, {
       seed: options.seed, checkpointDir: stage1Dir, resume: options.resume, totalSteps: options.stage1Steps,
-      minutes: options.minutes ?? 30, batchSize: options.stage1Batch, log, quiet,
+      minutes: options.minutes ?? 30, stopRequested: options.stopRequested, batchSize: options.stage1Batch, lr: options.stage1Lr, log, quiet,
       evalImages: options.size === 'tiny' ? 50 : 500,
     });
     report.stage1 = result;
@@ -198,13 +208,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     }
   }
   if (runs('2')) {
-    if (!warm) loadTowerFromCheckpoint(tower, stage1Dir);
-    const stage1State = warm ? warm.stage1 : findCheckpoint(stage1Dir)!.state;
+    loadTowerFromCheckpoint(tower, stage1Dir);
+    const stage1State = findCheckpoint(stage1Dir)!.state;
     if ((stage1State.step as number) < (stage1State.totalSteps as number)) progressLine(quiet, `[stage 2] note: stage 1 stopped at step ${stage1State.step}/${stage1State.totalSteps}`);
     const scorer = new BaseModelScorer(model, tokenizer);
-    const result = trainInstructStage(model, tokenizer, {
+    const result = await trainInstructStage(model, tokenizer, {
       seed: options.seed, checkpointDir: stage2Dir, resume: options.resume, totalSteps: options.stage2Steps,
-      minutes: options.minutes ?? 150, tokensPerStep: options.tokensPerStep, log, quiet,
+      minutes: options.minutes ?? 150, stopRequested: options.stopRequested, tokensPerStep: options.tokensPerStep, log, quiet,
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
       start: warm ?? undefined,
@@ -279,6 +289,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       size: { type: 'string', default: 'base' },
       'stage1-steps': { type: 'string', default: '2400' },
       'stage2-steps': { type: 'string', default: '5000' },
+      'stage1-lr': { type: 'string' },
       'tokens-per-step': { type: 'string', default: '4096' },
       eval: { type: 'boolean', default: false },
       'eval-items': { type: 'string', default: '200' },
@@ -308,6 +319,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     size,
     stage1Steps: int('stage1-steps', values['stage1-steps']),
     stage2Steps: int('stage2-steps', values['stage2-steps']),
+    ...(values['stage1-lr'] === undefined ? {} : { stage1Lr: int('stage1-lr', values['stage1-lr']) }),
     tokensPerStep: int('tokens-per-step', values['tokens-per-step']),
     eval: values.eval!,
     evalItems: int('eval-items', values['eval-items']),
@@ -320,8 +332,18 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
+  // Ctrl-C (or SIGTERM) ends the sitting after the current step, with a checkpoint and, in stage 2,
+  // the model folder written; a second one quits at once (the last checkpoint is then ≤ 100 steps old).
+  let stop = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write(`\npretrain: ${signal}: stopping after this step (again to quit now)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    await pretrain(parsePretrainArgs(process.argv.slice(2)));
+    await pretrain({ ...parsePretrainArgs(process.argv.slice(2)), stopRequested: () => stop });
   } catch (error) {
     process.stderr.write(`pretrain: ${(error as Error).message}\n`);
     process.exitCode = 1;

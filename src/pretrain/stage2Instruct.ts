@@ -37,6 +37,8 @@ export interface Stage2Options {
   readonly resume: boolean;
   readonly totalSteps: number;
   readonly minutes: number;
+  /** Checked between steps: true ends the sitting early (Ctrl-C), with a checkpoint as at the deadline. */
+  readonly stopRequested?: () => boolean;
   /** Packed tokens per optimizer step (whole samples; default 1024). */
   readonly tokensPerStep?: number;
   /** Most tokens in one packed forward (default 512): attention costs T² per sequence. */
@@ -70,7 +72,7 @@ export interface Stage2Result {
   readonly done: boolean;
 }
 
-export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, options: Stage2Options): Stage2Result {
+export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, options: Stage2Options): Promise<Stage2Result> {
   const tower = model.visionTower as ConvVisionTower;
   const tokensPerStep = options.tokensPerStep ?? 1024;
   const peak = options.lr ?? 1e-3;
@@ -183,7 +185,9 @@ export function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, opti
   // Attention over a packed sequence costs T² per head, so a step is several micro-batches
   // of ≤ microTokens tokens whose gradients add up (the loss is their mean).
   const microTokens = Math.min(tokensPerStep, options.microTokens ?? 512);
-  while (step < options.totalSteps && Date.now() < deadline) {
+  while (step < options.totalSteps && Date.now() < deadline && !options.stopRequested?.()) {
+    // Let signal handlers (Ctrl-C) run between steps.
+    await new Promise((resolve) => setImmediate(resolve));
     optimizer.zeroGrad();
     let tokens = 0;
     let micro = 0;

@@ -147,6 +147,17 @@ export function restoreOptimizer(optimizer: AdamW, file: string, step: number): 
 export const STATE_FILE = 'state.json';
 
 /**
+ * A stage-1 checkpoint holding only the tower's weights (`towerOnly` in its state): what a model
+ * folder gives back. Stage 1 resumes from it with new attribute heads and optimizer moments.
+ */
+export function writeTowerOnlyCheckpoint(tower: ConvVisionTower, dir: string, stage1State: Record<string, unknown>): void {
+  const params = towerParameters(tower, tower.newGrads());
+  writeCheckpoint(dir, { ...stage1State, stage: 1, towerOnly: true }, (temp) => {
+    writeSafetensors(join(temp, 'optimizer.safetensors'), Object.fromEntries(params.map((p) => [`value.${p.name}`, { shape: [p.value.length], data: p.value }])));
+  });
+}
+
+/**
  * Writes a checkpoint folder atomically: `write(tempDir)` fills a temporary folder, then
  * `state` goes to state.json in it, then the folder replaces `dir`.
  */

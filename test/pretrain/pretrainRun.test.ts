@@ -4,6 +4,7 @@
  * the normal loader; and resuming from a checkpoint ends where an uninterrupted run ends.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,32 @@ test('warm start: without checkpoints, stage 2 continues from the model folder\'
   const after = JSON.parse(readFileSync(summaryFile, 'utf8')) as { stage2: { step: number; samples: number } };
   assert.equal(after.stage2.step, 16);
   assert.ok(after.stage2.samples > before.stage2.samples);
+  // The next sitting resumes from the checkpoints the warm start left (it once failed: no stage-1 checkpoint).
+  await pretrain({ ...first, stage2Steps: 20 });
+  const third = JSON.parse(readFileSync(summaryFile, 'utf8')) as { stage2: { step: number } };
+  assert.equal(third.stage2.step, 20);
+});
+
+test('warm start: stage 1 goes on from the model folder\'s tower with new heads, and stage 2 then reads the new tower', async (t) => {
+  const dir = tempDir(t);
+  const first = options(dir, { stage1Steps: 5, stage2Steps: 10 });
+  await pretrain(first);
+  const towerBefore = readSafetensors(join(dir, 'model', 'model.safetensors')).get('model.vision_tower.stem.weight');
+  assert.ok(towerBefore, 'the model has a stem weight');
+  rmSync(join(dir, 'cache'), { recursive: true, force: true });
+  const report = await pretrain({ ...first, stage: '1', stage1Steps: 9 });
+  assert.equal(report.stage1?.step, 9);
+  assert.equal(report.stage1?.done, true);
+  await pretrain({ ...first, stage: '2', stage2Steps: 12 });
+  const summary = JSON.parse(readFileSync(join(dir, 'model', 'training-summary.json'), 'utf8')) as { stage1: { step: number }; stage2: { step: number } };
+  assert.equal(summary.stage1.step, 9);
+  assert.equal(summary.stage2.step, 12);
+  const towerAfter = readSafetensors(join(dir, 'model', 'model.safetensors')).get('model.vision_tower.stem.weight')!;
+  const x = towerBefore.data as Float32Array;
+  const y = towerAfter.data as Float32Array;
+  let moved = 0;
+  for (let i = 0; i < x.length; i++) moved = Math.max(moved, Math.abs(x[i] - y[i]));
+  assert.ok(moved > 1e-5, `the shipped tower changed by ${moved}`);
 });
 
 test('--mix names the stage-2 tasks and their weights; the rest get 0; bad names and weights are refused', () => {
@@ -113,4 +140,29 @@ test('--recognition-negatives weighs the kinds of recognition negatives; the res
   assert.throws(() => parseRecognitionNegatives('three=1'), /unknown kind "three"/);
   assert.throws(() => parseRecognitionNegatives('one=x'), /non-negative/);
   assert.throws(() => parseRecognitionNegatives('one=0'), /at least one kind/);
+});
+
+test('Ctrl-C ends a sitting after the current step: checkpoint and model folder written, exit code 0', async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, 'model');
+  const cache = join(dir, 'cache');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/pretrain/main.ts', '--size', 'tiny', '--seed', '3', '--out', out, '--cache', cache,
+    '--stage1-steps', '5', '--stage2-steps', '100000', '--tokens-per-step', '256'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let signalled = false;
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (!signalled && /\[stage 2\] step \d+\/100000/.test(stderr)) {
+      signalled = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr.slice(-2000));
+  assert.match(stderr, /SIGINT: stopping after this step/);
+  const summary = JSON.parse(readFileSync(join(out, 'training-summary.json'), 'utf8')) as { stage2: { step: number; done: boolean } };
+  assert.ok(summary.stage2.step >= 10 && summary.stage2.step < 100000, `stopped at ${summary.stage2.step}`);
+  assert.equal(summary.stage2.done, false);
+  const state = JSON.parse(readFileSync(join(cache, 'tiny-seed-3', 'stage2', 'state.json'), 'utf8')) as { step: number };
+  assert.equal(state.step, summary.stage2.step, 'the checkpoint is where the sitting stopped');
 });
