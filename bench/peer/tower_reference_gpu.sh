@@ -5,12 +5,12 @@
 #   npx esbuild bench/dumpTowerData.ts --bundle --platform=node --format=esm --outfile=.gpu/dump.mjs
 # then, on the device: bash bench/peer/tower_reference_gpu.sh VARIANTS.json  (one JSON config per line)
 set -euo pipefail
+source "$(dirname "$0")/gpu_common.sh"
 variants=${1:?a file of variant configs, one JSON object per line}
 data=/tmp/towerdata
 out=/tmp/tower-out
 mkdir -p "$data" "$out"
-python3 -c "import lzma, shutil; shutil.copyfileobj(lzma.open('.gpu/node.xz'), open('/tmp/node', 'wb'))"
-chmod +x /tmp/node
+unpack_node
 shards=${SHARDS:-16}
 per=${PER_SHARD:-48000}
 started=$(date +%s)
@@ -29,4 +29,4 @@ while IFS= read -r cfg; do
 done < "$variants"
 wait
 cat "$out"/*.log | tee "${OUT:-/tmp}/tower-reference.log"
-python3 -c "import glob, json, sys; json.dump([json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + '/*.json'))], open(sys.argv[2], 'w'), indent=1)" "$out" "${OUT:-/tmp}/tower-reference.json"
+merge_results "$out" "${OUT:-/tmp}/tower-reference.json"

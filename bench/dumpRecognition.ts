@@ -1,0 +1,167 @@
+/**
+ * Dumps the world's recognition task as fixed-width token rows with their pictures, for the
+ * PyTorch reference of how many samples the shipped base model needs to learn it
+ * (bench/peer/recognition_reference.py, run on the GPU machine by recognition_reference_gpu.sh).
+ *
+ *   node --import tsx bench/dumpRecognition.ts --set train --seed 11 --start 0 --count 1000 --out /tmp/d/train-00 \
+ *        [--mix recognition=1] [--negatives one=0.5,two=0.3,same=0.1,other=0.1] [--width 128]
+ *   node --import tsx bench/dumpRecognition.ts --set heldout --seed 2001 --items 200 --out /tmp/d/heldout \
+ *        [--model models/yollava-world] [--check 3]
+ *
+ * train: rows of instructionSample({ seed, mix, recognition: { negatives } }, i) for i in
+ *   [start, start + count), encoded as stage 2 encodes them (encodeTurns: llava_v1 layout, the
+ *   <image> token expanded to 16 positions, per-token loss weights with the decision at 60 %).
+ *   --mix lists task=weight pairs; tasks not listed get 0 ("default": the corpus's own mix).
+ *   Rows longer than --width are skipped (counted in the header).
+ *   <out>.ids     uint16  [N, W]  token ids, 0-padded after `length`
+ *   <out>.weights float32 [N, W]  loss weight of the label ids[t] (predicted at t − 1); 0 = no loss
+ *   <out>.meta    int16   [N, 4]  length, first image position (−1: no picture), task index, decision position
+ *   <out>.u8      uint8   [N, 64, 64, 3] the picture (zeros for text-only rows)
+ * heldout: the items of the held-out recognition measurement (src/pretrain/evaluate.ts,
+ *   `recognition(true)`; the final evaluation uses seed = pretrain seed + 2000 = 2001), the prompt
+ *   exactly as BaseModelScorer builds it (llava_v1 generation prompt, image expanded):
+ *   <out>.ids uint16 [items, W]; <out>.meta int16 [items, 4]: length, image position, look-alike
+ *   distance (1 | 2), subject kind index; <out>.u8 uint8 [items, 3, 64, 64, 3]: the subject, its
+ *   look-alike, an individual of another kind. With --check k, the first k items are also scored
+ *   by our engine (BaseModelScorer.yesMargin on --model) so that the reference can check its forward.
+ * Both write <out>.json, the header (shapes, token ids, options, engine margins).
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadLlava } from '../src/models/loadLlava.ts';
+import { llavaV1GenerationPrompt } from '../src/models/prompts.ts';
+import { Tokenizer } from '../src/models/Tokenizer.ts';
+import { encodeTurns } from '../src/pretrain/encodeSample.ts';
+import { BaseModelScorer } from '../src/pretrain/evaluate.ts';
+import { heldOutIndividual } from '../src/pretrain/stage1Tower.ts';
+import {
+  composeScene,
+  CORPUS_TASKS,
+  createWorldSplit,
+  DEFAULT_CORPUS_MIX,
+  describeIndividual,
+  IMAGE_SIZE,
+  instructionSample,
+  KINDS,
+  randomLookAlike,
+  recognitionEvalQuestion,
+  renderScene,
+  Rng,
+  type CorpusTask,
+  type Individual,
+} from '../src/world/index.ts';
+
+const IMAGE_TOKENS = 16; // the conv tower's 4×4 map
+/** evaluate.ts's NAMES (not exported there). */
+const EVAL_NAMES = ['<sks>', '<tamo>', '<ridu>', '<vexa>'];
+const PICTURE = IMAGE_SIZE * IMAGE_SIZE * 3;
+
+const { values } = parseArgs({
+  options: {
+    set: { type: 'string', default: 'train' },
+    seed: { type: 'string' },
+    start: { type: 'string', default: '0' },
+    count: { type: 'string', default: '1000' },
+    items: { type: 'string', default: '200' },
+    width: { type: 'string', default: '128' },
+    mix: { type: 'string', default: 'recognition=1' },
+    negatives: { type: 'string', default: 'one=0.5,two=0.3,same=0.1,other=0.1' },
+    model: { type: 'string', default: 'models/yollava-world' },
+    tokenizer: { type: 'string' },
+    check: { type: 'string', default: '3' },
+    out: { type: 'string' },
+  },
+});
+if (!values.out || (values.set !== 'train' && values.set !== 'heldout')) {
+  console.error('usage: dumpRecognition.ts --set train|heldout --out PREFIX [--seed N --start N --count N --mix task=w,… --negatives one=…,two=…,same=…,other=… | --items N --check K --model DIR]');
+  process.exit(2);
+}
+const W = Number(values.width);
+const out = values.out;
+
+function pairs(text: string): Record<string, number> {
+  return Object.fromEntries(text.split(',').filter(Boolean).map((p) => { const [k, v] = p.split('='); return [k.trim(), Number(v)]; }));
+}
+
+async function dumpTrain(tokenizer: Tokenizer, imageTokenId: number): Promise<void> {
+  const seed = Number(values.seed ?? 11);
+  const start = Number(values.start);
+  const count = Number(values.count);
+  const given = values.mix === 'default' ? {} : pairs(values.mix!);
+  for (const task of Object.keys(given)) if (!(CORPUS_TASKS as readonly string[]).includes(task)) throw new Error(`unknown task ${task}`);
+  const mix = values.mix === 'default' ? { ...DEFAULT_CORPUS_MIX } : Object.fromEntries(CORPUS_TASKS.map((t) => [t, given[t] ?? 0])) as Record<CorpusTask, number>;
+  const n = pairs(values.negatives!);
+  const negatives = { oneAttribute: n.one ?? 0.5, twoAttributes: n.two ?? 0.3, sameKind: n.same ?? 0.1, otherKind: n.other ?? 0.1 };
+  const ids = new Uint16Array(count * W);
+  const weights = new Float32Array(count * W);
+  const meta = new Int16Array(count * 4);
+  const pixels = new Uint8Array(count * PICTURE);
+  let rows = 0;
+  let skipped = 0;
+  let longest = 0;
+  for (let i = start; i < start + count; i++) {
+    const sample = instructionSample({ seed, mix, recognition: { negatives } }, i);
+    const image = sample.image !== undefined;
+    const encoded = encodeTurns(tokenizer, sample.turns, image, imageTokenId, IMAGE_TOKENS);
+    const T = encoded.ids.length;
+    longest = Math.max(longest, T);
+    if (T > W) { skipped++; continue; }
+    ids.set(encoded.ids, rows * W);
+    encoded.weights.forEach((w, t) => { weights[rows * W + t] = encoded.labels[t] === -100 ? 0 : w; });
+    meta.set([T, image ? encoded.ids.indexOf(imageTokenId) : -1, CORPUS_TASKS.indexOf(sample.task), encoded.decisions.findIndex((d) => d !== 0)], rows * 4);
+    if (image) pixels.set(renderScene(sample.image!).pixels, rows * PICTURE);
+    rows++;
+  }
+  writeFileSync(`${out}.ids`, ids.subarray(0, rows * W));
+  writeFileSync(`${out}.weights`, weights.subarray(0, rows * W));
+  writeFileSync(`${out}.meta`, meta.subarray(0, rows * 4));
+  writeFileSync(`${out}.u8`, pixels.subarray(0, rows * PICTURE));
+  writeFileSync(`${out}.json`, JSON.stringify({ set: 'train', seed, start, count, rows, skipped, longest, width: W, imageTokens: IMAGE_TOKENS, imageTokenId, imageSize: IMAGE_SIZE, mix, negatives, tasks: CORPUS_TASKS }) + '\n');
+}
+
+async function dumpHeldOut(tokenizer: Tokenizer, imageTokenId: number): Promise<void> {
+  const seed = Number(values.seed ?? 2001);
+  const items = Number(values.items);
+  const check = Math.min(items, Number(values.check));
+  const split = createWorldSplit(0);
+  const ids = new Uint16Array(items * W);
+  const meta = new Int16Array(items * 4);
+  const pixels = new Uint8Array(items * 3 * PICTURE);
+  const questions: string[] = [];
+  const scenes: ReturnType<typeof composeScene>[][] = [];
+  for (let i = 0; i < items; i++) {
+    // The same calls, in the same order, as evaluate.ts's recognition(true).
+    const rng = Rng.from('pretrain-eval-recognition', seed, i);
+    const subject = rng.pick(split.subjects).individual;
+    const name = rng.pick(EVAL_NAMES);
+    const question = `${name} is ${describeIndividual(subject)}. ${recognitionEvalQuestion(name)}`;
+    const scene = (shown: Individual) => composeScene(rng, [shown], { occlusionChance: 0 });
+    const distance = 1 + (i % 2);
+    const shown = [scene(subject)];
+    shown.push(scene(randomLookAlike(rng, subject, distance)));
+    shown.push(scene(heldOutIndividual(rng, split, rng.pick(KINDS.filter((k) => k !== subject.kind)))));
+    shown.forEach((s, j) => pixels.set(renderScene(s).pixels, (i * 3 + j) * PICTURE));
+    const raw = tokenizer.encode(llavaV1GenerationPrompt([{ user: question }], { image: true }));
+    const expanded = raw.flatMap((id) => (id === imageTokenId ? new Array<number>(IMAGE_TOKENS).fill(id) : [id]));
+    if (expanded.length > W) throw new Error(`held-out prompt ${i} has ${expanded.length} tokens > width ${W}`);
+    ids.set(expanded, i * W);
+    meta.set([expanded.length, expanded.indexOf(imageTokenId), distance, KINDS.indexOf(subject.kind)], i * 4);
+    questions.push(question);
+    scenes.push(shown);
+  }
+  // Our engine's Yes − No margins on the first items (the reference must reproduce them).
+  const { model } = loadLlava(values.model!, { dtype: 'float32' });
+  const scorer = new BaseModelScorer(model, tokenizer);
+  const tokenYes = scorer.answerToken('Yes');
+  const tokenNo = scorer.answerToken('No');
+  const engine = Array.from({ length: check }, (_, i) => ({ item: i, margins: scenes[i].map((s) => scorer.yesMargin(questions[i], scorer.features(s))) }));
+  writeFileSync(`${out}.ids`, ids);
+  writeFileSync(`${out}.meta`, meta);
+  writeFileSync(`${out}.u8`, pixels);
+  writeFileSync(`${out}.json`, JSON.stringify({ set: 'heldout', seed, items, width: W, imageTokens: IMAGE_TOKENS, imageTokenId, imageSize: IMAGE_SIZE, tokenYes, tokenNo, kinds: KINDS, model: values.model, engine, examples: questions.slice(0, 3) }) + '\n');
+}
+
+const tokenizer = await Tokenizer.fromDirectory(values.tokenizer ?? values.model!);
+const imageTokenId = tokenizer.tokenToId('<image>')!;
+if (values.set === 'train') await dumpTrain(tokenizer, imageTokenId);
+else await dumpHeldOut(tokenizer, imageTokenId);
