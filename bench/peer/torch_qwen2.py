@@ -10,15 +10,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # 0.3.21 falls back to its generic Prescott kernels on CPU models it does not know, 4.5x slower.
 def _openblas_core_type():
     try:
-        line = next(l for l in open("/proc/cpuinfo") if l.startswith("flags"))
+        lines = open("/proc/cpuinfo").read().splitlines()
+        flags = set(next(l for l in lines if l.startswith("flags")).split(":", 1)[1].split())
+        vendor = next((l.split(":", 1)[1].strip() for l in lines if l.startswith("vendor_id")), "")
     except (OSError, StopIteration):
         return None
-    flags = set(line.split(":", 1)[1].split())
-    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags:
-        return "SKYLAKEX"
-    if {"avx2", "fma"} <= flags:
-        return "HASWELL"
-    return None
+    if not {"avx2", "fma"} <= flags:
+        return None
+    if vendor == "AuthenticAMD":
+        return "ZEN"
+    if vendor != "GenuineIntel":
+        return None
+    return "SKYLAKEX" if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags else "HASWELL"
 if not os.environ.get("OPENBLAS_CORETYPE") and _openblas_core_type():
     os.environ["OPENBLAS_CORETYPE"] = _openblas_core_type()
 try:

@@ -58,36 +58,42 @@ const nativeDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'nat
 let loaded: NativeAddon | Error | undefined;
 
 /**
- * The OpenBLAS core type to force for a CPU with these /proc/cpuinfo `flags`, or null to leave
- * OpenBLAS's own detection alone. OpenBLAS 0.3.21 (Debian 12) does not know every CPU model a
- * virtual machine reports; it then falls back to its generic "Prescott" kernels, about 4.5×
- * slower at sgemm than SkylakeX on the same AVX-512 machine (65 vs 295 GFLOP/s, 1024³, 2 threads,
- * measured here). The flags say what the CPU can run, whatever its model number.
+ * The OpenBLAS core type to force for a CPU with these /proc/cpuinfo `flags` and `vendor`, or null
+ * to leave OpenBLAS's own detection alone. OpenBLAS 0.3.21 (Debian 12) does not know every CPU
+ * model a virtual machine reports; it then falls back to its generic "Prescott" kernels, about
+ * 4.5× slower at sgemm than SkylakeX on the same AVX-512 machine (65 vs 295 GFLOP/s, 1024³,
+ * 2 threads, measured here). The flags say what the CPU can run, whatever its model number. AMD
+ * CPUs get the Zen kernels, which is what OpenBLAS itself picks for every Zen it knows (a Zen 4
+ * VM measured 203 GFLOP/s with them); the SkylakeX kernels were not measured on AMD.
  */
-export function openBlasCoreTypeFor(flags: ReadonlySet<string>): string | null {
+export function openBlasCoreTypeFor(flags: ReadonlySet<string>, vendor = 'GenuineIntel'): string | null {
+  if (!(flags.has('avx2') && flags.has('fma'))) return null;
+  if (vendor === 'AuthenticAMD') return 'ZEN';
+  if (vendor !== 'GenuineIntel') return null;
   if (['avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) => flags.has(f))) return 'SKYLAKEX';
-  if (flags.has('avx2') && flags.has('fma')) return 'HASWELL';
-  return null;
+  return 'HASWELL';
 }
 
-/** The first processor's flags from /proc/cpuinfo (empty where there is none). */
-export function cpuFlags(cpuinfo?: string): Set<string> {
+/** The first processor's flags and vendor from /proc/cpuinfo (empty where there is none). */
+export function cpuInfo(cpuinfo?: string): { flags: Set<string>; vendor: string } {
   let text = cpuinfo;
   if (text === undefined) {
     try {
       text = readFileSync('/proc/cpuinfo', 'utf8');
     } catch {
-      return new Set();
+      return { flags: new Set(), vendor: '' };
     }
   }
-  const line = /^flags\s*:(.*)$/m.exec(text);
-  return new Set(line ? line[1].trim().split(/\s+/) : []);
+  const flags = /^flags\s*:(.*)$/m.exec(text);
+  const vendor = /^vendor_id\s*:\s*(\S+)/m.exec(text);
+  return { flags: new Set(flags ? flags[1].trim().split(/\s+/) : []), vendor: vendor ? vendor[1] : '' };
 }
 
 /** Sets OPENBLAS_CORETYPE (read once, when the library loads) unless the user has set it. */
 function chooseOpenBlasCoreType(): void {
   if (process.env.OPENBLAS_CORETYPE || process.platform !== 'linux' || process.arch !== 'x64') return;
-  const coreType = openBlasCoreTypeFor(cpuFlags());
+  const { flags, vendor } = cpuInfo();
+  const coreType = openBlasCoreTypeFor(flags, vendor);
   if (coreType) process.env.OPENBLAS_CORETYPE = coreType;
 }
 

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { Kernels, Matrix, WeightDType } from '../../src/engine/kernels.ts';
 import { jsKernels } from '../../src/engine/jsKernels.ts';
 import { activationBackward, activationForward } from '../../src/models/layers/activations.ts';
-import { cpuFlags, loadNativeAddon, loadNativeKernels, openBlasCoreTypeFor, type NativeAddon } from '../../src/engine/nativeKernels.ts';
+import { cpuInfo, loadNativeAddon, loadNativeKernels, openBlasCoreTypeFor, type NativeAddon } from '../../src/engine/nativeKernels.ts';
 import { bf16ToFloat32, f16ToFloat32, float32ToBf16, float32ToF16 } from '../../src/engine/dtypes.ts';
 
 // ---- helpers -----------------------------------------------------------------------------
@@ -872,13 +872,16 @@ test('native gemm with transB and a few rows (decode attention scores) takes the
 });
 
 test('OpenBLAS core type: chosen from the CPU flags, so an unknown CPU model does not fall back to generic kernels', { skip: skipNative }, () => {
-  assert.equal(openBlasCoreTypeFor(new Set(['fma', 'avx2', 'avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'])), 'SKYLAKEX');
-  assert.equal(openBlasCoreTypeFor(new Set(['fma', 'avx2', 'avx512f'])), 'HASWELL');
-  assert.equal(openBlasCoreTypeFor(new Set(['sse4_2', 'avx'])), null);
-  assert.deepEqual(cpuFlags('processor\t: 0\nflags\t\t: fpu sse avx2 fma\nbogomips\t: 1\n'), new Set(['fpu', 'sse', 'avx2', 'fma']));
-  assert.equal(cpuFlags('no flags here').size, 0);
+  const avx512 = ['fma', 'avx2', 'avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'];
+  assert.equal(openBlasCoreTypeFor(new Set(avx512), 'GenuineIntel'), 'SKYLAKEX');
+  assert.equal(openBlasCoreTypeFor(new Set(['fma', 'avx2', 'avx512f']), 'GenuineIntel'), 'HASWELL');
+  assert.equal(openBlasCoreTypeFor(new Set(avx512), 'AuthenticAMD'), 'ZEN');
+  assert.equal(openBlasCoreTypeFor(new Set(['sse4_2', 'avx']), 'GenuineIntel'), null);
+  assert.equal(openBlasCoreTypeFor(new Set(avx512), 'HygonGenuine'), null);
+  assert.deepEqual(cpuInfo('processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse avx2 fma\nbogomips\t: 1\n'), { flags: new Set(['fpu', 'sse', 'avx2', 'fma']), vendor: 'AuthenticAMD' });
+  assert.deepEqual(cpuInfo('no flags here'), { flags: new Set(), vendor: '' });
   // On this machine: with AVX2 and FMA, OpenBLAS must not run its generic Prescott kernels (4.5× slower here).
-  const flags = cpuFlags();
+  const { flags } = cpuInfo();
   const config = addon!.info().blasConfig;
   if (flags.has('avx2') && flags.has('fma')) assert.doesNotMatch(config, /Prescott|Core2|Katmai|Northwood/i, config);
 });
