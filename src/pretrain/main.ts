@@ -27,7 +27,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getKernels } from '../engine/backend.ts';
-import { readSafetensors } from '../engine/safetensors.ts';
 import type { ConvVisionTower } from '../models/convVisionTower.ts';
 import type { LlavaModel } from '../models/llava.ts';
 import { loadLlava } from '../models/loadLlava.ts';
@@ -39,7 +38,7 @@ import { BaseModelScorer, evaluateBaseModel, scoreBaseModel, type BaseModelMetri
 import { progressLine, TrainingLog } from './progress.ts';
 import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
 import { trainInstructStage } from './stage2Instruct.ts';
-import { findCheckpoint, towerParameters, writeTowerOnlyCheckpoint } from './trainingState.ts';
+import { findCheckpoint, loadTowerWeights, writeTowerOnlyCheckpoint } from './trainingState.ts';
 import { bpeVocabSize } from './trainBpeTokenizer.ts';
 import { CORPUS_TASKS, type CorpusTask, type RecognitionOptions } from '../world/index.ts';
 import { worldModelConfig, worldPreprocessorConfig, type WorldModelSize } from './worldModelConfig.ts';
@@ -129,14 +128,11 @@ function tokenizerReady(dir: string): boolean {
   return existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, 'tokenizer_config.json'));
 }
 
-/** Sets the tower's weights to those in a stage-1 checkpoint. */
+/** Sets the tower's weights to those in the stage-1 checkpoint. */
 function loadTowerFromCheckpoint(tower: ConvVisionTower, checkpointDir: string): void {
   const found = findCheckpoint(checkpointDir);
   if (!found) throw new Error(`no stage-1 checkpoint in ${checkpointDir}: run stage 1 first (npm run pretrain -- --stage 1)`);
-  const file = join(found.dir, 'optimizer.safetensors');
-  const params = towerParameters(tower, tower.newGrads());
-  const tensors = readSafetensors(file, params.map((p) => `value.${p.name}`));
-  for (const p of params) p.value.set(tensors.get(`value.${p.name}`)!.data as Float32Array);
+  loadTowerWeights(tower, found.dir);
 }
 
 /** Where the committed model folder's training stopped, when it can be continued from. */
@@ -203,7 +199,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     });
     report.stage1 = result;
     if (!result.done) {
-      progressLine(quiet, `[stage 1] stopped at step ${result.step}/${options.stage1Steps} (time budget); run the same command again to continue`);
+      progressLine(quiet, `[stage 1] stopped at step ${result.step}/${options.stage1Steps} (${options.stopRequested?.() ? 'interrupted' : 'time budget'}); run the same command again to continue`);
       return report;
     }
   }
@@ -238,7 +234,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     });
     progressLine(quiet, `[stage 2] step ${result.step}/${options.stage2Steps}, ${result.samples} samples; model written to ${options.out}${result.done ? '' : ' (run the same command again to continue)'}`);
   }
-  if (options.eval) report.metrics = await evaluateFolder(options, log);
+  // An interrupted sitting skips the measurement: the user asked to stop.
+  if (options.eval && !options.stopRequested?.()) report.metrics = await evaluateFolder(options, log);
   return report;
 }
 

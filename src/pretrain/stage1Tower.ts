@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { AdamW, type Parameter } from '../engine/adamw.ts';
-import { readSafetensors, writeSafetensors } from '../engine/safetensors.ts';
+import { writeSafetensors } from '../engine/safetensors.ts';
 import type { ConvVisionGrads, ConvVisionTower } from '../models/convVisionTower.ts';
 import {
   composeScene,
@@ -28,7 +28,7 @@ import {
   type WorldSplit,
 } from '../world/index.ts';
 import { formatDuration, progressLine, Smoothed, type TrainingLog } from './progress.ts';
-import { clipGradients, findCheckpoint, learningRate, optimizerTensors, restoreOptimizer, towerParameters, writeCheckpoint } from './trainingState.ts';
+import { clipGradients, findCheckpoint, learningRate, loadTowerWeights, optimizerTensors, restoreOptimizer, towerParameters, writeCheckpoint } from './trainingState.ts';
 import { scenePixelValues } from './worldModelConfig.ts';
 
 export interface Stage1Options {
@@ -221,10 +221,7 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
   if (found?.state.towerOnly) {
     // A tower given back by a model folder: its weights, new heads, new moments.
     step = found.state.step as number;
-    const towerParams = towerParameters(tower, towerGrads);
-    const file = join(found.dir, 'optimizer.safetensors');
-    const tensors = readSafetensors(file, towerParams.map((p) => `value.${p.name}`));
-    for (const p of towerParams) p.value.set(tensors.get(`value.${p.name}`)!.data as Float32Array);
+    loadTowerWeights(tower, found.dir);
     rewarmFrom = step;
     progressLine(options.quiet ?? false, `[stage 1] continuing at step ${step} from the tower in ${found.dir} (new attribute heads and optimizer moments)`);
   } else if (found) {

@@ -146,6 +146,13 @@ export function restoreOptimizer(optimizer: AdamW, file: string, step: number): 
 
 export const STATE_FILE = 'state.json';
 
+/** Sets the tower's weights to the `value.tower.*` tensors of a stage-1 checkpoint folder. */
+export function loadTowerWeights(tower: ConvVisionTower, checkpointFolder: string): void {
+  const params = towerParameters(tower, tower.newGrads());
+  const tensors = readSafetensors(join(checkpointFolder, 'optimizer.safetensors'), params.map((p) => `value.${p.name}`));
+  for (const p of params) p.value.set(tensors.get(`value.${p.name}`)!.data as Float32Array);
+}
+
 /**
  * A stage-1 checkpoint holding only the tower's weights (`towerOnly` in its state): what a model
  * folder gives back. Stage 1 resumes from it with new attribute heads and optimizer moments.
