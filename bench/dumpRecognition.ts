@@ -32,28 +32,20 @@ import { loadLlava } from '../src/models/loadLlava.ts';
 import { llavaV1GenerationPrompt } from '../src/models/prompts.ts';
 import { Tokenizer } from '../src/models/Tokenizer.ts';
 import { encodeTurns } from '../src/pretrain/encodeSample.ts';
-import { BaseModelScorer } from '../src/pretrain/evaluate.ts';
-import { heldOutIndividual } from '../src/pretrain/stage1Tower.ts';
+import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
+import { parseMix, parseRecognitionNegatives } from '../src/pretrain/weightSpecs.ts';
 import {
-  composeScene,
   CORPUS_TASKS,
   createWorldSplit,
   DEFAULT_CORPUS_MIX,
-  describeIndividual,
   IMAGE_SIZE,
   instructionSample,
   KINDS,
-  randomLookAlike,
-  recognitionEvalQuestion,
   renderScene,
-  Rng,
-  type CorpusTask,
-  type Individual,
+  type SceneSpec,
 } from '../src/world/index.ts';
 
 const IMAGE_TOKENS = 16; // the conv tower's 4×4 map
-/** evaluate.ts's NAMES (not exported there). */
-const EVAL_NAMES = ['<sks>', '<tamo>', '<ridu>', '<vexa>'];
 const PICTURE = IMAGE_SIZE * IMAGE_SIZE * 3;
 
 const { values } = parseArgs({
@@ -79,19 +71,12 @@ if (!values.out || (values.set !== 'train' && values.set !== 'heldout')) {
 const W = Number(values.width);
 const out = values.out;
 
-function pairs(text: string): Record<string, number> {
-  return Object.fromEntries(text.split(',').filter(Boolean).map((p) => { const [k, v] = p.split('='); return [k.trim(), Number(v)]; }));
-}
-
 async function dumpTrain(tokenizer: Tokenizer, imageTokenId: number): Promise<void> {
   const seed = Number(values.seed ?? 11);
   const start = Number(values.start);
   const count = Number(values.count);
-  const given = values.mix === 'default' ? {} : pairs(values.mix!);
-  for (const task of Object.keys(given)) if (!(CORPUS_TASKS as readonly string[]).includes(task)) throw new Error(`unknown task ${task}`);
-  const mix = values.mix === 'default' ? { ...DEFAULT_CORPUS_MIX } : Object.fromEntries(CORPUS_TASKS.map((t) => [t, given[t] ?? 0])) as Record<CorpusTask, number>;
-  const n = pairs(values.negatives!);
-  const negatives = { oneAttribute: n.one ?? 0.5, twoAttributes: n.two ?? 0.3, sameKind: n.same ?? 0.1, otherKind: n.other ?? 0.1 };
+  const mix = values.mix === 'default' ? { ...DEFAULT_CORPUS_MIX } : parseMix(values.mix!);
+  const negatives = parseRecognitionNegatives(values.negatives!);
   const ids = new Uint16Array(count * W);
   const weights = new Float32Array(count * W);
   const meta = new Int16Array(count * 4);
@@ -128,18 +113,9 @@ async function dumpHeldOut(tokenizer: Tokenizer, imageTokenId: number): Promise<
   const meta = new Int16Array(items * 4);
   const pixels = new Uint8Array(items * 3 * PICTURE);
   const questions: string[] = [];
-  const scenes: ReturnType<typeof composeScene>[][] = [];
+  const scenes: (readonly SceneSpec[])[] = [];
   for (let i = 0; i < items; i++) {
-    // The same calls, in the same order, as evaluate.ts's recognition(true).
-    const rng = Rng.from('pretrain-eval-recognition', seed, i);
-    const subject = rng.pick(split.subjects).individual;
-    const name = rng.pick(EVAL_NAMES);
-    const question = `${name} is ${describeIndividual(subject)}. ${recognitionEvalQuestion(name)}`;
-    const scene = (shown: Individual) => composeScene(rng, [shown], { occlusionChance: 0 });
-    const distance = 1 + (i % 2);
-    const shown = [scene(subject)];
-    shown.push(scene(randomLookAlike(rng, subject, distance)));
-    shown.push(scene(heldOutIndividual(rng, split, rng.pick(KINDS.filter((k) => k !== subject.kind)))));
+    const { question, subject, distance, scenes: shown } = recognitionItem(seed, i, split, true);
     shown.forEach((s, j) => pixels.set(renderScene(s).pixels, (i * 3 + j) * PICTURE));
     const raw = tokenizer.encode(llavaV1GenerationPrompt([{ user: question }], { image: true }));
     const expanded = raw.flatMap((id) => (id === imageTokenId ? new Array<number>(IMAGE_TOKENS).fill(id) : [id]));

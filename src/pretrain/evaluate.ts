@@ -36,6 +36,7 @@ import {
   typeNoun,
   type Individual,
   type SceneSpec,
+  type WorldSplit,
 } from '../world/index.ts';
 import { heldOutIndividual } from './stage1Tower.ts';
 import { scenePixelValues } from './worldModelConfig.ts';
@@ -149,6 +150,34 @@ function randomAttributeChoice(rng: Rng, ind: Individual): { attribute: string; 
 
 const NAMES = ['<sks>', '<tamo>', '<ridu>', '<vexa>'];
 
+/** One item of the held-out recognition measurement: the question and its three scenes. */
+export interface RecognitionItem {
+  readonly question: string;
+  readonly subject: Individual;
+  /** Look-alike distance of the second scene: 1 or 2 attributes. */
+  readonly distance: 1 | 2;
+  /** The subject, a look-alike of it, an individual of another kind. */
+  readonly scenes: readonly [SceneSpec, SceneSpec, SceneSpec];
+}
+
+/**
+ * Item `i` of the recognition measurement (`described`: the prompt gives the subject's true
+ * description; else an unknown name). Also what bench/dumpRecognition.ts writes for the GPU
+ * reference, so both score exactly the same items.
+ */
+export function recognitionItem(seed: number, i: number, split: WorldSplit, described: boolean): RecognitionItem {
+  const rng = Rng.from(described ? 'pretrain-eval-recognition' : 'pretrain-eval-unknown', seed, i);
+  const subject = rng.pick(split.subjects).individual;
+  const name = rng.pick(NAMES);
+  const prefix = described ? `${name} is ${describeIndividual(subject)}. ` : '';
+  const scene = (shown: Individual) => composeScene(rng, [shown], { occlusionChance: 0 });
+  const distance = i % 2 === 0 ? 1 : 2;
+  const positive = scene(subject);
+  const lookAlike = scene(randomLookAlike(rng, subject, distance));
+  const otherKind = scene(heldOutIndividual(rng, split, rng.pick(KINDS.filter((k) => k !== subject.kind))));
+  return { question: `${prefix}${recognitionEvalQuestion(name)}`, subject, distance, scenes: [positive, lookAlike, otherKind] };
+}
+
 export type ScoredMetrics = Omit<BaseModelMetrics, 'captions'>;
 
 /** The first-token measurements (no generation): synchronous, usable inside a training loop. */
@@ -177,20 +206,15 @@ export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptio
     const lookAlikeMargins: number[] = [];
     const otherKindMargins: number[] = [];
     for (let i = 0; i < items; i++) {
-      const rng = Rng.from(described ? 'pretrain-eval-recognition' : 'pretrain-eval-unknown', options.seed, i);
-      const subject = rng.pick(split.subjects).individual;
-      const name = rng.pick(NAMES);
-      const prefix = described ? `${name} is ${describeIndividual(subject)}. ` : '';
-      const question = `${prefix}${recognitionEvalQuestion(name)}`;
-      const margin = (shown: Individual) => scorer.yesMargin(question, scorer.features(composeScene(rng, [shown], { occlusionChance: 0 })));
-      positiveMargins.push(margin(subject));
-      if (positiveMargins[i] > 0) pos++;
-      const distance = 1 + (i % 2);
-      lookAlikeMargins.push(margin(randomLookAlike(rng, subject, distance)));
-      const no = lookAlikeMargins[i] <= 0;
-      if (distance === 1) { n1++; neg1 += no ? 1 : 0; } else { n2++; neg2 += no ? 1 : 0; }
-      otherKindMargins.push(margin(heldOutIndividual(rng, split, rng.pick(KINDS.filter((k) => k !== subject.kind)))));
-      if (otherKindMargins[i] <= 0) negOther++;
+      const item = recognitionItem(options.seed, i, split, described);
+      const [positive, lookAlike, otherKind] = item.scenes.map((scene) => scorer.yesMargin(item.question, scorer.features(scene)));
+      positiveMargins.push(positive);
+      if (positive > 0) pos++;
+      lookAlikeMargins.push(lookAlike);
+      const no = lookAlike <= 0;
+      if (item.distance === 1) { n1++; neg1 += no ? 1 : 0; } else { n2++; neg2 += no ? 1 : 0; }
+      otherKindMargins.push(otherKind);
+      if (otherKind <= 0) negOther++;
     }
     const positive = pos / items;
     const negative = (neg1 + neg2) / items;

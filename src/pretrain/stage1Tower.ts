@@ -238,6 +238,7 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
   const stepsAtStart = step;
   let accuracy: AttributeAccuracy | null = null;
   const pixels = new Float32Array(B * 3 * IMAGE_SIZE * IMAGE_SIZE);
+  const warmup = Math.min(200, options.totalSteps / 10);
   while (step < options.totalSteps && Date.now() < deadline && !options.stopRequested?.()) {
     // Let signal handlers (Ctrl-C) run between steps.
     await new Promise((resolve) => setImmediate(resolve));
@@ -277,7 +278,6 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
     }
     tower.backward(tape!, dLast, towerGrads);
     const gradNorm = clipGradients(params, 1);
-    const warmup = Math.min(200, options.totalSteps / 10);
     optimizer.lr = learningRate(step, options.totalSteps, peak, warmup) * (rewarmFrom === null ? 1 : Math.min(1, (step - rewarmFrom + 1) / warmup));
     optimizer.step();
     step++;
