@@ -66,7 +66,7 @@ export {
   type RenderedScene,
 } from './renderScene.ts';
 export { composeScene, MIN_SCALE, MAX_SCALE, type ComposeOptions } from './composeScene.ts';
-export { measureAttributeWidths, largestDifferingSquare, type AttributeWidth } from './measureAttributeWidths.ts';
+export { drawAlone, measureAttributeWidths, largestDifferingSquare, type AttributeWidth } from './measureAttributeWidths.ts';
 export {
   CORPUS_TASKS,
   DEFAULT_CORPUS_MIX,

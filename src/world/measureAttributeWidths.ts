@@ -28,7 +28,8 @@ export interface AttributeWidth {
   worst: { a: string; b: string; individual: Individual };
 }
 
-function drawAlone(ind: Individual, pose: PoseName, mirrored: boolean, scale: number, dx: number): Uint8Array {
+/** One individual alone on a neutral backdrop, standing on the bottom edge (RGB, IMAGE_SIZE²). */
+export function drawAlone(ind: Individual, pose: PoseName, mirrored: boolean, scale: number, dx: number): Uint8Array {
   const c = new Canvas(IMAGE_SIZE, IMAGE_SIZE);
   c.fillPixels(0, 0, IMAGE_SIZE, IMAGE_SIZE, BACKDROP);
   const { width, height } = spriteSize(ind);

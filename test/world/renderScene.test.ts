@@ -4,6 +4,7 @@ import {
   BACKGROUNDS,
   composeScene,
   describeIndividual,
+  drawAlone,
   encodePng,
   EYE_RGB,
   HAIR_RGB,
@@ -97,6 +98,34 @@ test('every value of every attribute changes the picture by at least a 3×3 bloc
   assert.equal(widths.length, KINDS.reduce((n, k) => n + KIND_SCHEMAS[k].length, 0));
   for (const w of widths) {
     assert.ok(w.minWidth >= 3, `${w.kind}.${w.attribute}: ${w.worst.a} vs ${w.worst.b} differ by only ${w.minWidth} px`);
+  }
+});
+
+test('object shapes show in proportions, not size: every pair differs in the aspect ratio of the drawn object by ≥ 1.3×', () => {
+  // A scene's scale varies 2×, so a tall object must not look like a short one seen closer.
+  const backdrop = drawAlone({ kind: 'object', attributes: { type: 'mug', color: 'red', accentColor: 'red', pattern: 'plain', symbol: 'none', shape: 'short' } }, 'standing', false, 0.01, 0)[0];
+  const aspect = (rgb: Uint8Array): number => {
+    let x0 = IMAGE_SIZE, x1 = -1, y0 = IMAGE_SIZE, y1 = -1;
+    for (let y = 0; y < IMAGE_SIZE; y++) {
+      for (let x = 0; x < IMAGE_SIZE; x++) {
+        const o = (y * IMAGE_SIZE + x) * 3;
+        if (rgb[o] === 0 && rgb[o + 1] === 128 && rgb[o + 2] === 128) continue;
+        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+      }
+    }
+    assert.ok(x1 >= x0, 'object drawn');
+    return (x1 - x0 + 1) / (y1 - y0 + 1);
+  };
+  assert.equal(backdrop, 0);
+  const shapes = KIND_SCHEMAS.object.find((s) => s.name === 'shape')!.values;
+  for (const type of KIND_SCHEMAS.object.find((s) => s.name === 'type')!.values) {
+    const ratios = shapes.map((shape) => aspect(drawAlone({ kind: 'object', attributes: { type, color: 'red', accentColor: 'red', pattern: 'plain', symbol: 'none', shape } }, 'standing', false, 1.5, 0)));
+    for (let i = 0; i < shapes.length; i++) {
+      for (let j = i + 1; j < shapes.length; j++) {
+        const r = Math.max(ratios[i], ratios[j]) / Math.min(ratios[i], ratios[j]);
+        assert.ok(r >= 1.3, `${type}: ${shapes[i]} (${ratios[i].toFixed(2)}) vs ${shapes[j]} (${ratios[j].toFixed(2)}) differ in aspect by only ${r.toFixed(2)}×`);
+      }
+    }
   }
 });
 

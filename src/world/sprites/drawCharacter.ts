@@ -9,7 +9,10 @@ export const CHARACTER_WIDTH = 22;
 export const CHARACTER_HEIGHT = 34;
 
 const ANTENNA_BALL: Rgb = [235, 60, 60];
-const HORN: Rgb = [235, 225, 200];
+// Dark, so that horns stand out on every body colour and against the sky (cream horns beside a
+// gold crown were told apart by no tower tried, docs/pretraining.md).
+const HORN: Rgb = [105, 75, 60];
+const JEWEL: Rgb = [50, 90, 220];
 const CROWN: Rgb = [245, 200, 40];
 const BELT: Rgb = [100, 60, 30];
 const KNOT: Rgb = [95, 95, 100];
@@ -83,14 +86,15 @@ export function drawCharacter(c: Canvas, ind: Individual, pose: PoseName): void 
 
   // Toppers first, so that they come out from behind the head.
   if (a.topper === 'antenna') {
-    c.rect(CX - 0.5, top - 4, 1, 5, DARK_INK);
-    c.rect(CX - 1.5, top - 7, 3, 3, ANTENNA_BALL);
+    c.rect(CX - 0.5, top - 3, 1, 4, DARK_INK);
+    c.rect(CX - 2, top - 6, 4, 4, ANTENNA_BALL);
   } else if (a.topper === 'horns') {
     c.polygon([[CX - 8, top + 1], [CX - 7, top - 6], [CX - 2, top + 1]], HORN);
     c.polygon([[CX + 2, top + 1], [CX + 7, top - 6], [CX + 8, top + 1]], HORN);
   } else if (a.topper === 'crown') {
     c.rect(CX - 4, top - 3, 8, 4, CROWN);
     for (const x of [CX - 4, CX - 1, CX + 2]) c.polygon([[x, top - 3], [x + 1, top - 6], [x + 2, top - 3]], CROWN);
+    c.rect(CX - 1, top - 2, 2, 2, JEWEL);
   }
 
   // Head before torso: the monster's head and torso are one ellipse and the pattern must stay.

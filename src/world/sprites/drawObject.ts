@@ -52,13 +52,30 @@ interface ObjectParts {
   accentAnchor: readonly [number, number];
 }
 
+/**
+ * Width × height (design units) of each object type's body by shape. A scene's scale varies 2×,
+ * so a shape must show in the body's proportions, not its size: every pair of shapes of a type
+ * differs in aspect ratio by ≥ 1.4× (a tall bottle 4 units taller than a short one was seen by no
+ * vision tower tried, measured in docs/pretraining.md).
+ */
+export const OBJECT_SIZES: Readonly<Record<string, Readonly<Record<'short' | 'tall' | 'wide', readonly [number, number]>>>> = {
+  mug: { short: [12, 13], tall: [8, 19], wide: [18, 10] },
+  backpack: { short: [14, 18], tall: [12, 25], wide: [20, 14] },
+  bottle: { short: [10, 20], tall: [8, 26], wide: [16, 16] },
+  'teddy bear': { short: [14, 24], tall: [10, 28], wide: [20, 24] },
+  sneaker: { short: [18, 12], tall: [14, 18], wide: [24, 10] },
+  umbrella: { short: [18, 20], tall: [12, 26], wide: [24, 17] },
+};
+
 function objectParts(c: Canvas, type: string, shape: string): ObjectParts {
-  const grow = (w: number, h: number): [number, number] =>
-    shape === 'tall' ? [w, h + 4] : shape === 'wide' ? [w + 6, h] : [w, h];
+  const sizes = OBJECT_SIZES[type];
+  if (!sizes) throw new Error(`unknown object type "${type}"`);
+  if (shape !== 'short' && shape !== 'tall' && shape !== 'wide') throw new Error(`unknown object shape "${shape}"`);
+  const size = (): [number, number] => [...sizes[shape]];
   const bottom = OBJECT_HEIGHT;
   switch (type) {
     case 'mug': {
-      const [w, h] = grow(12, 13);
+      const [w, h] = size();
       // Left-aligned: its silhouette then differs from a sneaker's even in one colour.
       const x0 = 2;
       const x1 = x0 + w;
@@ -80,7 +97,7 @@ function objectParts(c: Canvas, type: string, shape: string): ObjectParts {
       };
     }
     case 'backpack': {
-      const [w, h] = grow(14, 18);
+      const [w, h] = size();
       const x0 = (OBJECT_WIDTH - w) / 2;
       const top = bottom - h;
       return {
@@ -99,7 +116,7 @@ function objectParts(c: Canvas, type: string, shape: string): ObjectParts {
       };
     }
     case 'bottle': {
-      const [w, h] = grow(10, 20);
+      const [w, h] = size();
       const x0 = (OBJECT_WIDTH - w) / 2;
       const cx = OBJECT_WIDTH / 2;
       const top = bottom - h;
@@ -118,7 +135,7 @@ function objectParts(c: Canvas, type: string, shape: string): ObjectParts {
       };
     }
     case 'teddy bear': {
-      const [w, h] = grow(14, 24);
+      const [w, h] = size();
       const cx = OBJECT_WIDTH / 2;
       const top = bottom - h;
       const bodyTop = top + 11;
@@ -149,7 +166,7 @@ function objectParts(c: Canvas, type: string, shape: string): ObjectParts {
       };
     }
     case 'sneaker': {
-      const [w, h] = grow(18, 12);
+      const [w, h] = size();
       const x0 = (OBJECT_WIDTH - w) / 2;
       const x1 = x0 + w;
       const top = bottom - h;
@@ -172,7 +189,7 @@ function objectParts(c: Canvas, type: string, shape: string): ObjectParts {
       };
     }
     case 'umbrella': {
-      const [w, h] = grow(18, 20);
+      const [w, h] = size();
       const cx = OBJECT_WIDTH / 2;
       const top = bottom - h;
       const canopy = 9;
