@@ -24,6 +24,10 @@
  *   distance (1 | 2), subject kind index; <out>.u8 uint8 [items, 3, 64, 64, 3]: the subject, its
  *   look-alike, an individual of another kind. With --check k, the first k items are also scored
  *   by our engine (BaseModelScorer.yesMargin on --model) so that the reference can check its forward.
+ *   Also the two-option measurements as evaluate.ts builds them (mcqItem, textQaItem):
+ *   <out>-mcq.ids / <out>-text.ids uint16 [items, W]; .meta int16 [items, 4]: length, image
+ *   position (−1 for text), 1 when the right answer is A, 0; <out>-mcq.u8 uint8 [items, 64, 64, 3];
+ *   the header's mcq/text hold our engine's logit(A) − logit(B) on the first k items.
  * Both write <out>.json, the header (shapes, token ids, options, engine margins).
  */
 import { writeFileSync } from 'node:fs';
@@ -32,7 +36,7 @@ import { loadLlava } from '../src/models/loadLlava.ts';
 import { llavaV1GenerationPrompt } from '../src/models/prompts.ts';
 import { Tokenizer } from '../src/models/Tokenizer.ts';
 import { encodeTurns } from '../src/pretrain/encodeSample.ts';
-import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
+import { BaseModelScorer, mcqItem, recognitionItem, textQaItem, type TwoOptionItem } from '../src/pretrain/evaluate.ts';
 import { parseMix, parseRecognitionNegatives } from '../src/pretrain/weightSpecs.ts';
 import {
   CORPUS_TASKS,
@@ -134,7 +138,33 @@ async function dumpHeldOut(tokenizer: Tokenizer, imageTokenId: number): Promise<
   writeFileSync(`${out}.ids`, ids);
   writeFileSync(`${out}.meta`, meta);
   writeFileSync(`${out}.u8`, pixels);
-  writeFileSync(`${out}.json`, JSON.stringify({ set: 'heldout', seed, items, width: W, imageTokens: IMAGE_TOKENS, imageTokenId, imageSize: IMAGE_SIZE, tokenYes, tokenNo, kinds: KINDS, model: values.model, engine, examples: questions.slice(0, 3) }) + '\n');
+  // The two-option measurements (mcq with a picture, text QA without), as evaluate.ts builds them.
+  const tokenA = scorer.answerToken('A');
+  const tokenB = scorer.answerToken('B');
+  const twoOption = (name: 'mcq' | 'text'): Record<string, unknown> => {
+    const optionIds = new Uint16Array(items * W);
+    const optionMeta = new Int16Array(items * 4);
+    const optionPixels = new Uint8Array(items * PICTURE);
+    const margins: Array<{ item: number; margin: number }> = [];
+    for (let i = 0; i < items; i++) {
+      const item: TwoOptionItem & { scene?: SceneSpec } = name === 'mcq' ? mcqItem(seed, i, split) : textQaItem(seed, i, split);
+      const scene = item.scene ?? null;
+      const raw = tokenizer.encode(llavaV1GenerationPrompt([{ user: item.prompt }], { image: scene !== null }));
+      const expanded = raw.flatMap((id) => (id === imageTokenId ? new Array<number>(IMAGE_TOKENS).fill(id) : [id]));
+      if (expanded.length > W) throw new Error(`held-out ${name} prompt ${i} has ${expanded.length} tokens > width ${W}`);
+      optionIds.set(expanded, i * W);
+      optionMeta.set([expanded.length, scene ? expanded.indexOf(imageTokenId) : -1, item.correctIsA ? 1 : 0, 0], i * 4);
+      if (scene) optionPixels.set(renderScene(scene).pixels, i * PICTURE);
+      if (i < check) margins.push({ item: i, margin: scorer.optionMargin(item.prompt, scene ? scorer.features(scene) : null) });
+    }
+    writeFileSync(`${out}-${name}.ids`, optionIds);
+    writeFileSync(`${out}-${name}.meta`, optionMeta);
+    if (name === 'mcq') writeFileSync(`${out}-${name}.u8`, optionPixels);
+    return { engine: margins };
+  };
+  const mcq = twoOption('mcq');
+  const text = twoOption('text');
+  writeFileSync(`${out}.json`, JSON.stringify({ set: 'heldout', seed, items, width: W, imageTokens: IMAGE_TOKENS, imageTokenId, imageSize: IMAGE_SIZE, tokenYes, tokenNo, tokenA, tokenB, kinds: KINDS, model: values.model, engine, mcq, text, examples: questions.slice(0, 3) }) + '\n');
 }
 
 const tokenizer = await Tokenizer.fromDirectory(values.tokenizer ?? values.model!);

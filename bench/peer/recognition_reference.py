@@ -23,9 +23,15 @@ maxSeconds (1e9, also $MAX_SECONDS: of training, then a last eval), reinit (fals
 decoder from random N(0, 0.02) as createRandomLlava), train ("projector,decoder"; or "projector",
 "decoder", "decoder-no-embed"), seed (1), checkTolerance (1e-3; above 10× of it the run stops),
 tf32 (false: training in exact float32; the check always is).
+decoder ({"layers": n, "hidden": C, "intermediate": I}: another decoder shape, trained from random),
+promptLoss (0: loss on the answers only, as stage 2; w > 0: the prompt's own tokens, after the
+shared system prefix and without the picture's positions, are labels too and weigh w per sample).
 Data (recognition_reference_gpu.sh dumps one set per distinct pair and resolves them into
 "phases"): mix ("recognition=1"), negatives ("one=0.5,two=0.3,same=0.1,other=0.1"), and first
-({"negatives": …, "mix": …, "samples": N}: the first N samples from that set, a curriculum).
+({"negatives": …, "mix": …, "samples": N}: the first N samples from that set, a curriculum) or
+schedule ([{"mix": …, "negatives": …, "until": N}, …, {"mix": …}]: phases in order, the last to the end).
+Held-out: recognition always; mcq and text QA (first-token A vs B, as evaluate.ts) when the dump
+has heldout-mcq / heldout-text (their engine margins join the forward check).
 Without "phases" the rows are DATA_DIR/train-*.
 
   python3 recognition_reference.py plan CONFIGS.jsonl DATA_ROOT MAX_ROWS   (used by the .sh)
@@ -254,14 +260,19 @@ def plan(configs_file, root, max_rows):
             continue
         cfg = json.loads(line)
         phases = []
-        for part, until in ((cfg.get('first'), (cfg.get('first') or {}).get('samples')), (cfg, None)):
-            if part is None:
-                continue
+        total = cfg.get('samples', 320000)
+        if 'schedule' in cfg:  # [{mix, negatives, until}, …], the last one without `until`
+            parts = [(p, p.get('until')) for p in cfg['schedule']]
+        else:
+            parts = [(part, until) for part, until in ((cfg.get('first'), (cfg.get('first') or {}).get('samples')), (cfg, None)) if part is not None]
+        begin = 0
+        for part, until in parts:
             key = (part.get('mix', DEFAULT_MIX), part.get('negatives', DEFAULT_NEGATIVES))
-            need = until if until is not None else cfg.get('samples', 320000)
+            need = (until if until is not None else total) - begin  # a phase draws its rows from the start of its set
             d = sets.setdefault(key, {'dir': f'd{len(sets)}', 'rows': 0})
             d['rows'] = min(max_rows, max(d['rows'], need))
             phases.append({'dir': d['dir'], 'until': until})
+            begin = until if until is not None else total
         out.append({**cfg, 'phases': phases})
     with open(os.path.join(root, 'configs.jsonl'), 'w') as f:
         f.writelines(json.dumps(c) + '\n' for c in out)
@@ -330,9 +341,39 @@ def main():
                 'negativeOtherKind': round(float((other <= 0).mean()), 4),
                 'aucLookAlike': round(auc(pos, look), 4), 'aucOtherKind': round(auc(pos, other), 4)}
 
+    # The two-option measurements (mcq with a picture, text QA without), when the dump has them.
+    options_sets = {}
+    for kind in ('mcq', 'text'):
+        prefix = os.path.join(data_dir, f'heldout-{kind}')
+        if kind not in ho or not os.path.exists(prefix + '.ids'):
+            continue
+        meta = np.fromfile(prefix + '.meta', dtype=np.int16).reshape(n_items, 4)
+        T = int(meta[:, 0].max())
+        ids = torch.from_numpy(np.fromfile(prefix + '.ids', dtype=np.uint16).reshape(n_items, width)[:, :T].astype(np.int64)).to(dev)
+        feats = features_of(np.fromfile(prefix + '.u8', dtype=np.uint8).reshape(n_items, 64, 64, 3)) if kind == 'mcq' else torch.zeros(n_items, 16, ho_feat.shape[2], device=dev)
+        options_sets[kind] = {'ids': ids, 'len': torch.from_numpy(meta[:, 0].astype(np.int64)).to(dev), 'pos': torch.from_numpy(meta[:, 1].astype(np.int64)).to(dev),
+                              'feats': feats, 'correctIsA': meta[:, 2] == 1, 'engine': ho[kind]['engine']}
+
+    @torch.no_grad()
+    def option_margins(o):  # logit(A) − logit(B) of the first answer token
+        model.eval()
+        out = []
+        for s in range(0, o['ids'].shape[0], 300):
+            h = model.hidden(o['ids'][s:s + 300], o['pos'][s:s + 300], o['feats'][s:s + 300])
+            z = model.logits_at(h, torch.arange(h.shape[0], device=dev), o['len'][s:s + 300] - 1)
+            out.append((z[:, ho['tokenA']] - z[:, ho['tokenB']]).float().cpu())
+        model.train()
+        return torch.cat(out).numpy()
+
+    def option_metrics():
+        return {kind: round(float(((option_margins(o) > 0) == o['correctIsA']).mean()), 4) for kind, o in options_sets.items()}
+
     # Forward check against our engine (same weights, same prompt, same pictures).
     m0 = margins()
     check = [{'item': e['item'], 'engine': [round(v, 5) for v in e['margins']], 'torch': [round(float(v), 5) for v in m0[e['item']]]} for e in ho['engine']]
+    for kind, o in options_sets.items():
+        m = option_margins(o)
+        check += [{'item': f"{kind} {e['item']}", 'engine': [round(e['margin'], 5)], 'torch': [round(float(m[e['item']]), 5)]} for e in o['engine']]
     worst = max([abs(a - b) for c in check for a, b in zip(c['engine'], c['torch'])], default=float('nan'))
     say(check=check, maxAbsDiff=worst, device=dev, torch=torch.__version__)
     tol = cfg.get('checkTolerance', 1e-3)
@@ -355,14 +396,38 @@ def main():
         feats = torch.cat([features_of(np.memmap(p + '.u8', dtype=np.uint8, mode='r').reshape(-1, 64, 64, 3)) for p in shards])
         say(data=d, rows=len(ids), width=T, skipped=sum(h['skipped'] for h in heads), mix={k: v for k, v in heads[0]['mix'].items() if v},
             negatives=heads[0]['negatives'], trainSeed=heads[0]['seed'], loadSeconds=round(time.time() - started, 1))
-        return {'ids': torch.from_numpy(ids.astype(np.int64)).to(dev), 'wts': torch.from_numpy(wts).to(dev),
-                'pos': torch.from_numpy(meta[:, 1].astype(np.int64)).to(dev), 'feats': feats, 'rows': len(ids)}
+        decision = torch.from_numpy((wts > 0).argmax(1).astype(np.int64)).to(dev)  # the first answer token of each row
+        prompt_loss = cfg.get('promptLoss', 0.0)
+        if prompt_loss > 0:
+            # Language-model loss on the prompt's own tokens too (not the shared system prefix, not
+            # the picture's positions): they weigh prompt_loss per sample in all, the answers 1.
+            prefix = 0
+            while prefix < T and (ids[:, prefix] == ids[0, prefix]).all():
+                prefix += 1
+            t = np.arange(T)[None, :]
+            prompt = (t >= max(1, prefix)) & (t < meta[:, :1]) & (wts == 0) & (ids != heads[0]['imageTokenId'])
+            wts = wts + prompt * (prompt_loss / np.maximum(1, prompt.sum(1, keepdims=True)))
+            say(data=d, promptLoss=prompt_loss, sharedPrefix=prefix, promptTokensPerRow=round(float(prompt.sum(1).mean()), 1))
+        return {'ids': torch.from_numpy(ids.astype(np.int64)).to(dev), 'wts': torch.from_numpy(wts.astype(np.float32)).to(dev),
+                'pos': torch.from_numpy(meta[:, 1].astype(np.int64)).to(dev), 'feats': feats, 'rows': len(ids), 'decision': decision}
 
     phases = cfg.get('phases', [{'dir': '.', 'until': None}])
     sets = {p['dir']: load_rows(p['dir']) for p in phases}
     if dev == 'cuda' and cfg.get('tf32', False):
         set_tf32(True)
 
+    if 'decoder' in cfg:  # another decoder shape ({"layers": n, "hidden": C, "intermediate": I}): trained from random
+        tc = dict(config['text_config'])
+        d = cfg['decoder']
+        tc['num_hidden_layers'] = d.get('layers', tc['num_hidden_layers'])
+        if 'hidden' in d:
+            tc['hidden_size'], tc['head_dim'] = d['hidden'], d['hidden'] // tc['num_attention_heads']
+        tc['intermediate_size'] = d.get('intermediate', tc['intermediate_size'] if 'hidden' not in d else round(d['hidden'] * 2.75))
+        tower = model.tower
+        model = Llava({**config, 'text_config': tc})
+        model.tower = tower
+        model.to(dev)
+        cfg['reinit'] = True
     if cfg.get('reinit', False):
         model.reinit(torch.Generator().manual_seed(seed))
     trainable = {'projector,decoder': lambda n: not n.startswith('tower.'),
@@ -385,7 +450,7 @@ def main():
     history = []
 
     def record(step, loss, decision_acc):
-        m = metrics(margins())
+        m = {**metrics(margins()), **option_metrics()}
         point = {'step': step, 'samples': step * batch, 'seconds': round(time.time() - started, 1),
                  'loss': loss, 'trainDecisionAccuracy': decision_acc, **m}
         history.append(point)
@@ -418,8 +483,7 @@ def main():
         torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.get('clip', 1.0))
         opt.step()
         with torch.no_grad():  # the decision (first answer token, largest weight of its turn) of each row
-            keep = torch.ones_like(r, dtype=torch.bool)
-            keep[1:] = r[1:] != r[:-1]
+            keep = c + 1 == data['decision'][idx][r]
             loss_sum += loss.detach()
             right += (z[keep].argmax(-1) == target[keep]).sum()
             count += keep.sum()
@@ -431,7 +495,7 @@ def main():
         if out_of_time:
             say(stopped='out of time', step=step + 1)
             break
-    summary = {'config': cfg, 'check': check, 'checkMaxAbsDiff': worst, 'rows': {d: v['rows'] for d, v in sets.items()}, 'history': history,
+    summary = {'config': cfg, 'parameters': sum(p.numel() for _, p in params), 'check': check, 'checkMaxAbsDiff': worst, 'rows': {d: v['rows'] for d, v in sets.items()}, 'history': history,
                'stepsPerSecond': round(history[-1]['step'] / max(1e-9, time.time() - train_started), 2) if history else None}
     if out_file:
         json.dump(summary, open(out_file, 'w'), indent=1)

@@ -28,7 +28,7 @@ while IFS=$'\t' read -r dir mix negatives rows; do
   pids=()
   for i in $(seq 0 $((shards - 1))); do
     /tmp/node .gpu/dumpRecognition.mjs --set train --seed "${TRAIN_SEED:-11}" --start $((i * each)) --count "$each" \
-      --mix "$mix" --negatives "$negatives" --out "$root/$dir/train-$(printf %02d "$i")" < /dev/null &
+      --mix "$mix" --negatives "$negatives" --width "${WIDTH:-160}" --out "$root/$dir/train-$(printf %02d "$i")" < /dev/null &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
