@@ -8,7 +8,7 @@
  * turns; in a turn the first answer token — the decision: "Yes"/"No", "A"/"B", the value named —
  * gets DECISION_SHARE of the turn's weight and the other tokens share the rest.
  */
-import { expandImageTokens, llavaV1TrainingPrompt } from '../models/prompts.ts';
+import { expandImageTokens, LLAVA_V1_SYSTEM_PROMPT, llavaV1TrainingPrompt } from '../models/prompts.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import type { CorpusTurn } from '../world/index.ts';
 
@@ -29,12 +29,30 @@ export interface EncodedSample {
   readonly decisions: number[];
 }
 
-export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], image: boolean, imageTokenId: number, imageTokens: number): EncodedSample {
+export interface EncodeOptions {
+  /**
+   * Language-model loss on the prompt's own tokens too (after the system prompt, not the
+   * picture): they share this weight per sample, the answers keep 1. Default 0 (answers only, as
+   * LLaVA's instruction tuning). A decoder trained from random has never read text otherwise; the
+   * GPU reference saw the decisions learned a little faster with it (bench/peer/README.md).
+   */
+  readonly promptLoss?: number;
+}
+
+export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], image: boolean, imageTokenId: number, imageTokens: number, options: EncodeOptions = {}): EncodedSample {
   const { text, answerSpans } = llavaV1TrainingPrompt(turns, { image });
   const { ids, offsets } = tokenizer.encodeWithOffsets(text);
   const labels = new Array<number>(ids.length).fill(-100);
   const weights = new Array<number>(ids.length).fill(0);
   const decisions = new Array<number>(ids.length).fill(NOT_A_DECISION);
+  const promptLoss = options.promptLoss ?? 0;
+  if (promptLoss > 0) {
+    const prompt: number[] = [];
+    offsets.forEach(([start, end], t) => {
+      if (end > start && start >= LLAVA_V1_SYSTEM_PROMPT.length && ids[t] !== imageTokenId && !answerSpans.some((span) => start < span.end && end > span.start)) prompt.push(t);
+    });
+    for (const t of prompt) { labels[t] = ids[t]; weights[t] = promptLoss / prompt.length; }
+  }
   const turnShare = 1 / answerSpans.length;
   for (const [turn, span] of answerSpans.entries()) {
     const decision = turns[turn].user.includes('Options:') ? LETTER_DECISION : DECISION;

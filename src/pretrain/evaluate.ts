@@ -112,10 +112,15 @@ export class BaseModelScorer {
     return this.model.logitsAt(hidden, [ids.length - 1]);
   }
 
+  /** logit(A) − logit(B) of the first answer token: > 0 means the model picks option A. */
+  optionMargin(question: string, image: Float32Array | null): number {
+    const z = this.firstLogits(question, image);
+    return z[this.tokenA] - z[this.tokenB];
+  }
+
   /** True when the model picks option A over B. */
   choosesA(question: string, image: Float32Array | null): boolean {
-    const z = this.firstLogits(question, image);
-    return z[this.tokenA] > z[this.tokenB];
+    return this.optionMargin(question, image) > 0;
   }
 
   /** logit(Yes) − logit(No) of the first answer token: > 0 means "Yes". */
@@ -178,6 +183,32 @@ export function recognitionItem(seed: number, i: number, split: WorldSplit, desc
   return { question: `${prefix}${recognitionEvalQuestion(name)}`, subject, distance, scenes: [positive, lookAlike, otherKind] };
 }
 
+/** A two-option question of the held-out measurement; `correctIsA`: the right answer is "A". */
+export interface TwoOptionItem {
+  readonly prompt: string;
+  readonly correctIsA: boolean;
+}
+
+/** Item `i` of the mcq measurement: a question about an attribute of the one individual in `scene`. */
+export function mcqItem(seed: number, i: number, split: WorldSplit): TwoOptionItem & { readonly scene: SceneSpec } {
+  const rng = Rng.from('pretrain-eval-mcq', seed, i);
+  const ind = heldOutIndividual(rng, split);
+  const scene = composeScene(rng, [ind], { occlusionChance: 0 });
+  const ref = entityReferences(renderScene(scene).description)[0].byKind!;
+  const choice = randomAttributeChoice(rng, ind);
+  return { ...twoOptions(rng, attributeQuestion(ref, ind, choice.attribute), choice.correct, choice.wrong), scene };
+}
+
+/** Item `i` of the text-QA measurement: a two-option question answered from the description in the prompt, no picture. */
+export function textQaItem(seed: number, i: number, split: WorldSplit): TwoOptionItem {
+  const rng = Rng.from('pretrain-eval-text', seed, i);
+  const ind = heldOutIndividual(rng, split);
+  const name = rng.pick(NAMES);
+  const choice = randomAttributeChoice(rng, ind);
+  const { prompt, correctIsA } = twoOptions(rng, attributeQuestion(subjectRef(name), ind, choice.attribute), choice.correct, choice.wrong);
+  return { prompt: `${name} is ${describeIndividual(ind)}. ${prompt}`, correctIsA };
+}
+
 export type ScoredMetrics = Omit<BaseModelMetrics, 'captions'>;
 
 /** The first-token measurements (no generation): synchronous, usable inside a training loop. */
@@ -187,12 +218,7 @@ export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptio
   // Two-option questions about the picture.
   let mcqRight = 0;
   for (let i = 0; i < items; i++) {
-    const rng = Rng.from('pretrain-eval-mcq', options.seed, i);
-    const ind = heldOutIndividual(rng, split);
-    const scene = composeScene(rng, [ind], { occlusionChance: 0 });
-    const ref = entityReferences(renderScene(scene).description)[0].byKind!;
-    const choice = randomAttributeChoice(rng, ind);
-    const { prompt, correctIsA } = twoOptions(rng, attributeQuestion(ref, ind, choice.attribute), choice.correct, choice.wrong);
+    const { prompt, correctIsA, scene } = mcqItem(options.seed, i, split);
     if (scorer.choosesA(prompt, scorer.features(scene)) === correctIsA) mcqRight++;
   }
   const recognition = (described: boolean): RecognitionScore => {
@@ -224,12 +250,8 @@ export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptio
   // Text-only questions answered from a description.
   let textRight = 0;
   for (let i = 0; i < items; i++) {
-    const rng = Rng.from('pretrain-eval-text', options.seed, i);
-    const ind = heldOutIndividual(rng, split);
-    const name = rng.pick(NAMES);
-    const choice = randomAttributeChoice(rng, ind);
-    const { prompt, correctIsA } = twoOptions(rng, attributeQuestion(subjectRef(name), ind, choice.attribute), choice.correct, choice.wrong);
-    if (scorer.choosesA(`${name} is ${describeIndividual(ind)}. ${prompt}`, null) === correctIsA) textRight++;
+    const { prompt, correctIsA } = textQaItem(options.seed, i, split);
+    if (scorer.choosesA(prompt, null) === correctIsA) textRight++;
   }
   return { mcq: mcqRight / items, recognition: recognition(true), textQa: textRight / items, unknownName: recognition(false), items };
 }

@@ -11,6 +11,11 @@
  *   --stage1-steps N / --stage2-steps N   schedule lengths (default 2400 / 5000)
  *   --stage1-lr LR     stage 1's peak learning rate (default 5e-3)
  *   --tokens-per-step N  packed tokens per stage-2 step (default 4096, ~58 samples)
+ *   --stage2-lr LR     stage 2's peak learning rate (default 1e-3; 5e-4 to continue a trained decoder)
+ *   --prompt-loss W    stage 2 also learns to predict the prompt's tokens, weight W per sample (default 0)
+ *   --language-from DIR  a fresh stage 2 starts its projector and decoder from DIR's weights (a model
+ *                      folder with the same shapes and tokenizer), the tower from stage 1: keeps
+ *                      what a trained decoder knows when the tower is retrained
  *   --eval             measure the model in --out after training (or alone with --stage eval)
  *   --eval-items N     items per measurement (default 200)
  *   --recognition-focus-from F  share of the stage-2 schedule after which recognition dominates (default 0.6)
@@ -29,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { getKernels } from '../engine/backend.ts';
 import type { ConvVisionTower } from '../models/convVisionTower.ts';
 import type { LlavaModel } from '../models/llava.ts';
+import type { LlavaConfig } from '../models/config.ts';
 import { loadLlava } from '../models/loadLlava.ts';
 import { createRandomLlava } from '../models/randomLlava.ts';
 import { saveLlava } from '../models/saveLlava.ts';
@@ -79,6 +85,12 @@ export interface PretrainOptions {
   readonly stopRequested?: () => boolean;
   /** Stage 1's peak learning rate (default 5e-3). */
   readonly stage1Lr?: number;
+  /** Stage 2's peak learning rate (default 1e-3). */
+  readonly stage2Lr?: number;
+  /** Weight per sample of a language-model loss on the prompt's tokens in stage 2 (default 0). */
+  readonly promptLoss?: number;
+  /** A model folder whose projector and decoder a fresh stage 2 starts from (the tower comes from stage 1). */
+  readonly languageFrom?: string;
   /** Stage-1 batch (default 64) and vocabulary (default 1536), for tests. */
   readonly stage1Batch?: number;
   readonly vocabSize?: number;
@@ -115,6 +127,24 @@ function warmStart(options: PretrainOptions): { step: number; nextSample: number
   const summary = JSON.parse(readFileSync(file, 'utf8')) as { seed?: number; size?: string; stage1?: Record<string, unknown>; stage2?: { step?: number; samples?: number } };
   if (summary.seed !== options.seed || summary.size !== options.size || !summary.stage1 || !summary.stage2?.step) return null;
   return { step: summary.stage2.step, nextSample: summary.stage2.samples ?? 0, stage1: summary.stage1 };
+}
+
+/**
+ * A model folder's weights as the start of a fresh stage 2 (its tower is replaced by stage 1's
+ * after): refused unless its tokenizer is the one in `out` and its shapes are `config`'s.
+ */
+function loadLanguageSide(dir: string, out: string, config: LlavaConfig): LlavaModel {
+  const tokenizerFile = join(dir, 'tokenizer.json');
+  if (!existsSync(tokenizerFile)) throw new Error(`--language-from ${dir}: no tokenizer.json there`);
+  if (readFileSync(tokenizerFile, 'utf8') !== readFileSync(join(out, 'tokenizer.json'), 'utf8')) {
+    throw new Error(`--language-from ${dir}: its tokenizer.json differs from ${join(out, 'tokenizer.json')}; the decoder's rows would mean other tokens`);
+  }
+  const { model } = loadLlava(dir, { dtype: 'float32' });
+  const mismatch = (['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'vocabSize'] as const).find((k) => model.decoder.config[k] !== config.text[k]);
+  if (mismatch) throw new Error(`--language-from ${dir}: its decoder's ${mismatch} is ${model.decoder.config[mismatch]}, this model's ${config.text[mismatch]}`);
+  const sorted = (o: object) => JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+  if (sorted(model.config.vision) !== sorted(config.vision)) throw new Error(`--language-from ${dir}: its vision tower has another shape than this model's`);
+  return model;
 }
 
 function exportModel(model: LlavaModel, options: PretrainOptions, summary: Record<string, unknown>): void {
@@ -154,8 +184,14 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
   const stage2Dir = join(seedCache, 'stage2');
   // A fresh clone has the committed model folder but not the git-ignored checkpoints: continue
   // from the folder's weights (fresh optimizer moments) at the steps its summary records.
-  const warm = options.resume && !findCheckpoint(stage1Dir) && !findCheckpoint(stage2Dir) ? warmStart(options) : null;
-  const model = warm ? loadLlava(options.out, { dtype: 'float32' }).model : createRandomLlava(config, { seed: options.seed, std: 0.02 });
+  const warm = options.resume && !options.languageFrom && !findCheckpoint(stage1Dir) && !findCheckpoint(stage2Dir) ? warmStart(options) : null;
+  const languageFrom = options.languageFrom && !(options.resume && findCheckpoint(stage2Dir)) ? options.languageFrom : null;
+  const model = warm
+    ? loadLlava(options.out, { dtype: 'float32' }).model
+    : languageFrom
+      ? loadLanguageSide(languageFrom, options.out, config)
+      : createRandomLlava(config, { seed: options.seed, std: 0.02 });
+  if (languageFrom) progressLine(quiet, `[pretrain] projector and decoder from ${languageFrom}; the tower from stage 1`);
   const tower = model.visionTower as ConvVisionTower;
   if (warm) {
     progressLine(quiet, `[pretrain] no checkpoints in ${seedCache}: continuing from the weights in ${options.out} (stage 2 step ${warm.step}, sample ${warm.nextSample}; optimizer moments start over)`);
@@ -184,6 +220,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     const result = await trainInstructStage(model, tokenizer, {
       seed: options.seed, checkpointDir: stage2Dir, resume: options.resume, totalSteps: options.stage2Steps,
       minutes: options.minutes ?? 150, stopRequested: options.stopRequested, tokensPerStep: options.tokensPerStep, log, quiet,
+      lr: options.stage2Lr, promptLoss: options.promptLoss,
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
       start: warm ?? undefined,
@@ -260,6 +297,9 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'stage1-steps': { type: 'string', default: '2400' },
       'stage2-steps': { type: 'string', default: '5000' },
       'stage1-lr': { type: 'string' },
+      'stage2-lr': { type: 'string' },
+      'prompt-loss': { type: 'string' },
+      'language-from': { type: 'string' },
       'tokens-per-step': { type: 'string', default: '4096' },
       eval: { type: 'boolean', default: false },
       'eval-items': { type: 'string', default: '200' },
@@ -290,6 +330,9 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     stage1Steps: int('stage1-steps', values['stage1-steps']),
     stage2Steps: int('stage2-steps', values['stage2-steps']),
     ...(values['stage1-lr'] === undefined ? {} : { stage1Lr: int('stage1-lr', values['stage1-lr']) }),
+    ...(values['stage2-lr'] === undefined ? {} : { stage2Lr: int('stage2-lr', values['stage2-lr']) }),
+    ...(values['prompt-loss'] === undefined ? {} : { promptLoss: int('prompt-loss', values['prompt-loss']) }),
+    ...(values['language-from'] === undefined ? {} : { languageFrom: values['language-from'] }),
     tokensPerStep: int('tokens-per-step', values['tokens-per-step']),
     eval: values.eval!,
     evalItems: int('eval-items', values['eval-items']),

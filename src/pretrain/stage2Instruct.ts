@@ -44,6 +44,8 @@ export interface Stage2Options {
   /** Most tokens in one packed forward (default 512): attention costs T² per sequence. */
   readonly microTokens?: number;
   readonly lr?: number; // default 1e-3
+  /** Weight of a language-model loss on the prompt's tokens per sample (encodeTurns; default 0). */
+  readonly promptLoss?: number;
   readonly warmupSteps?: number; // default 100 (a tenth of a shorter schedule)
   readonly checkpointEvery?: number; // default 50
   /** Corpus options other than seed/count (task mix, recognition negatives). */
@@ -116,7 +118,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
     for (;;) {
       const item: { sample: CorpusSample; encoded: EncodedSample } = carried ?? (() => {
         const sample = instructionSample(step >= focusFrom ? focusedCorpus : corpus, nextSample);
-        return { sample, encoded: encodeTurns(tokenizer, sample.turns, sample.image !== undefined, imageTokenId, imageTokens) };
+        return { sample, encoded: encodeTurns(tokenizer, sample.turns, sample.image !== undefined, imageTokenId, imageTokens, { promptLoss: options.promptLoss }) };
       })();
       if (!carried) nextSample++;
       carried = null;

@@ -46,3 +46,25 @@ test('encodeTurns: answers labelled, one decision per turn, the option letter ma
   assert.deepEqual(packed.decisions, [...plain.decisions, ...pictured.decisions]);
   assert.deepEqual(packed.labels, [...plain.labels, ...pictured.labels]);
 });
+
+test('encodeTurns with promptLoss: the questions\' tokens are labels too, sharing that weight; not the system prompt, not the picture', async () => {
+  const tokenizer = await Tokenizer.fromDirectory(join(repoRoot, 'models', 'yollava-world'));
+  const imageTokenId = tokenizer.tokenToId('<image>')!;
+  const plain = encodeTurns(tokenizer, turns, true, imageTokenId, 16);
+  const withPrompt = encodeTurns(tokenizer, turns, true, imageTokenId, 16, { promptLoss: 0.5 });
+  assert.deepEqual(withPrompt.ids, plain.ids);
+  assert.deepEqual(withPrompt.decisions, plain.decisions);
+  const promptAt = withPrompt.ids.flatMap((_, t) => (plain.labels[t] === -100 && withPrompt.labels[t] !== -100 ? [t] : []));
+  assert.ok(promptAt.length > 20, `${promptAt.length} prompt labels`);
+  const promptText = tokenizer.decode(promptAt.map((t) => withPrompt.ids[t]));
+  assert.ok(promptText.includes('Options') && promptText.includes('Describe the dog'), promptText);
+  assert.ok(!promptText.includes('curious human'), 'the shared system prompt is not a label');
+  for (const t of promptAt) {
+    assert.notEqual(withPrompt.ids[t], imageTokenId);
+    assert.equal(withPrompt.labels[t], withPrompt.ids[t]);
+  }
+  // the answers keep their weights; the prompt's add up to promptLoss
+  withPrompt.weights.forEach((w, t) => { if (plain.labels[t] !== -100) assert.equal(w, plain.weights[t]); });
+  const promptWeight = promptAt.reduce((sum, t) => sum + withPrompt.weights[t], 0);
+  assert.ok(Math.abs(promptWeight - 0.5) < 1e-9, `prompt weight ${promptWeight}`);
+});

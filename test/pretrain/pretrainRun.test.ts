@@ -122,6 +122,32 @@ test('warm start: stage 1 goes on from the model folder\'s tower with new heads,
   assert.ok(moved > 1e-5, `the shipped tower changed by ${moved}`);
 });
 
+test('--language-from: a fresh stage 2 starts its projector and decoder from another folder, the tower from stage 1; a foreign tokenizer is refused', async (t) => {
+  const dir = tempDir(t);
+  const donor = options(join(dir, 'donor'), { stage1Steps: 5, stage2Steps: 10 });
+  await pretrain(donor);
+  const donorWeights = readSafetensors(join(dir, 'donor', 'model', 'model.safetensors'));
+  // A new model: its own stage 1, then stage 2 from the donor's language side, zero steps.
+  const fresh = options(join(dir, 'fresh'), { stage1Steps: 6, stage2Steps: 10, languageFrom: join(dir, 'donor', 'model') });
+  await pretrain({ ...fresh, stage: '1' });
+  await pretrain({ ...fresh, stage: '2', minutes: 0 });
+  const freshWeights = readSafetensors(join(dir, 'fresh', 'model', 'model.safetensors'));
+  const maxDiff = (name: string) => {
+    const x = donorWeights.get(name)!.data as Float32Array;
+    const y = freshWeights.get(name)!.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+    return worst;
+  };
+  assert.equal(maxDiff('model.multi_modal_projector.linear_1.weight'), 0);
+  assert.equal(maxDiff('model.language_model.layers.0.self_attn.q_proj.weight'), 0);
+  assert.equal(maxDiff('lm_head.weight'), 0);
+  assert.ok(maxDiff('model.vision_tower.stem.weight') > 1e-5, 'the tower is the new stage 1\'s');
+  // Another vocabulary size means another tokenizer: refused with the file named.
+  const other = options(join(dir, 'other'), { stage1Steps: 2, stage2Steps: 2, vocabSize: 500, languageFrom: join(dir, 'donor', 'model') });
+  await assert.rejects(pretrain(other), /--language-from .*tokenizer\.json differs/);
+});
+
 test('--mix names the stage-2 tasks and their weights; the rest get 0; bad names and weights are refused', () => {
   const mix = parseMix('description_text=1, kind_text=0.25');
   assert.equal(mix.description_text, 1);
