@@ -55,7 +55,7 @@ export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], 
   }
   const turnShare = 1 / answerSpans.length;
   for (const [turn, span] of answerSpans.entries()) {
-    const decision = turns[turn].user.includes('Options:') ? LETTER_DECISION : DECISION;
+    const decision = turns[turn].user.includes('Please give a single character') ? LETTER_DECISION : DECISION;
     const inSpan: number[] = [];
     offsets.forEach(([start, end], t) => { if (end > start && start < span.end && end > span.start) inSpan.push(t); });
     inSpan.forEach((t, k) => {

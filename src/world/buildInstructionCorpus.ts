@@ -49,6 +49,7 @@ export const CORPUS_TASKS = [
   'description_text',
   'description_image',
   'kind_text',
+  'option_match',
 ] as const;
 export type CorpusTask = (typeof CORPUS_TASKS)[number];
 
@@ -67,6 +68,8 @@ export const DEFAULT_CORPUS_MIX: Readonly<Record<CorpusTask, number>> = {
   description_text: 0.12,
   description_image: 0.07,
   kind_text: 0.04,
+  // Off by default (a weight of 0 leaves every other task's samples as they were).
+  option_match: 0,
 };
 
 export const DEFAULT_KIND_WEIGHTS: Readonly<Record<Kind, number>> = {
@@ -240,6 +243,8 @@ class CorpusContext {
         return this.descriptionImage();
       case 'kind_text':
         return this.kindText();
+      case 'option_match':
+        return this.optionMatch();
     }
   }
 
@@ -557,6 +562,32 @@ class CorpusContext {
     if (form === 3) return { user: `What kind of subject is ${ref.name}?`, assistant: capitalize(KIND_PHRASE[ind.kind]) };
     const attribute = this.pickUnasked(this.askableAttributes(ind), asked);
     return { user: attributeQuestion(ref, ind, attribute), assistant: attributeAnswer(ind, attribute) };
+  }
+
+  /**
+   * The last step of every two-option question alone, text only: which letter holds a named
+   * value ("Which option says "A blue scarf"?" → "B"), and what a letter holds ("What does option
+   * A say?" → "Short"). A decoder trained from random answered no held-out two-option question
+   * above chance for 300k+ samples (bench/peer/README.md); this teaches the letter apart from
+   * finding the value.
+   */
+  private optionMatch(): CorpusSample {
+    const ind = this.individual();
+    const turns: CorpusTurn[] = [];
+    const turnCount = 1 + this.rng.weightedIndex([0.4, 0.35, 0.25]);
+    for (let k = 0; k < turnCount; k++) {
+      const attributes = this.askableAttributes(ind).filter((a) => distractorValues(ind, a).length > 0);
+      const attribute = this.rng.pick(attributes);
+      const values = [attributeAnswer(ind, attribute), attributeValueAnswer(ind, attribute, this.rng.pick(distractorValues(ind, attribute)))];
+      const [a, b] = this.rng.chance(0.5) ? values : [values[1], values[0]];
+      const askedIsA = this.rng.chance(0.5);
+      if (this.rng.chance(0.7)) {
+        turns.push({ user: multipleChoicePrompt(`Which option says "${askedIsA ? a : b}"?`, a, b), assistant: askedIsA ? 'A' : 'B' });
+      } else {
+        turns.push({ user: `Options:\nA. ${a}\nB. ${b}\nWhat does option ${askedIsA ? 'A' : 'B'} say?`, assistant: askedIsA ? a : b });
+      }
+    }
+    return { task: 'option_match', turns: dedupe(turns) };
   }
 
   private descriptionText(): CorpusSample {

@@ -6,6 +6,7 @@ import {
   attributeQuestion,
   buildInstructionCorpus,
   CORPUS_TASKS,
+  DEFAULT_CORPUS_MIX,
   createWorldSplit,
   describeIndividual,
   entityIndividual,
@@ -36,12 +37,43 @@ const sceneOf = (s: CorpusSample): SceneDescription => {
 test('every task appears, roughly in its share; image tasks carry a scene, text tasks none', () => {
   const counts = new Map<string, number>();
   for (const s of samples) counts.set(s.task, (counts.get(s.task) ?? 0) + 1);
-  for (const task of CORPUS_TASKS) assert.ok((counts.get(task) ?? 0) >= 20, `${task}: ${counts.get(task)}`);
-  assert.ok(counts.get('recognition')! > 450);
-  for (const s of samples) {
-    assert.ok(s.turns.length >= 1);
-    assert.equal(s.image === undefined, s.task === 'description_text' || s.task === 'kind_text', s.task);
+  for (const task of CORPUS_TASKS) {
+    if (DEFAULT_CORPUS_MIX[task] === 0) assert.equal(counts.get(task), undefined, `${task} is off by default`);
+    else assert.ok((counts.get(task) ?? 0) >= 20, `${task}: ${counts.get(task)}`);
   }
+  assert.ok(counts.get('recognition')! > 450);
+  const textOnly = new Set(['description_text', 'kind_text', 'option_match']);
+  const all = [...samples, ...buildInstructionCorpus({ seed: 3, count: 100, mix: { option_match: 1 } })];
+  for (const s of all) {
+    assert.ok(s.turns.length >= 1);
+    assert.equal(s.image === undefined, textOnly.has(s.task), s.task);
+  }
+});
+
+test('option_match: the letter that holds a named value, or the value a letter holds, both options of one attribute', () => {
+  const only = [...buildInstructionCorpus({ seed: 5, count: 200, mix: Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'option_match' ? 1 : 0])) })];
+  let letters = 0;
+  let values = 0;
+  for (const s of only) {
+    assert.equal(s.task, 'option_match');
+    for (const turn of s.turns) {
+      const options = /A\. (.*)\nB\. (.*)\n/.exec(turn.user);
+      assert.ok(options, turn.user);
+      const [, a, b] = options;
+      assert.notEqual(a, b);
+      const named = /Which option says "(.*)"\?/.exec(turn.user);
+      if (named) {
+        letters++;
+        assert.equal(turn.assistant, named[1] === a ? 'A' : 'B', turn.user);
+        assert.ok(named[1] === a || named[1] === b);
+      } else {
+        values++;
+        const letter = /What does option ([AB]) say\?/.exec(turn.user)![1];
+        assert.equal(turn.assistant, letter === 'A' ? a : b, turn.user);
+      }
+    }
+  }
+  assert.ok(letters > 100 && values > 50, `${letters} letter turns, ${values} value turns`);
 });
 
 test('the mix is configurable per task', () => {
