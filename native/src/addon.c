@@ -506,6 +506,129 @@ static napi_value js_rms_norm_backward(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/* The conv shape of (batch, height, width, channels, kernel, stride, padding) at argument `first`. */
+static bool read_conv_shape(call *c, size_t first, size_t *batch, conv_shape *s) {
+  int values[7];
+  static const char *const names[7] = {"batch", "height", "width", "channels", "kernel", "stride", "padding"};
+  for (int i = 0; i < 7; i++)
+    if (!read_int(c, first + (size_t)i, names[i], i == 6 ? 0 : 1, &values[i])) return false;
+  const int64_t padded_h = (int64_t)values[1] + 2 * (int64_t)values[6], padded_w = (int64_t)values[2] + 2 * (int64_t)values[6];
+  if (padded_h < values[4] || padded_w < values[4])
+    return RANGE_ERROR(c->env, c->op, "a %d×%d kernel does not fit a %d×%d map with padding %d", values[4], values[4],
+                       values[1], values[2], values[6]);
+  *batch = (size_t)values[0];
+  s->height = (size_t)values[1];
+  s->width = (size_t)values[2];
+  s->channels = (size_t)values[3];
+  s->kernel = (size_t)values[4];
+  s->stride = (size_t)values[5];
+  s->padding = (size_t)values[6];
+  s->out_height = (size_t)((padded_h - values[4]) / values[5] + 1);
+  s->out_width = (size_t)((padded_w - values[4]) / values[5] + 1);
+  return true;
+}
+
+/* im2col(col, input, batch, height, width, channels, kernel, stride, padding) */
+static napi_value js_im2col(napi_env env, napi_callback_info info) {
+  call c;
+  array_view col, input;
+  size_t batch;
+  conv_shape s;
+  if (!read_call(env, info, "im2col", 9, &c) || !read_f32_array(&c, 0, "col", &col) ||
+      !read_f32_array(&c, 1, "input", &input) || !read_conv_shape(&c, 2, &batch, &s))
+    return NULL;
+  const matrix_view views[2] = {span("col", col, batch * s.out_height * s.out_width * s.kernel * s.kernel * s.channels),
+                                span("input", input, batch * s.height * s.width * s.channels)};
+  if (!check_length(&c, &views[0], "batch·outH·outW·k·k·C") || !check_length(&c, &views[1], "batch·H·W·C") ||
+      !check_disjoint(&c, views, 2, 1))
+    return NULL;
+  ops_im2col(col.data, input.data, batch, &s);
+  return undefined_value(env);
+}
+
+/* col2imAdd(dInput, col, batch, height, width, channels, kernel, stride, padding) */
+static napi_value js_col2im_add(napi_env env, napi_callback_info info) {
+  call c;
+  array_view dinput, col;
+  size_t batch;
+  conv_shape s;
+  if (!read_call(env, info, "col2imAdd", 9, &c) || !read_f32_array(&c, 0, "dInput", &dinput) ||
+      !read_f32_array(&c, 1, "col", &col) || !read_conv_shape(&c, 2, &batch, &s))
+    return NULL;
+  const matrix_view views[2] = {span("dInput", dinput, batch * s.height * s.width * s.channels),
+                                span("col", col, batch * s.out_height * s.out_width * s.kernel * s.kernel * s.channels)};
+  if (!check_length(&c, &views[0], "batch·H·W·C") || !check_length(&c, &views[1], "batch·outH·outW·k·k·C") ||
+      !check_disjoint(&c, views, 2, 1))
+    return NULL;
+  ops_col2im_add(dinput.data, col.data, batch, &s);
+  return undefined_value(env);
+}
+
+static bool read_groups(call *c, size_t index, int C, int *G) {
+  if (!read_int(c, index, "G", 1, G)) return false;
+  if (C % *G != 0) return RANGE_ERROR(c->env, c->op, "C = %d channels do not split into G = %d groups", C, *G);
+  return true;
+}
+
+/* groupNormForward(out, mean | null, rstd | null, x, weight, bias, N, P, C, G, eps) */
+static napi_value js_group_norm_forward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view out, mean, rstd, x, weight, bias;
+  int N, P, C, G;
+  double eps;
+  if (!read_call(env, info, "groupNormForward", 11, &c) || !read_f32_array(&c, 0, "out", &out) ||
+      !read_optional_f32_array(&c, 1, "mean", &mean) || !read_optional_f32_array(&c, 2, "rstd", &rstd) ||
+      !read_f32_array(&c, 3, "x", &x) || !read_f32_array(&c, 4, "weight", &weight) ||
+      !read_f32_array(&c, 5, "bias", &bias) || !read_int(&c, 6, "N", 0, &N) || !read_int(&c, 7, "P", 1, &P) ||
+      !read_int(&c, 8, "C", 1, &C) || !read_groups(&c, 9, C, &G) || !read_number(&c, 10, "eps", &eps))
+    return NULL;
+  const size_t count = (size_t)N * P * C, stats = (size_t)N * G;
+  matrix_view views[6] = {span("out", out, count), span("mean", mean, mean.data ? stats : 0),
+                          span("rstd", rstd, rstd.data ? stats : 0), span("x", x, count),
+                          span("weight", weight, (size_t)C), span("bias", bias, (size_t)C)};
+  if (!check_length(&c, &views[0], "N×P×C") || (mean.data && !check_length(&c, &views[1], "N×G")) ||
+      (rstd.data && !check_length(&c, &views[2], "N×G")) || !check_length(&c, &views[3], "N×P×C") ||
+      !check_length(&c, &views[4], "C") || !check_length(&c, &views[5], "C"))
+    return NULL;
+  /* out may be x itself (each image's statistics are taken before it is written), not a shifted view of it */
+  if (out.data == x.data) views[3].array.data = NULL;
+  if (!check_disjoint(&c, views, 6, 3)) return NULL;
+  if (!(eps >= 0)) { throw_error(env, true, "groupNormForward", "eps must be a non-negative number, got %g", eps); return NULL; }
+  ops_group_norm_forward(out.data, mean.data, rstd.data, x.data, weight.data, bias.data, (size_t)N, (size_t)P, (size_t)C,
+                         (size_t)G, eps);
+  return undefined_value(env);
+}
+
+/* groupNormBackward(dx, dWeight | null, dBias | null, dOut, x, mean, rstd, weight, N, P, C, G) */
+static napi_value js_group_norm_backward(napi_env env, napi_callback_info info) {
+  call c;
+  array_view dx, dweight, dbias, dout, x, mean, rstd, weight;
+  int N, P, C, G;
+  if (!read_call(env, info, "groupNormBackward", 12, &c) || !read_f32_array(&c, 0, "dx", &dx) ||
+      !read_optional_f32_array(&c, 1, "dWeight", &dweight) || !read_optional_f32_array(&c, 2, "dBias", &dbias) ||
+      !read_f32_array(&c, 3, "dOut", &dout) || !read_f32_array(&c, 4, "x", &x) ||
+      !read_f32_array(&c, 5, "mean", &mean) || !read_f32_array(&c, 6, "rstd", &rstd) ||
+      !read_f32_array(&c, 7, "weight", &weight) || !read_int(&c, 8, "N", 0, &N) || !read_int(&c, 9, "P", 1, &P) ||
+      !read_int(&c, 10, "C", 1, &C) || !read_groups(&c, 11, C, &G))
+    return NULL;
+  const size_t count = (size_t)N * P * C, stats = (size_t)N * G;
+  const matrix_view views[8] = {span("dx", dx, count), span("dWeight", dweight, dweight.data ? (size_t)C : 0),
+                                span("dBias", dbias, dbias.data ? (size_t)C : 0), span("dOut", dout, count),
+                                span("x", x, count), span("mean", mean, stats), span("rstd", rstd, stats),
+                                span("weight", weight, (size_t)C)};
+  if (!check_length(&c, &views[0], "N×P×C") || (dweight.data && !check_length(&c, &views[1], "C")) ||
+      (dbias.data && !check_length(&c, &views[2], "C")) || !check_length(&c, &views[3], "N×P×C") ||
+      !check_length(&c, &views[4], "N×P×C") || !check_length(&c, &views[5], "N×G") ||
+      !check_length(&c, &views[6], "N×G") || !check_length(&c, &views[7], "C") || !check_disjoint(&c, views, 8, 3))
+    return NULL;
+  if (ops_group_norm_backward(dx.data, dweight.data, dbias.data, dout.data, x.data, mean.data, rstd.data, weight.data,
+                              (size_t)N, (size_t)P, (size_t)C, (size_t)G) != 0) {
+    throw_error(env, true, "groupNormBackward", "out of memory");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
 static napi_value int_value(napi_env env, int64_t number) {
   napi_value value;
   napi_create_int64(env, number, &value);
@@ -606,6 +729,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"swigluBackward", NULL, js_swiglu_backward, NULL, NULL, NULL, napi_default, NULL},
       {"rmsNormForward", NULL, js_rms_norm_forward, NULL, NULL, NULL, napi_default, NULL},
       {"rmsNormBackward", NULL, js_rms_norm_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"im2col", NULL, js_im2col, NULL, NULL, NULL, napi_default, NULL},
+      {"col2imAdd", NULL, js_col2im_add, NULL, NULL, NULL, napi_default, NULL},
+      {"groupNormForward", NULL, js_group_norm_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"groupNormBackward", NULL, js_group_norm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},

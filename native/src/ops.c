@@ -554,3 +554,94 @@ void ops_rms_norm_backward(float *dx, float *dw, const float *dout, const float 
   rows_job job = {dx, dout, x, rstd, (float *)w, NULL, NULL, C, 0, 0};
   run_rows(rms_backward_chunk, &job, T);
 }
+
+/* ---- convolution helpers and GroupNorm, threaded over the images of a batch ---------------- */
+
+typedef struct {
+  float *out;
+  const float *in;
+  const conv_shape *shape;
+} conv_job;
+
+/* Images per chunk: all of them when the batch is small, else enough for ~64K values each. */
+static size_t images_chunk(size_t images, size_t image_elements) {
+  if (thread_count <= 1 || images * image_elements < (1 << 16)) return images;
+  const size_t chunk = 65536 / (image_elements ? image_elements : 1);
+  return chunk ? chunk : 1;
+}
+
+static void im2col_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const conv_job *job = context;
+  im2col_images(job->out, job->in, job->shape, begin, end);
+}
+
+void ops_im2col(float *col, const float *input, size_t batch, const conv_shape *s) {
+  conv_job job = {col, input, s};
+  const size_t per_image = s->out_height * s->out_width * s->kernel * s->kernel * s->channels;
+  pool_run_then_sleep(im2col_chunk, &job, batch, images_chunk(batch, per_image), thread_count);
+}
+
+static void col2im_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const conv_job *job = context;
+  col2im_add_images(job->out, job->in, job->shape, begin, end);
+}
+
+void ops_col2im_add(float *dinput, const float *col, size_t batch, const conv_shape *s) {
+  conv_job job = {dinput, col, s};
+  const size_t per_image = s->out_height * s->out_width * s->kernel * s->kernel * s->channels;
+  pool_run_then_sleep(col2im_chunk, &job, batch, images_chunk(batch, per_image), thread_count);
+}
+
+typedef struct {
+  float *out, *mean, *rstd;
+  const float *x, *w, *b, *dout;
+  double *partials; /* backward: per participant, dw [C] then db [C] */
+  int want_dw, want_db;
+  size_t P, C, G;
+  double eps;
+} group_norm_job;
+
+static void group_norm_forward_chunk(void *context, size_t begin, size_t end, int participant) {
+  (void)participant;
+  const group_norm_job *job = context;
+  group_norm_forward_images(job->out, job->mean, job->rstd, job->x, job->w, job->b, job->P, job->C, job->G, job->eps,
+                            begin, end);
+}
+
+void ops_group_norm_forward(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                            size_t N, size_t P, size_t C, size_t G, double eps) {
+  group_norm_job job = {out, mean, rstd, x, w, b, NULL, NULL, 0, 0, P, C, G, eps};
+  pool_run_then_sleep(group_norm_forward_chunk, &job, N, images_chunk(N, P * C), thread_count);
+}
+
+static void group_norm_backward_chunk(void *context, size_t begin, size_t end, int participant) {
+  const group_norm_job *job = context;
+  double *dw = job->want_dw ? job->partials + (size_t)participant * 2 * job->C : NULL;
+  double *db = job->want_db ? job->partials + (size_t)participant * 2 * job->C + job->C : NULL;
+  group_norm_backward_images(job->out, dw, db, job->dout, job->x, job->mean, job->rstd, job->w, job->P, job->C, job->G,
+                             begin, end);
+}
+
+int ops_group_norm_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *mean,
+                            const float *rstd, const float *w, size_t N, size_t P, size_t C, size_t G) {
+  const int threads = thread_count > 0 ? thread_count : 1;
+  double *partials = calloc((size_t)threads * 2 * C, sizeof(double));
+  if (!partials) return -1;
+  group_norm_job job = {dx, (float *)mean, (float *)rstd, x, w, NULL, dout, partials, dw != NULL, db != NULL, P, C, G, 0};
+  pool_run_then_sleep(group_norm_backward_chunk, &job, N, images_chunk(N, P * C), threads);
+  /* The images' sums in participant order; the reference sums image by image, so the last
+   * bits of dw/db may differ from it (not dx). */
+  for (size_t c = 0; c < C; c++) {
+    double sw = 0, sb = 0;
+    for (int t = 0; t < threads; t++) {
+      sw += partials[(size_t)t * 2 * C + c];
+      sb += partials[(size_t)t * 2 * C + C + c];
+    }
+    if (dw) dw[c] = (float)(dw[c] + sw);
+    if (db) db[c] = (float)(db[c] + sb);
+  }
+  free(partials);
+  return 0;
+}

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "conv.h"
 #include "kernels.h"
 
 void ops_init(void);
@@ -50,5 +51,14 @@ void ops_swiglu_backward(float *dgate_up, const float *dout, const float *gate_u
 void ops_rms_norm_forward(float *out, float *rstd, const float *x, const float *w, size_t T, size_t C, double eps);
 void ops_rms_norm_backward(float *dx, float *dw, const float *dout, const float *x, const float *rstd, const float *w,
                            size_t T, size_t C);
+
+/* Convolution helpers and GroupNorm over channels-last maps (conv.h), threaded over images. */
+void ops_im2col(float *col, const float *input, size_t batch, const conv_shape *s);
+void ops_col2im_add(float *dinput, const float *col, size_t batch, const conv_shape *s);
+void ops_group_norm_forward(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                            size_t N, size_t P, size_t C, size_t G, double eps);
+/* Returns 0, or -1 when scratch memory ran out. dw/db may be NULL; they are added to. */
+int ops_group_norm_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *mean,
+                            const float *rstd, const float *w, size_t N, size_t P, size_t C, size_t G);
 
 #endif

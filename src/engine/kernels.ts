@@ -84,6 +84,25 @@ export interface Kernels {
   /** RMSNorm backward: ADDS into dx, and into dWeight when given. */
   rmsNormBackward?(dx: Float32Array, dWeight: Float32Array | null, dOut: Float32Array, x: Float32Array, rstd: Float32Array, weight: Float32Array, T: number, C: number): void;
 
+  /**
+   * col [batch·outH·outW, k·k·C] = the input patch under each output position of a convolution
+   * over channels-last maps input [batch, H, W, C] (tap-major columns (ky, kx, c), zeros outside).
+   */
+  im2col?(col: Float32Array, input: Float32Array, batch: number, height: number, width: number, channels: number, kernel: number, stride: number, padding: number): void;
+
+  /** dInput [batch, H, W, C] += the transpose of im2col applied to col. */
+  col2imAdd?(dInput: Float32Array, col: Float32Array, batch: number, height: number, width: number, channels: number, kernel: number, stride: number, padding: number): void;
+
+  /**
+   * GroupNorm over x [N, P, C] (G groups of C/G consecutive channels, statistics per image and
+   * group, float64 sums): out = (x − mean)·rstd·weight + bias; mean and rstd [N, G] kept when given.
+   * out may be x itself.
+   */
+  groupNormForward?(out: Float32Array, mean: Float32Array | null, rstd: Float32Array | null, x: Float32Array, weight: Float32Array, bias: Float32Array, N: number, P: number, C: number, G: number, eps: number): void;
+
+  /** GroupNorm backward: ADDS into dx, and into dWeight/dBias when given. */
+  groupNormBackward?(dx: Float32Array, dWeight: Float32Array | null, dBias: Float32Array | null, dOut: Float32Array, x: Float32Array, mean: Float32Array, rstd: Float32Array, weight: Float32Array, N: number, P: number, C: number, G: number): void;
+
   /** Widens f16/bf16 bit patterns (or copies f32) into float32. `dst.length` values are written. */
   toFloat32(src: Float32Array | Uint16Array, dtype: WeightDType, dst: Float32Array): void;
 

@@ -39,6 +39,10 @@ export interface NativeAddon {
   geluBackward: NonNullable<Kernels['geluBackward']>;
   rmsNormForward: NonNullable<Kernels['rmsNormForward']>;
   rmsNormBackward: NonNullable<Kernels['rmsNormBackward']>;
+  im2col: NonNullable<Kernels['im2col']>;
+  col2imAdd: NonNullable<Kernels['col2imAdd']>;
+  groupNormForward: NonNullable<Kernels['groupNormForward']>;
+  groupNormBackward: NonNullable<Kernels['groupNormBackward']>;
   setThreads(threads: number): void;
   getThreads(): number;
   info(): { blasConfig: string; isa: string; tileRows: number; f32GemvBlas: boolean; gemvRowsPerPass: number; smallMMax: number };
@@ -164,6 +168,10 @@ export function loadNativeKernels(): Kernels | Error {
     geluBackward: addon.geluBackward,
     rmsNormForward: addon.rmsNormForward,
     rmsNormBackward: addon.rmsNormBackward,
+    im2col: addon.im2col,
+    col2imAdd: addon.col2imAdd,
+    groupNormForward: addon.groupNormForward,
+    groupNormBackward: addon.groupNormBackward,
     getThreads: addon.getThreads,
     setThreads: addon.setThreads,
   };

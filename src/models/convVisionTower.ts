@@ -190,7 +190,7 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
     const C = shape.outChannels;
     const eps = this.config.layerNormEps;
     if (this.config.norm === 'layer_norm') layerNormForward(out, mean, rstd, x, norm.weight, norm.bias, rows, C, eps);
-    else groupNormForward(out, mean, rstd, x, norm.weight, norm.bias, shape.batch, rows / shape.batch, C, this.config.numGroups, eps);
+    else (this.kernels().groupNormForward ?? groupNormForward)(out, mean, rstd, x, norm.weight, norm.bias, shape.batch, rows / shape.batch, C, this.config.numGroups, eps);
   }
 
   private normBackward(dx: Float32Array, grads: ConvNormGrads | null, dOut: Float32Array, tape: ConvUnitTape, norm: ConvNormWeights, shape: Conv2dShape): void {
@@ -199,7 +199,7 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
     const dWeight = grads?.weight ?? null;
     const dBias = grads?.bias ?? null;
     if (this.config.norm === 'layer_norm') layerNormBackward(dx, dWeight, dBias, dOut, tape.conv, tape.mean, tape.rstd, norm.weight, rows, C);
-    else groupNormBackward(dx, dWeight, dBias, dOut, tape.conv, tape.mean, tape.rstd, norm.weight, shape.batch, rows / shape.batch, C, this.config.numGroups);
+    else (this.kernels().groupNormBackward ?? groupNormBackward)(dx, dWeight, dBias, dOut, tape.conv, tape.mean, tape.rstd, norm.weight, shape.batch, rows / shape.batch, C, this.config.numGroups);
   }
 
   /** One image: pixel values [channels, S, S]. */

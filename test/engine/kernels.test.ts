@@ -6,6 +6,8 @@ import { Worker } from 'node:worker_threads';
 import type { Kernels, Matrix, WeightDType } from '../../src/engine/kernels.ts';
 import { jsKernels } from '../../src/engine/jsKernels.ts';
 import { activationBackward, activationForward } from '../../src/models/layers/activations.ts';
+import { col2imAdd, im2col, im2colSize, type Conv2dShape } from '../../src/models/layers/conv2d.ts';
+import { groupNormBackward, groupNormForward } from '../../src/models/layers/groupNorm.ts';
 import { cpuInfo, loadNativeAddon, loadNativeKernels, openBlasCoreTypeFor, type NativeAddon } from '../../src/engine/nativeKernels.ts';
 import { bf16ToFloat32, f16ToFloat32, float32ToBf16, float32ToF16 } from '../../src/engine/dtypes.ts';
 
@@ -826,6 +828,86 @@ test('native rmsNormForward/Backward match the reference, with and without rstd 
       });
     }
   }
+});
+
+test('native im2col/col2imAdd equal the reference exactly, threaded over large batches', { skip: skipNative }, () => {
+  let seed = 2100;
+  const shapes: Conv2dShape[] = [
+    { batch: 1, height: 5, width: 4, inChannels: 3, outChannels: 1, kernel: 3, stride: 1, padding: 1 },
+    { batch: 3, height: 7, width: 7, inChannels: 2, outChannels: 1, kernel: 3, stride: 2, padding: 1 },
+    { batch: 2, height: 6, width: 5, inChannels: 4, outChannels: 1, kernel: 1, stride: 1, padding: 0 },
+    { batch: 2, height: 4, width: 4, inChannels: 3, outChannels: 1, kernel: 5, stride: 3, padding: 2 },
+    // the stage-1 tower's stem and a stage: many images, split between threads
+    { batch: 64, height: 64, width: 64, inChannels: 3, outChannels: 1, kernel: 3, stride: 2, padding: 1 },
+    { batch: 64, height: 16, width: 16, inChannels: 32, outChannels: 1, kernel: 3, stride: 2, padding: 1 },
+  ];
+  for (const shape of shapes) {
+    const { batch, height, width, inChannels, kernel, stride, padding } = shape;
+    const input = randomArray(batch * height * width * inChannels, seed++);
+    const size = im2colSize(shape);
+    const col = new Float32Array(size).fill(NaN), expected = new Float32Array(size);
+    native!.im2col!(col, input, batch, height, width, inChannels, kernel, stride, padding);
+    im2col(expected, input, shape);
+    assert.deepEqual(col, expected, `im2col ${JSON.stringify(shape)}`);
+    const patches = randomArray(size, seed++);
+    const start = randomArray(input.length, seed++);
+    const dInput = start.slice(), dExpected = start.slice();
+    native!.col2imAdd!(dInput, patches, batch, height, width, inChannels, kernel, stride, padding);
+    col2imAdd(dExpected, patches, shape);
+    assert.deepEqual(dInput, dExpected, `col2imAdd ${JSON.stringify(shape)}`);
+  }
+  const k = native!;
+  rejects(() => k.im2col!(new Float32Array(10), new Float32Array(75), 1, 5, 5, 3, 3, 1, 1), RangeError, /col is too short/);
+  rejects(() => k.im2col!(new Float32Array(675), new Float32Array(74), 1, 5, 5, 3, 3, 1, 1), RangeError, /input is too short/);
+  rejects(() => k.im2col!(new Float32Array(675), new Float32Array(75), 1, 5, 5, 3, 3, 0, 1), RangeError, /stride must be/);
+  rejects(() => k.im2col!(new Float32Array(675), new Float32Array(75), 1, 2, 2, 3, 5, 1, 0), RangeError, /does not fit/);
+  const shared = new Float32Array(800);
+  rejects(() => k.col2imAdd!(shared.subarray(0, 75), shared.subarray(50), 1, 5, 5, 3, 3, 1, 1), RangeError, /dInput must not share memory with col/);
+});
+
+test('native groupNormForward/Backward match the reference, with and without statistics and weight gradients', { skip: skipNative }, () => {
+  let seed = 2200;
+  for (const [N, P, C, G] of [[1, 1, 2, 1], [2, 9, 12, 3], [3, 16, 32, 8], [64, 256, 32, 8], [64, 16, 128, 8]] as const) {
+    const x = randomArray(N * P * C, seed++).map((v, i) => v * 3 + (i % 7) - 2);
+    const weight = randomArray(C, seed++).map((v) => 1 + v);
+    const bias = randomArray(C, seed++);
+    const out = new Float32Array(N * P * C), expected = new Float32Array(N * P * C);
+    const mean = new Float32Array(N * G), rstd = new Float32Array(N * G);
+    const meanExpected = new Float32Array(N * G), rstdExpected = new Float32Array(N * G);
+    native!.groupNormForward!(out, mean, rstd, x, weight, bias, N, P, C, G, 1e-5);
+    groupNormForward(expected, meanExpected, rstdExpected, x, weight, bias, N, P, C, G, 1e-5);
+    assert.deepEqual(out, expected, `groupNormForward ${N}×${P}×${C}/${G}`);
+    assert.deepEqual(mean, meanExpected);
+    assert.deepEqual(rstd, rstdExpected);
+    const bare = new Float32Array(N * P * C);
+    native!.groupNormForward!(bare, null, null, x, weight, bias, N, P, C, G, 1e-5);
+    assert.deepEqual(bare, out);
+    const inPlace = x.slice();
+    native!.groupNormForward!(inPlace, null, null, inPlace, weight, bias, N, P, C, G, 1e-5);
+    assert.deepEqual(inPlace, out, 'in place');
+
+    const dOut = randomArray(N * P * C, seed++);
+    const dxStart = randomArray(N * P * C, seed++);
+    for (const withGrads of [false, true]) {
+      const dx = dxStart.slice(), dxExpected = dxStart.slice();
+      const dW = withGrads ? randomArray(C, seed) : null, dWExpected = dW?.slice() ?? null;
+      const dB = withGrads ? randomArray(C, seed + 1) : null, dBExpected = dB?.slice() ?? null;
+      native!.groupNormBackward!(dx, dW, dB, dOut, x, mean, rstd, weight, N, P, C, G);
+      groupNormBackward(dxExpected, dWExpected, dBExpected, dOut, x, mean, rstd, weight, N, P, C, G);
+      assert.deepEqual(dx, dxExpected, `groupNormBackward dx ${N}×${P}×${C}/${G}`);
+      // Sums over images in another order (per thread, in float64): the last bits may differ.
+      if (dW) assertNear(dW, dWExpected!, 1e-5, 1, `groupNormBackward dWeight ${N}×${P}×${C}/${G}`);
+      if (dB) assertNear(dB, dBExpected!, 1e-5, 1, `groupNormBackward dBias ${N}×${P}×${C}/${G}`);
+    }
+  }
+  const k = native!;
+  const w = new Float32Array(4);
+  const shared = new Float32Array(16);
+  rejects(() => k.groupNormForward!(new Float32Array(8), null, null, new Float32Array(8), w, w.slice(), 1, 2, 4, 3, 1e-5), RangeError, /C = 4 channels do not split into G = 3 groups/);
+  rejects(() => k.groupNormForward!(new Float32Array(7), null, null, new Float32Array(8), w, w.slice(), 1, 2, 4, 2, 1e-5), RangeError, /out is too short/);
+  rejects(() => k.groupNormForward!(new Float32Array(8), new Float32Array(1), null, new Float32Array(8), w, w.slice(), 1, 2, 4, 2, 1e-5), RangeError, /mean is too short/);
+  rejects(() => k.groupNormForward!(shared.subarray(0, 8), null, null, shared.subarray(2, 10), w, w.slice(), 1, 2, 4, 2, 1e-5), RangeError, /out must not share memory with x/);
+  rejects(() => k.groupNormBackward!(shared.subarray(0, 8), null, null, shared.subarray(4, 12), new Float32Array(8), new Float32Array(2), new Float32Array(2), w, 1, 2, 4, 2), RangeError, /dx must not share memory with dOut/);
 });
 
 test('native elementwise kernels reject bad arguments with TypeError/RangeError and write nothing', { skip: skipNative }, () => {

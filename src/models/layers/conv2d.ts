@@ -109,7 +109,7 @@ export function conv2dForward(kernels: Kernels, out: Float32Array, input: Float3
   checkLayer(layer, shape);
   const rows = conv2dOutputRows(shape);
   const patches = col.subarray(0, rows * layer.weight.cols);
-  im2col(patches, input, shape);
+  im2colWith(kernels, patches, input, shape);
   linearForward(kernels, out, patches, layer, rows);
 }
 
@@ -127,13 +127,20 @@ export function conv2dBackward(
   const patches = col.subarray(0, rows * layer.weight.cols);
   const needWeights = grads !== null && (grads.weight !== null || grads.bias !== null);
   if (needWeights) {
-    im2col(patches, input, shape);
+    im2colWith(kernels, patches, input, shape);
     linearBackward(kernels, null, false, grads, dOut, patches, layer, rows);
   }
   if (dInput) {
     kernels.linearBackwardInput(dOut, rows, layer.weight, patches, false);
-    col2imAdd(dInput, patches, shape);
+    if (kernels.col2imAdd) kernels.col2imAdd(dInput, patches, shape.batch, shape.height, shape.width, shape.inChannels, shape.kernel, shape.stride, shape.padding);
+    else col2imAdd(dInput, patches, shape);
   }
+}
+
+/** The backend's im2col when it has one (the native addon's is threaded), else the reference. */
+function im2colWith(kernels: Kernels, col: Float32Array, input: Float32Array, shape: Conv2dShape): void {
+  if (kernels.im2col) kernels.im2col(col, input, shape.batch, shape.height, shape.width, shape.inChannels, shape.kernel, shape.stride, shape.padding);
+  else im2col(col, input, shape);
 }
 
 function checkLayer(layer: Linear, shape: Conv2dShape): void {
