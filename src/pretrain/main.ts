@@ -147,6 +147,11 @@ function loadLanguageSide(dir: string, out: string, config: LlavaConfig): LlavaM
   return model;
 }
 
+function readSummary(dir: string): Record<string, unknown> | null {
+  const file = join(dir, 'training-summary.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> : null;
+}
+
 function exportModel(model: LlavaModel, options: PretrainOptions, summary: Record<string, unknown>): void {
   mkdirSync(options.out, { recursive: true });
   saveLlava(model, options.out, { yollava_world_seed: String(options.seed) });
@@ -238,7 +243,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       vocabSize: tokenizer.vocabSize,
       imageTokens: model.imageTokenCount,
       stage1: stage1State,
-      stage2: { step: result.step, totalSteps: options.stage2Steps, samples: result.samples, done: result.done, tokensPerStep: options.tokensPerStep },
+      stage2: {
+        step: result.step, totalSteps: options.stage2Steps, samples: result.samples, done: result.done, tokensPerStep: options.tokensPerStep,
+        lr: options.stage2Lr ?? 1e-3, promptLoss: options.promptLoss ?? 0, mix: options.mix ?? STAGE2_MIX,
+      },
+      // Where this projector and decoder came from, when not from random (kept by later sittings).
+      ...(languageFrom ? { languageFrom: { folder: languageFrom, trainingSummary: readSummary(languageFrom) } } : {}),
       updated: new Date().toISOString(),
       kernels: getKernels().name,
     });

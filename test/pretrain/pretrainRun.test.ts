@@ -143,6 +143,9 @@ test('--language-from: a fresh stage 2 starts its projector and decoder from ano
   assert.equal(maxDiff('model.language_model.layers.0.self_attn.q_proj.weight'), 0);
   assert.equal(maxDiff('lm_head.weight'), 0);
   assert.ok(maxDiff('model.vision_tower.stem.weight') > 1e-5, 'the tower is the new stage 1\'s');
+  const summary = JSON.parse(readFileSync(join(dir, 'fresh', 'model', 'training-summary.json'), 'utf8')) as { languageFrom: { folder: string; trainingSummary: { stage2: { step: number } } } };
+  assert.equal(summary.languageFrom.folder, join(dir, 'donor', 'model'));
+  assert.equal(summary.languageFrom.trainingSummary.stage2.step, 10, 'the donor\'s own history is kept');
   // Another vocabulary size means another tokenizer: refused with the file named.
   const other = options(join(dir, 'other'), { stage1Steps: 2, stage2Steps: 2, vocabSize: 500, languageFrom: join(dir, 'donor', 'model') });
   await assert.rejects(pretrain(other), /--language-from .*tokenizer\.json differs/);
