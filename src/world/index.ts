@@ -87,6 +87,8 @@ export {
 export { WORLD_VOCABULARY, PUNCTUATION_TOKENS, NAME_TOKENS, tokenizeWorldText, unknownWords, isInVocabulary } from './vocabulary.ts';
 export {
   BENCHMARK_FOLDER,
+  benchmarkIsCurrent,
+  WORLD_VERSION,
   writeBenchmark,
   type WriteBenchmarkOptions,
   type BenchmarkSummary,

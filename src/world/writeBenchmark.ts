@@ -14,7 +14,7 @@
  * "./yollava-data/test/<subject>/<i>.png". The whole folder is built under a temporary name and
  * renamed into place at the end, so a reader never sees a half-written or mixed set.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   attributeAnswer,
@@ -35,6 +35,24 @@ import { IMAGE_SIZE, renderScene, type SceneDescription, type SceneSpec } from '
 import { Rng } from './Rng.ts';
 
 export const BENCHMARK_FOLDER = 'yollava-data';
+
+/**
+ * The version of how the world draws, stored in world.json: a benchmark written by another
+ * version holds other pictures for the same seed (2: object shapes by proportion, new toppers).
+ */
+export const WORLD_VERSION = 2;
+
+/** True when `dir` holds a benchmark written by this version of the world generator. */
+export function benchmarkIsCurrent(dir: string): boolean {
+  const file = join(dir, BENCHMARK_FOLDER, 'world.json');
+  if (!existsSync(file)) return false;
+  try {
+    const world = JSON.parse(readFileSync(file, 'utf8')) as { generator?: unknown; worldVersion?: unknown };
+    return world.generator === 'yollava world' && world.worldVersion === WORLD_VERSION;
+  } catch {
+    return false;
+  }
+}
 
 export interface BenchmarkProgress {
   readonly phase: 'train' | 'test' | 'pool' | 'json';
@@ -201,6 +219,7 @@ export async function writeBenchmark(dir: string, options: WriteBenchmarkOptions
     json('yollava-text-qa.json', textQa);
     json('world.json', {
       generator: 'yollava world',
+      worldVersion: WORLD_VERSION,
       seed: options.seed,
       imageSize: [IMAGE_SIZE, IMAGE_SIZE],
       counts: { subjects: subjects.length, train: trainImages, test: testImages, pool: poolSize },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -9,12 +9,14 @@ import {
   attributeCheckQuestion,
   attributeQuestion,
   BENCHMARK_KIND_COUNTS,
+  benchmarkIsCurrent,
   createWorldSplit,
   describeIndividual,
   KIND_SCHEMAS,
   KINDS,
   subjectRef,
   unknownWords,
+  WORLD_VERSION,
   writeBenchmark,
   type BenchmarkProgress,
   type Individual,
@@ -60,6 +62,18 @@ test('layout: train, test and pool folders of PNGs, and the JSON files, in the p
   );
   const meta = await sharp(join(root, 'test', names[0], '0.png')).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', 64, 64, 3]);
+});
+
+test('world.json records the world generator\'s version; a benchmark of another version is not current', () => {
+  assert.equal(world.worldVersion, WORLD_VERSION);
+  assert.equal(benchmarkIsCurrent(dirA), true);
+  assert.equal(benchmarkIsCurrent(join(tmp, 'nowhere')), false);
+  const old = join(tmp, 'old', 'yollava-data');
+  mkdirSync(old, { recursive: true });
+  writeFileSync(join(old, 'world.json'), JSON.stringify({ ...world, worldVersion: WORLD_VERSION - 1 }));
+  assert.equal(benchmarkIsCurrent(join(tmp, 'old')), false);
+  writeFileSync(join(old, 'world.json'), '{ not json');
+  assert.equal(benchmarkIsCurrent(join(tmp, 'old')), false);
 });
 
 test('world.json holds each subject’s ground truth; the kinds match the paper’s 10/5/5/15/5', () => {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeBenchmark } from '../../world/writeBenchmark.ts';
+import { benchmarkIsCurrent, writeBenchmark } from '../../world/writeBenchmark.ts';
 import { createConcept } from '../../personalize/createConcept.ts';
 import { ConceptSet } from '../../personalize/ConceptSet.ts';
 import { recognize } from '../../personalize/recognize.ts';
@@ -52,7 +52,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const home = process.env.YOLLAVA_HOME ?? join(homedir(), '.yollava');
   const dir = join(home, 'demo', `world-${seed}-pool-${poolSize}`);
   const root = join(dir, 'yollava-data');
-  if (!existsSync(join(root, 'world.json'))) {
+  // A benchmark drawn by an older world generator holds other pictures: written again.
+  if (!benchmarkIsCurrent(dir)) {
     await writeBenchmark(dir, { seed, poolSize, onProgress: (p) => line.update(`writing the world's photos: ${p.phase} ${p.done}/${p.total}`) });
     line.done();
   }

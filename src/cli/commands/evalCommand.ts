@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { DatasetError } from '../../eval/dataset.ts';
 import { METHOD_GROUPS, METHODS, MethodError } from '../../eval/methods.ts';
 import { runEvaluation, type EvalProgress } from '../../eval/runEvaluation.ts';
-import { BENCHMARK_FOLDER, writeBenchmark } from '../../world/writeBenchmark.ts';
+import { BENCHMARK_FOLDER, benchmarkIsCurrent, writeBenchmark } from '../../world/writeBenchmark.ts';
 import { CliError } from '../CliError.ts';
 import { modelOptions, openModel } from '../modelOption.ts';
 import { formatSeconds, ProgressLine } from '../progressLine.ts';
@@ -81,7 +81,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const worldSeed = integer('world', values.world, 0);
   const poolSize = integer('pool-size', values['pool-size'], 10);
   const line = new ProgressLine();
-  if (worldSeed !== undefined && !existsSync(join(positionals[0], BENCHMARK_FOLDER, 'world.json'))) {
+  if (worldSeed !== undefined && !benchmarkIsCurrent(positionals[0])) {
+    if (existsSync(join(positionals[0], BENCHMARK_FOLDER, 'world.json'))) line.done(`${join(positionals[0], BENCHMARK_FOLDER)} was written by another version of the world generator: writing it again`);
     const written = await writeBenchmark(positionals[0], { seed: worldSeed, poolSize, onProgress: (p) => line.update(`writing the world benchmark (seed ${worldSeed}): ${p.phase} ${p.done}/${p.total}`) });
     line.done(`wrote ${written.root}: ${written.subjects} subjects, ${written.trainImages} training and ${written.testImages} test photos, ${written.poolImages} pool images, ${written.visualQuestions} visual and ${written.textQuestions} text questions (${formatSeconds(written.seconds)})`);
   }
