@@ -18,7 +18,7 @@ import { decodeImage } from '../src/models/image/decodeImage.ts';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import { visionTowerEmbedder } from '../src/personalize/imageEmbedder.ts';
 import { ImageIndex } from '../src/personalize/ImageIndex.ts';
-import { writeBenchmark } from '../src/world/index.ts';
+import { benchmarkIsCurrent, writeBenchmark } from '../src/world/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +31,7 @@ const { values } = parseArgs({
 });
 const dataset = resolve(values.dataset!);
 const data = join(dataset, 'yollava-data');
-if (!existsSync(join(data, 'scenes.json'))) {
+if (!existsSync(join(data, 'scenes.json')) || !benchmarkIsCurrent(dataset)) {
   process.stderr.write(`writing the world-${values.world} benchmark into ${dataset}\n`);
   await writeBenchmark(dataset, { seed: Number(values.world) });
 }

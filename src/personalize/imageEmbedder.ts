@@ -13,6 +13,7 @@ import type { ImageProcessor } from '../models/image/ImageProcessor.ts';
 import type { RgbImage } from '../models/image/RgbImage.ts';
 import type { VisionEncoder } from '../models/visionEncoder.ts';
 import { clipImageEmbedding, loadClipVision, type LoadClipOptions } from './loadClipVision.ts';
+import { weightsFingerprint } from './modelIdentity.ts';
 
 export interface ImageEmbedder {
   /** Identifies model + method; stored in the index, so it must change whenever the vectors would. */
@@ -63,8 +64,9 @@ function shortHash(parts: readonly string[]): string {
  * Why the mean and not CLIP's class token: LLaVA-family towers are used through their patch
  * tokens and SigLIP has no class token; the mean is defined for both and reflects the whole
  * image. It is a weaker retrieval embedding than a trained CLIP projection (clipEmbedder).
- * The id holds the model's folder and a hash of its config.json, vision config and
- * preprocessing, so vectors from another model are never reused.
+ * The id holds the model's folder and a hash of its config.json, vision config, preprocessing
+ * and a fingerprint of the tower's weights, so vectors from another model (or from this folder
+ * before its weights were retrained) are never reused.
  */
 export function visionTowerEmbedder(vlm: VisionModelSource): ImageEmbedder {
   const tower = vlm.model.visionTower;
@@ -73,7 +75,9 @@ export function visionTowerEmbedder(vlm: VisionModelSource): ImageEmbedder {
   const source = resolve(vlm.source);
   const configFile = join(source, 'config.json');
   const configText = existsSync(configFile) ? readFileSync(configFile, 'utf8') : '';
-  const id = `vision-tower-mean-v1:${source}:${shortHash([configText, JSON.stringify(tower.config), JSON.stringify(vlm.imageProcessor.options)])}`;
+  // The weights count too: a tower retrained in place must not reuse the old tower's vectors.
+  const weights = 'weights' in tower ? weightsFingerprint((tower as { weights: unknown }).weights) : '';
+  const id = `vision-tower-mean-v1:${source}:${shortHash([configText, JSON.stringify(tower.config), JSON.stringify(vlm.imageProcessor.options), weights])}`;
   return {
     id,
     dimension: hidden,

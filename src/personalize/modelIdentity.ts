@@ -33,6 +33,27 @@ export function modelIdentity(model: LlavaModel): ModelIdentity {
   return { configHash, weightsHash: weights.digest('hex'), hiddenSize: model.hiddenSize, vocabSize: model.vocabSize };
 }
 
+/**
+ * sha256 of a few bytes from every typed array found in `weights` (objects and arrays walked in
+ * key order): changes when retrained weights replace a model's at the same path.
+ */
+export function weightsFingerprint(weights: unknown): string {
+  const hash = createHash('sha256');
+  const seen = new Set<unknown>();
+  const walk = (value: unknown, path: string): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (ArrayBuffer.isView(value)) {
+      hash.update(path);
+      for (const chunk of sampledBytes(value, 4, 64)) hash.update(chunk);
+      return;
+    }
+    for (const key of Object.keys(value).sort()) walk((value as Record<string, unknown>)[key], `${path}.${key}`);
+  };
+  walk(weights, '');
+  return hash.digest('hex');
+}
+
 export function sameModel(a: ModelIdentity, b: ModelIdentity): boolean {
   return a.configHash === b.configHash && a.weightsHash === b.weightsHash;
 }

@@ -372,6 +372,12 @@ test('visionTowerEmbedder: mean of the post-normed last hidden state, normalised
   const top = index.nearest(vector, 1)[0];
   assert.equal(top.path, tiny.photos[0]);
   assert.ok(top.similarity > 0.9999);
+
+  // Weights retrained in place (same folder, same config): another id, so the old vectors are not reused.
+  assert.equal(visionTowerEmbedder(vlm).id, embedder.id, 'the id is stable for the same weights');
+  const firstWeights = Object.values(tower.weights).find((w): w is Float32Array => w instanceof Float32Array) ?? tower.weights.postNorm!.weight;
+  firstWeights[0] += 0.5;
+  assert.notEqual(visionTowerEmbedder(vlm).id, embedder.id);
 });
 
 /** Random CLIP vision weights in HF names (with `vision_model.` prefix) and a visual projection. */
