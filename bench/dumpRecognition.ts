@@ -33,7 +33,6 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadLlava } from '../src/models/loadLlava.ts';
-import { llavaV1GenerationPrompt } from '../src/models/prompts.ts';
 import { Tokenizer } from '../src/models/Tokenizer.ts';
 import { encodeTurns } from '../src/pretrain/encodeSample.ts';
 import { BaseModelScorer, mcqItem, recognitionItem, textQaItem, type TwoOptionItem } from '../src/pretrain/evaluate.ts';
@@ -113,6 +112,10 @@ async function dumpHeldOut(tokenizer: Tokenizer, imageTokenId: number): Promise<
   const items = Number(values.items);
   const check = Math.min(items, Number(values.check));
   const split = createWorldSplit(0);
+  // Prompts are built by the scorer that evaluate.ts measures with; its margins on the first items
+  // are the reference's forward check.
+  const { model } = loadLlava(values.model!, { dtype: 'float32' });
+  const scorer = new BaseModelScorer(model, tokenizer);
   const ids = new Uint16Array(items * W);
   const meta = new Int16Array(items * 4);
   const pixels = new Uint8Array(items * 3 * PICTURE);
@@ -121,8 +124,7 @@ async function dumpHeldOut(tokenizer: Tokenizer, imageTokenId: number): Promise<
   for (let i = 0; i < items; i++) {
     const { question, subject, distance, scenes: shown } = recognitionItem(seed, i, split, true);
     shown.forEach((s, j) => pixels.set(renderScene(s).pixels, (i * 3 + j) * PICTURE));
-    const raw = tokenizer.encode(llavaV1GenerationPrompt([{ user: question }], { image: true }));
-    const expanded = raw.flatMap((id) => (id === imageTokenId ? new Array<number>(IMAGE_TOKENS).fill(id) : [id]));
+    const expanded = scorer.promptIds(question, true);
     if (expanded.length > W) throw new Error(`held-out prompt ${i} has ${expanded.length} tokens > width ${W}`);
     ids.set(expanded, i * W);
     meta.set([expanded.length, expanded.indexOf(imageTokenId), distance, KINDS.indexOf(subject.kind)], i * 4);
@@ -130,8 +132,6 @@ async function dumpHeldOut(tokenizer: Tokenizer, imageTokenId: number): Promise<
     scenes.push(shown);
   }
   // Our engine's Yes − No margins on the first items (the reference must reproduce them).
-  const { model } = loadLlava(values.model!, { dtype: 'float32' });
-  const scorer = new BaseModelScorer(model, tokenizer);
   const tokenYes = scorer.answerToken('Yes');
   const tokenNo = scorer.answerToken('No');
   const engine = Array.from({ length: check }, (_, i) => ({ item: i, margins: scenes[i].map((s) => scorer.yesMargin(questions[i], scorer.features(s))) }));
@@ -149,8 +149,7 @@ async function dumpHeldOut(tokenizer: Tokenizer, imageTokenId: number): Promise<
     for (let i = 0; i < items; i++) {
       const item: TwoOptionItem & { scene?: SceneSpec } = name === 'mcq' ? mcqItem(seed, i, split) : textQaItem(seed, i, split);
       const scene = item.scene ?? null;
-      const raw = tokenizer.encode(llavaV1GenerationPrompt([{ user: item.prompt }], { image: scene !== null }));
-      const expanded = raw.flatMap((id) => (id === imageTokenId ? new Array<number>(IMAGE_TOKENS).fill(id) : [id]));
+      const expanded = scorer.promptIds(item.prompt, scene !== null);
       if (expanded.length > W) throw new Error(`held-out ${name} prompt ${i} has ${expanded.length} tokens > width ${W}`);
       optionIds.set(expanded, i * W);
       optionMeta.set([expanded.length, scene ? expanded.indexOf(imageTokenId) : -1, item.correctIsA ? 1 : 0, 0], i * 4);

@@ -528,41 +528,32 @@ static bool read_conv_shape(call *c, size_t first, size_t *batch, conv_shape *s)
   return true;
 }
 
-/* im2col(col, input, batch, height, width, channels, kernel, stride, padding) */
-static napi_value js_im2col(napi_env env, napi_callback_info info) {
+/* im2col(col, input, batch, height, width, channels, kernel, stride, padding) and
+ * col2imAdd(dInput, col, …the same shape): the map and the patch matrix, one written, in either order. */
+static napi_value conv_patches(napi_env env, napi_callback_info info, bool to_map) {
+  const char *op = to_map ? "col2imAdd" : "im2col";
+  const char *map_name = to_map ? "dInput" : "input";
   call c;
-  array_view col, input;
+  array_view out, in;
   size_t batch;
   conv_shape s;
-  if (!read_call(env, info, "im2col", 9, &c) || !read_f32_array(&c, 0, "col", &col) ||
-      !read_f32_array(&c, 1, "input", &input) || !read_conv_shape(&c, 2, &batch, &s))
+  if (!read_call(env, info, op, 9, &c) || !read_f32_array(&c, 0, to_map ? "dInput" : "col", &out) ||
+      !read_f32_array(&c, 1, to_map ? "col" : "input", &in) || !read_conv_shape(&c, 2, &batch, &s))
     return NULL;
-  const matrix_view views[2] = {span("col", col, batch * s.out_height * s.out_width * s.kernel * s.kernel * s.channels),
-                                span("input", input, batch * s.height * s.width * s.channels)};
-  if (!check_length(&c, &views[0], "batch·outH·outW·k·k·C") || !check_length(&c, &views[1], "batch·H·W·C") ||
+  const size_t map = batch * s.height * s.width * s.channels;
+  const size_t patches = batch * s.out_height * s.out_width * s.kernel * s.kernel * s.channels;
+  const matrix_view col_view = span("col", to_map ? in : out, patches), map_view = span(map_name, to_map ? out : in, map);
+  const matrix_view views[2] = {to_map ? map_view : col_view, to_map ? col_view : map_view};
+  if (!check_length(&c, &col_view, "batch·outH·outW·k·k·C") || !check_length(&c, &map_view, "batch·H·W·C") ||
       !check_disjoint(&c, views, 2, 1))
     return NULL;
-  ops_im2col(col.data, input.data, batch, &s);
+  if (to_map) ops_col2im_add(out.data, in.data, batch, &s);
+  else ops_im2col(out.data, in.data, batch, &s);
   return undefined_value(env);
 }
 
-/* col2imAdd(dInput, col, batch, height, width, channels, kernel, stride, padding) */
-static napi_value js_col2im_add(napi_env env, napi_callback_info info) {
-  call c;
-  array_view dinput, col;
-  size_t batch;
-  conv_shape s;
-  if (!read_call(env, info, "col2imAdd", 9, &c) || !read_f32_array(&c, 0, "dInput", &dinput) ||
-      !read_f32_array(&c, 1, "col", &col) || !read_conv_shape(&c, 2, &batch, &s))
-    return NULL;
-  const matrix_view views[2] = {span("dInput", dinput, batch * s.height * s.width * s.channels),
-                                span("col", col, batch * s.out_height * s.out_width * s.kernel * s.kernel * s.channels)};
-  if (!check_length(&c, &views[0], "batch·H·W·C") || !check_length(&c, &views[1], "batch·outH·outW·k·k·C") ||
-      !check_disjoint(&c, views, 2, 1))
-    return NULL;
-  ops_col2im_add(dinput.data, col.data, batch, &s);
-  return undefined_value(env);
-}
+static napi_value js_im2col(napi_env env, napi_callback_info info) { return conv_patches(env, info, false); }
+static napi_value js_col2im_add(napi_env env, napi_callback_info info) { return conv_patches(env, info, true); }
 
 static bool read_groups(call *c, size_t index, int C, int *G) {
   if (!read_int(c, index, "G", 1, G)) return false;

@@ -576,22 +576,25 @@ static void im2col_chunk(void *context, size_t begin, size_t end, int participan
   im2col_images(job->out, job->in, job->shape, begin, end);
 }
 
-void ops_im2col(float *col, const float *input, size_t batch, const conv_shape *s) {
-  conv_job job = {col, input, s};
-  const size_t per_image = s->out_height * s->out_width * s->kernel * s->kernel * s->channels;
-  pool_run_then_sleep(im2col_chunk, &job, batch, images_chunk(batch, per_image), thread_count);
-}
-
 static void col2im_chunk(void *context, size_t begin, size_t end, int participant) {
   (void)participant;
   const conv_job *job = context;
   col2im_add_images(job->out, job->in, job->shape, begin, end);
 }
 
-void ops_col2im_add(float *dinput, const float *col, size_t batch, const conv_shape *s) {
-  conv_job job = {dinput, col, s};
+/* One of the two over the images of a batch (each image's rows of col are its own). */
+static void run_conv_images(pool_task task, float *out, const float *in, size_t batch, const conv_shape *s) {
+  conv_job job = {out, in, s};
   const size_t per_image = s->out_height * s->out_width * s->kernel * s->kernel * s->channels;
-  pool_run_then_sleep(col2im_chunk, &job, batch, images_chunk(batch, per_image), thread_count);
+  pool_run_then_sleep(task, &job, batch, images_chunk(batch, per_image), thread_count);
+}
+
+void ops_im2col(float *col, const float *input, size_t batch, const conv_shape *s) {
+  run_conv_images(im2col_chunk, col, input, batch, s);
+}
+
+void ops_col2im_add(float *dinput, const float *col, size_t batch, const conv_shape *s) {
+  run_conv_images(col2im_chunk, dinput, col, batch, s);
 }
 
 typedef struct {

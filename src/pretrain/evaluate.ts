@@ -14,7 +14,7 @@
  */
 import { rocAuc } from '../eval/metrics.ts';
 import type { LlavaModel } from '../models/llava.ts';
-import { llavaV1GenerationPrompt } from '../models/prompts.ts';
+import { expandImageTokens, llavaV1GenerationPrompt } from '../models/prompts.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import {
   attributeAnswer,
@@ -103,10 +103,14 @@ export class BaseModelScorer {
   }
 
   /** Logits of the first answer token. */
+  /** The llava_v1 generation prompt of one question, its image token expanded to the tower's rows. */
+  promptIds(question: string, image: boolean): number[] {
+    const raw = this.tokenizer.encode(llavaV1GenerationPrompt([{ user: question }], { image }));
+    return image ? expandImageTokens(raw, this.model.config.imageTokenId, [this.model.imageTokenCount]) : raw;
+  }
+
   private firstLogits(question: string, image: Float32Array | null): Float32Array {
-    const text = llavaV1GenerationPrompt([{ user: question }], { image: image !== null });
-    const raw = this.tokenizer.encode(text);
-    const ids = image ? raw.flatMap((id) => (id === this.model.config.imageTokenId ? new Array<number>(this.model.imageTokenCount).fill(id) : [id])) : raw;
+    const ids = this.promptIds(question, image !== null);
     const cache = this.model.decoder.newCache(ids.length);
     const hidden = this.model.forward({ ids, images: image ? [image] : [] }, cache);
     return this.model.logitsAt(hidden, [ids.length - 1]);
@@ -134,9 +138,7 @@ export class BaseModelScorer {
   }
 
   async generate(question: string, image: Float32Array | null, maxNewTokens = 48): Promise<string> {
-    const text = llavaV1GenerationPrompt([{ user: question }], { image: image !== null });
-    const raw = this.tokenizer.encode(text);
-    const ids = image ? raw.flatMap((id) => (id === this.model.config.imageTokenId ? new Array<number>(this.model.imageTokenCount).fill(id) : [id])) : raw;
+    const ids = this.promptIds(question, image !== null);
     const result = await this.model.generate({ ids, images: image ? [image] : [] }, { maxNewTokens, stopTokenIds: this.tokenizer.eosTokenIds });
     return this.tokenizer.decode(result.ids, { skipSpecialTokens: true }).trim();
   }

@@ -233,7 +233,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
     });
     report.stage2 = result;
-    const previous = existsSync(join(options.out, 'training-summary.json')) ? JSON.parse(readFileSync(join(options.out, 'training-summary.json'), 'utf8')) as Record<string, unknown> : {};
+    const previous = readSummary(options.out) ?? {};
     exportModel(model, options, {
       ...previous,
       model: 'yollava-world',
@@ -283,8 +283,7 @@ async function evaluateFolder(options: PretrainOptions, log: TrainingLog): Promi
   const vlm = await VisionLanguageModel.load(options.out);
   const scorer = new BaseModelScorer(vlm.model, vlm.tokenizer);
   const metrics = await evaluateBaseModel(scorer, { seed: options.seed + 2000, items: options.evalItems, captions: Math.min(40, options.evalItems) });
-  const summaryFile = join(options.out, 'training-summary.json');
-  const summary = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) as Record<string, unknown> : {};
+  const summary = readSummary(options.out) ?? {};
   const record = { ...metrics, evaluatedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000, trainedSteps: summary.stage2 ?? null };
   writeFileSync(join(options.out, 'metrics.json'), JSON.stringify(record, null, 2) + '\n');
   log.record({ stage: 'eval', metrics: record });

@@ -132,15 +132,19 @@ export function conv2dBackward(
   }
   if (dInput) {
     kernels.linearBackwardInput(dOut, rows, layer.weight, patches, false);
-    if (kernels.col2imAdd) kernels.col2imAdd(dInput, patches, shape.batch, shape.height, shape.width, shape.inChannels, shape.kernel, shape.stride, shape.padding);
-    else col2imAdd(dInput, patches, shape);
+    col2imAddWith(kernels, dInput, patches, shape);
   }
 }
 
-/** The backend's im2col when it has one (the native addon's is threaded), else the reference. */
+/** The backend's im2col / col2imAdd when it has them (the native addon's are threaded), else the references. */
 function im2colWith(kernels: Kernels, col: Float32Array, input: Float32Array, shape: Conv2dShape): void {
   if (kernels.im2col) kernels.im2col(col, input, shape.batch, shape.height, shape.width, shape.inChannels, shape.kernel, shape.stride, shape.padding);
   else im2col(col, input, shape);
+}
+
+function col2imAddWith(kernels: Kernels, dInput: Float32Array, col: Float32Array, shape: Conv2dShape): void {
+  if (kernels.col2imAdd) kernels.col2imAdd(dInput, col, shape.batch, shape.height, shape.width, shape.inChannels, shape.kernel, shape.stride, shape.padding);
+  else col2imAdd(dInput, col, shape);
 }
 
 function checkLayer(layer: Linear, shape: Conv2dShape): void {
