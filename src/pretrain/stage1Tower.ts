@@ -28,7 +28,7 @@ import {
   type WorldSplit,
 } from '../world/index.ts';
 import { formatDuration, progressLine, Smoothed, type TrainingLog } from './progress.ts';
-import { clipGradients, findCheckpoint, learningRate, loadTowerWeights, optimizerTensors, restoreOptimizer, towerParameters, writeCheckpoint } from './trainingState.ts';
+import { clipGradients, findCheckpoint, loadTowerWeights, optimizerTensors, restoreOptimizer, rewarmedLearningRate, savedRewarmFrom, towerParameters, writeCheckpoint } from './trainingState.ts';
 import { scenePixelValues } from './worldModelConfig.ts';
 
 export interface Stage1Options {
@@ -227,9 +227,10 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
   } else if (found) {
     step = found.state.step as number;
     restoreOptimizer(optimizer, join(found.dir, 'optimizer.safetensors'), step);
+    rewarmFrom = savedRewarmFrom(found.state);
     progressLine(options.quiet ?? false, `[stage 1] resumed at step ${step} from ${found.dir}`);
   }
-  const save = () => writeCheckpoint(options.checkpointDir, { stage: 1, step, seed: options.seed, totalSteps: options.totalSteps, batchSize: B }, (dir) => {
+  const save = () => writeCheckpoint(options.checkpointDir, { stage: 1, step, seed: options.seed, totalSteps: options.totalSteps, batchSize: B, rewarmFrom }, (dir) => {
     writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerTensors(optimizer));
   });
   const deadline = Date.now() + options.minutes * 60_000;
@@ -278,7 +279,7 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
     }
     tower.backward(tape!, dLast, towerGrads);
     const gradNorm = clipGradients(params, 1);
-    optimizer.lr = learningRate(step, options.totalSteps, peak, warmup) * (rewarmFrom === null ? 1 : Math.min(1, (step - rewarmFrom + 1) / warmup));
+    optimizer.lr = rewarmedLearningRate(step, options.totalSteps, peak, warmup, rewarmFrom);
     optimizer.step();
     step++;
     const smooth = smoothed.add(loss);

@@ -21,12 +21,13 @@ import {
   clipGradients,
   decoderParameters,
   findCheckpoint,
-  learningRate,
   newDecoderGrads,
   newProjectorGrads,
   optimizerTensors,
   projectorParameters,
   restoreOptimizer,
+  rewarmedLearningRate,
+  savedRewarmFrom,
   writeCheckpoint,
 } from './trainingState.ts';
 import { scenePixelValues } from './worldModelConfig.ts';
@@ -86,25 +87,30 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   const optimizer = new AdamW(params, { lr: peak, weightDecay: 0.01, beta2: 0.98 });
   let step = 0;
   let nextSample = 0;
+  // A warm start (saved weights, new moments) ramps the lr up again from where it starts.
+  let rewarmFrom: number | null = null;
   const found = options.resume ? findCheckpoint(options.checkpointDir) : null;
   if (found) {
     step = found.state.step as number;
     nextSample = found.state.nextSample as number;
     restoreOptimizer(optimizer, join(found.dir, 'optimizer.safetensors'), step);
+    rewarmFrom = savedRewarmFrom(found.state);
     progressLine(options.quiet ?? false, `[stage 2] resumed at step ${step} (sample ${nextSample}) from ${found.dir}`);
   } else if (options.start) {
     step = options.start.step;
     nextSample = options.start.nextSample;
+    rewarmFrom = step;
   }
   // One sample that did not fit the previous step starts the next one; it is not trained on yet.
   let carried: { sample: CorpusSample; encoded: EncodedSample } | null = null;
-  const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: nextSample - (carried ? 1 : 0), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep }, (dir) => {
+  const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: nextSample - (carried ? 1 : 0), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep, rewarmFrom }, (dir) => {
     writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerTensors(optimizer));
   });
   const corpus = { ...options.corpus, seed: options.seed };
   const focusedCorpus = { ...corpus, mix: { ...options.corpus?.mix, recognition: RECOGNITION_FOCUS_WEIGHT } };
   const focusFrom = Math.round((options.recognitionFocusFrom ?? 0.3) * options.totalSteps);
   const deadline = Date.now() + options.minutes * 60_000;
+  const warmup = options.warmupSteps ?? Math.min(100, Math.ceil(options.totalSteps / 10));
   const smoothed = new Smoothed(0.95);
   const started = Date.now();
   const samplesAtStart = nextSample;
@@ -205,7 +211,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
     loss /= micro;
     if (micro > 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= micro;
     const gradNorm = clipGradients(params, 1);
-    optimizer.lr = learningRate(step, options.totalSteps, peak, options.warmupSteps ?? Math.min(100, Math.ceil(options.totalSteps / 10)));
+    optimizer.lr = rewarmedLearningRate(step, options.totalSteps, peak, warmup, rewarmFrom);
     optimizer.step();
     step++;
     const smooth = smoothed.add(loss);

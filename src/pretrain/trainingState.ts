@@ -114,6 +114,22 @@ export function learningRate(step: number, total: number, peak: number, warmup: 
   return peak * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
+/**
+ * The learning rate at `step` when training restarted at `rewarmFrom` with fresh optimizer moments
+ * (a warm start from saved weights): the schedule's rate, ramped up again over `warmup` steps so
+ * that the first updates of new moments (each ≈ lr per weight) do not undo what was learned.
+ * `rewarmFrom` is kept in the checkpoint state, so a later sitting goes on with the same ramp.
+ */
+export function rewarmedLearningRate(step: number, total: number, peak: number, warmup: number, rewarmFrom: number | null): number {
+  const rate = learningRate(step, total, peak, warmup);
+  return rewarmFrom === null ? rate : rate * Math.min(1, (step - rewarmFrom + 1) / warmup);
+}
+
+/** A checkpoint state's `rewarmFrom` (absent in checkpoints written before it was kept). */
+export function savedRewarmFrom(state: Record<string, unknown>): number | null {
+  return typeof state.rewarmFrom === 'number' ? state.rewarmFrom : null;
+}
+
 /** Parameter values and optimizer moments as safetensors tensors. */
 export function optimizerTensors(optimizer: AdamW): Record<string, TensorToWrite> {
   const state = optimizer.state();

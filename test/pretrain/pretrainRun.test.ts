@@ -94,10 +94,14 @@ test('warm start: without checkpoints, stage 2 continues from the model folder\'
   const after = JSON.parse(readFileSync(summaryFile, 'utf8')) as { stage2: { step: number; samples: number } };
   assert.equal(after.stage2.step, 16);
   assert.ok(after.stage2.samples > before.stage2.samples);
+  // New optimizer moments: the lr ramps up again from step 10, and the checkpoint keeps that.
+  const stage2State = () => JSON.parse(readFileSync(join(dir, 'cache', 'tiny-seed-3', 'stage2', 'state.json'), 'utf8')) as { rewarmFrom: number | null };
+  assert.equal(stage2State().rewarmFrom, 10);
   // The next sitting resumes from the checkpoints the warm start left (it once failed: no stage-1 checkpoint).
   await pretrain({ ...first, stage2Steps: 20 });
   const third = JSON.parse(readFileSync(summaryFile, 'utf8')) as { stage2: { step: number } };
   assert.equal(third.stage2.step, 20);
+  assert.equal(stage2State().rewarmFrom, 10);
 });
 
 test('warm start: stage 1 goes on from the model folder\'s tower with new heads, and stage 2 then reads the new tower', async (t) => {
