@@ -18,11 +18,12 @@ import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
 import { removeCheckpoint, trainConcept } from '../personalize/trainConcept.ts';
 import { writeFileAtomic } from '../personalize/writeFileAtomic.ts';
 import type { EvalSubject } from './dataset.ts';
-import { recipeKey, type ConceptRecipe } from './methods.ts';
+import { recipeEpochs, recipeKey, type ConceptRecipe } from './methods.ts';
 
 export interface ConceptSettings {
   readonly outDir: string;
-  readonly epochs: number;
+  /** Training epochs; null: each recipe's own (recipeEpochs). */
+  readonly epochs: number | null;
   readonly seed: number;
   /** Folder of other images for negatives; null: no negatives (noted in the report). */
   readonly negativePool: string | null;
@@ -41,7 +42,7 @@ export interface EvalConcept {
 }
 
 export function conceptFolder(settings: ConceptSettings, recipe: ConceptRecipe): string {
-  return join(settings.outDir, 'concepts', `${recipeKey(recipe)}-e${settings.epochs}-s${settings.seed}`);
+  return join(settings.outDir, 'concepts', `${recipeKey(recipe)}-e${settings.epochs ?? recipeEpochs(recipe)}-s${settings.seed}`);
 }
 
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;
@@ -109,13 +110,16 @@ export async function obtainConcept(
       easyCount: Math.min(100, Math.max(0, countImages(pool) - hardPerPhoto * photos.length)),
       conversations: recipe.data !== 'recognition',
       subjectKind: subject.kind === 'person' ? 'person' : 'subject',
+      answerStyle: recipe.style === 'paper' ? 'sentence' : 'short',
+      description: recipe.style !== 'paper',
       onProgress: options.onProgress, signal: options.signal,
     });
     saveConceptData(dataFile, data);
     writeFileAtomic(preparedFile, `${JSON.stringify({ preparation, preparedAt: new Date().toISOString() })}\n`);
   }
   const result = await trainConcept(vlm, data, {
-    latentCount: recipe.latentCount, epochs: settings.epochs, seed: settings.seed,
+    latentCount: recipe.latentCount, epochs: settings.epochs ?? recipeEpochs(recipe), seed: settings.seed,
+    ...(recipe.style === 'paper' ? { negativeWeight: 1 } : {}),
     checkpointFile, resume: true, signal: options.signal,
     onProgress: (progress) => options.onProgress?.({ stage: 'training', progress }),
   });

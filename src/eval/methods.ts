@@ -19,12 +19,26 @@ export interface ConceptRecipe {
   /** Training photos n (fewer when a subject has fewer). */
   readonly photos: number;
   readonly data: DataVariant;
+  /**
+   * 'yollava': ours — latent tokens start from the base model's description of the first photo,
+   * recognition answers "Yes"/"No", negatives weighted to count as much as positives.
+   * 'paper': the paper's — random start, its sentence answers, a plain mean.
+   */
+  readonly style: 'yollava' | 'paper';
 }
 
-export const DEFAULT_RECIPE: ConceptRecipe = { latentCount: 16, photos: 5, data: 'full' };
+export const DEFAULT_RECIPE: ConceptRecipe = { latentCount: 16, photos: 5, data: 'full', style: 'yollava' };
+
+/**
+ * Training epochs when the run does not set them: the paper's 15, and 5 for ours (its rows
+ * start from a description and overfit the 5 photos in longer runs; measured in docs/results.md).
+ */
+export function recipeEpochs(recipe: ConceptRecipe): number {
+  return recipe.style === 'paper' ? 15 : 5;
+}
 
 export function recipeKey(recipe: ConceptRecipe): string {
-  return `k${recipe.latentCount}-n${recipe.photos}-${recipe.data}`;
+  return `k${recipe.latentCount}-n${recipe.photos}-${recipe.data}${recipe.style === 'paper' ? '-paper' : ''}`;
 }
 
 export type MethodKind = 'vanilla' | 'text-human' | 'text-captions' | 'text-summary' | 'image-prompt' | 'concept' | 'forgetting';
@@ -51,7 +65,8 @@ export const METHODS: readonly EvalMethod[] = [
   { id: 'text-captions', title: 'Text: captions (long)', group: 'baseline', kind: 'text-captions', description: 'The base model\'s captions ("Describe the image in detail.") of the n = 5 training photos, concatenated: "Here are descriptions of photos of <sks>: Photo 1: … Photo 2: …".' },
   { id: 'text-summary', title: 'Text: captions summarized (short)', group: 'baseline', kind: 'text-summary', description: 'Those captions summarized by the base model in one sentence (no photo): "Here is a description of <sks>: {summary}".' },
   { id: 'image-prompt', title: 'Image prompt (1 photo)', group: 'baseline', kind: 'image-prompt', description: 'The first training photo in the context before the test photo ("<image>\\nThis is a photo of <sks>.\\n<image>\\n{question}"); text-only questions get the reference photo alone. The engine concatenates the two images\' features in sequence; LLaVA-1.5 (and the default model) were trained with one image per prompt, so this is outside their training distribution.' },
-  concept('yollava', "Yo'LLaVA (k = 16, n = 5)", 'yollava', DEFAULT_RECIPE, 'A learned concept: <name> and 16 latent tokens, trained on 5 photos with recognition Q/A, easy and hard negatives from the pool, and conversations; the prompt carries "<name> is <name_0>…<name_15>.".'),
+  concept('yollava-paper', "Yo'LLaVA, the paper's recipe", 'yollava', { ...DEFAULT_RECIPE, style: 'paper' }, 'The same data and training as `yollava`, but as the paper does it: latent tokens start at random, recognition answers are the paper\'s sentences ("Yes, <name> is in this photo.", "<name> is not in this photo."), every sample weighs the same.'),
+  concept('yollava', "Yo'LLaVA (k = 16, n = 5)", 'yollava', DEFAULT_RECIPE, 'A learned concept: <name> and 16 latent tokens, trained on 5 photos with recognition Q/A, easy and hard negatives from the pool, and conversations; the prompt carries "<name> is <name_0>…<name_15>.". Our recipe: the latent tokens start from the base model\'s description of the first photo, recognition answers are "Yes"/"No", negatives count as much as positives in all.'),
   ...[0, 2, 4, 8, 32].map((k) => concept(`k${k}`, `k = ${k} latent tokens`, 'latent-tokens', { ...DEFAULT_RECIPE, latentCount: k }, `The Yo'LLaVA recipe with ${k} latent tokens (n = 5, full data).`)),
   ...[1, 3, 10].map((n) => concept(`n${n}`, `n = ${n} photo${n === 1 ? '' : 's'}`, 'photos', { ...DEFAULT_RECIPE, photos: n }, `The Yo'LLaVA recipe trained on ${n} photo${n === 1 ? '' : 's'} (k = 16, full data; fewer when a subject has fewer training photos).`)),
   concept('data-recognition', 'Data: recognition only', 'training-data', { ...DEFAULT_RECIPE, data: 'recognition' }, 'Recognition Q/A on the 5 photos and 100 random (easy) negatives only.'),
@@ -61,7 +76,7 @@ export const METHODS: readonly EvalMethod[] = [
 
 /** Group names usable in --methods. */
 export const METHOD_GROUPS: Readonly<Record<string, readonly string[]>> = {
-  main: ['vanilla', 'text-human', 'text-captions', 'text-summary', 'image-prompt', 'yollava'],
+  main: ['vanilla', 'text-human', 'text-captions', 'text-summary', 'image-prompt', 'yollava-paper', 'yollava'],
   baselines: ['vanilla', 'text-human', 'text-captions', 'text-summary', 'image-prompt'],
   'latent-tokens': ['yollava', 'k0', 'k2', 'k4', 'k8', 'k32'],
   photos: ['yollava', 'n1', 'n3', 'n10'],

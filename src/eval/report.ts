@@ -17,7 +17,7 @@ export interface EvalSummary {
     readonly root: string; readonly subjects: readonly string[]; readonly testPhotos: number;
     readonly visualQuestions: number; readonly textQuestions: number; readonly pool: string | null;
   };
-  readonly settings: { readonly epochs: number; readonly seed: number; readonly limit: number | null; readonly negatives: string | null; readonly forgettingOthers: number; readonly harnessVersion: number };
+  readonly settings: { readonly epochs: number | null; readonly seed: number; readonly limit: number | null; readonly negatives: string | null; readonly forgettingOthers: number; readonly harnessVersion: number };
   readonly run: { readonly command: string | null; readonly startedAt: string; readonly finishedAt: string; readonly seconds: number; readonly interrupted: boolean; readonly methodsSelected: readonly string[] };
   readonly methods: readonly MethodSummary[];
   readonly warnings: readonly string[];
@@ -59,7 +59,7 @@ export async function writeEvalReport(outDir: string, summary: EvalSummary): Pro
   lines.push('# yollava evaluation', '');
   lines.push(`- **Model**: \`${summary.model.source}\` (identity ${summary.model.identity})`);
   lines.push(`- **Dataset**: \`${d.root}\` — ${n} subjects, ${d.testPhotos} test photos: ${d.testPhotos} positive and ${d.testPhotos * (n - 1)} negative recognition pairs per method; ${d.visualQuestions} visual and ${d.textQuestions} text-only two-option questions`);
-  lines.push(`- **Settings**: seed ${summary.settings.seed}, up to ${summary.settings.epochs} training epochs, ${summary.settings.limit === null ? 'every test photo and question' : `at most ${summary.settings.limit} test photos and questions per subject`}, negatives from ${summary.settings.negatives ? `\`${summary.settings.negatives}\`` : 'nowhere (none)'}`);
+  lines.push(`- **Settings**: seed ${summary.settings.seed}, ${summary.settings.epochs === null ? 'each recipe\'s own training epochs (ours up to 5, the paper\'s up to 15)' : `up to ${summary.settings.epochs} training epochs`}, ${summary.settings.limit === null ? 'every test photo and question' : `at most ${summary.settings.limit} test photos and questions per subject`}, negatives from ${summary.settings.negatives ? `\`${summary.settings.negatives}\`` : 'nowhere (none)'}`);
   if (summary.run.command) lines.push(`- **Command**: \`${summary.run.command}\``);
   const compute = summary.methods.reduce((s, m) => s + m.seconds, 0);
   lines.push(`- **Time**: this run ${formatDuration(summary.run.seconds)} (${summary.run.startedAt} → ${summary.run.finishedAt})${summary.run.interrupted ? ', **interrupted**' : ''}; the results below took ${formatDuration(compute)} of evaluation and training in all (a concept shared by several rows counts in each)`);

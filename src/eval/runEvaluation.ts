@@ -37,7 +37,7 @@ export interface EvalOptions {
   readonly subjects?: readonly string[];
   /** At most this many test photos, visual and text questions per subject. */
   readonly limit?: number;
-  /** Concept training epochs (default 15). */
+  /** Concept training epochs (default: each recipe's own, recipeEpochs: 5 for ours, 15 for the paper's). */
   readonly epochs?: number;
   readonly seed?: number;
   /** Folder of negatives for concept training (default the dataset's pool/; null: none). */
@@ -91,6 +91,7 @@ function describeTraining(progress: CreateConceptProgress): string {
     case 'index': return `indexing negatives ${progress.progress.done}/${progress.progress.total}`;
     case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy`;
     case 'conversations': return `conversations ${progress.done}/${progress.total}`;
+    case 'description': return 'description';
     case 'training': {
       const p = progress.progress;
       if (p.phase === 'evaluating') return `epoch ${p.epoch}/${p.epochs}: checking recognition`;
@@ -118,7 +119,7 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
   const subjects = selectSubjects(dataset, { names: options.subjects, limit: options.limit });
   const methods = resolveMethods(options.methods ?? 'main');
   const outDir = resolve(options.outDir);
-  const epochs = options.epochs ?? 15;
+  const epochs = options.epochs ?? null;
   const seed = options.seed ?? 0;
   const negativePool = options.negatives === undefined ? dataset.pool : options.negatives;
   const forgettingOthers = options.forgettingOthers ?? 3;
@@ -315,7 +316,7 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
 }
 
 interface RunInfo {
-  source: string; modelKey: string; epochs: number; seed: number; limit: number | null; negativePool: string | null; forgettingOthers: number;
+  source: string; modelKey: string; epochs: number | null; seed: number; limit: number | null; negativePool: string | null; forgettingOthers: number;
   command: string | null; startedAt: string; seconds: number; interrupted: boolean; selected: string[]; conceptFolders: Record<string, string>;
 }
 

@@ -11,8 +11,10 @@ import type { ModelIdentity } from './modelIdentity.ts';
 export const CONCEPT_FORMAT = 'yollava-concept/1';
 
 export interface EpochMetrics {
+  /** 0: the starting rows, measured before any training (they can be the best). */
   readonly epoch: number;
-  readonly loss: number;
+  /** Mean training loss of the epoch; null for epoch 0. */
+  readonly loss: number | null;
   /** Recognition accuracy on the training photos: positives, negatives, and their mean. */
   readonly positiveAccuracy: number;
   readonly negativeAccuracy: number;

@@ -43,7 +43,23 @@ export interface ConceptData {
   readonly summary: ConceptDataSummary;
   /** What was dropped or changed while building (duplicate photos, photos over the limit…). */
   readonly warnings: readonly string[];
+  /**
+   * A short description of the subject ("a small brown dog with a red collar"): the latent tokens
+   * start from its token embeddings instead of at random, so that "<bo> is <bo_0>…" starts out
+   * reading like a description the base model understands. Written by the base model from the
+   * first photo (prepareConceptData) or by hand; absent: random start (the paper's).
+   */
+  readonly description?: string;
 }
+
+/**
+ * How recognition answers are written. `short` (default): "Yes" / "No", the answer the
+ * recognition question itself asks for, so that training moves the decision and not the wording
+ * of 60 sentence templates. `sentence`: the paper's template answers ("Yes, <bo> is in this
+ * photo.", "<bo> is not in this photo."), many of which do not begin with the decision.
+ */
+export type RecognitionAnswerStyle = 'short' | 'sentence';
+export const RECOGNITION_ANSWER_STYLES: readonly RecognitionAnswerStyle[] = ['short', 'sentence'];
 
 /** A question about the concept and the answer to train, written by generateConversations (or by hand). */
 export interface ConversationPair {
@@ -74,6 +90,10 @@ export interface BuildConceptDataOptions {
    * (the public example: 67 Q/A for 4 photos).
    */
   readonly questionsPerPositive?: number;
+  /** Default 'short'. */
+  readonly answerStyle?: RecognitionAnswerStyle;
+  /** See ConceptData.description. */
+  readonly description?: string;
 }
 
 export const DEFAULT_MAX_POSITIVES = 5;
@@ -121,6 +141,8 @@ export function buildConceptData(options: BuildConceptDataOptions): ConceptData 
   const maxPositives = options.maxPositives ?? DEFAULT_MAX_POSITIVES;
   const perPhoto = options.questionsPerPositive ?? DEFAULT_QUESTIONS_PER_POSITIVE;
   const seed = options.seed ?? 0;
+  const answerStyle = options.answerStyle ?? 'short';
+  if (!RECOGNITION_ANSWER_STYLES.includes(answerStyle)) throw new ConceptDataError(`answerStyle must be ${RECOGNITION_ANSWER_STYLES.map((a) => `"${a}"`).join(' or ')}, got ${describeValue(answerStyle)}`);
   if (!Number.isInteger(maxPositives) || maxPositives < 1) throw new ConceptDataError(`maxPositives must be a positive integer, got ${maxPositives}`);
   if (!Number.isInteger(perPhoto) || perPhoto < 1 || perPhoto > POSITIVE_RECOGNITION_TEMPLATES.length) {
     throw new ConceptDataError(`questionsPerPositive must be an integer from 1 to ${POSITIVE_RECOGNITION_TEMPLATES.length}, got ${perPhoto}`);
@@ -155,14 +177,14 @@ export function buildConceptData(options: BuildConceptDataOptions): ConceptData 
   const samples: TrainingSample[] = [];
   for (const image of positives) {
     for (const template of shuffled(POSITIVE_RECOGNITION_TEMPLATES, random).slice(0, perPhoto)) {
-      samples.push(recognitionSample('positive', image, template, identifier));
+      samples.push(recognitionSample('positive', image, template, identifier, answerStyle));
     }
   }
   // Negatives deal from a shuffled deck of the 30 templates, so that every template is used
   // about equally often however many negatives there are.
   for (const [kind, paths] of [['hard-negative', hardNegatives], ['easy-negative', easyNegatives]] as const) {
     const deck = new TemplateDeck(NEGATIVE_RECOGNITION_TEMPLATES, random);
-    for (const image of paths) samples.push(recognitionSample(kind, image, deck.next(), identifier));
+    for (const image of paths) samples.push(recognitionSample(kind, image, deck.next(), identifier, answerStyle));
   }
   (options.conversations ?? []).forEach((pair, index) => {
     const question = typeof pair.question === 'string' ? fillConcept(pair.question, identifier).trim() : '';
@@ -174,11 +196,21 @@ export function buildConceptData(options: BuildConceptDataOptions): ConceptData 
     const sample: TrainingSample = { kind: 'conversation', image: null, question, answer };
     samples.push(pair.sourceImage === undefined ? sample : { ...sample, sourceImage: pair.sourceImage });
   });
-  return { name: options.name, identifier, samples, summary: summarizeSamples(samples), warnings };
+  const description = checkDescription(options.description, {});
+  return { name: options.name, identifier, samples, summary: summarizeSamples(samples), warnings, ...(description ? { description } : {}) };
 }
 
-function recognitionSample(kind: SampleKind, image: string, template: RecognitionTemplate, identifier: string): TrainingSample {
-  return { kind, image, question: fillConcept(template.question, identifier), answer: fillConcept(template.answer, identifier) };
+function recognitionSample(kind: SampleKind, image: string, template: RecognitionTemplate, identifier: string, style: RecognitionAnswerStyle): TrainingSample {
+  const answer = style === 'short' ? (kind === 'positive' ? 'Yes' : 'No') : fillConcept(template.answer, identifier);
+  return { kind, image, question: fillConcept(template.question, identifier), answer };
+}
+
+/** A description as stored: one line of text, or undefined for none (empty counts as none). */
+function checkDescription(value: unknown, where: { file?: string }): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new ConceptDataError(`"description" must be a string, got ${describeValue(value)}`, where);
+  const text = value.replace(/\s+/g, ' ').trim();
+  return text === '' ? undefined : text;
 }
 
 /** Two spellings of one file ("a.png", "./a.png") count as the same photo. */
@@ -277,7 +309,8 @@ export function checkConceptData(value: unknown, options: { file?: string; resol
   const clash = samples.find((s) => (s.kind === 'easy-negative' || s.kind === 'hard-negative') && positiveKeys.has(pathKey(s.image!)));
   if (clash) fail(`photo ${clash.image} is both a positive and a ${clash.kind} sample`);
   if (!samples.some((s) => s.kind === 'positive')) fail('no positive sample: the concept needs at least one photo of it');
-  return { name, identifier: `<${name}>`, samples, summary: summarizeSamples(samples), warnings: warnings as string[] };
+  const description = checkDescription(value.description, where);
+  return { name, identifier: `<${name}>`, samples, summary: summarizeSamples(samples), warnings: warnings as string[], ...(description ? { description } : {}) };
 }
 
 const SAMPLE_FIELDS = new Set(['kind', 'image', 'question', 'answer', 'sourceImage']);

@@ -11,9 +11,10 @@ import { join, resolve } from 'node:path';
 import { decodeImage } from '../models/image/decodeImage.ts';
 import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
 import type { Concept } from './Concept.ts';
-import { buildConceptData, checkConceptName, type ConceptData, type ConversationPair } from './conceptData.ts';
+import { buildConceptData, checkConceptName, type ConceptData, type ConversationPair, type RecognitionAnswerStyle } from './conceptData.ts';
 import { ConceptDataError } from './ConceptDataError.ts';
 import { generateConversations } from './conversations.ts';
+import { describeSubject } from './describeSubject.ts';
 import { visionTowerEmbedder, type ImageEmbedder } from './imageEmbedder.ts';
 import { easyNegatives, hardNegatives, ImageIndex, type UpdateProgress } from './ImageIndex.ts';
 import type { SubjectKind } from './recognitionTemplates.ts';
@@ -23,6 +24,7 @@ export type CreateConceptProgress =
   | { readonly stage: 'index'; readonly progress: UpdateProgress }
   | { readonly stage: 'negatives'; readonly hard: number; readonly easy: number }
   | { readonly stage: 'conversations'; readonly done: number; readonly total: number }
+  | { readonly stage: 'description'; readonly description: string }
   | { readonly stage: 'training'; readonly progress: TrainProgress };
 
 export interface CreateConceptOptions {
@@ -45,6 +47,13 @@ export interface CreateConceptOptions {
   readonly extraConversations?: readonly ConversationPair[];
   readonly questionsPerPositive?: number;
   readonly maxPositives?: number;
+  /** Recognition answers "Yes"/"No" (default 'short') or the paper's sentences ('sentence'). */
+  readonly answerStyle?: RecognitionAnswerStyle;
+  /**
+   * Start the latent tokens from a description of the subject: true (default) asks the base
+   * model to describe the first photo; a string is used as it is; false: random start (the paper's).
+   */
+  readonly description?: boolean | string;
   readonly seed?: number;
   readonly training?: Omit<TrainConceptOptions, 'onProgress' | 'signal' | 'seed'>;
   readonly onProgress?: (progress: CreateConceptProgress) => void;
@@ -88,9 +97,16 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
       onProgress: ({ done, total }) => options.onProgress?.({ stage: 'conversations', done, total }),
     }));
   }
+  let description: string | undefined;
+  if (typeof options.description === 'string') description = options.description;
+  else if (options.description ?? true) {
+    description = await describeSubject(vlm, positives[0]!, { signal: options.signal });
+    options.onProgress?.({ stage: 'description', description });
+  }
   return buildConceptData({
     name: options.name, positives, hardNegatives: hard, easyNegatives: easy, conversations, seed,
     questionsPerPositive: options.questionsPerPositive, maxPositives: options.maxPositives,
+    answerStyle: options.answerStyle, description,
   });
 }
 

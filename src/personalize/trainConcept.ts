@@ -1,9 +1,12 @@
 /**
  * Learns a concept (Yo'LLaVA): the k+1 input rows of `<name>`, `<name_0>`…`<name_{k−1}>` and
  * the lm_head row of `<name>`, by backpropagating through the frozen model. AdamW (lr 1e-3,
- * weight decay 0.01), batch 1, shuffled, random horizontal flips, up to 15 epochs; after each
+ * weight decay 0.01), batch 1, shuffled, random horizontal flips, up to 5 epochs (the paper: 15,
+ * PAPER_EPOCHS; rows that start from a description overfit the photos in longer runs); after each
  * epoch the recognition accuracy on the training photos is measured and the best epoch's rows
- * are kept. The system prompt + photo prefix of every sample is run once and cached: the
+ * are kept — the starting rows (epoch 0) included. Beyond the paper: the latent rows start from
+ * the token embeddings of the data's `description` when it has one, and negatives are weighted
+ * so that they count as much as positives in all (see the options). The system prompt + photo prefix of every sample is run once and cached: the
  * gradients equal a full recompute. An AbortSignal ends training with the best epoch so far;
  * `checkpointFile` makes an interrupted run resumable.
  */
@@ -24,12 +27,17 @@ import { recognitionEvalPrompt } from './recognitionTemplates.ts';
 export interface TrainConceptOptions {
   /** Latent tokens (default 16). */
   readonly latentCount?: number;
-  readonly epochs?: number; // 15
+  /** At most this many epochs (default DEFAULT_EPOCHS, 5; the paper's recipe: PAPER_EPOCHS, 15). */
+  readonly epochs?: number;
   readonly learningRate?: number; // 1e-3
   readonly weightDecay?: number; // 0.01
   readonly flipProbability?: number; // 0.5
   readonly seed?: number; // 0
-  /** Loss weight of negative recognition samples relative to positives, to balance their counts (default 1: plain mean). */
+  /**
+   * Loss weight of negative recognition samples relative to positives. Default: balanced
+   * (positives ÷ negatives, at most 1), so that ~130 negatives against ~80 positive Q/A do not
+   * teach the rows that the answer is mostly No; 1 is the paper's plain mean.
+   */
   readonly negativeWeight?: number;
   readonly onProgress?: (progress: TrainProgress) => void;
   readonly signal?: AbortSignal;
@@ -102,14 +110,39 @@ function initialRows(vlm: VisionLanguageModel, count: number, seed: number): { i
   return { input, output };
 }
 
+/**
+ * Puts the token embeddings of `description` into the latent rows (rows 1…k of `input`; row 0 is
+ * `<name>`), one token per row, in order; rows past the description's tokens keep their values.
+ * Returns how many rows were set.
+ */
+export function setDescriptionRows(vlm: VisionLanguageModel, input: Float32Array, latentCount: number, description: string): number {
+  const model = vlm.model;
+  const C = model.hiddenSize;
+  const ids = vlm.tokenizer.encode(description, { addSpecialTokens: false }).slice(0, latentCount);
+  const table = model.decoder.weights.embedTokens;
+  const kernels = model.kernels();
+  ids.forEach((id, i) => kernels.toFloat32(table.data.subarray(id * C, (id + 1) * C), table.dtype, input.subarray((i + 1) * C, (i + 2) * C)));
+  return ids.length;
+}
+
+export const DEFAULT_EPOCHS = 5;
+export const PAPER_EPOCHS = 15;
+
+/** Negatives' loss weight that gives positives and negatives the same total weight (never above 1). */
+export function balancedNegativeWeight(data: ConceptData): number {
+  const positives = data.samples.filter((s) => s.kind === 'positive').length;
+  const negatives = data.samples.filter((s) => s.kind === 'easy-negative' || s.kind === 'hard-negative').length;
+  return negatives === 0 ? 1 : Math.min(1, positives / negatives);
+}
+
 export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, options: TrainConceptOptions = {}): Promise<TrainConceptResult> {
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const k = options.latentCount ?? options.initialConcept?.info.latentCount ?? 16;
-  const epochs = options.epochs ?? 15;
+  const epochs = options.epochs ?? DEFAULT_EPOCHS;
   const seed = options.seed ?? 0;
   const flipProbability = options.flipProbability ?? 0.5;
-  const negativeWeight = options.negativeWeight ?? 1;
+  const negativeWeight = options.negativeWeight ?? balancedNegativeWeight(data);
   if (data.samples.length === 0) throw new ConceptError(`concept ${data.name}: no training samples`);
   if (!Number.isInteger(k) || k < 0 || k > 256) throw new ConceptError(`latent token count ${k} must be an integer in 0…256`);
   const model = vlm.model;
@@ -120,8 +153,9 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   const rows = options.initialConcept
     ? { input: options.initialConcept.inputRows.slice(), output: options.initialConcept.outputRow.slice() }
     : initialRows(vlm, k + 1, seed);
+  const descriptionTokens = !options.initialConcept && data.description ? setDescriptionRows(vlm, rows.input, k, data.description) : 0;
   if (options.initialConcept && options.initialConcept.info.latentCount !== k) throw new ConceptError(`the concept to continue has ${options.initialConcept.info.latentCount} latent tokens, not ${k}`);
-  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, flipProbability, seed, negativeWeight, batchSize: 1 };
+  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, flipProbability, seed, negativeWeight, batchSize: 1, descriptionTokens };
   const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null) => new Concept({
     name: data.name, latentCount: k,
     baseModel: { ...concepts.modelIdentity, source: vlm.source },
@@ -187,6 +221,14 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
     };
 
     const steps = encoded.length;
+    if (firstEpoch === 1 && !options.initialConcept) {
+      // The starting rows are a candidate too: with a good description they can beat every epoch.
+      const t0 = performance.now();
+      report({ phase: 'evaluating', epoch: 0, step: 0, steps, loss: NaN, lastAccuracy: null, bestAccuracy: null, remainingSeconds: null });
+      const accuracy = await evaluate();
+      metrics.push({ epoch: 0, loss: null, positiveAccuracy: accuracy.positive, negativeAccuracy: accuracy.negative, weightedAccuracy: accuracy.weighted, seconds: (performance.now() - t0) / 1000 });
+      best = { input: rows.input.slice(), output: rows.output.slice(), accuracy: accuracy.weighted, epoch: 0 };
+    }
     let interrupted = false;
     let secondsPerStep: number | null = null;
     for (let epoch = firstEpoch; epoch <= epochs; epoch++) {

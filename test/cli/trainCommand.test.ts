@@ -31,7 +31,7 @@ test('train: pool negatives, conversations, saved in the library; --add, --save-
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stderr, /training data for <bo>: 32 positive, [12] hard-negative, 1 easy-negative, 20 conversation samples/);
   assert.match(first.stderr, /^epoch  2: loss \d+\.\d{4}  recognition positive/m);
-  assert.match(first.stdout, /saved <bo> to .*bo\.concept\.safetensors \(epoch [12], weighted recognition/);
+  assert.match(first.stdout, /saved <bo> to .*bo\.concept\.safetensors \(epoch [012], weighted recognition/);
   assert.ok(existsSync(join(home, 'concepts', 'bo.data.json')));
   assert.ok(existsSync(join(home, 'indexes')), 'the pool index persists');
 
@@ -48,8 +48,24 @@ test('train: pool negatives, conversations, saved in the library; --add, --save-
   assert.equal(saved.code, 0, saved.stderr);
   assert.equal(JSON.parse(readFileSync(dataFile, 'utf8')).name, 'mam');
   assert.ok(!existsSync(join(home, 'concepts', 'mam.concept.safetensors')), '--save-data does not train');
+  const savedData = JSON.parse(readFileSync(dataFile, 'utf8')) as { description?: string; samples: Array<{ kind: string; answer: string }> };
+  assert.equal(typeof savedData.description, 'string', 'the base model\'s description of the first photo is in the data');
+  assert.ok(savedData.samples.every((s) => s.answer === (s.kind === 'positive' ? 'Yes' : 'No')), 'short recognition answers by default');
   const fromData = run(home, ['train', 'mam', '--data', dataFile, ...common]);
   assert.equal(fromData.code, 0, fromData.stderr);
+
+  const paperFile = join(home, 'paper.json');
+  const paper = run(home, ['train', 'pap', mine, '--no-conversations', '--paper-recipe', '--save-data', paperFile, ...common]);
+  assert.equal(paper.code, 0, paper.stderr);
+  const paperData = JSON.parse(readFileSync(paperFile, 'utf8')) as { description?: string; samples: Array<{ answer: string }> };
+  assert.equal(paperData.description, undefined, 'the paper starts at random');
+  assert.ok(paperData.samples.every((s) => s.answer.includes('<pap>')), 'the paper\'s sentence answers');
+  const given = join(home, 'given.json');
+  assert.equal(run(home, ['train', 'giv', mine, '--no-conversations', '--description', 'a red ball', '--save-data', given, ...common]).code, 0);
+  assert.equal(JSON.parse(readFileSync(given, 'utf8')).description, 'a red ball');
+  const both = run(home, ['train', 'zed', mine, '--paper-recipe', '--description', 'a red ball', ...common]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--description and --paper-recipe do not go together/);
 
   const noPhotos = run(home, ['train', 'zed', join(home, 'missing'), ...common]);
   assert.equal(noPhotos.code, 2);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { METHODS, recipeKey, resolveMethods } from '../../src/eval/methods.ts';
 
 test('--methods: ids, groups and aliases, in report order, without repeats', () => {
-  assert.deepEqual(resolveMethods('main').map((m) => m.id), ['vanilla', 'text-human', 'text-captions', 'text-summary', 'image-prompt', 'yollava']);
+  assert.deepEqual(resolveMethods('main').map((m) => m.id), ['vanilla', 'text-human', 'text-captions', 'text-summary', 'image-prompt', 'yollava-paper', 'yollava']);
   assert.deepEqual(resolveMethods('yollava,vanilla').map((m) => m.id), ['vanilla', 'yollava']);
   assert.deepEqual(resolveMethods('k16,n5,data-hard-negatives').map((m) => m.id), ['yollava']);
   assert.deepEqual(resolveMethods(['latent-tokens']).map((m) => m.id), ['yollava', 'k0', 'k2', 'k4', 'k8', 'k32']);

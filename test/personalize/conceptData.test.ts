@@ -19,8 +19,8 @@ const options: BuildConceptDataOptions = {
   seed: 7,
 };
 
-test('sample counts per kind, with the identifier in every recognition sample', () => {
-  const data = buildConceptData(options);
+test('sample counts per kind, with the identifier in every recognition sample (the paper\'s sentence answers)', () => {
+  const data = buildConceptData({ ...options, answerStyle: 'sentence' });
   assert.equal(data.name, 'bo');
   assert.equal(data.identifier, '<bo>');
   assert.deepEqual(data.summary, { positives: 5 * 16, easyNegatives: 40, hardNegatives: 35, conversations: 2 });
@@ -44,7 +44,7 @@ test('sample counts per kind, with the identifier in every recognition sample', 
 });
 
 test('each positive photo gets distinct templates; negatives use each template about equally', () => {
-  const data = buildConceptData({ ...options, questionsPerPositive: 17, hardNegatives: photos('lookalike', 60), easyNegatives: [] });
+  const data = buildConceptData({ ...options, questionsPerPositive: 17, hardNegatives: photos('lookalike', 60), easyNegatives: [], answerStyle: 'sentence' });
   for (const photo of options.positives) {
     const mine = data.samples.filter((s) => s.image === photo);
     assert.equal(mine.length, 17);
@@ -56,6 +56,26 @@ test('each positive photo gets distinct templates; negatives use each template a
   for (const s of negatives) uses.set(s.answer, (uses.get(s.answer) ?? 0) + 1);
   assert.equal(uses.size, 30);
   assert.ok([...uses.values()].every((n) => n === 2), '60 negatives: every template twice');
+});
+
+test('short answers (the default): the same template questions, answered "Yes" on photos of the concept and "No" on negatives', () => {
+  const short = buildConceptData(options);
+  const sentence = buildConceptData({ ...options, answerStyle: 'sentence' });
+  assert.deepEqual(short.summary, sentence.summary);
+  short.samples.forEach((sample, i) => {
+    assert.equal(sample.question, sentence.samples[i].question);
+    if (sample.kind === 'conversation') assert.equal(sample.answer, sentence.samples[i].answer);
+    else assert.equal(sample.answer, sample.kind === 'positive' ? 'Yes' : 'No');
+  });
+  assert.throws(() => buildConceptData({ ...options, answerStyle: 'long' as never }), /answerStyle must be "short" or "sentence", got "long"/);
+});
+
+test('a description is kept on one line (none when empty) and survives checkConceptData', () => {
+  assert.equal(buildConceptData({ ...options, description: '  a small brown dog\nwith a red collar ' }).description, 'a small brown dog with a red collar');
+  assert.equal('description' in buildConceptData({ ...options, description: '  ' }), false);
+  const data = buildConceptData({ ...options, description: 'a small brown dog' });
+  assert.equal(checkConceptData(JSON.parse(JSON.stringify(data))).description, 'a small brown dog');
+  assert.throws(() => checkConceptData({ ...JSON.parse(JSON.stringify(data)), description: 3 }), /"description" must be a string, got number 3/);
 });
 
 test('the same seed gives the same samples; another seed other ones', () => {

@@ -12,7 +12,7 @@ import { buildConceptData } from '../../src/personalize/conceptData.ts';
 import { Concept, ConceptError } from '../../src/personalize/Concept.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
 import { encodeTrainingSample } from '../../src/personalize/conceptPrompts.ts';
-import { trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
+import { balancedNegativeWeight, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 async function setup(t: { after: (fn: () => void) => void }) {
@@ -29,14 +29,15 @@ test('training lowers the loss, measures every epoch and keeps the best', async 
   const { vlm, data } = await setup(t);
   const events: TrainProgress[] = [];
   const result = await trainConcept(vlm, data, { latentCount: 2, epochs: 4, learningRate: 0.05, seed: 1, onProgress: (p) => events.push(p) });
-  assert.equal(result.epochs.length, 4);
-  const losses = result.epochs.map((e) => e.loss);
+  assert.deepEqual(result.epochs.map((e) => e.epoch), [0, 1, 2, 3, 4], 'the starting rows are measured as epoch 0');
+  assert.equal(result.epochs[0].loss, null);
+  const losses = result.epochs.slice(1).map((e) => e.loss!);
   assert.ok(losses.every((loss, i) => i === 0 || loss < losses[i - 1]) && losses[3] < losses[0] - 0.3, `loss ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
   const best = Math.max(...result.epochs.map((e) => e.weightedAccuracy));
   assert.equal(result.epochs.find((e) => e.epoch === result.concept.info.bestEpoch)!.weightedAccuracy, best);
   assert.equal(result.concept.info.latentCount, 2);
   assert.equal(result.concept.inputRows.length, 3 * 32);
-  assert.deepEqual([...new Set(events.map((e) => e.phase))], ['preparing', 'training', 'evaluating', 'done']);
+  assert.deepEqual([...new Set(events.map((e) => e.phase))], ['preparing', 'evaluating', 'training', 'done'], 'epoch 0 is measured before training');
   assert.ok(events.some((e) => e.phase === 'training' && e.remainingSeconds !== null));
   assert.equal(vlm.tokenizer.tokenToId('<bo>'), undefined, 'the training tokens are removed afterwards');
 });
@@ -70,17 +71,45 @@ test('an abort keeps the best epoch so far; a resumed run equals an uninterrupte
   const controller = new AbortController();
   const aborted = await trainConcept(vlm, data, { ...options, signal: controller.signal, onProgress: (p) => { if (p.epoch === 2 && p.phase === 'training') controller.abort(); } });
   assert.equal(aborted.interrupted, true);
-  assert.equal(aborted.epochs.length, 1);
-  assert.equal(aborted.concept.info.bestEpoch, 1);
+  assert.deepEqual(aborted.epochs.map((e) => e.epoch), [0, 1], 'the starting rows and the one finished epoch');
+  const bestSoFar = aborted.epochs.reduce((a, b) => (b.weightedAccuracy > a.weightedAccuracy ? b : a));
+  assert.equal(aborted.concept.info.bestEpoch, bestSoFar.epoch);
 
   const checkpointFile = join(tiny.dir, 'bo.training.safetensors');
   await trainConcept(vlm, data, { ...options, epochs: 2, checkpointFile });
   const resumed = await trainConcept(vlm, data, { ...options, checkpointFile, resume: true });
-  assert.equal(resumed.epochs.length, 3);
+  assert.equal(resumed.epochs.length, 4);
   assert.deepEqual(resumed.epochs.map((e) => e.weightedAccuracy), straight.epochs.map((e) => e.weightedAccuracy));
   const diff = resumed.concept.inputRows.reduce((m, v, i) => Math.max(m, Math.abs(v - straight.concept.inputRows[i])), 0);
   assert.ok(diff < 1e-5, `resumed rows differ by ${diff}`);
   await assert.rejects(() => trainConcept(vlm, buildConceptData({ name: 'bo', positives: [tiny.photos[0]] }), { ...options, checkpointFile, resume: true }), /other training data or settings/);
+});
+
+test('a description starts the latent rows at its token embeddings, and the starting rows can be the best', async (t) => {
+  const { vlm, data } = await setup(t);
+  const description = 'red';
+  const ids = vlm.tokenizer.encode(description, { addSpecialTokens: false });
+  assert.ok(ids.length >= 2 && ids.length < 6, `${ids.length} tokens`); // a byte-level tiny tokenizer
+  const result = await trainConcept(vlm, { ...data, description }, { latentCount: 6, epochs: 0, seed: 3 });
+  const C = vlm.model.hiddenSize;
+  const table = vlm.model.decoder.weights.embedTokens.data as Float32Array;
+  ids.forEach((id, i) => assert.deepEqual(result.concept.inputRows.subarray((i + 1) * C, (i + 2) * C), table.subarray(id * C, (id + 1) * C), `row ${i + 1}`));
+  const randomStart = await trainConcept(vlm, data, { latentCount: 6, epochs: 0, seed: 3 });
+  const last = (c: Concept) => c.inputRows.subarray(6 * C);
+  assert.deepEqual(last(result.concept), last(randomStart.concept), 'rows past the description keep the random start');
+  assert.notDeepEqual(result.concept.inputRows.subarray(C, 2 * C), randomStart.concept.inputRows.subarray(C, 2 * C));
+  assert.equal(result.concept.info.training.descriptionTokens, ids.length);
+  assert.equal(randomStart.concept.info.training.descriptionTokens, 0);
+  assert.equal(result.concept.info.bestEpoch, 0);
+  assert.deepEqual(result.epochs.map((e) => e.epoch), [0]);
+});
+
+test('negatives weigh positives ÷ negatives by default (never more than 1)', () => {
+  const paths = (p: string, n: number) => Array.from({ length: n }, (_, i) => `/x/${p}${i}.png`);
+  const many = buildConceptData({ name: 'bo', positives: paths('p', 5), easyNegatives: paths('e', 100), hardNegatives: paths('h', 29) });
+  assert.equal(balancedNegativeWeight(many), 80 / 129);
+  assert.equal(balancedNegativeWeight(buildConceptData({ name: 'bo', positives: paths('p', 5), easyNegatives: paths('e', 10) })), 1);
+  assert.equal(balancedNegativeWeight(buildConceptData({ name: 'bo', positives: paths('p', 1) })), 1);
 });
 
 test('concept files round-trip, are refused on another base model, and two concepts share a prompt', async (t) => {

@@ -23,7 +23,7 @@ method and subject in the output folder: run the same command again to continue.
       --methods <list>      comma-separated methods or groups (default: main); see --list-methods
       --subjects <list>     comma-separated subject folder names (default: all)
       --limit <n>           at most n test photos, visual and text questions per subject
-      --epochs <n>          concept training epochs (default 15)
+      --epochs <n>          concept training epochs (default: 5 for ours, 15 for the paper's)
       --seed <n>            seed of concept training data and training (default 0)
       --negatives <folder>  images for easy and hard negatives (default: the dataset's pool/)
       --forgetting-others <n>  other subjects whose visual questions each concept is tried on (default 3)

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildConceptData, type ConceptData } from '../../personalize/conceptData.ts';
 import { loadConceptData, saveConceptData } from '../../personalize/conceptDataFile.ts';
 import { createConcept, prepareConceptData, type CreateConceptProgress } from '../../personalize/createConcept.ts';
-import { removeCheckpoint, trainConcept } from '../../personalize/trainConcept.ts';
+import { DEFAULT_EPOCHS, PAPER_EPOCHS, removeCheckpoint, trainConcept } from '../../personalize/trainConcept.ts';
 import { CliError } from '../CliError.ts';
 import { collectPhotos } from '../collectPhotos.ts';
 import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
@@ -22,8 +22,15 @@ ${modelOptionsHelp}
       --subject <kind>      "person" or "subject" (default): which questions the base model
                             answers about the photos for text-only training
       --no-conversations    skip those questions
+      --description <text>  start the latent tokens from this description of the subject
+                            ("a small brown dog with a red collar") instead of the base
+                            model's own description of the first photo
+      --paper-recipe        train exactly as the paper: latent tokens start at random,
+                            recognition answers are its sentences, every sample weighs the same
+                            (default: description start, "Yes"/"No" answers, negatives weighted
+                            to count as much as positives in all)
   -k, --latent <k>          latent tokens (default 16)
-      --epochs <n>          at most this many epochs (default 15)
+      --epochs <n>          at most this many epochs (default 5; with --paper-recipe 15)
       --lr <x>              learning rate (default 0.001)
       --seed <n>            seed (default 0)
       --add                 continue training the library's <name> with these photos added
@@ -36,6 +43,7 @@ function describe(progress: CreateConceptProgress): string {
     case 'index': return `indexing negatives: ${progress.progress.done}/${progress.progress.total}${progress.progress.failed ? ` (${progress.progress.failed} unreadable)` : ''}`;
     case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy`;
     case 'conversations': return `asking the base model about the photos: ${progress.done}/${progress.total}`;
+    case 'description': return `the latent tokens start from: "${progress.description}"`;
     case 'training': {
       const p = progress.progress;
       if (p.phase === 'preparing') return 'preparing training…';
@@ -51,7 +59,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true,
     options: {
       ...modelOptions, negatives: { type: 'string', short: 'n' }, hard: { type: 'string' }, easy: { type: 'string' },
-      subject: { type: 'string' }, 'no-conversations': { type: 'boolean' }, latent: { type: 'string', short: 'k' },
+      subject: { type: 'string' }, 'no-conversations': { type: 'boolean' }, description: { type: 'string' }, 'paper-recipe': { type: 'boolean' }, latent: { type: 'string', short: 'k' },
       epochs: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' }, add: { type: 'boolean' },
       resume: { type: 'boolean' }, data: { type: 'string' }, 'save-data': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -82,7 +90,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const onInterrupt = () => { controller.abort(); line.done('stopping: keeping the best epoch so far…'); };
   process.once('SIGINT', onInterrupt);
   const seed = integer('seed', values.seed, 0) ?? 0;
-  const training = { latentCount: integer('latent', values.latent, 0), epochs: integer('epochs', values.epochs, 1), learningRate: lr };
+  const paper = values['paper-recipe'] ?? false;
+  if (paper && values.description !== undefined) throw new CliError('--description and --paper-recipe do not go together (the paper starts the latent tokens at random)');
+  if (values.description !== undefined && values.description.trim() === '') throw new CliError('--description needs some text');
+  const answerStyle = paper ? 'sentence' : 'short';
+  const training = { latentCount: integer('latent', values.latent, 0), epochs: integer('epochs', values.epochs, 1) ?? (paper ? PAPER_EPOCHS : DEFAULT_EPOCHS), learningRate: lr, ...(paper ? { negativeWeight: 1 } : {}) };
   try {
     let data: ConceptData;
     if (values.data) {
@@ -93,6 +105,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const prepared = await prepareConceptData(vlm, {
         name, photos, negativePool: values.negatives, hardPerPhoto: integer('hard', values.hard, 0), easyCount: integer('easy', values.easy, 0),
         conversations: !values['no-conversations'], subjectKind: subject, seed, signal: controller.signal,
+        answerStyle, description: paper ? false : values.description ?? true,
         onProgress: (progress) => line.update(describe(progress), progress.stage === 'negatives'),
       });
       data = previousData ? buildConceptData({
@@ -101,7 +114,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         hardNegatives: [...new Set(previousData.samples.filter((s) => s.kind === 'hard-negative').map((s) => s.image!).concat(prepared.samples.filter((s) => s.kind === 'hard-negative').map((s) => s.image!)))],
         easyNegatives: [...new Set(previousData.samples.filter((s) => s.kind === 'easy-negative').map((s) => s.image!).concat(prepared.samples.filter((s) => s.kind === 'easy-negative').map((s) => s.image!)))],
         conversations: [...previousData.samples, ...prepared.samples].filter((s) => s.kind === 'conversation').map((s) => ({ question: s.question, answer: s.answer })),
-        maxPositives: Number.MAX_SAFE_INTEGER,
+        maxPositives: Number.MAX_SAFE_INTEGER, answerStyle, description: previousData.description,
       }) : prepared;
     }
     line.done(`training data for <${name}>: ${data.summary.positives} positive, ${data.summary.hardNegatives} hard-negative, ${data.summary.easyNegatives} easy-negative, ${data.summary.conversations} conversation samples`);
@@ -118,7 +131,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     });
     line.done();
     for (const e of result.epochs) {
-      process.stderr.write(`epoch ${String(e.epoch).padStart(2)}: loss ${e.loss.toFixed(4)}  recognition positive ${e.positiveAccuracy.toFixed(3)} negative ${e.negativeAccuracy.toFixed(3)} weighted ${e.weightedAccuracy.toFixed(3)}  (${e.seconds.toFixed(1)} s)\n`);
+      process.stderr.write(`epoch ${String(e.epoch).padStart(2)}: loss ${e.loss === null ? '   –  ' : e.loss.toFixed(4)}  recognition positive ${e.positiveAccuracy.toFixed(3)} negative ${e.negativeAccuracy.toFixed(3)} weighted ${e.weightedAccuracy.toFixed(3)}  (${e.seconds.toFixed(1)} s)\n`);
     }
     const file = library.save(result.concept, data);
     if (!result.interrupted) removeCheckpoint(library.trainingCheckpointFile(name));
