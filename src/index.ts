@@ -35,7 +35,7 @@ export { Concept, ConceptError, type ConceptInfo, type EpochMetrics } from './pe
 export { ConceptSet } from './personalize/ConceptSet.ts';
 export { ConceptLibrary, defaultLibraryDir } from './personalize/ConceptLibrary.ts';
 export { buildConceptData, type ConceptData, type TrainingSample, type ConversationPair, type SampleKind, type RecognitionAnswerStyle } from './personalize/conceptData.ts';
-export { describeSubject, descriptionFromCaption, DESCRIPTION_PROMPT } from './personalize/describeSubject.ts';
+export { describeSubject, descriptionFromCaption, descriptionPrompt } from './personalize/describeSubject.ts';
 export { saveConceptData, loadConceptData } from './personalize/conceptDataFile.ts';
 export { exportPublicJson, importPublicJson } from './personalize/publicJson.ts';
 export { generateConversations } from './personalize/conversations.ts';

@@ -41,6 +41,21 @@ export interface EvalConcept {
   readonly reused: boolean;
 }
 
+/**
+ * Bumped when the way a recipe's data is prepared or trained changes without a change of the
+ * recipe itself (e.g. the question the description answers): its stored concepts and results are
+ * then made again. Per style, so that a change to ours does not retrain the paper's.
+ */
+export function conceptPipelineVersion(recipe: ConceptRecipe): number {
+  return recipe.style === 'paper' ? 1 : 2;
+}
+
+/** The version as a fingerprint field: none for version 1 (fingerprints made before versions keep matching). */
+export function pipelineField(recipe: ConceptRecipe): { pipeline?: number } {
+  const version = conceptPipelineVersion(recipe);
+  return version > 1 ? { pipeline: version } : {};
+}
+
 export function conceptFolder(settings: ConceptSettings, recipe: ConceptRecipe): string {
   return join(settings.outDir, 'concepts', `${recipeKey(recipe)}-e${settings.epochs ?? recipeEpochs(recipe)}-s${settings.seed}`);
 }
@@ -79,7 +94,7 @@ export async function obtainConcept(
   const identity = modelIdentity(vlm.model);
   // What the concept depends on: a stored concept, or prepared data (the slow part: pool index,
   // conversations) for a resumed run, is used only while all of it is unchanged.
-  const preparation = JSON.stringify({ model: [identity.configHash, identity.weightsHash], photos: photos.map((p) => resolve(p)), negatives: settings.negativePool, recipe, seed: settings.seed });
+  const preparation = JSON.stringify({ model: [identity.configHash, identity.weightsHash], photos: photos.map((p) => resolve(p)), negatives: settings.negativePool, recipe, seed: settings.seed, ...pipelineField(recipe) });
   if (library.has(name) && existsSync(sidecarFile)) {
     const concept = library.load(name);
     const sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;

@@ -17,7 +17,7 @@ import type { CreateConceptProgress } from '../personalize/createConcept.ts';
 import { modelIdentity } from '../personalize/modelIdentity.ts';
 import { ModelAsker, type PromptContext } from './askModel.ts';
 import { readEvalDataset, selectSubjects, SUBJECT_TOKEN, type EvalDataset, type EvalSubject, type McqQuestion } from './dataset.ts';
-import { conceptFolder, conceptIsStored, obtainConcept, type ConceptSettings, type EvalConcept } from './evalConcepts.ts';
+import { conceptFolder, pipelineField, conceptIsStored, obtainConcept, type ConceptSettings, type EvalConcept } from './evalConcepts.ts';
 import { METHODS, recipeKey, resolveMethods, type EvalMethod } from './methods.ts';
 import { writeEvalReport, type EvalSummary } from './report.ts';
 import { readResult, RESULT_FORMAT, resultFile, summarizeMethod, writeResult, type ConceptRecord, type QaRecord, type RecognitionRecord, type SubjectResult } from './results.ts';
@@ -133,7 +133,7 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
   const pairs = subjects.flatMap((s) => s.testPhotos.map((photo) => ({ photo, owner: s })));
   const fingerprintOf = (method: EvalMethod, subject: EvalSubject): string => createHash('sha256').update(JSON.stringify({
     version: HARNESS_VERSION, method: method.id, kind: method.kind, recipe: method.recipe ?? null, model: modelKey,
-    concept: method.recipe ? { epochs, seed, negatives: conceptSettings.negativePool } : null,
+    concept: method.recipe ? { epochs, seed, negatives: conceptSettings.negativePool, ...pipelineField(method.recipe) } : null,
     subject: subject.name, context: method.kind === 'text-human' ? subject.description : null,
     photos: pairs.map((p) => [rel(p.photo), p.owner === subject]),
     visual: subject.visualQa.map((q) => [q.question, q.options, q.correct, rel(q.photo!)]),

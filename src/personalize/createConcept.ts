@@ -100,7 +100,7 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
   let description: string | undefined;
   if (typeof options.description === 'string') description = options.description;
   else if (options.description ?? true) {
-    description = await describeSubject(vlm, positives[0]!, { signal: options.signal });
+    description = await describeSubject(vlm, positives[0]!, { subjectKind: options.subjectKind, signal: options.signal });
     options.onProgress?.({ stage: 'description', description });
   }
   return buildConceptData({

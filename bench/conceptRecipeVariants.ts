@@ -1,0 +1,114 @@
+/**
+ * Which parts of the concept recipe matter, on a few world-benchmark subjects: variants of the
+ * training data and of the trainer's options, each scored like `yollava eval` scores recognition
+ * (every test photo of all 40 subjects; own photos positive), with the mean per-subject ROC AUC.
+ *
+ *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start,ours]
+ *
+ * It reuses what `yollava eval <dataset> --methods yollava-paper,yollava --out <eval>` stored:
+ * the paper recipe's training data (sentence answers, conversations, negatives) and our recipe's
+ * description of the first photo. Short answers are that data with "Yes"/"No" answers.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ModelAsker } from '../src/eval/askModel.ts';
+import { readEvalDataset } from '../src/eval/dataset.ts';
+import { rocAuc } from '../src/eval/metrics.ts';
+import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
+import type { ConceptData } from '../src/personalize/conceptData.ts';
+import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
+import { ConceptSet } from '../src/personalize/ConceptSet.ts';
+import { describeSubject } from '../src/personalize/describeSubject.ts';
+import { trainConcept } from '../src/personalize/trainConcept.ts';
+
+interface Variant {
+  /** Latent tokens start from the stored description (else at random). */
+  readonly description: boolean;
+  readonly answers: 'short' | 'sentence';
+  readonly conversations: boolean;
+  /** 'balanced' = positives ÷ negatives (the trainer's default). */
+  readonly negativeWeight: 'balanced' | number;
+  readonly epochs: number;
+  readonly learningRate?: number;
+}
+
+const VARIANTS: Record<string, Variant> = {
+  paper: { description: false, answers: 'sentence', conversations: true, negativeWeight: 1, epochs: 15 },
+  'paper-no-conversations': { description: false, answers: 'sentence', conversations: false, negativeWeight: 1, epochs: 15 },
+  'start-only': { description: true, answers: 'sentence', conversations: true, negativeWeight: 1, epochs: 0 },
+  'start+paper-data': { description: true, answers: 'sentence', conversations: true, negativeWeight: 1, epochs: 5 },
+  'random-start+short': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 },
+  'start+short-unbalanced': { description: true, answers: 'short', conversations: true, negativeWeight: 1, epochs: 5 },
+  ours: { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 },
+  'ours-15-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 15 },
+};
+
+const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, describe: { type: 'boolean' } } });
+const evalDir = values.eval ?? 'eval/world-0';
+const subjects = (values.subjects ?? 'bagi,fosa,gipa,desu,dita').split(',');
+const chosen = (values.variants ?? 'paper,start-only,ours').split(',');
+for (const name of chosen) if (!VARIANTS[name]) throw new Error(`unknown variant ${name} (${Object.keys(VARIANTS).join(', ')})`);
+
+const folder = (prefix: string) => {
+  const found = readdirSync(join(evalDir, 'concepts')).find((d) => d.startsWith(prefix));
+  if (!found) throw new Error(`${evalDir}/concepts has no ${prefix}* folder: run yollava eval --methods yollava-paper,yollava --out ${evalDir} first`);
+  return join(evalDir, 'concepts', found);
+};
+const paperData = folder('k16-n5-full-paper-');
+const oursData = folder('k16-n5-full-e');
+const summary = JSON.parse(readFileSync(join(evalDir, 'results.json'), 'utf8')) as { dataset: { root: string } };
+const dataset = readEvalDataset(summary.dataset.root);
+const vlm = await VisionLanguageModel.load(values.model ?? 'models/yollava-world');
+const asker = new ModelAsker(vlm);
+const testPhotos = dataset.subjects.flatMap((s) => s.testPhotos.map((photo) => ({ photo, owner: s.conceptName })));
+
+/** --describe: the description is asked now (describeSubject), not read from the stored data. */
+const described = new Map<string, string>();
+async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
+  const paper = loadConceptData(join(paperData, `${subject}.data.json`));
+  const samples = paper.samples
+    .filter((s) => v.conversations || s.kind !== 'conversation')
+    .map((s) => (v.answers === 'short' && s.kind !== 'conversation' ? { ...s, answer: s.kind === 'positive' ? 'Yes' : 'No' } : s));
+  let description: string | undefined;
+  if (v.description && values.describe) {
+    const evalSubject = dataset.subjects.find((s) => s.conceptName === subject)!;
+    if (!described.has(subject)) described.set(subject, await describeSubject(vlm, evalSubject.trainPhotos[0]!, { subjectKind: evalSubject.kind === 'person' ? 'person' : 'subject' }));
+    description = described.get(subject);
+    process.stderr.write(`${subject}: "${description}"\n`);
+  } else if (v.description) {
+    description = loadConceptData(join(oursData, `${subject}.data.json`)).description;
+  }
+  return { ...paper, samples, ...(description ? { description } : {}) };
+}
+
+console.log('| variant | positive | negative | weighted | mean AUC | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const name of chosen) {
+  const v = VARIANTS[name]!;
+  let right = { positive: 0, negative: 0 }, count = { positive: 0, negative: 0 }, seconds = 0;
+  const aucs: number[] = [];
+  for (const subject of subjects) {
+    const started = performance.now();
+    const { concept } = await trainConcept(vlm, await dataFor(subject, v), {
+      epochs: v.epochs, learningRate: v.learningRate, ...(v.negativeWeight === 'balanced' ? {} : { negativeWeight: v.negativeWeight }),
+    });
+    seconds += (performance.now() - started) / 1000;
+    const set = new ConceptSet(vlm);
+    set.add(concept);
+    const context = { identifier: concept.identifier, text: concept.personalization, referencePhotos: [], extra: set.extraTokens() };
+    const scores: Array<{ positive: boolean; score: number }> = [];
+    for (const { photo, owner } of testPhotos) {
+      const answer = await asker.recognize(context, photo);
+      const positive = owner === subject;
+      const side = positive ? 'positive' : 'negative';
+      count[side]++;
+      if (answer.parsed === (positive ? 'yes' : 'no')) right[side]++;
+      scores.push({ positive, score: answer.probability });
+    }
+    set.remove(concept.name);
+    aucs.push(rocAuc(scores.map((s) => s.score), scores.map((s) => s.positive)) ?? NaN);
+    process.stderr.write(`${name} ${subject}: best epoch ${concept.info.bestEpoch}, AUC ${aucs.at(-1)!.toFixed(3)}\n`);
+  }
+  const pos = right.positive / count.positive, neg = right.negative / count.negative;
+  console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${seconds.toFixed(0)} |`);
+}
