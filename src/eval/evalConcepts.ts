@@ -126,7 +126,7 @@ export async function obtainConcept(
       conversations: recipe.data !== 'recognition',
       subjectKind: subject.kind === 'person' ? 'person' : 'subject',
       answerStyle: recipe.style === 'paper' ? 'sentence' : 'short',
-      description: recipe.style !== 'paper',
+      description: recipe.style !== 'paper' && !recipe.randomStart,
       onProgress: options.onProgress, signal: options.signal,
     });
     saveConceptData(dataFile, data);

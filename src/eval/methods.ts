@@ -25,6 +25,8 @@ export interface ConceptRecipe {
    * 'paper': the paper's — random start, its sentence answers, a plain mean.
    */
   readonly style: 'yollava' | 'paper';
+  /** Ours with the latent tokens started at random (an ablation of our description start). */
+  readonly randomStart?: boolean;
 }
 
 export const DEFAULT_RECIPE: ConceptRecipe = { latentCount: 16, photos: 5, data: 'full', style: 'yollava' };
@@ -38,7 +40,7 @@ export function recipeEpochs(recipe: ConceptRecipe): number {
 }
 
 export function recipeKey(recipe: ConceptRecipe): string {
-  return `k${recipe.latentCount}-n${recipe.photos}-${recipe.data}${recipe.style === 'paper' ? '-paper' : ''}`;
+  return `k${recipe.latentCount}-n${recipe.photos}-${recipe.data}${recipe.style === 'paper' ? '-paper' : ''}${recipe.randomStart ? '-random-start' : ''}`;
 }
 
 export type MethodKind = 'vanilla' | 'text-human' | 'text-captions' | 'text-summary' | 'image-prompt' | 'concept' | 'forgetting';
@@ -69,6 +71,7 @@ export const METHODS: readonly EvalMethod[] = [
   concept('yollava', "Yo'LLaVA (k = 16, n = 5)", 'yollava', DEFAULT_RECIPE, 'A learned concept: <name> and 16 latent tokens, trained on 5 photos with recognition Q/A, easy and hard negatives from the pool, and conversations; the prompt carries "<name> is <name_0>…<name_15>.". Our recipe: the latent tokens start from the base model\'s description of the first photo, recognition answers are "Yes"/"No", negatives count as much as positives in all.'),
   ...[0, 2, 4, 8, 32].map((k) => concept(`k${k}`, `k = ${k} latent tokens`, 'latent-tokens', { ...DEFAULT_RECIPE, latentCount: k }, `The Yo'LLaVA recipe with ${k} latent tokens (n = 5, full data).`)),
   ...[1, 3, 10].map((n) => concept(`n${n}`, `n = ${n} photo${n === 1 ? '' : 's'}`, 'photos', { ...DEFAULT_RECIPE, photos: n }, `The Yo'LLaVA recipe trained on ${n} photo${n === 1 ? '' : 's'} (k = 16, full data; fewer when a subject has fewer training photos).`)),
+  concept('start-random', 'Ours, latent tokens started at random', 'yollava', { ...DEFAULT_RECIPE, randomStart: true }, 'Our recipe (Yes/No answers, balanced negatives, 5 epochs) without the description start: the latent tokens start at random, as in the paper.'),
   concept('data-recognition', 'Data: recognition only', 'training-data', { ...DEFAULT_RECIPE, data: 'recognition' }, 'Recognition Q/A on the 5 photos and 100 random (easy) negatives only.'),
   concept('data-conversation', 'Data: + conversations', 'training-data', { ...DEFAULT_RECIPE, data: 'conversation' }, 'Recognition Q/A, random negatives, and the base model\'s conversations (no hard negatives).'),
   { id: 'forgetting', title: 'Forgetting', group: 'forgetting', kind: 'forgetting', recipe: DEFAULT_RECIPE, description: 'Visual questions about OTHER subjects (by default the next 3 in the list) asked with and without a subject\'s Yo\'LLaVA concept attached (its rows and "<name> is <name_0>…." in the prompt): the base model\'s own skill, which a concept should not disturb (all weights are frozen; only the context differs).' },
@@ -81,6 +84,7 @@ export const METHOD_GROUPS: Readonly<Record<string, readonly string[]>> = {
   'latent-tokens': ['yollava', 'k0', 'k2', 'k4', 'k8', 'k32'],
   photos: ['yollava', 'n1', 'n3', 'n10'],
   'training-data': ['yollava', 'data-recognition', 'data-conversation'],
+  recipe: ['yollava-paper', 'start-random', 'yollava'],
   ablations: ['yollava', 'k0', 'k2', 'k4', 'k8', 'k32', 'n1', 'n3', 'n10', 'data-recognition', 'data-conversation'],
   all: METHODS.map((m) => m.id),
 };
