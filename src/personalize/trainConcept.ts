@@ -6,8 +6,8 @@
  * epoch the recognition accuracy on the training photos is measured and the best epoch's rows
  * are kept — the starting rows (epoch 0) included. Beyond the paper: the latent rows start from
  * the token embeddings of the data's `description` when it has one, and negatives are weighted
- * so that they count as much as positives in all (see the options). The system prompt + photo prefix of every sample is run once and cached: the
- * gradients equal a full recompute. An AbortSignal ends training with the best epoch so far;
+ * so that they count as much as positives in all (see the options). The system prompt + photo
+ * prefix of every sample is run once and cached: the gradients equal a full recompute. An AbortSignal ends training with the best epoch so far;
  * `checkpointFile` makes an interrupted run resumable.
  */
 import { existsSync, rmSync } from 'node:fs';
