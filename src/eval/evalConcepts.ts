@@ -12,7 +12,7 @@ import type { Concept } from '../personalize/Concept.ts';
 import { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
 import type { ConceptData } from '../personalize/conceptData.ts';
 import { loadConceptData, saveConceptData } from '../personalize/conceptDataFile.ts';
-import { prepareConceptData, type CreateConceptProgress } from '../personalize/createConcept.ts';
+import { PAPER_RECIPE, prepareConceptData, type CreateConceptProgress } from '../personalize/createConcept.ts';
 import { visionTowerEmbedder } from '../personalize/imageEmbedder.ts';
 import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
 import { removeCheckpoint, trainConcept } from '../personalize/trainConcept.ts';
@@ -42,18 +42,13 @@ export interface EvalConcept {
 }
 
 /**
- * Bumped when the way a recipe's data is prepared or trained changes without a change of the
- * recipe itself (e.g. the question the description answers): its stored concepts and results are
- * then made again. Per style, so that a change to ours does not retrain the paper's.
+ * A fingerprint field bumped when the way a recipe's data is prepared or trained changes without a
+ * change of the recipe itself (e.g. the question the description answers): its stored concepts
+ * and results are then made again. Per style, so that a change to ours does not retrain the
+ * paper's; none for the paper's version 1, so that fingerprints made before versions keep matching.
  */
-export function conceptPipelineVersion(recipe: ConceptRecipe): number {
-  return recipe.style === 'paper' ? 1 : 2;
-}
-
-/** The version as a fingerprint field: none for version 1 (fingerprints made before versions keep matching). */
 export function pipelineField(recipe: ConceptRecipe): { pipeline?: number } {
-  const version = conceptPipelineVersion(recipe);
-  return version > 1 ? { pipeline: version } : {};
+  return recipe.style === 'paper' ? {} : { pipeline: 2 };
 }
 
 export function conceptFolder(settings: ConceptSettings, recipe: ConceptRecipe): string {
@@ -92,6 +87,7 @@ export async function obtainConcept(
   const sidecarFile = join(library.dir, `${name}.eval.json`);
   const photos = subject.trainPhotos.slice(0, recipe.photos);
   const identity = modelIdentity(vlm.model);
+  const paper = recipe.style === 'paper';
   // What the concept depends on: a stored concept, or prepared data (the slow part: pool index,
   // conversations) for a resumed run, is used only while all of it is unchanged.
   const preparation = JSON.stringify({ model: [identity.configHash, identity.weightsHash], photos: photos.map((p) => resolve(p)), negatives: settings.negativePool, recipe, seed: settings.seed, ...pipelineField(recipe) });
@@ -125,16 +121,16 @@ export async function obtainConcept(
       easyCount: Math.min(100, Math.max(0, countImages(pool) - hardPerPhoto * photos.length)),
       conversations: recipe.data !== 'recognition',
       subjectKind: subject.kind === 'person' ? 'person' : 'subject',
-      answerStyle: recipe.style === 'paper' ? 'sentence' : 'short',
-      description: recipe.style !== 'paper' && !recipe.randomStart,
+      answerStyle: paper ? PAPER_RECIPE.answerStyle : 'short',
+      description: paper ? PAPER_RECIPE.description : !recipe.randomStart,
       onProgress: options.onProgress, signal: options.signal,
     });
     saveConceptData(dataFile, data);
     writeFileAtomic(preparedFile, `${JSON.stringify({ preparation, preparedAt: new Date().toISOString() })}\n`);
   }
   const result = await trainConcept(vlm, data, {
+    ...(paper ? PAPER_RECIPE.training : {}),
     latentCount: recipe.latentCount, epochs: settings.epochs ?? recipeEpochs(recipe), seed: settings.seed,
-    ...(recipe.style === 'paper' ? { negativeWeight: 1 } : {}),
     checkpointFile, resume: true, signal: options.signal,
     onProgress: (progress) => options.onProgress?.({ stage: 'training', progress }),
   });

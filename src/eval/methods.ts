@@ -3,6 +3,8 @@
  * ways, Yo'LLaVA concepts, ablations of its recipe, and a forgetting check. Each method has its
  * own results; `resolveMethods` turns a --methods list (ids and group names) into methods.
  */
+import { PAPER_RECIPE } from '../personalize/createConcept.ts';
+import { DEFAULT_EPOCHS } from '../personalize/trainConcept.ts';
 
 /** What a concept is trained on (the paper's Table 5 ablation). */
 export type DataVariant =
@@ -36,7 +38,7 @@ export const DEFAULT_RECIPE: ConceptRecipe = { latentCount: 16, photos: 5, data:
  * start from a description and overfit the 5 photos in longer runs; measured in docs/results.md).
  */
 export function recipeEpochs(recipe: ConceptRecipe): number {
-  return recipe.style === 'paper' ? 15 : 5;
+  return recipe.style === 'paper' ? PAPER_RECIPE.training.epochs : DEFAULT_EPOCHS;
 }
 
 export function recipeKey(recipe: ConceptRecipe): string {

@@ -18,7 +18,7 @@ import { describeSubject } from './describeSubject.ts';
 import { visionTowerEmbedder, type ImageEmbedder } from './imageEmbedder.ts';
 import { easyNegatives, hardNegatives, ImageIndex, type UpdateProgress } from './ImageIndex.ts';
 import type { SubjectKind } from './recognitionTemplates.ts';
-import { trainConcept, type TrainConceptOptions, type TrainProgress } from './trainConcept.ts';
+import { PAPER_EPOCHS, trainConcept, type TrainConceptOptions, type TrainProgress } from './trainConcept.ts';
 
 export type CreateConceptProgress =
   | { readonly stage: 'index'; readonly progress: UpdateProgress }
@@ -59,6 +59,16 @@ export interface CreateConceptOptions {
   readonly onProgress?: (progress: CreateConceptProgress) => void;
   readonly signal?: AbortSignal;
 }
+
+/**
+ * The paper's recipe, as the options where it differs from ours: latent tokens started at random,
+ * its sentence answers, every sample weighted the same, up to 15 epochs.
+ */
+export const PAPER_RECIPE = {
+  answerStyle: 'sentence',
+  description: false,
+  training: { negativeWeight: 1, epochs: PAPER_EPOCHS },
+} as const satisfies Pick<CreateConceptOptions, 'answerStyle' | 'description' | 'training'>;
 
 export function defaultIndexFile(pool: string, embedder: ImageEmbedder): string {
   const hash = createHash('sha256').update(resolve(pool)).update('\0').update(embedder.id).digest('hex').slice(0, 16);

@@ -2,8 +2,8 @@
 import { parseArgs } from 'node:util';
 import { buildConceptData, type ConceptData } from '../../personalize/conceptData.ts';
 import { loadConceptData, saveConceptData } from '../../personalize/conceptDataFile.ts';
-import { createConcept, prepareConceptData, type CreateConceptProgress } from '../../personalize/createConcept.ts';
-import { DEFAULT_EPOCHS, PAPER_EPOCHS, removeCheckpoint, trainConcept } from '../../personalize/trainConcept.ts';
+import { createConcept, PAPER_RECIPE, prepareConceptData, type CreateConceptProgress } from '../../personalize/createConcept.ts';
+import { removeCheckpoint, trainConcept } from '../../personalize/trainConcept.ts';
 import { CliError } from '../CliError.ts';
 import { collectPhotos } from '../collectPhotos.ts';
 import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
@@ -93,8 +93,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const paper = values['paper-recipe'] ?? false;
   if (paper && values.description !== undefined) throw new CliError('--description and --paper-recipe do not go together (the paper starts the latent tokens at random)');
   if (values.description !== undefined && values.description.trim() === '') throw new CliError('--description needs some text');
-  const answerStyle = paper ? 'sentence' : 'short';
-  const training = { latentCount: integer('latent', values.latent, 0), epochs: integer('epochs', values.epochs, 1) ?? (paper ? PAPER_EPOCHS : DEFAULT_EPOCHS), learningRate: lr, ...(paper ? { negativeWeight: 1 } : {}) };
+  const answerStyle = paper ? PAPER_RECIPE.answerStyle : 'short';
+  const training = { ...(paper ? PAPER_RECIPE.training : {}), latentCount: integer('latent', values.latent, 0), epochs: integer('epochs', values.epochs, 1) ?? (paper ? PAPER_RECIPE.training.epochs : undefined), learningRate: lr };
   try {
     let data: ConceptData;
     if (values.data) {
@@ -105,7 +105,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const prepared = await prepareConceptData(vlm, {
         name, photos, negativePool: values.negatives, hardPerPhoto: integer('hard', values.hard, 0), easyCount: integer('easy', values.easy, 0),
         conversations: !values['no-conversations'], subjectKind: subject, seed, signal: controller.signal,
-        answerStyle, description: paper ? false : values.description ?? true,
+        answerStyle, description: paper ? PAPER_RECIPE.description : values.description ?? true,
         onProgress: (progress) => line.update(describe(progress), progress.stage === 'negatives'),
       });
       data = previousData ? buildConceptData({
