@@ -20,7 +20,7 @@ import type { ConceptData } from '../src/personalize/conceptData.ts';
 import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
 import { describeSubject } from '../src/personalize/describeSubject.ts';
-import { trainConcept } from '../src/personalize/trainConcept.ts';
+import { balancedNegativeWeight, DEFAULT_EPOCHS, trainConcept } from '../src/personalize/trainConcept.ts';
 
 interface Variant {
   /** Latent tokens start from the stored description (else at random). */
@@ -31,6 +31,14 @@ interface Variant {
   readonly negativeWeight: 'balanced' | number;
   readonly epochs: number;
   readonly learningRate?: number;
+  /** Multiplies the negatives' weight (after 'balanced' is resolved). */
+  readonly negativeScale?: number;
+  /** Multiplies the hard negatives' weight (after negativeScale). */
+  readonly hardNegativeScale?: number;
+  /** Chance of a shifted 80 % window per training photo (trainConcept's cropProbability). */
+  readonly cropProbability?: number;
+  /** false: the hard negatives are left out of the data. */
+  readonly hardNegatives?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -42,6 +50,11 @@ const VARIANTS: Record<string, Variant> = {
   'start+short-unbalanced': { description: true, answers: 'short', conversations: true, negativeWeight: 1, epochs: 5 },
   ours: { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 },
   'ours-15-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 15 },
+  'ours-negatives-half': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.5 },
+  'ours-negatives-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.25 },
+  'ours-hard-negatives-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: 0.25 },
+  'ours-hard-quarter-crop': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: 0.25, cropProbability: 0.5 },
+  'ours-no-hard-negatives': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegatives: false },
 };
 
 const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, describe: { type: 'boolean' } } });
@@ -51,24 +64,25 @@ const chosen = (values.variants ?? 'paper,start-only,ours').split(',');
 for (const name of chosen) if (!VARIANTS[name]) throw new Error(`unknown variant ${name} (${Object.keys(VARIANTS).join(', ')})`);
 
 const folder = (prefix: string) => {
-  const found = readdirSync(join(evalDir, 'concepts')).find((d) => d.startsWith(prefix));
+  const found = readdirSync(join(evalDir, 'concepts')).find((d) => d === prefix || d.startsWith(prefix));
   if (!found) throw new Error(`${evalDir}/concepts has no ${prefix}* folder: run yollava eval --methods yollava-paper,yollava --out ${evalDir} first`);
   return join(evalDir, 'concepts', found);
 };
 const paperData = folder('k16-n5-full-paper-');
-const oursData = folder('k16-n5-full-e');
+// Exactly our recipe's folder: k16-n5-full-e15-s0 (an older run) has no description.
+const oursData = folder(`k16-n5-full-e${DEFAULT_EPOCHS}-s0`);
 const summary = JSON.parse(readFileSync(join(evalDir, 'results.json'), 'utf8')) as { dataset: { root: string } };
 const dataset = readEvalDataset(summary.dataset.root);
 const vlm = await VisionLanguageModel.load(values.model ?? 'models/yollava-world');
 const asker = new ModelAsker(vlm);
-const testPhotos = dataset.subjects.flatMap((s) => s.testPhotos.map((photo) => ({ photo, owner: s.conceptName })));
+const testPhotos = dataset.subjects.flatMap((s) => s.testPhotos.map((photo) => ({ photo, owner: s.conceptName, kind: s.kind })));
 
 /** --describe: the description is asked now (describeSubject), not read from the stored data. */
 const described = new Map<string, string>();
 async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   const paper = loadConceptData(join(paperData, `${subject}.data.json`));
   const samples = paper.samples
-    .filter((s) => v.conversations || s.kind !== 'conversation')
+    .filter((s) => (v.conversations || s.kind !== 'conversation') && (v.hardNegatives !== false || s.kind !== 'hard-negative'))
     .map((s) => (v.answers === 'short' && s.kind !== 'conversation' ? { ...s, answer: s.kind === 'positive' ? 'Yes' : 'No' } : s));
   let description: string | undefined;
   if (v.description && values.describe) {
@@ -82,27 +96,31 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   return { ...paper, samples, ...(description ? { description } : {}) };
 }
 
-console.log('| variant | positive | negative | weighted | mean AUC | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+// "same kind": negatives of the subject's own kind (other people for a person…), the ones hard negatives are for.
+console.log('| variant | positive | negative | weighted | negative, same kind | mean AUC | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const name of chosen) {
   const v = VARIANTS[name]!;
-  let right = { positive: 0, negative: 0 }, count = { positive: 0, negative: 0 }, seconds = 0;
+  let right = { positive: 0, negative: 0, sameKind: 0 }, count = { positive: 0, negative: 0, sameKind: 0 }, seconds = 0;
   const aucs: number[] = [];
   for (const subject of subjects) {
     const started = performance.now();
-    const { concept } = await trainConcept(vlm, await dataFor(subject, v), {
-      epochs: v.epochs, learningRate: v.learningRate, ...(v.negativeWeight === 'balanced' ? {} : { negativeWeight: v.negativeWeight }),
-    });
+    const data = await dataFor(subject, v);
+    const negativeWeight = (v.negativeWeight === 'balanced' ? balancedNegativeWeight(data) : v.negativeWeight) * (v.negativeScale ?? 1);
+    const hardNegativeWeight = negativeWeight * (v.hardNegativeScale ?? 1);
+    const { concept } = await trainConcept(vlm, data, { epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability });
     seconds += (performance.now() - started) / 1000;
     const set = new ConceptSet(vlm);
     set.add(concept);
     const context = { identifier: concept.identifier, text: concept.personalization, referencePhotos: [], extra: set.extraTokens() };
     const scores: Array<{ positive: boolean; score: number }> = [];
-    for (const { photo, owner } of testPhotos) {
+    const subjectKind = dataset.subjects.find((s) => s.conceptName === subject)!.kind;
+    for (const { photo, owner, kind } of testPhotos) {
       const answer = await asker.recognize(context, photo);
       const positive = owner === subject;
       const side = positive ? 'positive' : 'negative';
       count[side]++;
       if (answer.parsed === (positive ? 'yes' : 'no')) right[side]++;
+      if (!positive && kind === subjectKind) { count.sameKind++; if (answer.parsed === 'no') right.sameKind++; }
       scores.push({ positive, score: answer.probability });
     }
     set.remove(concept.name);
@@ -110,5 +128,5 @@ for (const name of chosen) {
     process.stderr.write(`${name} ${subject}: best epoch ${concept.info.bestEpoch}, AUC ${aucs.at(-1)!.toFixed(3)}\n`);
   }
   const pos = right.positive / count.positive, neg = right.negative / count.negative;
-  console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${seconds.toFixed(0)} |`);
+  console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${seconds.toFixed(0)} |`);
 }

@@ -48,7 +48,7 @@ export interface EvalConcept {
  * paper's; none for the paper's version 1, so that fingerprints made before versions keep matching.
  */
 export function pipelineField(recipe: ConceptRecipe): { pipeline?: number } {
-  return recipe.style === 'paper' ? {} : { pipeline: 2 };
+  return recipe.style === 'paper' ? {} : { pipeline: 3 };
 }
 
 export function conceptFolder(settings: ConceptSettings, recipe: ConceptRecipe): string {
@@ -71,10 +71,20 @@ function countImages(dir: string | null): number {
 
 interface Sidecar { seconds: number; photos: number; preparation: string }
 
-/** Whether the subject's concept for `recipe` is already in the output folder (for any model: `obtainConcept` checks). */
-export function conceptIsStored(settings: ConceptSettings, recipe: ConceptRecipe, name: string): boolean {
+/** What a subject's concept depends on: a stored concept, or prepared data, is used only while all of it is unchanged. */
+function preparationKey(vlm: VisionLanguageModel, subject: EvalSubject, recipe: ConceptRecipe, settings: ConceptSettings): string {
+  const identity = modelIdentity(vlm.model);
+  const photos = subject.trainPhotos.slice(0, recipe.photos);
+  return JSON.stringify({ model: [identity.configHash, identity.weightsHash], photos: photos.map((p) => resolve(p)), negatives: settings.negativePool, recipe, seed: settings.seed, ...pipelineField(recipe) });
+}
+
+/** Whether the subject's concept for `recipe` is in the output folder, made for this model and this preparation. */
+export function conceptIsStored(vlm: VisionLanguageModel, subject: EvalSubject, recipe: ConceptRecipe, settings: ConceptSettings): boolean {
   const library = new ConceptLibrary(conceptFolder(settings, recipe));
-  return library.has(name) && existsSync(join(library.dir, `${name}.eval.json`));
+  const sidecarFile = join(library.dir, `${subject.conceptName}.eval.json`);
+  if (!library.has(subject.conceptName) || !existsSync(sidecarFile)) return false;
+  const sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;
+  return sidecar.preparation === preparationKey(vlm, subject, recipe, settings) && sameModel(library.load(subject.conceptName).info.baseModel, modelIdentity(vlm.model));
 }
 
 /** The subject's concept for `recipe`: from the output folder when it is there for this model, else trained. */
@@ -88,9 +98,8 @@ export async function obtainConcept(
   const photos = subject.trainPhotos.slice(0, recipe.photos);
   const identity = modelIdentity(vlm.model);
   const paper = recipe.style === 'paper';
-  // What the concept depends on: a stored concept, or prepared data (the slow part: pool index,
-  // conversations) for a resumed run, is used only while all of it is unchanged.
-  const preparation = JSON.stringify({ model: [identity.configHash, identity.weightsHash], photos: photos.map((p) => resolve(p)), negatives: settings.negativePool, recipe, seed: settings.seed, ...pipelineField(recipe) });
+  // Prepared data (the slow part: pool index, conversations) is reused by a resumed run too.
+  const preparation = preparationKey(vlm, subject, recipe, settings);
   if (library.has(name) && existsSync(sidecarFile)) {
     const concept = library.load(name);
     const sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;

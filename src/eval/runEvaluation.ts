@@ -152,7 +152,7 @@ export async function runEvaluation(vlm: VisionLanguageModel, options: EvalOptio
   };
   const pending = jobs.filter((job) => !readResult(job.file, job.fingerprint));
   const trainingKey = (job: Job) => `${recipeKey(job.method.recipe!)}|${job.subject.conceptName}`;
-  const trainingsLeft = new Set(pending.filter((job) => job.method.recipe && !conceptIsStored(conceptSettings, job.method.recipe, job.subject.conceptName)).map(trainingKey));
+  const trainingsLeft = new Set(pending.filter((job) => job.method.recipe && !conceptIsStored(vlm, job.subject, job.method.recipe, conceptSettings)).map(trainingKey));
   let questionsLeft = pending.reduce((n, job) => n + questionsOf(job), 0);
   let questionSeconds = 0, questionsTimed = 0, trainingSecondsSum = 0, trainingsTimed = 0;
   let currentTrainingLeft: number | null = null;

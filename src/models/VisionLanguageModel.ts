@@ -4,6 +4,7 @@
  * output. This is the object the personalization and interface layers use.
  */
 import { statSync } from 'node:fs';
+import { cropRegion, type CropWindow } from './image/cropRegion.ts';
 import { horizontalFlip } from './image/horizontalFlip.ts';
 import { ImageProcessor } from './image/ImageProcessor.ts';
 import { decodeImage } from './image/decodeImage.ts';
@@ -100,16 +101,21 @@ export class VisionLanguageModel {
     return expandImageTokens(ids, this.config.imageTokenId, Array(images).fill(this.model.imageTokenCount));
   }
 
-  /** Projected features of a photo (a file path or decoded pixels), computed once per file version. */
-  async imageFeatures(image: string | RgbImage, options: { flip?: boolean } = {}): Promise<Float32Array> {
+  /**
+   * Projected features of a photo (a file path or decoded pixels), computed once per file version;
+   * `crop` (before `flip`) and `flip` are training augmentations.
+   */
+  async imageFeatures(image: string | RgbImage, options: { flip?: boolean; crop?: CropWindow } = {}): Promise<Float32Array> {
     let key: string | null = null;
     if (typeof image === 'string') {
       const stat = statSync(image, { throwIfNoEntry: false });
-      key = `${image}|${stat?.mtimeMs}|${stat?.size}|${options.flip ? 'flip' : ''}`;
+      const crop = options.crop ? [options.crop.left, options.crop.top, options.crop.width, options.crop.height].join(',') : '';
+      key = `${image}|${stat?.mtimeMs}|${stat?.size}|${options.flip ? 'flip' : ''}|${crop}`;
       const cached = this.featureCache.get(key);
       if (cached) return cached;
     }
     let pixels = typeof image === 'string' ? await decodeImage(image) : image;
+    if (options.crop) pixels = cropRegion(pixels, options.crop);
     if (options.flip) pixels = horizontalFlip(pixels);
     const features = this.model.encodeImage(this.imageProcessor.preprocess(pixels).pixelValues);
     if (key) {

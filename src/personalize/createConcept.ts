@@ -62,12 +62,12 @@ export interface CreateConceptOptions {
 
 /**
  * The paper's recipe, as the options where it differs from ours: latent tokens started at random,
- * its sentence answers, every sample weighted the same, up to 15 epochs.
+ * its sentence answers, every sample weighted the same, flips only, up to 15 epochs.
  */
 export const PAPER_RECIPE = {
   answerStyle: 'sentence',
   description: false,
-  training: { negativeWeight: 1, epochs: PAPER_EPOCHS },
+  training: { negativeWeight: 1, hardNegativeWeight: 1, cropProbability: 0, epochs: PAPER_EPOCHS },
 } as const satisfies Pick<CreateConceptOptions, 'answerStyle' | 'description' | 'training'>;
 
 export function defaultIndexFile(pool: string, embedder: ImageEmbedder): string {

@@ -5,14 +5,16 @@
  * PAPER_EPOCHS; rows that start from a description overfit the photos in longer runs); after each
  * epoch the recognition accuracy on the training photos is measured and the best epoch's rows
  * are kept — the starting rows (epoch 0) included. Beyond the paper: the latent rows start from
- * the token embeddings of the data's `description` when it has one, and negatives are weighted
- * so that they count as much as positives in all (see the options). The system prompt + photo
- * prefix of every sample is run once and cached: the gradients equal a full recompute. An AbortSignal ends training with the best epoch so far;
- * `checkpointFile` makes an interrupted run resumable.
+ * the token embeddings of the data's `description` when it has one; negatives are weighted so
+ * that they count as much as positives in all, hard negatives a quarter of that; half the photos
+ * are seen through a shifted window (see the options). The system prompt + photo prefix of every
+ * sample is run once and cached: the gradients equal a full recompute. An AbortSignal ends
+ * training with the best epoch so far; `checkpointFile` makes an interrupted run resumable.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { AdamW } from '../engine/adamw.ts';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../engine/safetensors.ts';
+import type { CropWindow } from '../models/image/cropRegion.ts';
 import type { KVCache } from '../models/kvCache.ts';
 import { seededNormal } from '../models/randomLlava.ts';
 import { seededRandom } from '../models/sampling.ts';
@@ -32,6 +34,11 @@ export interface TrainConceptOptions {
   readonly learningRate?: number; // 1e-3
   readonly weightDecay?: number; // 0.01
   readonly flipProbability?: number; // 0.5
+  /**
+   * Chance that a training photo is seen through a window of 80 % of its side, shifted (default
+   * DEFAULT_CROP_PROBABILITY; the paper: 0, flips only).
+   */
+  readonly cropProbability?: number;
   readonly seed?: number; // 0
   /**
    * Loss weight of negative recognition samples relative to positives. Default: balanced
@@ -39,6 +46,8 @@ export interface TrainConceptOptions {
    * teach the rows that the answer is mostly No; 1 is the paper's plain mean.
    */
   readonly negativeWeight?: number;
+  /** Loss weight of hard negatives (default: negativeWeight × HARD_NEGATIVE_SHARE; the paper: 1). */
+  readonly hardNegativeWeight?: number;
   readonly onProgress?: (progress: TrainProgress) => void;
   readonly signal?: AbortSignal;
   /** Written after every epoch (atomically); with `resume`, training continues from it. */
@@ -125,7 +134,27 @@ export function setDescriptionRows(vlm: VisionLanguageModel, input: Float32Array
   return ids.length;
 }
 
+/** One of 9 windows of 80 % of the side (few, so that their prefixes stay cached). */
+function cropWindow(random: () => number): CropWindow {
+  const offset = () => [0, 0.1, 0.2][Math.floor(random() * 3)]!;
+  return { left: offset(), top: offset(), width: 0.8, height: 0.8 };
+}
+
 export const DEFAULT_EPOCHS = 5;
+
+/**
+ * Hard negatives' loss weight relative to the other negatives. They are look-alikes, some of which
+ * the base model cannot tell from the subject: at full weight (the paper) concepts on the world
+ * model answered "No" to many new photos of their own subject; at a quarter they rejected the
+ * subject's own kind as often and said "Yes" to more of its photos (docs/results.md).
+ */
+export const HARD_NEGATIVE_SHARE = 0.25;
+
+/**
+ * Shifted windows teach the rows the subject off-centre and larger: the paper's flips alone left
+ * new photos with the subject at the side or among others mostly unrecognized (docs/results.md).
+ */
+export const DEFAULT_CROP_PROBABILITY = 0.5;
 export const PAPER_EPOCHS = 15;
 
 /** Negatives' loss weight that gives positives and negatives the same total weight (never above 1). */
@@ -142,7 +171,9 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   const epochs = options.epochs ?? DEFAULT_EPOCHS;
   const seed = options.seed ?? 0;
   const flipProbability = options.flipProbability ?? 0.5;
+  const cropProbability = options.cropProbability ?? DEFAULT_CROP_PROBABILITY;
   const negativeWeight = options.negativeWeight ?? balancedNegativeWeight(data);
+  const hardNegativeWeight = options.hardNegativeWeight ?? negativeWeight * HARD_NEGATIVE_SHARE;
   if (data.samples.length === 0) throw new ConceptError(`concept ${data.name}: no training samples`);
   if (!Number.isInteger(k) || k < 0 || k > 256) throw new ConceptError(`latent token count ${k} must be an integer in 0…256`);
   const model = vlm.model;
@@ -155,7 +186,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
     : initialRows(vlm, k + 1, seed);
   const descriptionTokens = !options.initialConcept && data.description ? setDescriptionRows(vlm, rows.input, k, data.description) : 0;
   if (options.initialConcept && options.initialConcept.info.latentCount !== k) throw new ConceptError(`the concept to continue has ${options.initialConcept.info.latentCount} latent tokens, not ${k}`);
-  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, flipProbability, seed, negativeWeight, batchSize: 1, descriptionTokens };
+  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens };
   const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null) => new Concept({
     name: data.name, latentCount: k,
     baseModel: { ...concepts.modelIdentity, source: vlm.source },
@@ -180,9 +211,10 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
     const evaluationPrompt = encodeQuestion(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), true);
 
     const prefixes = new PrefixCache(options.prefixCacheBytes);
-    const prefixFor = async (prompt: SplitPrompt, image: string | null, flip: boolean): Promise<KVCache> => {
-      const key = `${image ?? ''}|${flip}|${prompt.prefixIds.length}|${prompt.prefixIds.slice(-4).join(',')}`;
-      const features = image ? [await vlm.imageFeatures(image, { flip })] : [];
+    const prefixFor = async (prompt: SplitPrompt, image: string | null, flip: boolean, crop?: CropWindow): Promise<KVCache> => {
+      const window = crop ? `${crop.left},${crop.top}` : '';
+      const key = `${image ?? ''}|${flip}|${window}|${prompt.prefixIds.length}|${prompt.prefixIds.slice(-4).join(',')}`;
+      const features = image ? [await vlm.imageFeatures(image, { flip, crop })] : [];
       return prefixes.get(key, () => model.prefill({ ids: prompt.prefixIds, images: features }, 256));
     };
 
@@ -242,9 +274,10 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
         if (options.signal?.aborted) { interrupted = true; break; }
         const { sample, prompt } = encoded[order[step]];
         const flip = sample.image !== null && random() < flipProbability;
-        const prefix = await prefixFor(prompt, sample.image, flip);
+        const crop = sample.image !== null && cropProbability > 0 && random() < cropProbability ? cropWindow(random) : undefined;
+        const prefix = await prefixFor(prompt, sample.image, flip, crop);
         const result = model.lossAndGradients({ ids: prompt.suffixIds, labels: prompt.suffixLabels, extra: concepts.extraTokens(), cache: prefix });
-        const weight = sample.kind === 'easy-negative' || sample.kind === 'hard-negative' ? negativeWeight : 1;
+        const weight = sample.kind === 'hard-negative' ? hardNegativeWeight : sample.kind === 'easy-negative' ? negativeWeight : 1;
         optimizer.zeroGrad();
         const [inputParam, outputParam] = optimizer.parameters;
         const gradIn = result.inputRowGrads.subarray(rowOffset, rowOffset + (k + 1) * C);

@@ -12,6 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
+import { readEvalDataset } from '../../src/eval/dataset.ts';
+import { conceptIsStored } from '../../src/eval/evalConcepts.ts';
+import { DEFAULT_RECIPE } from '../../src/eval/methods.ts';
+import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { writeTinyDataset } from './tinyDataset.ts';
 
 const cli = join(repoRoot, 'bin', 'yollava.mjs');
@@ -77,6 +81,14 @@ test('yollava eval: outputs, reuse, recomputing one result, interruption', async
     assert.deepEqual([...readFileSync(join(out, 'plots', `${plot}.png`)).subarray(1, 4)], [...Buffer.from('PNG')]);
     assert.match(readFileSync(join(out, 'plots', `${plot}.svg`), 'utf8'), /^<svg /);
   }
+
+  // The stored concepts count as stored only for the preparation they were made with (the time left depends on it).
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const bo = readEvalDataset(data).subjects.find((s) => s.conceptName === 'bo')!;
+  const settings = { outDir: out, epochs: 1, seed: 0, negativePool: summary.settings.negatives as string };
+  assert.equal(conceptIsStored(vlm, bo, DEFAULT_RECIPE, settings), true);
+  assert.equal(conceptIsStored(vlm, bo, DEFAULT_RECIPE, { ...settings, negativePool: join(work, 'elsewhere') }), false);
+  assert.equal(conceptIsStored(vlm, bo, { ...DEFAULT_RECIPE, photos: 2 }, settings), false);
 
   // Again: everything is reused, nothing rewritten but the summary, report and plots.
   const before = mtimes(join(out, 'results'));

@@ -1,18 +1,21 @@
 /**
  * The trainer on a real tiny checkpoint: the loss falls, every epoch is measured and the best
  * kept, an abort keeps the best epoch so far, a resumed run equals an uninterrupted one, the
- * cached prefix gives the gradients of a full recompute; concept files round-trip; concepts
- * are refused on another base model; two concepts share one prompt.
+ * cached prefix gives the gradients of a full recompute; hard negatives' weight applies; crop
+ * windows; concept files round-trip; concepts are refused on another base model; two concepts
+ * share one prompt.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { cropRegion } from '../../src/models/image/cropRegion.ts';
+import { decodeImage } from '../../src/models/image/decodeImage.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { buildConceptData } from '../../src/personalize/conceptData.ts';
 import { Concept, ConceptError } from '../../src/personalize/Concept.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
 import { encodeTrainingSample } from '../../src/personalize/conceptPrompts.ts';
-import { balancedNegativeWeight, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
+import { balancedNegativeWeight, HARD_NEGATIVE_SHARE, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 async function setup(t: { after: (fn: () => void) => void }) {
@@ -110,6 +113,43 @@ test('negatives weigh positives ÷ negatives by default (never more than 1)', ()
   assert.equal(balancedNegativeWeight(many), 80 / 129);
   assert.equal(balancedNegativeWeight(buildConceptData({ name: 'bo', positives: paths('p', 5), easyNegatives: paths('e', 10) })), 1);
   assert.equal(balancedNegativeWeight(buildConceptData({ name: 'bo', positives: paths('p', 1) })), 1);
+});
+
+test('hard negatives weigh a quarter of the other negatives by default; a zero weight leaves them out', async (t) => {
+  const { vlm, tiny } = await setup(t);
+  const data = buildConceptData({ name: 'bo', positives: [tiny.photos[0]], easyNegatives: [tiny.photos[3]], hardNegatives: tiny.photos.slice(1, 3), questionsPerPositive: 3 });
+  const byDefault = await trainConcept(vlm, data, { latentCount: 2, epochs: 0 });
+  assert.equal(byDefault.concept.info.training.negativeWeight, balancedNegativeWeight(data));
+  assert.equal(byDefault.concept.info.training.hardNegativeWeight, balancedNegativeWeight(data) * HARD_NEGATIVE_SHARE);
+  assert.equal(HARD_NEGATIVE_SHARE, 0.25);
+
+  // Only hard negatives, no weight decay, no augmentation: with weight 0 the rows never move, so every epoch's loss is the same.
+  const onlyHard = { ...data, samples: data.samples.filter((s) => s.kind === 'hard-negative') };
+  const options = { latentCount: 2, epochs: 3, learningRate: 0.05, weightDecay: 0, flipProbability: 0, cropProbability: 0, seed: 4 };
+  const losses = async (hardNegativeWeight: number) => (await trainConcept(vlm, onlyHard, { ...options, hardNegativeWeight })).epochs.slice(1).map((e) => e.loss!);
+  const ignored = await losses(0);
+  assert.ok(ignored.every((loss) => Math.abs(loss - ignored[0]) < 1e-6), `losses ${ignored.join(' ')}`);
+  const learned = await losses(1);
+  assert.ok(learned.some((loss) => Math.abs(loss - learned[0]) > 1e-3), `weight 1 moves the rows: losses ${learned.join(' ')}`);
+});
+
+test('a crop window sees part of the photo and gives other features', async (t) => {
+  const { vlm, tiny } = await setup(t);
+  const image = await decodeImage(tiny.photos[0]);
+  const window = { left: 0.2, top: 0, width: 0.8, height: 0.8 };
+  const cropped = cropRegion(image, window);
+  const x0 = Math.round(0.2 * image.width);
+  assert.equal(cropped.width, Math.round(0.8 * image.width));
+  assert.deepEqual(cropped.data.subarray(0, 3), image.data.subarray(x0 * 3, x0 * 3 + 3));
+  const lastRow = (cropped.height - 1) * cropped.width * 3;
+  const source = ((cropped.height - 1) * image.width + x0) * 3;
+  assert.deepEqual(cropped.data.subarray(lastRow, lastRow + 9), image.data.subarray(source, source + 9));
+  assert.throws(() => cropRegion(image, { left: 0.5, top: 0, width: 0.8, height: 0.8 }), /not inside the image/);
+  const whole = await vlm.imageFeatures(tiny.photos[0]);
+  const part = await vlm.imageFeatures(tiny.photos[0], { crop: window });
+  assert.equal(part.length, whole.length);
+  assert.ok(part.some((v, i) => Math.abs(v - whole[i]) > 1e-4));
+  assert.deepEqual(await vlm.imageFeatures(tiny.photos[0], { crop: window }), part);
 });
 
 test('concept files round-trip, are refused on another base model, and two concepts share a prompt', async (t) => {

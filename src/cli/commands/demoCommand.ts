@@ -75,7 +75,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     subjectKind: subject.kind === 'person' ? 'person' : 'subject', seed,
     training: { epochs }, signal: controller.signal,
     onProgress: (p) => {
-      if (p.stage === 'index') line.update(`   indexing the negative pool: ${p.progress.done}/${p.progress.total}`);
+      if (p.stage === 'index') { if (p.progress.total > 0) line.update(`   indexing the negative pool: ${p.progress.done}/${p.progress.total}`); }
       else if (p.stage === 'negatives') { line.done(); say(`   negatives: ${p.hard} hard (most similar in the pool), ${p.easy} easy (random)`); }
       else if (p.stage === 'conversations') line.update(`   the base model describes the photos: ${p.done}/${p.total}`);
       else if (p.stage === 'description') { line.done(); say(`   the latent tokens start from the base model's description: "${p.description}"`); }

@@ -40,7 +40,7 @@ ${modelOptionsHelp}
 
 function describe(progress: CreateConceptProgress): string {
   switch (progress.stage) {
-    case 'index': return `indexing negatives: ${progress.progress.done}/${progress.progress.total}${progress.progress.failed ? ` (${progress.progress.failed} unreadable)` : ''}`;
+    case 'index': return progress.progress.total === 0 ? 'the negative pool is indexed already' : `indexing negatives: ${progress.progress.done}/${progress.progress.total}${progress.progress.failed ? ` (${progress.progress.failed} unreadable)` : ''}`;
     case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy`;
     case 'conversations': return `asking the base model about the photos: ${progress.done}/${progress.total}`;
     case 'description': return `the latent tokens start from: "${progress.description}"`;

@@ -1,5 +1,6 @@
 // Image decoding and Hugging Face-exact preprocessing for LLaVA-family vision towers.
 export { centerCrop } from './centerCrop.ts';
+export { cropRegion, type CropWindow } from './cropRegion.ts';
 export { decodeImage, type DecodeImageOptions } from './decodeImage.ts';
 export { encodePng, writePng } from './encodePng.ts';
 export { expandToSquare, paddingBackground, type RgbColor } from './expandToSquare.ts';
