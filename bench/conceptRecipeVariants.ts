@@ -3,7 +3,7 @@
  * training data and of the trainer's options, each scored like `yollava eval` scores recognition
  * (every test photo of all 40 subjects; own photos positive), with the mean per-subject ROC AUC.
  *
- *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start,ours]
+ *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours]
  *
  * It reuses what `yollava eval <dataset> --methods yollava-paper,yollava --out <eval>` stored:
  * the paper recipe's training data (sentence answers, conversations, negatives) and our recipe's
@@ -20,7 +20,7 @@ import type { ConceptData } from '../src/personalize/conceptData.ts';
 import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
 import { describeSubject } from '../src/personalize/describeSubject.ts';
-import { balancedNegativeWeight, DEFAULT_EPOCHS, trainConcept } from '../src/personalize/trainConcept.ts';
+import { balancedNegativeWeight, DEFAULT_CROP_PROBABILITY, DEFAULT_EPOCHS, HARD_NEGATIVE_SHARE, trainConcept } from '../src/personalize/trainConcept.ts';
 
 interface Variant {
   /** Latent tokens start from the stored description (else at random). */
@@ -35,7 +35,7 @@ interface Variant {
   readonly negativeScale?: number;
   /** Multiplies the hard negatives' weight (after negativeScale). */
   readonly hardNegativeScale?: number;
-  /** Chance of a shifted 80 % window per training photo (trainConcept's cropProbability). */
+  /** Chance of a shifted 80 % window per training photo (trainConcept's cropProbability; here default 0). */
   readonly cropProbability?: number;
   /** false: the hard negatives are left out of the data. */
   readonly hardNegatives?: boolean;
@@ -48,19 +48,23 @@ const VARIANTS: Record<string, Variant> = {
   'start+paper-data': { description: true, answers: 'sentence', conversations: true, negativeWeight: 1, epochs: 5 },
   'random-start+short': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 },
   'start+short-unbalanced': { description: true, answers: 'short', conversations: true, negativeWeight: 1, epochs: 5 },
-  ours: { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 },
-  'ours-15-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 15 },
-  'ours-negatives-half': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.5 },
-  'ours-negatives-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.25 },
-  'ours-hard-negatives-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: 0.25 },
-  'ours-hard-quarter-crop': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: 0.25, cropProbability: 0.5 },
-  'ours-no-hard-negatives': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegatives: false },
+  // Session 6's recipe: description start, Yes/No, negatives balanced, hard negatives at full weight, flips only.
+  balanced: { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 },
+  'balanced-15-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 15 },
+  'balanced-negatives-half': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.5 },
+  'balanced-negatives-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.25 },
+  'balanced-no-hard-negatives': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegatives: false },
+  'balanced-hard-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE },
+  // The default of trainConcept: balanced-hard-quarter + shifted windows.
+  ours: { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY },
+  'ours-10-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 10, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY },
+  'ours-crop-always': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: 1 },
 };
 
 const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, describe: { type: 'boolean' } } });
 const evalDir = values.eval ?? 'eval/world-0';
 const subjects = (values.subjects ?? 'bagi,fosa,gipa,desu,dita').split(',');
-const chosen = (values.variants ?? 'paper,start-only,ours').split(',');
+const chosen = (values.variants ?? 'paper,start-only,balanced,ours').split(',');
 for (const name of chosen) if (!VARIANTS[name]) throw new Error(`unknown variant ${name} (${Object.keys(VARIANTS).join(', ')})`);
 
 const folder = (prefix: string) => {
@@ -107,7 +111,7 @@ for (const name of chosen) {
     const data = await dataFor(subject, v);
     const negativeWeight = (v.negativeWeight === 'balanced' ? balancedNegativeWeight(data) : v.negativeWeight) * (v.negativeScale ?? 1);
     const hardNegativeWeight = negativeWeight * (v.hardNegativeScale ?? 1);
-    const { concept } = await trainConcept(vlm, data, { epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability });
+    const { concept } = await trainConcept(vlm, data, { epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0 });
     seconds += (performance.now() - started) / 1000;
     const set = new ConceptSet(vlm);
     set.add(concept);

@@ -33,6 +33,7 @@ import {
   withArticle,
 } from './describeIndividual.ts';
 import { attributeDistance, randomLookAlike, sameIndividual, withAttribute } from './individuals.ts';
+import { paperConversationTurns } from './paperConversation.ts';
 import { KIND_SCHEMAS, KINDS, type Individual, type Kind } from './kindSchemas.ts';
 import { renderScene, type EntityDescription, type PositionWord, type SceneDescription, type SceneSpec } from './renderScene.ts';
 import { Rng } from './Rng.ts';
@@ -50,6 +51,7 @@ export const CORPUS_TASKS = [
   'description_image',
   'kind_text',
   'option_match',
+  'paper_conversation',
 ] as const;
 export type CorpusTask = (typeof CORPUS_TASKS)[number];
 
@@ -70,6 +72,7 @@ export const DEFAULT_CORPUS_MIX: Readonly<Record<CorpusTask, number>> = {
   kind_text: 0.04,
   // Off by default (a weight of 0 leaves every other task's samples as they were).
   option_match: 0,
+  paper_conversation: 0,
 };
 
 export const DEFAULT_KIND_WEIGHTS: Readonly<Record<Kind, number>> = {
@@ -245,6 +248,8 @@ class CorpusContext {
         return this.kindText();
       case 'option_match':
         return this.optionMatch();
+      case 'paper_conversation':
+        return this.paperConversation();
     }
   }
 
@@ -500,6 +505,16 @@ class CorpusContext {
       }
     }
     return { task: 'conversation', image: spec, turns: dedupe(turns) };
+  }
+
+  /** 1–3 of the paper's conversation questions about one individual, as yollava's data builder asks them. */
+  private paperConversation(): CorpusSample {
+    const ind = this.individual();
+    const { spec } = this.scene([ind], { occlusionChance: 0 });
+    const all = paperConversationTurns(ind);
+    const count = 1 + this.rng.weightedIndex([0.5, 0.3, 0.2]);
+    const turns = Array.from({ length: count }, () => this.rng.pick(all));
+    return { task: 'paper_conversation', image: spec, turns: dedupe(turns) };
   }
 
   private recognition(): CorpusSample {

@@ -2,26 +2,30 @@
  * The closed vocabulary of every text the world produces (corpus, descriptions, benchmark
  * questions), so that a small word-level or BPE tokenizer covers it exactly. Words are listed
  * in lower case; each also appears capitalised (sentence starts, answers, "A"/"B" letters).
+ * The paper's conversation questions and their answers (paperConversation.ts) are in it too.
  */
 import { PLACEHOLDER_NAMES, SUBJECT_PLACEHOLDER } from './buildInstructionCorpus.ts';
 
 const BASE_WORDS = `
-a above accessories alien aliens an analyzed and animal answer antenna anywhere appears are
-arms around b backpack backpacks beach bear bears belt black blond blue body both bottle
-bottles bow brown building bun can cannot cap caption castle castles cat cats center character
-characters check chest chubby circle collar color confirm could crown dark describe detail
-distinctive do does dog dogs doing dome dots dotted eye eyes facing featured features fictional
-flag flat from fur give glasses gray green hair hairstyle handle have head heart hidden horns
-how i if image in indeed is it its kind kitchen landmark landmarks left light lighthouse
-lighthouses like long look man many mark men middle monster monsters mug mugs name neck no not
-nothing object objects of on one options or orange over park partly patch pattern paws people
-person pet pets photo phrase picture pink plain please pocket pointed present printed purple
-question rabbit rabbits raising recognize red right rim robot robots roof room scarf see shape
-shirt short single sitting skin skirt slim sneaker sneakers snout sole spots spotted standing
-star street striped stripes subject sunglasses tail tall tan teddy tell temple temples that the
-there this three tie tip to tone top tower towers trousers two type umbrella umbrellas visible
-walls waving way wear wearing what where whether which white wide windmill windmills window
-windows with woman women word yellow yes you zero
+a above accessories alien aliens an analyzed and animal answer antenna any anywhere appearance
+appears are arms around b backpack backpacks beach bear bears belt black blond blue body both
+bottle bottles bow brown build building bun calm can cannot cap caption castle castles cat cats
+center ceramic character characters check chest chubby circle collar color confirm could crown
+curious dark demeanor describe detail details distinctive do does dog dogs doing dome dots
+dotted expression eye eyes fabric facial facing featured features fictional flag flat friendly
+from fur general gentle give glasses grand gray green hair hairstyle handle has have head heart
+hidden horns how i if image in indeed is it its kind kitchen landmark landmarks large left
+light lighthouse lighthouses like long look looks made man many mark markings material men
+metal middle monster monsters mug mugs name neck no not nothing object objects of on one
+options or orange over overall park partly patch pattern patterns paws people person pet pets
+photo phrase picture pink plain plastic playful please pocket pointed present printed purple
+question rabbit rabbits raising recognize red right riley rim robot robots roof room rough
+scarf see shape shirt short single sitting size skin skirt slim small smooth sneaker sneakers
+snout soft sole spots spotted standing star stone street striped stripes subject sunglasses
+tail tall tan teddy tell temple temples texture that the there this three tie tip to tone top
+tower towers trousers two type umbrella umbrellas vibe visible walls waving way wear wearing
+wears what where whether which white wide windmill windmills window windows with woman women
+wood word would yellow yes you zero
 `
   .trim()
   .split(/\s+/);
