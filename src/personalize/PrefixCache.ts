@@ -13,6 +13,8 @@ export class PrefixCache {
 
   constructor(readonly budgetBytes = 1 << 30) {}
 
+  has(key: string): boolean { return this.entries.has(key); }
+
   /** The cache for `key`, computed by `build` when absent. */
   get(key: string, build: () => KVCache): KVCache {
     const found = this.entries.get(key);

@@ -214,7 +214,8 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
     const prefixFor = async (prompt: SplitPrompt, image: string | null, flip: boolean, crop?: CropWindow): Promise<KVCache> => {
       const window = crop ? `${crop.left},${crop.top}` : '';
       const key = `${image ?? ''}|${flip}|${window}|${prompt.prefixIds.length}|${prompt.prefixIds.slice(-4).join(',')}`;
-      const features = image ? [await vlm.imageFeatures(image, { flip, crop })] : [];
+      // The photo is run through the vision tower only when its prefix is not cached (windows outnumber the feature cache).
+      const features = image && !prefixes.has(key) ? [await vlm.imageFeatures(image, { flip, crop })] : [];
       return prefixes.get(key, () => model.prefill({ ids: prompt.prefixIds, images: features }, 256));
     };
 
