@@ -78,13 +78,22 @@ function preparationKey(vlm: VisionLanguageModel, subject: EvalSubject, recipe: 
   return JSON.stringify({ model: [identity.configHash, identity.weightsHash], photos: photos.map((p) => resolve(p)), negatives: settings.negativePool, recipe, seed: settings.seed, ...pipelineField(recipe) });
 }
 
+function sidecarPath(library: ConceptLibrary, name: string): string {
+  return join(library.dir, `${name}.eval.json`);
+}
+
+/** The sidecar of `name`'s stored concept when there is one made with `preparation`. */
+function storedSidecar(library: ConceptLibrary, name: string, preparation: string): Sidecar | null {
+  const file = sidecarPath(library, name);
+  if (!library.has(name) || !existsSync(file)) return null;
+  const sidecar = JSON.parse(readFileSync(file, 'utf8')) as Sidecar;
+  return sidecar.preparation === preparation ? sidecar : null;
+}
+
 /** Whether the subject's concept for `recipe` is in the output folder, made for this model and this preparation. */
 export function conceptIsStored(vlm: VisionLanguageModel, subject: EvalSubject, recipe: ConceptRecipe, settings: ConceptSettings): boolean {
-  const library = new ConceptLibrary(conceptFolder(settings, recipe));
-  const sidecarFile = join(library.dir, `${subject.conceptName}.eval.json`);
-  if (!library.has(subject.conceptName) || !existsSync(sidecarFile)) return false;
-  const sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;
-  return sidecar.preparation === preparationKey(vlm, subject, recipe, settings) && sameModel(library.load(subject.conceptName).info.baseModel, modelIdentity(vlm.model));
+  // The preparation names the model's identity, so a matching sidecar means a concept for this model.
+  return storedSidecar(new ConceptLibrary(conceptFolder(settings, recipe)), subject.conceptName, preparationKey(vlm, subject, recipe, settings)) !== null;
 }
 
 /** The subject's concept for `recipe`: from the output folder when it is there for this model, else trained. */
@@ -94,16 +103,14 @@ export async function obtainConcept(
 ): Promise<EvalConcept> {
   const library = new ConceptLibrary(conceptFolder(settings, recipe));
   const name = subject.conceptName;
-  const sidecarFile = join(library.dir, `${name}.eval.json`);
   const photos = subject.trainPhotos.slice(0, recipe.photos);
-  const identity = modelIdentity(vlm.model);
   const paper = recipe.style === 'paper';
   // Prepared data (the slow part: pool index, conversations) is reused by a resumed run too.
   const preparation = preparationKey(vlm, subject, recipe, settings);
-  if (library.has(name) && existsSync(sidecarFile)) {
+  const sidecar = storedSidecar(library, name, preparation);
+  if (sidecar) {
     const concept = library.load(name);
-    const sidecar = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;
-    if (sameModel(concept.info.baseModel, identity) && sidecar.preparation === preparation) {
+    if (sameModel(concept.info.baseModel, modelIdentity(vlm.model))) {
       return { concept, file: library.conceptFile(name), photos: sidecar.photos, summary: concept.info.data as unknown as ConceptData['summary'], seconds: sidecar.seconds, reused: true };
     }
   }
@@ -151,6 +158,6 @@ export async function obtainConcept(
   const file = library.save(result.concept, data);
   removeCheckpoint(checkpointFile);
   const seconds = (performance.now() - started) / 1000;
-  writeFileAtomic(sidecarFile, `${JSON.stringify({ seconds, photos: photos.length, preparation } satisfies Sidecar)}\n`);
+  writeFileAtomic(sidecarPath(library, name), `${JSON.stringify({ seconds, photos: photos.length, preparation } satisfies Sidecar)}\n`);
   return { concept: result.concept, file, photos: photos.length, summary: data.summary, seconds, reused: false };
 }
