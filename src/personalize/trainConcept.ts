@@ -141,6 +141,7 @@ function cropWindow(random: () => number): CropWindow {
 }
 
 export const DEFAULT_EPOCHS = 5;
+export const PAPER_EPOCHS = 15;
 
 /**
  * Hard negatives' loss weight relative to the other negatives. They are look-alikes, some of which
@@ -155,7 +156,6 @@ export const HARD_NEGATIVE_SHARE = 0.25;
  * new photos with the subject at the side or among others mostly unrecognized (docs/results.md).
  */
 export const DEFAULT_CROP_PROBABILITY = 0.5;
-export const PAPER_EPOCHS = 15;
 
 /** Negatives' loss weight that gives positives and negatives the same total weight (never above 1). */
 export function balancedNegativeWeight(data: ConceptData): number {

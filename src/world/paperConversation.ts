@@ -11,13 +11,9 @@
  */
 import { PERSON_STAND_IN, SUBJECT_STAND_IN, withStandIn } from '../personalize/conversations.ts';
 import { PERSON_CONVERSATION_QUESTIONS, SUBJECT_CONVERSATION_QUESTIONS } from '../personalize/recognitionTemplates.ts';
-import { ACCENT_PARTS, capitalize, describeIndividual, featurePhrases, joinList, petMarkColorName, symbolColorName, typeNoun, withArticle } from './describeIndividual.ts';
-import type { Individual } from './kindSchemas.ts';
-
-export interface ConversationTurn {
-  readonly user: string;
-  readonly assistant: string;
-}
+import type { CorpusTurn } from './buildInstructionCorpus.ts';
+import { capitalize, describeIndividual, featurePhrases, joinList, symbolColorName, typeNoun, withArticle } from './describeIndividual.ts';
+import type { Individual, Kind } from './kindSchemas.ts';
 
 const TEXTURE: Readonly<Record<string, string>> = {
   cat: 'soft', dog: 'soft', rabbit: 'soft',
@@ -39,7 +35,10 @@ const VIBE: Readonly<Record<string, string>> = {
   robot: 'friendly', monster: 'playful', alien: 'curious',
 };
 
-const cap = capitalize;
+/** An individual of the kinds the subject questions are about (everything but a person). */
+type Thing = Individual & { readonly kind: Exclude<Kind, 'person'> };
+
+const SUBJECT = capitalize(SUBJECT_STAND_IN);
 
 /** "stripes", "dots", "spots"; null for plain. */
 function patternWord(value: string): string | null {
@@ -47,92 +46,61 @@ function patternWord(value: string): string | null {
 }
 
 /** The individual's colours as a phrase: "brown", "white with a red roof", "blue with a white cap". */
-function colorPhrase(ind: Individual): string {
+function colorPhrase(ind: Thing): string {
   const a = ind.attributes;
   switch (ind.kind) {
-    case 'person': return a.shirtColor;
     case 'pet': return a.furColor;
     case 'landmark': return `${a.wallColor} with ${withArticle(`${a.roofColor} roof`)}`;
-    case 'object': return `${a.color} with ${withArticle(`${a.accentColor} ${ACCENT_PARTS[a.type]}`)}`;
+    case 'object': return `${a.color} with ${featurePhrases(ind).accent}`;
     case 'character': return a.color;
   }
 }
 
-function shapeSentence(ind: Individual, s: string): string {
+function shapeSentence(ind: Thing): string {
   const a = ind.attributes;
   switch (ind.kind) {
-    case 'person': return `${s} is ${withArticle(`${a.height} ${a.gender}`)}.`;
-    case 'pet': return `${s} is ${withArticle(`${a.build} ${a.species}`)}.`;
-    case 'landmark': return `${s} is ${withArticle(a.type)} with ${a.roofShape === 'dome' ? 'a dome' : withArticle(`${a.roofShape} roof`)}.`;
-    case 'object': return `${s} is ${withArticle(`${a.shape} ${a.type}`)}.`;
-    case 'character': return `${s} is ${withArticle(a.type)} with ${a.eyes === 'one' ? 'one eye' : `${a.eyes} eyes`}.`;
+    case 'pet': return `${SUBJECT} is ${withArticle(`${a.build} ${a.species}`)}.`;
+    case 'landmark': return `${SUBJECT} is ${withArticle(a.type)} with ${a.roofShape === 'dome' ? 'a dome' : withArticle(`${a.roofShape} roof`)}.`;
+    case 'object': return `${SUBJECT} is ${withArticle(`${a.shape} ${a.type}`)}.`;
+    case 'character': return `${SUBJECT} is ${withArticle(a.type)} with ${featurePhrases(ind).eyes}.`;
   }
 }
 
-function sizeSentence(ind: Individual, s: string): string {
+function sizeSentence(ind: Thing): string {
   const a = ind.attributes;
   switch (ind.kind) {
-    case 'person': return `${s} is ${a.height}.`;
-    case 'pet': return `${s} is ${withArticle(`small ${a.build} ${a.species}`)}.`;
-    case 'landmark': return `${s} is ${withArticle(`large ${a.type}`)}.`;
-    case 'object': return `${s} is ${withArticle(`small ${a.shape} ${a.type}`)}.`;
-    case 'character': return `${s} is ${withArticle(`small ${a.type}`)}.`;
+    case 'pet': return `${SUBJECT} is ${withArticle(`small ${a.build} ${a.species}`)}.`;
+    case 'landmark': return `${SUBJECT} is ${withArticle(`large ${a.type}`)}.`;
+    case 'object': return `${SUBJECT} is ${withArticle(`small ${a.shape} ${a.type}`)}.`;
+    case 'character': return `${SUBJECT} is ${withArticle(`small ${a.type}`)}.`;
   }
 }
 
-function markingsSentence(ind: Individual, s: string): string {
+function markingsSentence(ind: Thing): string {
   const a = ind.attributes;
-  const marks: string[] = [];
-  switch (ind.kind) {
-    case 'pet': {
-      const p = patternWord(a.pattern);
-      if (p) marks.push(p);
-      if (a.mark === 'chest patch') marks.push(withArticle(`${petMarkColorName(ind)} patch on its chest`));
-      if (a.mark === 'tail tip') marks.push(withArticle(`${petMarkColorName(ind)} tail tip`));
-      break;
-    }
-    case 'landmark': {
-      if (a.wallPattern === 'striped') marks.push('striped walls');
-      if (a.flag !== 'none') marks.push(withArticle(`${a.flag} flag`));
-      break;
-    }
-    case 'object': {
-      const p = patternWord(a.pattern);
-      if (p) marks.push(p);
-      if (a.symbol !== 'none') marks.push(withArticle(`${symbolColorName(ind)} ${a.symbol}`));
-      break;
-    }
-    case 'character': {
-      const p = patternWord(a.pattern);
-      if (p) marks.push(p);
-      break;
-    }
-    case 'person': {
-      const p = patternWord(a.shirtPattern);
-      if (p) marks.push(`${p} on the shirt`);
-      break;
-    }
-  }
-  // "this subject" inside the sentence; the builder's replacement matches either case.
-  return marks.length ? `Yes, ${uncap(s)} has ${joinList(marks)}.` : `No, ${uncap(s)} is plain, with no patterns or markings.`;
+  const f = featurePhrases(ind);
+  const marks = [
+    ind.kind === 'landmark' ? '' : patternWord(a.pattern) ?? '',
+    ind.kind === 'pet' ? f.mark : '',
+    ind.kind === 'landmark' && a.wallPattern === 'striped' ? 'striped walls' : '',
+    ind.kind === 'landmark' ? f.flag : '',
+    ind.kind === 'object' && a.symbol !== 'none' ? withArticle(`${symbolColorName(ind)} ${a.symbol}`) : '',
+  ].filter((m) => m);
+  return marks.length ? `Yes, ${SUBJECT_STAND_IN} has ${joinList(marks)}.` : `No, ${SUBJECT_STAND_IN} is plain, with no patterns or markings.`;
 }
 
-function uncap(text: string): string {
-  return text === PERSON_STAND_IN ? text : text.charAt(0).toLowerCase() + text.slice(1);
-}
-
-function subjectAnswers(ind: Individual): string[] {
-  const s = cap(SUBJECT_STAND_IN);
+function subjectAnswers(ind: Thing): string[] {
+  const s = SUBJECT;
   const type = typeNoun(ind);
   const features = Object.values(featurePhrases(ind)).filter((f) => f);
   const material = MATERIAL[type];
   return [
     `${s} has a ${TEXTURE[type]} texture.`,
     `${s} is ${colorPhrase(ind)}.`,
-    sizeSentence(ind, s),
-    shapeSentence(ind, s),
+    sizeSentence(ind),
+    shapeSentence(ind),
     `${s} is ${withArticle(type)}.`,
-    markingsSentence(ind, s),
+    markingsSentence(ind),
     `${s} looks ${VIBE[type]}.`,
     `${s} is ${describeIndividual(ind)}.`,
     features.length ? `${s} has ${joinList(features)}.` : `${s} is ${withArticle(type)} with no distinctive features.`,
@@ -161,9 +129,9 @@ function personAnswers(ind: Individual): string[] {
 }
 
 /** The 10 questions of the individual's list (person or subject) with their answers, in the list's order. */
-export function paperConversationTurns(ind: Individual): ConversationTurn[] {
+export function paperConversationTurns(ind: Individual): CorpusTurn[] {
   const person = ind.kind === 'person';
   const questions = person ? PERSON_CONVERSATION_QUESTIONS : SUBJECT_CONVERSATION_QUESTIONS;
-  const answers = person ? personAnswers(ind) : subjectAnswers(ind);
+  const answers = person ? personAnswers(ind) : subjectAnswers(ind as Thing);
   return questions.map((q, i) => ({ user: withStandIn(q, person ? 'person' : 'subject'), assistant: answers[i]! }));
 }
