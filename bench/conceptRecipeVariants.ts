@@ -7,7 +7,9 @@
  *
  * It reuses what `yollava eval <dataset> --methods yollava-paper,yollava --out <eval>` stored:
  * the paper recipe's training data (sentence answers, conversations, negatives) and our recipe's
- * description of the first photo. Short answers are that data with "Yes"/"No" answers.
+ * description of the first photo. Short answers are that data with "Yes"/"No" answers. Held-out
+ * negatives (the `ours-boundary-*` variants) are drawn from the eval's pool index as
+ * prepareConceptData draws them.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +22,9 @@ import type { ConceptData } from '../src/personalize/conceptData.ts';
 import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
 import { describeSubject } from '../src/personalize/describeSubject.ts';
+import { DEFAULT_HELD_OUT_COUNT, heldOutNegatives } from '../src/personalize/createConcept.ts';
+import { ImageIndex } from '../src/personalize/ImageIndex.ts';
+import { visionTowerEmbedder } from '../src/personalize/imageEmbedder.ts';
 import { balancedNegativeWeight, DEFAULT_CROP_PROBABILITY, DEFAULT_EPOCHS, HARD_NEGATIVE_SHARE, trainConcept } from '../src/personalize/trainConcept.ts';
 
 interface Variant {
@@ -39,6 +44,8 @@ interface Variant {
   readonly cropProbability?: number;
   /** false: the hard negatives are left out of the data. */
   readonly hardNegatives?: boolean;
+  /** trainConcept's targetFalsePositiveRate on 150 held-out pool negatives (default: none, no move). */
+  readonly targetFalsePositiveRate?: number;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -55,10 +62,15 @@ const VARIANTS: Record<string, Variant> = {
   'balanced-negatives-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.25 },
   'balanced-no-hard-negatives': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegatives: false },
   'balanced-hard-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE },
-  // The default of trainConcept: balanced-hard-quarter + shifted windows.
+  // Session 7's default of trainConcept: balanced-hard-quarter + shifted windows (its rows as trained).
   ours: { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY },
   'ours-10-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 10, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY },
   'ours-crop-always': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: 1 },
+  // Session 8: the Yes/No boundary set on 150 held-out pool negatives after training, at most 2 / 5 / 10 % of them
+  // accepted; ours-boundary-5 is trainConcept's default (DEFAULT_FALSE_POSITIVE_RATE).
+  'ours-boundary-2': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.02 },
+  'ours-boundary-5': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.05 },
+  'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
 
 const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, describe: { type: 'boolean' } } });
@@ -79,6 +91,11 @@ const summary = JSON.parse(readFileSync(join(evalDir, 'results.json'), 'utf8')) 
 const dataset = readEvalDataset(summary.dataset.root);
 const vlm = await VisionLanguageModel.load(values.model ?? 'models/yollava-world');
 const asker = new ModelAsker(vlm);
+// The eval's pool index (the one its concepts' negatives came from), for held-out negatives.
+const embedder = visionTowerEmbedder(vlm);
+const indexFiles = readdirSync(join(evalDir, 'index')).filter((f) => f.endsWith('.sqlite'));
+if (indexFiles.length !== 1) throw new Error(`${evalDir}/index should hold one pool index, found ${indexFiles.length}`);
+const poolIndex = ImageIndex.open(join(evalDir, 'index', indexFiles[0]!), embedder);
 const testPhotos = dataset.subjects.flatMap((s) => s.testPhotos.map((photo) => ({ photo, owner: s.conceptName, kind: s.kind })));
 
 /** --describe: the description is asked now (describeSubject), not read from the stored data. */
@@ -97,7 +114,12 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   } else if (v.description) {
     description = loadConceptData(join(oursData, `${subject}.data.json`)).description;
   }
-  return { ...paper, samples, ...(description ? { description } : {}) };
+  let heldOut: string[] | undefined;
+  if (v.targetFalsePositiveRate !== undefined) {
+    const trained = paper.samples.filter((s) => s.image !== null).map((s) => s.image!);
+    heldOut = heldOutNegatives(poolIndex, { count: DEFAULT_HELD_OUT_COUNT, seed: 0, exclude: trained });
+  }
+  return { ...paper, samples, ...(description ? { description } : {}), ...(heldOut ? { heldOutNegatives: heldOut } : {}) };
 }
 
 // "same kind": negatives of the subject's own kind (other people for a person…), the ones hard negatives are for.
@@ -111,7 +133,10 @@ for (const name of chosen) {
     const data = await dataFor(subject, v);
     const negativeWeight = (v.negativeWeight === 'balanced' ? balancedNegativeWeight(data) : v.negativeWeight) * (v.negativeScale ?? 1);
     const hardNegativeWeight = negativeWeight * (v.hardNegativeScale ?? 1);
-    const { concept } = await trainConcept(vlm, data, { epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0 });
+    const { concept } = await trainConcept(vlm, data, {
+      epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
+      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null,
+    });
     seconds += (performance.now() - started) / 1000;
     const set = new ConceptSet(vlm);
     set.add(concept);
@@ -129,7 +154,9 @@ for (const name of chosen) {
     }
     set.remove(concept.name);
     aucs.push(rocAuc(scores.map((s) => s.score), scores.map((s) => s.positive)) ?? NaN);
-    process.stderr.write(`${name} ${subject}: best epoch ${concept.info.bestEpoch}, AUC ${aucs.at(-1)!.toFixed(3)}\n`);
+    const point = concept.info.operatingPoint;
+    const boundary = point ? `, held-out "Yes" ${point.falsePositiveRateBefore.toFixed(3)} → ${point.falsePositiveRate.toFixed(3)} (shift ${point.shift.toFixed(3)})` : '';
+    process.stderr.write(`${name} ${subject}: best epoch ${concept.info.bestEpoch}, AUC ${aucs.at(-1)!.toFixed(3)}${boundary}\n`);
   }
   const pos = right.positive / count.positive, neg = right.negative / count.negative;
   console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${seconds.toFixed(0)} |`);

@@ -48,7 +48,7 @@ export interface EvalConcept {
  * paper's; none for the paper's version 1, so that fingerprints made before versions keep matching.
  */
 export function pipelineField(recipe: ConceptRecipe): { pipeline?: number } {
-  return recipe.style === 'paper' ? {} : { pipeline: 3 };
+  return recipe.style === 'paper' ? {} : { pipeline: 4 };
 }
 
 export function conceptFolder(settings: ConceptSettings, recipe: ConceptRecipe): string {
@@ -135,6 +135,7 @@ export async function obtainConcept(
       hardPerPhoto,
       // A small pool may hold fewer images than the hard negatives take: the rest are easy ones.
       easyCount: Math.min(100, Math.max(0, countImages(pool) - hardPerPhoto * photos.length)),
+      heldOutCount: paper ? 0 : undefined, // the paper's recipe keeps the trained rows as they are
       conversations: recipe.data !== 'recognition',
       subjectKind: subject.kind === 'person' ? 'person' : 'subject',
       answerStyle: paper ? PAPER_RECIPE.answerStyle : 'short',

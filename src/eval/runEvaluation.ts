@@ -89,12 +89,13 @@ interface Job {
 function describeTraining(progress: CreateConceptProgress): string {
   switch (progress.stage) {
     case 'index': return `indexing negatives ${progress.progress.done}/${progress.progress.total}`;
-    case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy`;
+    case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy, ${progress.heldOut} held out`;
     case 'conversations': return `conversations ${progress.done}/${progress.total}`;
     case 'description': return 'description';
     case 'training': {
       const p = progress.progress;
       if (p.phase === 'evaluating') return `epoch ${p.epoch}/${p.epochs}: checking recognition`;
+      if (p.phase === 'calibrating') return 'setting the Yes/No boundary';
       return `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : '–'}`;
     }
   }

@@ -22,6 +22,18 @@ export interface EpochMetrics {
   readonly seconds: number;
 }
 
+/** Where trainConcept set a concept's Yes/No boundary (ConceptInfo.operatingPoint). */
+export interface OperatingPoint {
+  readonly targetFalsePositiveRate: number;
+  /** How many held-out negatives it was set on. */
+  readonly heldOutNegatives: number;
+  /** Their share answered "Yes" by the best epoch's rows, and after the move. */
+  readonly falsePositiveRateBefore: number;
+  readonly falsePositiveRate: number;
+  /** How far the rows moved, as a fraction of their norm (negative: towards "No"). */
+  readonly shift: number;
+}
+
 export interface ConceptInfo {
   readonly name: string;
   /** Latent tokens (k). */
@@ -33,6 +45,8 @@ export interface ConceptInfo {
   /** The epoch whose rows are stored (best weighted recognition accuracy). */
   readonly bestEpoch: number | null;
   readonly createdAt: string;
+  /** Where the Yes/No boundary was set after training (absent: the best epoch's rows as they were). */
+  readonly operatingPoint?: OperatingPoint;
 }
 
 export class ConceptError extends Error {

@@ -50,6 +50,12 @@ export interface ConceptData {
    * first photo (prepareConceptData) or by hand; absent: random start (the paper's).
    */
   readonly description?: string;
+  /**
+   * Photos of other things kept out of training: after training, the concept's Yes/No boundary
+   * is set on them (trainConcept's `targetFalsePositiveRate`). prepareConceptData draws them
+   * at random from the pool.
+   */
+  readonly heldOutNegatives?: readonly string[];
 }
 
 /**
@@ -94,6 +100,8 @@ export interface BuildConceptDataOptions {
   readonly answerStyle?: RecognitionAnswerStyle;
   /** See ConceptData.description. */
   readonly description?: string;
+  /** See ConceptData.heldOutNegatives. Default none. */
+  readonly heldOutNegatives?: readonly string[];
 }
 
 export const DEFAULT_MAX_POSITIVES = 5;
@@ -172,6 +180,13 @@ export function buildConceptData(options: BuildConceptDataOptions): ConceptData 
       throw new ConceptDataError(`concept "${options.name}": photo ${path} is given both as a photo of the concept and as a negative`);
     }
   }
+  const trainingKeys = new Set([...hardNegatives, ...easyNegatives].map(pathKey));
+  const heldOutNegatives = uniquePaths(options.heldOutNegatives ?? [], 'held-out negative', warnings).filter((path) => {
+    if (positiveKeys.has(pathKey(path))) throw new ConceptDataError(`concept "${options.name}": photo ${path} is given both as a photo of the concept and as a held-out negative`);
+    if (!trainingKeys.has(pathKey(path))) return true;
+    warnings.push(`held-out negative ${path} is also a training negative: kept for training only`);
+    return false;
+  });
 
   const random = seededRandom(seed);
   const samples: TrainingSample[] = [];
@@ -197,7 +212,10 @@ export function buildConceptData(options: BuildConceptDataOptions): ConceptData 
     samples.push(pair.sourceImage === undefined ? sample : { ...sample, sourceImage: pair.sourceImage });
   });
   const description = checkDescription(options.description, {});
-  return { name: options.name, identifier, samples, summary: summarizeSamples(samples), warnings, ...(description ? { description } : {}) };
+  return {
+    name: options.name, identifier, samples, summary: summarizeSamples(samples), warnings,
+    ...(description ? { description } : {}), ...(heldOutNegatives.length ? { heldOutNegatives } : {}),
+  };
 }
 
 function recognitionSample(kind: SampleKind, image: string, template: RecognitionTemplate, identifier: string, style: RecognitionAnswerStyle): TrainingSample {
@@ -310,7 +328,18 @@ export function checkConceptData(value: unknown, options: { file?: string; resol
   if (clash) fail(`photo ${clash.image} is both a positive and a ${clash.kind} sample`);
   if (!samples.some((s) => s.kind === 'positive')) fail('no positive sample: the concept needs at least one photo of it');
   const description = checkDescription(value.description, where);
-  return { name, identifier: `<${name}>`, samples, summary: summarizeSamples(samples), warnings: warnings as string[], ...(description ? { description } : {}) };
+  const heldOut = value.heldOutNegatives ?? [];
+  if (!Array.isArray(heldOut)) return fail(`"heldOutNegatives" must be a list of photo paths, got ${describeValue(heldOut)}`);
+  const heldOutNegatives = heldOut.map((path, index) => {
+    if (typeof path !== 'string' || path.trim() === '') fail(`heldOutNegatives[${index}] must be a file path, got ${describeValue(path)}`);
+    return resolveImage(path as string);
+  });
+  const heldOutClash = heldOutNegatives.find((path) => positiveKeys.has(pathKey(path)));
+  if (heldOutClash) fail(`photo ${heldOutClash} is both a positive sample and a held-out negative`);
+  return {
+    name, identifier: `<${name}>`, samples, summary: summarizeSamples(samples), warnings: warnings as string[],
+    ...(description ? { description } : {}), ...(heldOutNegatives.length ? { heldOutNegatives } : {}),
+  };
 }
 
 const SAMPLE_FIELDS = new Set(['kind', 'image', 'question', 'answer', 'sourceImage']);

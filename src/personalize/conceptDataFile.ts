@@ -19,7 +19,7 @@ import { writeFileAtomic } from './writeFileAtomic.ts';
 export const CONCEPT_DATA_FORMAT = 'yollava-concept-data';
 export const CONCEPT_DATA_VERSION = 1;
 
-const FILE_FIELDS = new Set(['format', 'version', 'name', 'identifier', 'summary', 'warnings', 'description', 'samples']);
+const FILE_FIELDS = new Set(['format', 'version', 'name', 'identifier', 'summary', 'warnings', 'description', 'heldOutNegatives', 'samples']);
 
 /** Writes a concept's data (checked first) to `path`, atomically. */
 export function saveConceptData(path: string, data: ConceptData): void {
@@ -42,6 +42,7 @@ export function saveConceptData(path: string, data: ConceptData): void {
     summary: checked.summary,
     warnings: checked.warnings,
     ...(checked.description ? { description: checked.description } : {}),
+    ...(checked.heldOutNegatives ? { heldOutNegatives: checked.heldOutNegatives.map(stored) } : {}),
     samples,
   };
   writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);

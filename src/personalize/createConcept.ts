@@ -22,7 +22,7 @@ import { PAPER_EPOCHS, trainConcept, type TrainConceptOptions, type TrainProgres
 
 export type CreateConceptProgress =
   | { readonly stage: 'index'; readonly progress: UpdateProgress }
-  | { readonly stage: 'negatives'; readonly hard: number; readonly easy: number }
+  | { readonly stage: 'negatives'; readonly hard: number; readonly easy: number; readonly heldOut: number }
   | { readonly stage: 'conversations'; readonly done: number; readonly total: number }
   | { readonly stage: 'description'; readonly description: string }
   | { readonly stage: 'training'; readonly progress: TrainProgress };
@@ -40,6 +40,10 @@ export interface CreateConceptOptions {
   readonly hardPerPhoto?: number;
   /** Random negatives (default 100). */
   readonly easyCount?: number;
+  /**
+   * Random pool images kept out of training to set the Yes/No boundary on (default 150); 0: none.
+   */
+  readonly heldOutCount?: number;
   /** Ask the base model about the photos for text-only training (default true). */
   readonly conversations?: boolean;
   readonly subjectKind?: SubjectKind;
@@ -67,7 +71,7 @@ export interface CreateConceptOptions {
 export const PAPER_RECIPE = {
   answerStyle: 'sentence',
   description: false,
-  training: { negativeWeight: 1, hardNegativeWeight: 1, cropProbability: 0, epochs: PAPER_EPOCHS },
+  training: { negativeWeight: 1, hardNegativeWeight: 1, cropProbability: 0, targetFalsePositiveRate: null, epochs: PAPER_EPOCHS },
 } as const satisfies Pick<CreateConceptOptions, 'answerStyle' | 'description' | 'training'>;
 
 export function defaultIndexFile(pool: string, embedder: ImageEmbedder): string {
@@ -86,6 +90,7 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
   for (const photo of positives) await decodeImage(photo); // an unreadable photo fails here, with its path
   let hard: string[] = [];
   let easy: string[] = [];
+  let heldOut: string[] = [];
   if (options.negativePool) {
     const embedder = options.embedder ?? visionTowerEmbedder(vlm);
     const index = ImageIndex.open(options.indexFile ?? defaultIndexFile(options.negativePool, embedder), embedder);
@@ -95,10 +100,11 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
       const perPhoto = options.hardPerPhoto ?? Math.ceil(100 / positives.length);
       hard = hardNegatives(index, embeddings, { perPositive: perPhoto, exclude: positives });
       easy = easyNegatives(index, options.easyCount ?? 100, { seed, exclude: [...positives, ...hard] });
+      heldOut = heldOutNegatives(index, { count: options.heldOutCount ?? DEFAULT_HELD_OUT_COUNT, seed, exclude: [...positives, ...hard, ...easy] });
     } finally {
       index.close();
     }
-    options.onProgress?.({ stage: 'negatives', hard: hard.length, easy: easy.length });
+    options.onProgress?.({ stage: 'negatives', hard: hard.length, easy: easy.length, heldOut: heldOut.length });
   }
   let conversations: ConversationPair[] = [...(options.extraConversations ?? [])];
   if (options.conversations ?? true) {
@@ -116,8 +122,22 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
   return buildConceptData({
     name: options.name, positives, hardNegatives: hard, easyNegatives: easy, conversations, seed,
     questionsPerPositive: options.questionsPerPositive, maxPositives: options.maxPositives,
-    answerStyle: options.answerStyle, description,
+    answerStyle: options.answerStyle, description, heldOutNegatives: heldOut,
   });
+}
+
+export const DEFAULT_HELD_OUT_COUNT = 150;
+
+/**
+ * Negatives for setting a concept's Yes/No boundary: random pool images, none of them trained on.
+ * (Look-alikes are left out: the concept accepts many of the ones ranked right after the hard
+ * negatives — 16 % against ~3 % of other subjects' photos — so a boundary set on them is too strict.)
+ */
+export function heldOutNegatives(index: ImageIndex, options: { count: number; seed: number; exclude: readonly string[] }): string[] {
+  if (!Number.isInteger(options.count) || options.count < 0) throw new RangeError(`the held-out negative count must be a non-negative integer, got ${options.count}`);
+  const excluded = new Set(options.exclude.map((p) => resolve(p)).filter((p) => index.has(p))).size;
+  if (options.count === 0 || excluded >= index.size) return [];
+  return easyNegatives(index, options.count, { seed: options.seed + 1, exclude: options.exclude });
 }
 
 /** The whole pipeline; returns the concept (best epoch) and the data it was trained on. */

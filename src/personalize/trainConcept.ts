@@ -7,7 +7,8 @@
  * are kept — the starting rows (epoch 0) included. Beyond the paper: the latent rows start from
  * the token embeddings of the data's `description` when it has one; negatives are weighted so
  * that they count as much as positives in all, hard negatives a quarter of that; half the photos
- * are seen through a shifted window (see the options). The system prompt + photo prefix of every
+ * are seen through a shifted window; after training, the Yes/No boundary is set on negatives kept
+ * out of training (see the options). The system prompt + photo prefix of every
  * sample is run once and cached: the gradients equal a full recompute. An AbortSignal ends
  * training with the best epoch so far; `checkpointFile` makes an interrupted run resumable.
  */
@@ -19,7 +20,7 @@ import type { KVCache } from '../models/kvCache.ts';
 import { seededNormal } from '../models/randomLlava.ts';
 import { seededRandom } from '../models/sampling.ts';
 import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
-import { Concept, ConceptError, type EpochMetrics } from './Concept.ts';
+import { Concept, ConceptError, type EpochMetrics, type OperatingPoint } from './Concept.ts';
 import type { ConceptData, TrainingSample } from './conceptData.ts';
 import { encodeQuestion, encodeTrainingSample, yesNoTokenIds, type SplitPrompt } from './conceptPrompts.ts';
 import { ConceptSet } from './ConceptSet.ts';
@@ -48,6 +49,12 @@ export interface TrainConceptOptions {
   readonly negativeWeight?: number;
   /** Loss weight of hard negatives (default: negativeWeight × HARD_NEGATIVE_SHARE; the paper: 1). */
   readonly hardNegativeWeight?: number;
+  /**
+   * After training, move the concept's Yes/No boundary until it accepts at most this share of the
+   * data's held-out negatives (default DEFAULT_FALSE_POSITIVE_RATE; null: keep the best epoch's
+   * rows as they are, the paper's). Needs `data.heldOutNegatives`; without them nothing moves.
+   */
+  readonly targetFalsePositiveRate?: number | null;
   readonly onProgress?: (progress: TrainProgress) => void;
   readonly signal?: AbortSignal;
   /** Written after every epoch (atomically); with `resume`, training continues from it. */
@@ -60,7 +67,7 @@ export interface TrainConceptOptions {
 }
 
 export interface TrainProgress {
-  readonly phase: 'preparing' | 'training' | 'evaluating' | 'done';
+  readonly phase: 'preparing' | 'training' | 'evaluating' | 'calibrating' | 'done';
   readonly epoch: number;
   readonly epochs: number;
   readonly step: number;
@@ -157,6 +164,14 @@ export const HARD_NEGATIVE_SHARE = 0.25;
  */
 export const DEFAULT_CROP_PROBABILITY = 0.5;
 
+/**
+ * The share of held-out negatives a concept may accept. Trained on a few photos of the subject
+ * alone and centred, concepts ranked new photos of it well but answered "No" to many (the
+ * boundary hugged the training photos); a boundary set on negatives the concept never saw
+ * trades a few false "Yes" for many true ones (docs/results.md).
+ */
+export const DEFAULT_FALSE_POSITIVE_RATE = 0.05;
+
 /** Negatives' loss weight that gives positives and negatives the same total weight (never above 1). */
 export function balancedNegativeWeight(data: ConceptData): number {
   const positives = data.samples.filter((s) => s.kind === 'positive').length;
@@ -174,6 +189,8 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   const cropProbability = options.cropProbability ?? DEFAULT_CROP_PROBABILITY;
   const negativeWeight = options.negativeWeight ?? balancedNegativeWeight(data);
   const hardNegativeWeight = options.hardNegativeWeight ?? negativeWeight * HARD_NEGATIVE_SHARE;
+  const targetFalsePositiveRate = options.targetFalsePositiveRate === undefined ? DEFAULT_FALSE_POSITIVE_RATE : options.targetFalsePositiveRate;
+  if (targetFalsePositiveRate !== null && !(targetFalsePositiveRate >= 0 && targetFalsePositiveRate < 1)) throw new ConceptError(`targetFalsePositiveRate must be in [0, 1) or null, got ${targetFalsePositiveRate}`);
   if (data.samples.length === 0) throw new ConceptError(`concept ${data.name}: no training samples`);
   if (!Number.isInteger(k) || k < 0 || k > 256) throw new ConceptError(`latent token count ${k} must be an integer in 0…256`);
   const model = vlm.model;
@@ -186,12 +203,13 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
     : initialRows(vlm, k + 1, seed);
   const descriptionTokens = !options.initialConcept && data.description ? setDescriptionRows(vlm, rows.input, k, data.description) : 0;
   if (options.initialConcept && options.initialConcept.info.latentCount !== k) throw new ConceptError(`the concept to continue has ${options.initialConcept.info.latentCount} latent tokens, not ${k}`);
-  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens };
-  const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null) => new Concept({
+  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate };
+  const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null, operatingPoint?: OperatingPoint) => new Concept({
     name: data.name, latentCount: k,
     baseModel: { ...concepts.modelIdentity, source: vlm.source },
     training, data: { ...data.summary, samples: data.samples.length },
     epochs: epochMetrics, bestEpoch, createdAt: new Date().toISOString(),
+    ...(operatingPoint ? { operatingPoint } : {}),
   }, input, output);
   const working = makeConcept(rows.input, rows.output, [], null);
   concepts.add(working);
@@ -233,20 +251,24 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       firstEpoch = restored.epoch + 1;
     }
 
+    /** The recognition question's answer on a photo: true for "Yes" (greedy, as yollava eval asks it). */
+    const saysYes = async (photo: string): Promise<boolean> => {
+      const prefix = await prefixFor(evaluationPrompt, photo, false);
+      const past = prefix.length;
+      try {
+        const extra = concepts.extraTokens();
+        const hidden = model.forward({ ids: evaluationPrompt.suffixIds, extra }, prefix);
+        const logits = model.logitsAt(hidden, [evaluationPrompt.suffixIds.length - 1], extra);
+        return logits[yes] > logits[no];
+      } finally {
+        prefix.truncate(past);
+      }
+    };
     const evaluate = async (): Promise<{ positive: number; negative: number; weighted: number }> => {
       let positiveRight = 0, positives = 0, negativeRight = 0, negatives = 0;
-      const extra = concepts.extraTokens();
       for (const [photo, isPositive] of evaluationPhotos) {
-        const prefix = await prefixFor(evaluationPrompt, photo, false);
-        const past = prefix.length;
-        try {
-          const hidden = model.forward({ ids: evaluationPrompt.suffixIds, extra }, prefix);
-          const logits = model.logitsAt(hidden, [evaluationPrompt.suffixIds.length - 1], extra);
-          const saysYes = logits[yes] > logits[no];
-          if (isPositive) { positives++; if (saysYes) positiveRight++; } else { negatives++; if (!saysYes) negativeRight++; }
-        } finally {
-          prefix.truncate(past);
-        }
+        const yesSaid = await saysYes(photo);
+        if (isPositive) { positives++; if (yesSaid) positiveRight++; } else { negatives++; if (!yesSaid) negativeRight++; }
       }
       const positive = positives ? positiveRight / positives : 1;
       const negative = negatives ? negativeRight / negatives : 1;
@@ -308,15 +330,93 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       if (options.checkpointFile && !interrupted) writeCheckpoint(options.checkpointFile, data, training, rows, optimizer, metrics, best, epoch);
       if (interrupted) break;
     }
-    const final = best ?? { input: rows.input, output: rows.output, epoch: null };
+    const final = best ?? { input: rows.input.slice(), output: rows.output.slice(), epoch: null };
+    let operatingPoint: OperatingPoint | undefined;
+    const heldOut = data.heldOutNegatives ?? [];
+    if (targetFalsePositiveRate !== null && heldOut.length > 0 && !interrupted) {
+      report({ phase: 'calibrating', epoch: metrics.at(-1)?.epoch ?? 0, step: steps, steps, loss: metrics.at(-1)?.loss ?? NaN, lastAccuracy: metrics.at(-1)?.weightedAccuracy ?? null, bestAccuracy: best?.accuracy ?? null, remainingSeconds: null });
+      // The direction that makes the training photos more "Yes": along it, photos like them gain most.
+      const yesPrompt = encodeTrainingSample(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), 'Yes', true);
+      const direction = new Float32Array(final.input.length);
+      rows.input.set(final.input);
+      concepts.invalidate();
+      for (const [photo, isPositive] of evaluationPhotos) {
+        if (!isPositive) continue;
+        const result = model.lossAndGradients({ ids: yesPrompt.suffixIds, labels: yesPrompt.suffixLabels, extra: concepts.extraTokens(), cache: await prefixFor(yesPrompt, photo, false) });
+        const grad = result.inputRowGrads.subarray(rowOffset, rowOffset + (k + 1) * C);
+        for (let i = 0; i < direction.length; i++) direction[i] -= grad[i];
+      }
+      const directionNorm = norm(direction);
+      const rowsNorm = norm(final.input);
+      if (directionNorm > 0 && rowsNorm > 0) {
+        const acceptedShare = async (shift: number): Promise<number> => {
+          const step = (shift * rowsNorm) / directionNorm;
+          for (let i = 0; i < rows.input.length; i++) rows.input[i] = final.input[i] + step * direction[i];
+          concepts.invalidate();
+          let accepted = 0;
+          for (const photo of heldOut) if (await saysYes(photo)) accepted++;
+          return accepted / heldOut.length;
+        };
+        const before = await acceptedShare(0);
+        const found = await searchShift(acceptedShare, targetFalsePositiveRate, before);
+        const step = (found.shift * rowsNorm) / directionNorm;
+        for (let i = 0; i < final.input.length; i++) final.input[i] += step * direction[i];
+        operatingPoint = { targetFalsePositiveRate, heldOutNegatives: heldOut.length, falsePositiveRateBefore: before, falsePositiveRate: found.acceptedShare, shift: found.shift };
+      }
+    }
     report({ phase: 'done', epoch: metrics.at(-1)?.epoch ?? 0, step: steps, steps, loss: metrics.at(-1)?.loss ?? NaN, lastAccuracy: metrics.at(-1)?.weightedAccuracy ?? null, bestAccuracy: best?.accuracy ?? null, remainingSeconds: 0 });
-    return { concept: makeConcept(final.input, final.output, metrics, final.epoch), epochs: metrics, interrupted };
+    return { concept: makeConcept(final.input, final.output, metrics, final.epoch, operatingPoint), epochs: metrics, interrupted };
   } finally {
     concepts.remove(data.name);
   }
 }
 
-interface TrainingSettings { readonly [key: string]: number }
+function norm(values: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i] * values[i];
+  return Math.sqrt(sum);
+}
+
+/**
+ * The largest shift (a fraction of the rows' norm, along the "Yes" direction) whose accepted share
+ * of held-out negatives stays at most `target`; when the rows already accept more, the smallest
+ * shift back towards "No" that brings it down (none found: no shift). The share grows with the
+ * shift, near enough: doubling finds a bracket, bisection narrows it (at most 6 + 6 evaluations).
+ * Shifts stay within MAX_SHIFT: farther out the rows stop describing the subject (one concept
+ * moved 1.28 of its norm ranked its photos at AUC 0.63, and accepted fewer negatives, not more).
+ */
+export const MAX_SHIFT = 0.32;
+
+export async function searchShift(
+  acceptedShare: (shift: number) => Promise<number>, target: number, atZero?: number,
+): Promise<{ shift: number; acceptedShare: number }> {
+  const start = atZero ?? await acceptedShare(0);
+  const within = (share: number) => share <= target;
+  // Bracket: `low` within the target (the answer's side), `high` beyond it.
+  let low: { shift: number; acceptedShare: number } | null = within(start) ? { shift: 0, acceptedShare: start } : null;
+  let high: number | null = within(start) ? null : 0;
+  const direction = low ? 1 : -1;
+  for (let size = 0.01; size <= MAX_SHIFT && (low === null || high === null); size *= 2) {
+    const shift = direction * size;
+    const share = await acceptedShare(shift);
+    if (within(share)) low = { shift, acceptedShare: share };
+    else high = shift;
+    if (direction > 0 && high !== null) break;
+    if (direction < 0 && low !== null) break;
+  }
+  if (low === null) return { shift: 0, acceptedShare: start }; // even far back, too many accepted
+  if (high === null) return low; // the target is never exceeded within reach
+  let beyond: number = high;
+  for (let i = 0; i < 6; i++) {
+    const shift: number = (low.shift + beyond) / 2;
+    const share = await acceptedShare(shift);
+    if (within(share)) low = { shift, acceptedShare: share };
+    else beyond = shift;
+  }
+  return low;
+}
+
+interface TrainingSettings { readonly [key: string]: number | null }
 
 /** What a resumed run must share with the interrupted one (the epoch count may grow). */
 function dataFingerprint(data: ConceptData, training: TrainingSettings): string {

@@ -16,7 +16,7 @@ function run(home: string, args: string[]) {
 }
 
 test('train: pool negatives, conversations, saved in the library; --add, --save-data, --data', async (t) => {
-  const tiny = await makeTinyCheckpoint(t, { photos: 6 });
+  const tiny = await makeTinyCheckpoint(t, { photos: 10 });
   const home = mkdtempSync(join(tmpdir(), 'yollava-home-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const mine = join(home, 'mine');
@@ -24,12 +24,15 @@ test('train: pool negatives, conversations, saved in the library; --add, --save-
   mkdirSync(mine);
   mkdirSync(pool);
   tiny.photos.slice(0, 2).forEach((p, i) => renameSync(p, join(mine, `bo-${i}.png`)));
-  tiny.photos.slice(2, 5).forEach((p, i) => renameSync(p, join(pool, `other-${i}.png`)));
+  tiny.photos.slice(2, 9).forEach((p, i) => renameSync(p, join(pool, `other-${i}.png`)));
   const common = ['--model', tiny.dir, '-k', '2', '--epochs', '2', '--hard', '1', '--easy', '1'];
 
   const first = run(home, ['train', 'bo', mine, '--negatives', pool, ...common]);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stderr, /training data for <bo>: 32 positive, [12] hard-negative, 1 easy-negative, 20 conversation samples/);
+  assert.match(first.stderr, /training data for <bo>: 32 positive, [12] hard-negative, 1 easy-negative, 20 conversation samples; [45] held-out negatives/);
+  assert.match(first.stderr, /Yes\/No boundary: held-out negatives answered "Yes" \d\/[45] → \d\/[45] \(target ≤ 0\.05; rows moved -?\d+\.\d % of their norm\)/);
+  const heldOut = (JSON.parse(readFileSync(join(home, 'concepts', 'bo.data.json'), 'utf8')) as { heldOutNegatives: string[] }).heldOutNegatives;
+  assert.ok(heldOut.length >= 4 && heldOut.every((p) => p.includes(`${join(home, 'pool')}`)), `held out: ${heldOut.join(', ')}`);
   assert.match(first.stderr, /^epoch  2: loss \d+\.\d{4}  recognition positive/m);
   assert.match(first.stdout, /saved <bo> to .*bo\.concept\.safetensors \(epoch [012], weighted recognition/);
   assert.ok(existsSync(join(home, 'concepts', 'bo.data.json')));
@@ -39,7 +42,7 @@ test('train: pool negatives, conversations, saved in the library; --add, --save-
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already exists .* --add/);
 
-  const added = run(home, ['train', 'bo', join(tiny.photos[5]), '--add', '--no-conversations', ...common]);
+  const added = run(home, ['train', 'bo', join(tiny.photos[9]), '--add', '--no-conversations', ...common]);
   assert.equal(added.code, 0, added.stderr);
   assert.match(added.stderr, /training data for <bo>: 48 positive/);
 
@@ -66,6 +69,12 @@ test('train: pool negatives, conversations, saved in the library; --add, --save-
   const both = run(home, ['train', 'zed', mine, '--paper-recipe', '--description', 'a red ball', ...common]);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--description and --paper-recipe do not go together/);
+  const paperRate = run(home, ['train', 'zed', mine, '--paper-recipe', '--false-positive-rate', '0.1', ...common]);
+  assert.equal(paperRate.code, 2);
+  assert.match(paperRate.stderr, /--false-positive-rate and --paper-recipe do not go together/);
+  const badRate = run(home, ['train', 'zed', mine, '--false-positive-rate', '5', ...common]);
+  assert.equal(badRate.code, 2);
+  assert.match(badRate.stderr, /--false-positive-rate must be a number from 0 to below 1, or "off", got 5/);
 
   const noPhotos = run(home, ['train', 'zed', join(home, 'missing'), ...common]);
   assert.equal(noPhotos.code, 2);

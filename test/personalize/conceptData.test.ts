@@ -1,8 +1,12 @@
-/** buildConceptData: sample counts per kind, distinct templates per photo, determinism, validation. */
+/** buildConceptData: sample counts per kind, distinct templates per photo, determinism, validation, held-out negatives. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildConceptData, checkConceptData, conceptIdentifier, type BuildConceptDataOptions } from '../../src/personalize/conceptData.ts';
 import { ConceptDataError } from '../../src/personalize/ConceptDataError.ts';
+import { loadConceptData, saveConceptData } from '../../src/personalize/conceptDataFile.ts';
 import { NEGATIVE_RECOGNITION_TEMPLATES, POSITIVE_RECOGNITION_TEMPLATES } from '../../src/personalize/recognitionTemplates.ts';
 
 const photos = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `/data/${prefix}/${i}.png`);
@@ -137,4 +141,26 @@ test('checkConceptData recomputes the summary and names the bad field', () => {
   bad([{ ...ok, kind: 'easy-negative' }], /no positive sample/);
   bad([ok, { ...ok, kind: 'hard-negative' }], /is both a positive and a hard-negative sample/);
   assert.throws(() => checkConceptData({ name: 'bo', identifier: '<ba>', samples: [ok] }), /identifier must be "<bo>"/);
+});
+
+test('held-out negatives: kept apart from the training negatives, checked, and written to the data file relative to it', (t) => {
+  const heldOut = ['/data/random/3.png', '/data/pool/a.png', '/data/pool/a.png', '/data/pool/b.png'];
+  const data = buildConceptData({ ...options, heldOutNegatives: heldOut });
+  assert.deepEqual(data.heldOutNegatives, ['/data/pool/a.png', '/data/pool/b.png']);
+  assert.ok(data.warnings.some((w) => /random\/3\.png is also a training negative/.test(w)));
+  assert.ok(data.warnings.some((w) => /pool\/a\.png is listed more than once/.test(w)));
+  assert.equal(buildConceptData(options).heldOutNegatives, undefined, 'none given: no field');
+  assert.deepEqual(checkConceptData(data).heldOutNegatives, data.heldOutNegatives);
+  const where = (pattern: RegExp) => (e: unknown) => e instanceof ConceptDataError && e.file === 'bo.json' && pattern.test(e.message);
+  assert.throws(() => checkConceptData({ ...data, heldOutNegatives: 'x.png' }, { file: 'bo.json' }), where(/"heldOutNegatives" must be a list of photo paths, got "x\.png"/));
+  assert.throws(() => checkConceptData({ ...data, heldOutNegatives: ['a.png', 3] }, { file: 'bo.json' }), where(/heldOutNegatives\[1\] must be a file path, got number 3/));
+  assert.throws(() => checkConceptData({ ...data, heldOutNegatives: ['/data/bo/0.png'] }, { file: 'bo.json' }), where(/\/data\/bo\/0\.png is both a positive sample and a held-out negative/));
+
+  const dir = mkdtempSync(join(tmpdir(), 'yollava-data-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const inside = { ...data, heldOutNegatives: [join(dir, 'pool', 'a.png'), '/elsewhere/b.png'] };
+  const file = join(dir, 'bo.data.json');
+  saveConceptData(file, inside);
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).heldOutNegatives, ['pool/a.png', '/elsewhere/b.png']);
+  assert.deepEqual(loadConceptData(file).heldOutNegatives, inside.heldOutNegatives);
 });

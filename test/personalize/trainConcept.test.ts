@@ -15,7 +15,8 @@ import { buildConceptData } from '../../src/personalize/conceptData.ts';
 import { Concept, ConceptError } from '../../src/personalize/Concept.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
 import { encodeTrainingSample } from '../../src/personalize/conceptPrompts.ts';
-import { balancedNegativeWeight, HARD_NEGATIVE_SHARE, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
+import { recognize } from '../../src/personalize/recognize.ts';
+import { balancedNegativeWeight, HARD_NEGATIVE_SHARE, MAX_SHIFT, searchShift, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 async function setup(t: { after: (fn: () => void) => void }) {
@@ -181,4 +182,52 @@ test('concept files round-trip, are refused on another base model, and two conce
   assert.ok(answer.ids.length > 0);
   set.remove('mam');
   assert.equal(vlm.tokenizer.tokenToId('<mam>'), undefined);
+});
+
+test('searchShift: the largest shift within the target, or the smallest step back to it', async () => {
+  const search = async (share: (shift: number) => number, target: number) => {
+    const asked: number[] = [];
+    const found = await searchShift(async (shift) => { asked.push(shift); return share(shift); }, target);
+    return { ...found, asked };
+  };
+  const clamp = (v: number) => Math.max(0, Math.min(1, v));
+  const forward = await search((s) => clamp(0.02 + s), 0.05);
+  assert.ok(forward.acceptedShare <= 0.05 && forward.shift <= 0.03 + 1e-12 && forward.shift > 0.03 - 0.01, `forward ${forward.shift}`);
+  assert.ok(forward.asked.length <= 15, `${forward.asked.length} evaluations`);
+  const back = await search((s) => clamp(0.2 + s), 0.05);
+  assert.ok(back.acceptedShare <= 0.05 && back.shift <= -0.15 + 1e-12 && back.shift > -0.15 - 0.01, `back ${back.shift}`);
+  assert.deepEqual(await searchShift(async () => 0.5, 0.05), { shift: 0, acceptedShare: 0.5 }, 'out of reach: no move');
+  const never = await search(() => 0, 0.05);
+  assert.equal(never.shift, 0.32, 'never exceeded: the farthest shift tried');
+  assert.ok(never.asked.every((shift) => shift <= MAX_SHIFT) && MAX_SHIFT === 0.32);
+});
+
+test('the Yes/No boundary is set on held-out negatives: the stored rows accept what the record says', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 12 });
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const heldOut = tiny.photos.slice(4);
+  const data = buildConceptData({ name: 'bo', positives: tiny.photos.slice(0, 2), easyNegatives: tiny.photos.slice(2, 4), heldOutNegatives: heldOut, questionsPerPositive: 3 });
+  assert.deepEqual(data.heldOutNegatives, heldOut);
+  const options = { latentCount: 2, epochs: 2, learningRate: 0.05, seed: 3 };
+  for (const target of [0, 0.25, 0.5]) {
+    const { concept } = await trainConcept(vlm, data, { ...options, targetFalsePositiveRate: target });
+    const point = concept.info.operatingPoint!;
+    assert.equal(point.heldOutNegatives, heldOut.length);
+    assert.equal(concept.info.training.targetFalsePositiveRate, target);
+    const set = new ConceptSet(vlm);
+    set.add(concept);
+    const answers = await recognize(vlm, set, concept, heldOut);
+    set.remove('bo');
+    const accepted = answers.filter((a) => a.answer === 'Yes').length / heldOut.length;
+    assert.equal(accepted, point.falsePositiveRate, `target ${target}: the stored rows accept ${accepted}, the record says ${point.falsePositiveRate}`);
+    if (point.falsePositiveRateBefore <= target) assert.ok(point.falsePositiveRate <= target && point.shift >= 0, `target ${target}: ${JSON.stringify(point)}`);
+  }
+  // null (the paper's): the best epoch's rows as trained, as without held-out negatives.
+  const kept = await trainConcept(vlm, data, { ...options, targetFalsePositiveRate: null });
+  const { heldOutNegatives: _unused, ...withoutHeldOut } = data;
+  const plain = await trainConcept(vlm, withoutHeldOut, options);
+  assert.equal(kept.concept.info.operatingPoint, undefined);
+  assert.equal(plain.concept.info.operatingPoint, undefined);
+  assert.deepEqual(kept.concept.inputRows, plain.concept.inputRows);
+  assert.throws(() => buildConceptData({ name: 'bo', positives: [tiny.photos[0]], heldOutNegatives: [tiny.photos[0]] }), /given both as a photo of the concept and as a held-out negative/);
 });

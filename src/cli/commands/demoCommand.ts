@@ -76,15 +76,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
     training: { epochs }, signal: controller.signal,
     onProgress: (p) => {
       if (p.stage === 'index') { if (p.progress.total > 0) line.update(`   indexing the negative pool: ${p.progress.done}/${p.progress.total}`); }
-      else if (p.stage === 'negatives') { line.done(); say(`   negatives: ${p.hard} hard (most similar in the pool), ${p.easy} easy (random)`); }
+      else if (p.stage === 'negatives') { line.done(); say(`   negatives: ${p.hard} hard (most similar in the pool), ${p.easy} easy (random), ${p.heldOut} kept out of training to set the Yes/No boundary on`); }
       else if (p.stage === 'conversations') line.update(`   the base model describes the photos: ${p.done}/${p.total}`);
       else if (p.stage === 'description') { line.done(); say(`   the latent tokens start from the base model's description: "${p.description}"`); }
+      else if (p.progress.phase === 'calibrating') line.update('   setting the Yes/No boundary on the held-out negatives…');
       else if (p.progress.phase === 'training') line.update(`   training: epoch ${p.progress.epoch}/${p.progress.epochs}, step ${p.progress.step}/${p.progress.steps}, loss ${p.progress.loss.toFixed(3)}, ${formatSeconds(p.progress.remainingSeconds)} left`);
     },
   });
   line.done();
   const best = concept.info.epochs.find((e) => e.epoch === concept.info.bestEpoch);
   say(`   trained on ${data.samples.length} samples in ${formatSeconds((performance.now() - trainingStarted) / 1000)}; best epoch ${concept.info.bestEpoch}, recognition on the training photos ${best?.weightedAccuracy.toFixed(3)}`);
+  const point = concept.info.operatingPoint;
+  if (point) say(`   Yes/No boundary set on the held-out negatives: "Yes" to ${Math.round(point.falsePositiveRateBefore * point.heldOutNegatives)} → ${Math.round(point.falsePositiveRate * point.heldOutNegatives)} of ${point.heldOutNegatives} (at most ${point.targetFalsePositiveRate * 100} %)`);
   const library = openLibrary(values.library);
   library.save(concept, data);
 

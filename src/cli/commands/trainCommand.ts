@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildConceptData, type ConceptData } from '../../personalize/conceptData.ts';
 import { loadConceptData, saveConceptData } from '../../personalize/conceptDataFile.ts';
 import { createConcept, PAPER_RECIPE, prepareConceptData, type CreateConceptProgress } from '../../personalize/createConcept.ts';
-import { removeCheckpoint, trainConcept } from '../../personalize/trainConcept.ts';
+import { DEFAULT_FALSE_POSITIVE_RATE, removeCheckpoint, trainConcept } from '../../personalize/trainConcept.ts';
 import { CliError } from '../CliError.ts';
 import { collectPhotos } from '../collectPhotos.ts';
 import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
@@ -19,6 +19,11 @@ ${modelOptionsHelp}
                             photos, through a persistent index) and easy ones (random)
       --hard <n>            hard negatives per photo (default: 100 in all)
       --easy <n>            easy negatives (default 100)
+      --held-out <n>        random pool images kept out of training, to set the Yes/No
+                            boundary on after training (default 150; 0: none)
+      --false-positive-rate <r>
+                            the share of those the concept may answer "Yes" to (default
+                            ${DEFAULT_FALSE_POSITIVE_RATE}); "off" keeps the best epoch's rows as trained
       --subject <kind>      "person" or "subject" (default): which questions the base model
                             answers about the photos for text-only training
       --no-conversations    skip those questions
@@ -27,8 +32,10 @@ ${modelOptionsHelp}
                             model's own description of the first photo
       --paper-recipe        train exactly as the paper: latent tokens start at random,
                             recognition answers are its sentences, every sample weighs the same
-                            (default: description start, "Yes"/"No" answers, negatives weighted
-                            to count as much as positives in all)
+                            and the boundary is not moved (default: description start, "Yes"/"No"
+                            answers, negatives weighted to count as much as positives in all,
+                            hard ones a quarter of that, shifted windows, the boundary set on
+                            held-out negatives)
   -k, --latent <k>          latent tokens (default 16)
       --epochs <n>          at most this many epochs (default 5; with --paper-recipe 15)
       --lr <x>              learning rate (default 0.001)
@@ -41,13 +48,14 @@ ${modelOptionsHelp}
 function describe(progress: CreateConceptProgress): string {
   switch (progress.stage) {
     case 'index': return progress.progress.total === 0 ? 'the negative pool is indexed already' : `indexing negatives: ${progress.progress.done}/${progress.progress.total}${progress.progress.failed ? ` (${progress.progress.failed} unreadable)` : ''}`;
-    case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy`;
+    case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy, ${progress.heldOut} kept out of training to set the Yes/No boundary on`;
     case 'conversations': return `asking the base model about the photos: ${progress.done}/${progress.total}`;
     case 'description': return `the latent tokens start from: "${progress.description}"`;
     case 'training': {
       const p = progress.progress;
       if (p.phase === 'preparing') return 'preparing training…';
       if (p.phase === 'evaluating') return `epoch ${p.epoch}/${p.epochs}: checking recognition on the training photos…`;
+      if (p.phase === 'calibrating') return 'setting the Yes/No boundary on the held-out negatives…';
       const accuracy = p.lastAccuracy === null ? '' : `  recognition ${p.lastAccuracy.toFixed(3)} (best ${p.bestAccuracy?.toFixed(3)})`;
       return `epoch ${p.epoch}/${p.epochs}  step ${p.step}/${p.steps}  loss ${Number.isFinite(p.loss) ? p.loss.toFixed(4) : '–'}${accuracy}  ${formatSeconds(p.elapsedSeconds)} elapsed, ${formatSeconds(p.remainingSeconds)} left`;
     }
@@ -58,7 +66,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: {
-      ...modelOptions, negatives: { type: 'string', short: 'n' }, hard: { type: 'string' }, easy: { type: 'string' },
+      ...modelOptions, negatives: { type: 'string', short: 'n' }, hard: { type: 'string' }, easy: { type: 'string' }, 'held-out': { type: 'string' }, 'false-positive-rate': { type: 'string' },
       subject: { type: 'string' }, 'no-conversations': { type: 'boolean' }, description: { type: 'string' }, 'paper-recipe': { type: 'boolean' }, latent: { type: 'string', short: 'k' },
       epochs: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' }, add: { type: 'boolean' },
       resume: { type: 'boolean' }, data: { type: 'string' }, 'save-data': { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -94,7 +102,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (paper && values.description !== undefined) throw new CliError('--description and --paper-recipe do not go together (the paper starts the latent tokens at random)');
   if (values.description !== undefined && values.description.trim() === '') throw new CliError('--description needs some text');
   const answerStyle = paper ? PAPER_RECIPE.answerStyle : 'short';
-  const training = { ...(paper ? PAPER_RECIPE.training : {}), latentCount: integer('latent', values.latent, 0), epochs: integer('epochs', values.epochs, 1) ?? (paper ? PAPER_RECIPE.training.epochs : undefined), learningRate: lr };
+  const rateFlag = values['false-positive-rate'];
+  const rate = rateFlag === undefined ? undefined : rateFlag === 'off' ? null : Number(rateFlag);
+  if (rate !== undefined && rate !== null && !(rate >= 0 && rate < 1)) throw new CliError(`--false-positive-rate must be a number from 0 to below 1, or "off", got ${rateFlag}`);
+  if (paper && rate !== undefined) throw new CliError('--false-positive-rate and --paper-recipe do not go together (the paper keeps the trained rows as they are)');
+  const training = {
+    ...(paper ? PAPER_RECIPE.training : {}), latentCount: integer('latent', values.latent, 0), epochs: integer('epochs', values.epochs, 1) ?? (paper ? PAPER_RECIPE.training.epochs : undefined), learningRate: lr,
+    ...(rate !== undefined ? { targetFalsePositiveRate: rate } : {}),
+  };
   try {
     let data: ConceptData;
     if (values.data) {
@@ -104,6 +119,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const previousData = values.add ? library.loadData(name) : null;
       const prepared = await prepareConceptData(vlm, {
         name, photos, negativePool: values.negatives, hardPerPhoto: integer('hard', values.hard, 0), easyCount: integer('easy', values.easy, 0),
+        heldOutCount: paper || rate === null ? 0 : integer('held-out', values['held-out'], 0),
         conversations: !values['no-conversations'], subjectKind: subject, seed, signal: controller.signal,
         answerStyle, description: paper ? PAPER_RECIPE.description : values.description ?? true,
         onProgress: (progress) => line.update(describe(progress), progress.stage === 'negatives'),
@@ -114,10 +130,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
         hardNegatives: [...new Set(previousData.samples.filter((s) => s.kind === 'hard-negative').map((s) => s.image!).concat(prepared.samples.filter((s) => s.kind === 'hard-negative').map((s) => s.image!)))],
         easyNegatives: [...new Set(previousData.samples.filter((s) => s.kind === 'easy-negative').map((s) => s.image!).concat(prepared.samples.filter((s) => s.kind === 'easy-negative').map((s) => s.image!)))],
         conversations: [...previousData.samples, ...prepared.samples].filter((s) => s.kind === 'conversation').map((s) => ({ question: s.question, answer: s.answer })),
-        maxPositives: Number.MAX_SAFE_INTEGER, answerStyle, description: previousData.description,
+        maxPositives: Number.MAX_SAFE_INTEGER, answerStyle, description: previousData.description, heldOutNegatives: prepared.heldOutNegatives,
       }) : prepared;
     }
-    line.done(`training data for <${name}>: ${data.summary.positives} positive, ${data.summary.hardNegatives} hard-negative, ${data.summary.easyNegatives} easy-negative, ${data.summary.conversations} conversation samples`);
+    line.done(`training data for <${name}>: ${data.summary.positives} positive, ${data.summary.hardNegatives} hard-negative, ${data.summary.easyNegatives} easy-negative, ${data.summary.conversations} conversation samples${data.heldOutNegatives ? `; ${data.heldOutNegatives.length} held-out negatives` : ''}`);
     for (const warning of data.warnings) process.stderr.write(`note: ${warning}\n`);
     if (values['save-data']) {
       saveConceptData(values['save-data'], data);
@@ -136,6 +152,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const file = library.save(result.concept, data);
     if (!result.interrupted) removeCheckpoint(library.trainingCheckpointFile(name));
     const best = result.epochs.find((e) => e.epoch === result.concept.info.bestEpoch);
+    const point = result.concept.info.operatingPoint;
+    if (point) process.stderr.write(`Yes/No boundary: held-out negatives answered "Yes" ${formatShare(point.falsePositiveRateBefore, point.heldOutNegatives)} → ${formatShare(point.falsePositiveRate, point.heldOutNegatives)} (target ≤ ${point.targetFalsePositiveRate}; rows moved ${(point.shift * 100).toFixed(1)} % of their norm)\n`);
     process.stdout.write(`saved <${name}> to ${file}${best ? ` (epoch ${best.epoch}, weighted recognition ${best.weightedAccuracy.toFixed(3)} on the training photos)` : ''}${result.interrupted ? ' — interrupted' : ''}\n`);
     return 0;
   } catch (error) {
@@ -147,4 +165,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onInterrupt);
   }
+}
+
+/** "7/150" from a share of a count. */
+function formatShare(share: number, count: number): string {
+  return `${Math.round(share * count)}/${count}`;
 }
