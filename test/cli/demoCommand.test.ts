@@ -16,18 +16,20 @@ test('demo runs every step and saves the concept', async (t) => {
   const tiny = await makeTinyCheckpoint(t);
   const home = mkdtempSync(join(tmpdir(), 'yollava-demo-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
-  const result = spawnSync(process.execPath, [join(repoRoot, 'bin', 'yollava.mjs'), 'demo', '--model', tiny.dir, '--epochs', '1', '--pool-size', '30'], {
+  const result = spawnSync(process.execPath, [join(repoRoot, 'bin', 'yollava.mjs'), 'demo', '--model', tiny.dir, '--epochs', '1', '--pool-size', '300'], {
     encoding: 'utf8', timeout: 300_000, env: { ...process.env, YOLLAVA_HOME: home },
   });
   assert.equal(result.status, 0, result.stderr);
   const out = result.stdout;
   assert.match(out, /^1\. The subject: <(\w+)>, .* \(a pet\)\. Learning it from 5 photos:/m);
   const name = /<(\w+)>/.exec(out)![1];
-  assert.match(out, /negatives: \d+ hard \(most similar in the pool\), \d+ easy \(random\)/);
+  const heldOut = /negatives: \d+ hard \(most similar in the pool\), 100 easy \(random\), (\d+) kept out of training to set the Yes\/No boundary on/.exec(out);
+  assert.ok(heldOut && Number(heldOut[1]) >= 100, out);
+  assert.match(out, new RegExp(`Yes/No boundary set on the held-out negatives: "Yes" to \\d+ → \\d+ of ${heldOut[1]} \\(at most 5 %\\)`));
   assert.match(out, /^2\. Is <\w+> in these new photos\? \(4 show it, 6 show other pets\)/m);
   assert.equal((out.match(/P\(Yes\) \d\.\d{3} +(really it|not it)/g) ?? []).length, 10);
   assert.match(out, /^3\. With a photo/m);
   assert.match(out, /^4\. With no photo at all:/m);
   assert.ok(existsSync(join(home, 'concepts', `${name}.concept.safetensors`)));
-  assert.ok(existsSync(join(home, 'demo', 'world-0-pool-30', 'yollava-data', 'world.json')));
+  assert.ok(existsSync(join(home, 'demo', 'world-0-pool-300', 'yollava-data', 'world.json')));
 });
