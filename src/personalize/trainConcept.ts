@@ -170,7 +170,7 @@ export const DEFAULT_CROP_PROBABILITY = 0.5;
  * boundary hugged the training photos); a boundary set on negatives the concept never saw
  * trades a few false "Yes" for many true ones (docs/results.md).
  */
-export const DEFAULT_FALSE_POSITIVE_RATE = 0.05;
+export const DEFAULT_FALSE_POSITIVE_RATE = 0.08;
 
 /** Negatives' loss weight that gives positives and negatives the same total weight (never above 1). */
 export function balancedNegativeWeight(data: ConceptData): number {
@@ -382,8 +382,10 @@ function norm(values: Float32Array): number {
  * of held-out negatives stays at most `target`; when the rows already accept more, the smallest
  * shift back towards "No" that brings it down (none found: no shift). The share grows with the
  * shift, near enough: doubling finds a bracket, bisection narrows it (at most 6 + 6 evaluations).
- * Shifts stay within MAX_SHIFT: farther out the rows stop describing the subject (one concept
- * moved 1.28 of its norm ranked its photos at AUC 0.63, and accepted fewer negatives, not more).
+ * Where the share falls (by more than 0.01) as the shift grows, the rows have left the region
+ * where the direction means "more Yes" (one concept moved 1.28 of its norm accepted fewer
+ * negatives, not more, and ranked its photos at AUC 0.63): that counts as beyond the target.
+ * Shifts stay within MAX_SHIFT.
  */
 export const MAX_SHIFT = 0.32;
 
@@ -399,7 +401,8 @@ export async function searchShift(
   for (let size = 0.01; size <= MAX_SHIFT && (low === null || high === null); size *= 2) {
     const shift = direction * size;
     const share = await acceptedShare(shift);
-    if (within(share)) low = { shift, acceptedShare: share };
+    const falling = direction > 0 && low !== null && share < low.acceptedShare - 0.01;
+    if (within(share) && !falling) low = { shift, acceptedShare: share };
     else high = shift;
     if (direction > 0 && high !== null) break;
     if (direction < 0 && low !== null) break;
@@ -410,7 +413,8 @@ export async function searchShift(
   for (let i = 0; i < 6; i++) {
     const shift: number = (low.shift + beyond) / 2;
     const share = await acceptedShare(shift);
-    if (within(share)) low = { shift, acceptedShare: share };
+    const falling = direction > 0 && share < low.acceptedShare - 0.01;
+    if (within(share) && !falling) low = { shift, acceptedShare: share };
     else beyond = shift;
   }
   return low;

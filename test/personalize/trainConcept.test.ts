@@ -197,6 +197,8 @@ test('searchShift: the largest shift within the target, or the smallest step bac
   const back = await search((s) => clamp(0.2 + s), 0.05);
   assert.ok(back.acceptedShare <= 0.05 && back.shift <= -0.15 + 1e-12 && back.shift > -0.15 - 0.01, `back ${back.shift}`);
   assert.deepEqual(await searchShift(async () => 0.5, 0.05), { shift: 0, acceptedShare: 0.5 }, 'out of reach: no move');
+  const broken = await search((s) => (s <= 0.05 ? 0.02 : 0), 0.05);
+  assert.ok(broken.shift >= 0.04 && broken.shift <= 0.05 + 1e-12, `a falling share is past the edge: ${broken.shift}`);
   const never = await search(() => 0, 0.05);
   assert.equal(never.shift, 0.32, 'never exceeded: the farthest shift tried');
   assert.ok(never.asked.every((shift) => shift <= MAX_SHIFT) && MAX_SHIFT === 0.32);
