@@ -31,7 +31,7 @@ export { Tokenizer, TokenizerError } from './models/Tokenizer.ts';
 export * from './models/prompts.ts';
 export * from './models/image/index.ts';
 // personalize
-export { Concept, ConceptError, type ConceptInfo, type EpochMetrics } from './personalize/Concept.ts';
+export { Concept, ConceptError, type ConceptInfo, type EpochMetrics, type OperatingPoint } from './personalize/Concept.ts';
 export { ConceptSet } from './personalize/ConceptSet.ts';
 export { ConceptLibrary, defaultLibraryDir } from './personalize/ConceptLibrary.ts';
 export { buildConceptData, type ConceptData, type TrainingSample, type ConversationPair, type SampleKind, type RecognitionAnswerStyle } from './personalize/conceptData.ts';
@@ -39,8 +39,8 @@ export { describeSubject, descriptionFromCaption, descriptionPrompt } from './pe
 export { saveConceptData, loadConceptData } from './personalize/conceptDataFile.ts';
 export { exportPublicJson, importPublicJson } from './personalize/publicJson.ts';
 export { generateConversations } from './personalize/conversations.ts';
-export { trainConcept, balancedNegativeWeight, setDescriptionRows, DEFAULT_EPOCHS, PAPER_EPOCHS, HARD_NEGATIVE_SHARE, DEFAULT_CROP_PROBABILITY, type TrainConceptOptions, type TrainProgress, type TrainConceptResult } from './personalize/trainConcept.ts';
-export { createConcept, prepareConceptData, type CreateConceptOptions, type CreateConceptProgress } from './personalize/createConcept.ts';
+export { trainConcept, balancedNegativeWeight, setDescriptionRows, DEFAULT_EPOCHS, PAPER_EPOCHS, HARD_NEGATIVE_SHARE, DEFAULT_CROP_PROBABILITY, DEFAULT_FALSE_POSITIVE_RATE, MAX_SHIFT, searchShift, type TrainConceptOptions, type TrainProgress, type TrainConceptResult } from './personalize/trainConcept.ts';
+export { createConcept, prepareConceptData, heldOutNegatives, PAPER_RECIPE, DEFAULT_HELD_OUT_COUNT, type CreateConceptOptions, type CreateConceptProgress } from './personalize/createConcept.ts';
 export { recognize, type RecognitionResult } from './personalize/recognize.ts';
 export { explainConcept } from './personalize/explainConcept.ts';
 export { ImageIndex, hardNegatives, easyNegatives } from './personalize/ImageIndex.ts';

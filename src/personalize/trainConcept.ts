@@ -349,19 +349,29 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       const directionNorm = norm(direction);
       const rowsNorm = norm(final.input);
       if (directionNorm > 0 && rowsNorm > 0) {
+        const stopped = new Error('stopped');
         const acceptedShare = async (shift: number): Promise<number> => {
           const step = (shift * rowsNorm) / directionNorm;
           for (let i = 0; i < rows.input.length; i++) rows.input[i] = final.input[i] + step * direction[i];
           concepts.invalidate();
           let accepted = 0;
-          for (const photo of heldOut) if (await saysYes(photo)) accepted++;
+          for (const photo of heldOut) {
+            if (options.signal?.aborted) throw stopped;
+            if (await saysYes(photo)) accepted++;
+          }
+          await new Promise<void>((resolve) => setImmediate(resolve)); // let a signal through
           return accepted / heldOut.length;
         };
-        const before = await acceptedShare(0);
-        const found = await searchShift(acceptedShare, targetFalsePositiveRate, before);
-        const step = (found.shift * rowsNorm) / directionNorm;
-        for (let i = 0; i < final.input.length; i++) final.input[i] += step * direction[i];
-        operatingPoint = { targetFalsePositiveRate, heldOutNegatives: heldOut.length, falsePositiveRateBefore: before, falsePositiveRate: found.acceptedShare, shift: found.shift };
+        try {
+          const before = await acceptedShare(0);
+          const found = await searchShift(acceptedShare, targetFalsePositiveRate, before);
+          const step = (found.shift * rowsNorm) / directionNorm;
+          for (let i = 0; i < final.input.length; i++) final.input[i] += step * direction[i];
+          operatingPoint = { targetFalsePositiveRate, heldOutNegatives: heldOut.length, falsePositiveRateBefore: before, falsePositiveRate: found.acceptedShare, shift: found.shift };
+        } catch (error) {
+          if (error !== stopped) throw error;
+          interrupted = true; // stopped while setting the boundary: the best epoch's rows as trained
+        }
       }
     }
     report({ phase: 'done', epoch: metrics.at(-1)?.epoch ?? 0, step: steps, steps, loss: metrics.at(-1)?.loss ?? NaN, lastAccuracy: metrics.at(-1)?.weightedAccuracy ?? null, bestAccuracy: best?.accuracy ?? null, remainingSeconds: 0 });

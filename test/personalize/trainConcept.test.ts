@@ -231,5 +231,11 @@ test('the Yes/No boundary is set on held-out negatives: the stored rows accept w
   assert.equal(kept.concept.info.operatingPoint, undefined);
   assert.equal(plain.concept.info.operatingPoint, undefined);
   assert.deepEqual(kept.concept.inputRows, plain.concept.inputRows);
+  // Stopped while setting the boundary: interrupted, the best epoch's rows as trained.
+  const controller = new AbortController();
+  const stopped = await trainConcept(vlm, data, { ...options, signal: controller.signal, onProgress: (p) => { if (p.phase === 'calibrating') controller.abort(); } });
+  assert.equal(stopped.interrupted, true);
+  assert.equal(stopped.concept.info.operatingPoint, undefined);
+  assert.deepEqual(stopped.concept.inputRows, plain.concept.inputRows);
   assert.throws(() => buildConceptData({ name: 'bo', positives: [tiny.photos[0]], heldOutNegatives: [tiny.photos[0]] }), /given both as a photo of the concept and as a held-out negative/);
 });
