@@ -67,7 +67,7 @@ const VARIANTS: Record<string, Variant> = {
   'ours-10-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 10, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY },
   'ours-crop-always': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: 1 },
   // Session 8: the Yes/No boundary set on 150 held-out pool negatives after training, at most 2 / 5 / 8 / 10 % of them
-  // accepted; ours-boundary-5 is trainConcept's default (DEFAULT_FALSE_POSITIVE_RATE).
+  // accepted; ours-boundary-8 is trainConcept's default (DEFAULT_FALSE_POSITIVE_RATE).
   'ours-boundary-2': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.02 },
   'ours-boundary-5': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.05 },
   'ours-boundary-8': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08 },

@@ -135,9 +135,8 @@ export const DEFAULT_HELD_OUT_COUNT = 150;
  */
 export function heldOutNegatives(index: ImageIndex, options: { count: number; seed: number; exclude: readonly string[] }): string[] {
   if (!Number.isInteger(options.count) || options.count < 0) throw new RangeError(`the held-out negative count must be a non-negative integer, got ${options.count}`);
-  const excluded = new Set(options.exclude.map((p) => resolve(p)).filter((p) => index.has(p))).size;
-  if (options.count === 0 || excluded >= index.size) return [];
-  return easyNegatives(index, options.count, { seed: options.seed + 1, exclude: options.exclude });
+  // index.sample returns fewer (none) when the pool runs out, where easyNegatives would refuse.
+  return index.sample(options.count, options.seed + 1, { exclude: options.exclude });
 }
 
 /** The whole pipeline; returns the concept (best epoch) and the data it was trained on. */

@@ -398,6 +398,8 @@ function norm(values: Float32Array): number {
  * Shifts stay within MAX_SHIFT.
  */
 export const MAX_SHIFT = 0.32;
+/** A drop of the accepted share larger than this, as the shift grows, marks the edge. */
+const FALLING_SHARE = 0.01;
 
 export async function searchShift(
   acceptedShare: (shift: number) => Promise<number>, target: number, atZero?: number,
@@ -411,7 +413,7 @@ export async function searchShift(
   for (let size = 0.01; size <= MAX_SHIFT && (low === null || high === null); size *= 2) {
     const shift = direction * size;
     const share = await acceptedShare(shift);
-    const falling = direction > 0 && low !== null && share < low.acceptedShare - 0.01;
+    const falling = direction > 0 && low !== null && share < low.acceptedShare - FALLING_SHARE;
     if (within(share) && !falling) low = { shift, acceptedShare: share };
     else high = shift;
     if (direction > 0 && high !== null) break;
@@ -423,7 +425,7 @@ export async function searchShift(
   for (let i = 0; i < 6; i++) {
     const shift: number = (low.shift + beyond) / 2;
     const share = await acceptedShare(shift);
-    const falling = direction > 0 && share < low.acceptedShare - 0.01;
+    const falling = direction > 0 && share < low.acceptedShare - FALLING_SHARE;
     if (within(share) && !falling) low = { shift, acceptedShare: share };
     else beyond = shift;
   }
