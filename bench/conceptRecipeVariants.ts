@@ -46,6 +46,8 @@ interface Variant {
   readonly hardNegatives?: boolean;
   /** trainConcept's targetFalsePositiveRate on 150 held-out pool negatives (default: none, no move). */
   readonly targetFalsePositiveRate?: number;
+  /** Each conversation Q/A is also trained with the photo the base model answered it about. */
+  readonly photoConversations?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -71,6 +73,8 @@ const VARIANTS: Record<string, Variant> = {
   'ours-boundary-2': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.02 },
   'ours-boundary-5': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.05 },
   'ours-boundary-8': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08 },
+  // Session 9: conversations also trained with their photo (so that the rows learn answers that agree with the photo).
+  'ours-photo-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, photoConversations: true },
   'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
 
@@ -87,7 +91,7 @@ const folder = (prefix: string) => {
 };
 const paperData = folder('k16-n5-full-paper-');
 // Exactly our recipe's folder: k16-n5-full-e15-s0 (an older run) has no description.
-const oursData = folder(`k16-n5-full-e${DEFAULT_EPOCHS}-s0`);
+const oursData = () => folder(`k16-n5-full-e${DEFAULT_EPOCHS}-s0`);
 const summary = JSON.parse(readFileSync(join(evalDir, 'results.json'), 'utf8')) as { dataset: { root: string } };
 const dataset = readEvalDataset(summary.dataset.root);
 const vlm = await VisionLanguageModel.load(values.model ?? 'models/yollava-world');
@@ -113,22 +117,24 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
     description = described.get(subject);
     process.stderr.write(`${subject}: "${description}"\n`);
   } else if (v.description) {
-    description = loadConceptData(join(oursData, `${subject}.data.json`)).description;
+    description = loadConceptData(join(oursData(), `${subject}.data.json`)).description;
   }
   let heldOut: string[] | undefined;
   if (v.targetFalsePositiveRate !== undefined) {
     const trained = paper.samples.filter((s) => s.image !== null).map((s) => s.image!);
     heldOut = heldOutNegatives(poolIndex, { count: DEFAULT_HELD_OUT_COUNT, seed: 0, exclude: trained });
   }
-  return { ...paper, samples, ...(description ? { description } : {}), ...(heldOut ? { heldOutNegatives: heldOut } : {}) };
+  const withPhotos = v.photoConversations ? [...samples, ...samples.filter((s) => s.kind === 'conversation' && s.sourceImage).map((s) => ({ ...s, image: s.sourceImage! }))] : samples;
+  return { ...paper, samples: withPhotos, ...(description ? { description } : {}), ...(heldOut ? { heldOutNegatives: heldOut } : {}) };
 }
 
 // "same kind": negatives of the subject's own kind (other people for a person…), the ones hard negatives are for.
-console.log('| variant | positive | negative | weighted | negative, same kind | mean AUC | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| variant | positive | negative | weighted | negative, same kind | mean AUC | visual QA | text QA | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const name of chosen) {
   const v = VARIANTS[name]!;
   let right = { positive: 0, negative: 0, sameKind: 0 }, count = { positive: 0, negative: 0, sameKind: 0 }, seconds = 0;
   const aucs: number[] = [];
+  const qa = { visual: 0, visualCount: 0, text: 0, textCount: 0 };
   for (const subject of subjects) {
     const started = performance.now();
     const data = await dataFor(subject, v);
@@ -153,6 +159,9 @@ for (const name of chosen) {
       if (!positive && kind === subjectKind) { count.sameKind++; if (answer.parsed === 'no') right.sameKind++; }
       scores.push({ positive, score: answer.probability });
     }
+    const evalSubject = dataset.subjects.find((s) => s.conceptName === subject)!;
+    for (const q of evalSubject.visualQa) { qa.visualCount++; if ((await asker.choose(context, q.question, q.options, q.photo!)).parsed === q.correct) qa.visual++; }
+    for (const q of evalSubject.textQa) { qa.textCount++; if ((await asker.choose(context, q.question, q.options, null)).parsed === q.correct) qa.text++; }
     set.remove(concept.name);
     aucs.push(rocAuc(scores.map((s) => s.score), scores.map((s) => s.positive)) ?? NaN);
     const point = concept.info.operatingPoint;
@@ -160,5 +169,5 @@ for (const name of chosen) {
     process.stderr.write(`${name} ${subject}: best epoch ${concept.info.bestEpoch}, AUC ${aucs.at(-1)!.toFixed(3)}${boundary}\n`);
   }
   const pos = right.positive / count.positive, neg = right.negative / count.negative;
-  console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${seconds.toFixed(0)} |`);
+  console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${(qa.visual / qa.visualCount).toFixed(3)} | ${(qa.text / qa.textCount).toFixed(3)} | ${seconds.toFixed(0)} |`);
 }

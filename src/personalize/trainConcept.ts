@@ -225,7 +225,8 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       prompt: encodeTrainingSample(vlm, working, identifierId, sample.question, sample.answer, sample.image !== null),
     }));
     // Recognition check on the training photos: positives against every negative.
-    const evaluationPhotos = [...new Map(data.samples.filter((s) => s.image !== null).map((s) => [s.image!, s.kind === 'positive'])).entries()];
+    // Only recognition samples say whether a photo shows the subject (a conversation may be shown with its photo too).
+    const evaluationPhotos = [...new Map(data.samples.filter((s) => s.image !== null && s.kind !== 'conversation').map((s) => [s.image!, s.kind === 'positive'])).entries()];
     const evaluationPrompt = encodeQuestion(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), true);
 
     const prefixes = new PrefixCache(options.prefixCacheBytes);

@@ -25,7 +25,7 @@ test('demo runs every step and saves the concept', async (t) => {
   const name = /<(\w+)>/.exec(out)![1];
   const heldOut = /negatives: \d+ hard \(most similar in the pool\), 100 easy \(random\), (\d+) kept out of training to set the Yes\/No boundary on/.exec(out);
   assert.ok(heldOut && Number(heldOut[1]) >= 100, out);
-  assert.match(out, new RegExp(`Yes/No boundary set on the held-out negatives: "Yes" to \\d+ → \\d+ of ${heldOut[1]} \\(at most 8 %\\)`));
+  assert.match(out, new RegExp(`Yes/No boundary: held-out negatives answered "Yes" \\d+/${heldOut[1]} → \\d+/${heldOut[1]} \\(target ≤ 0\\.08; rows moved -?\\d+\\.\\d % of their norm\\)`));
   assert.match(out, /^2\. Is <\w+> in these new photos\? \(4 show it, 6 show other pets\)/m);
   assert.equal((out.match(/P\(Yes\) \d\.\d{3} +(really it|not it)/g) ?? []).length, 10);
   assert.match(out, /^3\. With a photo/m);

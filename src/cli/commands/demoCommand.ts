@@ -12,6 +12,7 @@ import { benchmarkIsCurrent, writeBenchmark } from '../../world/writeBenchmark.t
 import { createConcept } from '../../personalize/createConcept.ts';
 import { ConceptSet } from '../../personalize/ConceptSet.ts';
 import { recognize } from '../../personalize/recognize.ts';
+import { boundarySummary } from '../boundarySummary.ts';
 import { CliError } from '../CliError.ts';
 import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
 import { formatSeconds, ProgressLine } from '../progressLine.ts';
@@ -87,7 +88,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const best = concept.info.epochs.find((e) => e.epoch === concept.info.bestEpoch);
   say(`   trained on ${data.samples.length} samples in ${formatSeconds((performance.now() - trainingStarted) / 1000)}; best epoch ${concept.info.bestEpoch}, recognition on the training photos ${best?.weightedAccuracy.toFixed(3)}`);
   const point = concept.info.operatingPoint;
-  if (point) say(`   Yes/No boundary set on the held-out negatives: "Yes" to ${Math.round(point.falsePositiveRateBefore * point.heldOutNegatives)} → ${Math.round(point.falsePositiveRate * point.heldOutNegatives)} of ${point.heldOutNegatives} (at most ${point.targetFalsePositiveRate * 100} %)`);
+  if (point) say(`   ${boundarySummary(point)}`);
   const library = openLibrary(values.library);
   library.save(concept, data);
 

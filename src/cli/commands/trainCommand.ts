@@ -5,6 +5,7 @@ import { loadConceptData, saveConceptData } from '../../personalize/conceptDataF
 import { createConcept, PAPER_RECIPE, prepareConceptData, type CreateConceptProgress } from '../../personalize/createConcept.ts';
 import { DEFAULT_FALSE_POSITIVE_RATE, removeCheckpoint, trainConcept } from '../../personalize/trainConcept.ts';
 import { CliError } from '../CliError.ts';
+import { boundarySummary } from '../boundarySummary.ts';
 import { collectPhotos } from '../collectPhotos.ts';
 import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
 import { formatSeconds, ProgressLine } from '../progressLine.ts';
@@ -153,7 +154,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (!result.interrupted) removeCheckpoint(library.trainingCheckpointFile(name));
     const best = result.epochs.find((e) => e.epoch === result.concept.info.bestEpoch);
     const point = result.concept.info.operatingPoint;
-    if (point) process.stderr.write(`Yes/No boundary: held-out negatives answered "Yes" ${formatShare(point.falsePositiveRateBefore, point.heldOutNegatives)} → ${formatShare(point.falsePositiveRate, point.heldOutNegatives)} (target ≤ ${point.targetFalsePositiveRate}; rows moved ${(point.shift * 100).toFixed(1)} % of their norm)\n`);
+    if (point) process.stderr.write(`${boundarySummary(point)}\n`);
     process.stdout.write(`saved <${name}> to ${file}${best ? ` (epoch ${best.epoch}, weighted recognition ${best.weightedAccuracy.toFixed(3)} on the training photos)` : ''}${result.interrupted ? ' — interrupted' : ''}\n`);
     return 0;
   } catch (error) {
@@ -168,6 +169,3 @@ export async function trainCommand(argv: string[]): Promise<number> {
 }
 
 /** "7/150" from a share of a count. */
-function formatShare(share: number, count: number): string {
-  return `${Math.round(share * count)}/${count}`;
-}
