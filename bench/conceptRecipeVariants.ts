@@ -3,7 +3,7 @@
  * training data and of the trainer's options, each scored like `yollava eval` scores recognition
  * (every test photo of all 40 subjects; own photos positive), with the mean per-subject ROC AUC.
  *
- *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours]
+ *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--dataset <dir>] [--describe] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours]
  *
  * It reuses what `yollava eval <dataset> --methods yollava-paper,yollava --out <eval>` stored:
  * the paper recipe's training data (sentence answers, conversations, negatives) and our recipe's
@@ -18,7 +18,7 @@ import { ModelAsker } from '../src/eval/askModel.ts';
 import { readEvalDataset } from '../src/eval/dataset.ts';
 import { rocAuc } from '../src/eval/metrics.ts';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
-import type { ConceptData } from '../src/personalize/conceptData.ts';
+import type { ConceptData, ConversationPair } from '../src/personalize/conceptData.ts';
 import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
 import { describeSubject } from '../src/personalize/describeSubject.ts';
@@ -48,6 +48,10 @@ interface Variant {
   readonly targetFalsePositiveRate?: number;
   /** Each conversation Q/A is also trained with the photo the base model answered it about. */
   readonly photoConversations?: boolean;
+  /** trainConcept's anchorDecay: rows pulled back towards their start each step. */
+  readonly anchorDecay?: number;
+  /** Each conversation question's answers replaced by their consensus (consensusConversations). */
+  readonly consensusConversations?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -75,10 +79,14 @@ const VARIANTS: Record<string, Variant> = {
   'ours-boundary-8': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08 },
   // Session 9: conversations also trained with their photo (so that the rows learn answers that agree with the photo).
   'ours-photo-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, photoConversations: true },
+  'ours-lr-3e-4': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, learningRate: 3e-4 },
+  'ours-anchor-1': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, anchorDecay: 1 },
+  'ours-anchor-3': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, anchorDecay: 3 },
+  'ours-consensus-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, consensusConversations: true },
   'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
 
-const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, describe: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' } } });
 const evalDir = values.eval ?? 'eval/world-0';
 const subjects = (values.subjects ?? 'bagi,fosa,gipa,desu,dita').split(',');
 const chosen = (values.variants ?? 'paper,start-only,balanced,ours').split(',');
@@ -92,8 +100,9 @@ const folder = (prefix: string) => {
 const paperData = folder('k16-n5-full-paper-');
 // Exactly our recipe's folder: k16-n5-full-e15-s0 (an older run) has no description.
 const oursData = () => folder(`k16-n5-full-e${DEFAULT_EPOCHS}-s0`);
-const summary = JSON.parse(readFileSync(join(evalDir, 'results.json'), 'utf8')) as { dataset: { root: string } };
-const dataset = readEvalDataset(summary.dataset.root);
+// The dataset the eval read (its results.json names it; while that eval is still running, --dataset).
+const datasetRoot = values.dataset ?? (JSON.parse(readFileSync(join(evalDir, 'results.json'), 'utf8')) as { dataset: { root: string } }).dataset.root;
+const dataset = readEvalDataset(datasetRoot);
 const vlm = await VisionLanguageModel.load(values.model ?? 'models/yollava-world');
 const asker = new ModelAsker(vlm);
 // The eval's pool index (the one its concepts' negatives came from), for held-out negatives.
@@ -107,7 +116,7 @@ const testPhotos = dataset.subjects.flatMap((s) => s.testPhotos.map((photo) => (
 const described = new Map<string, string>();
 async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   const paper = loadConceptData(join(paperData, `${subject}.data.json`));
-  const samples = paper.samples
+  let samples = paper.samples
     .filter((s) => (v.conversations || s.kind !== 'conversation') && (v.hardNegatives !== false || s.kind !== 'hard-negative'))
     .map((s) => (v.answers === 'short' && s.kind !== 'conversation' ? { ...s, answer: s.kind === 'positive' ? 'Yes' : 'No' } : s));
   let description: string | undefined;
@@ -123,6 +132,11 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   if (v.targetFalsePositiveRate !== undefined) {
     const trained = paper.samples.filter((s) => s.image !== null).map((s) => s.image!);
     heldOut = heldOutNegatives(poolIndex, { count: DEFAULT_HELD_OUT_COUNT, seed: 0, exclude: trained });
+  }
+  if (v.consensusConversations) {
+    const agreed = consensusConversations(samples.filter((s) => s.kind === 'conversation'));
+    let next = 0;
+    samples = samples.map((s) => (s.kind === 'conversation' ? { ...s, answer: agreed[next++]!.answer } : s));
   }
   const withPhotos = v.photoConversations ? [...samples, ...samples.filter((s) => s.kind === 'conversation' && s.sourceImage).map((s) => ({ ...s, image: s.sourceImage! }))] : samples;
   return { ...paper, samples: withPhotos, ...(description ? { description } : {}), ...(heldOut ? { heldOutNegatives: heldOut } : {}) };
@@ -142,7 +156,7 @@ for (const name of chosen) {
     const hardNegativeWeight = negativeWeight * (v.hardNegativeScale ?? 1);
     const { concept } = await trainConcept(vlm, data, {
       epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
-      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null,
+      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, anchorDecay: v.anchorDecay,
     });
     seconds += (performance.now() - started) / 1000;
     const set = new ConceptSet(vlm);
@@ -166,8 +180,48 @@ for (const name of chosen) {
     aucs.push(rocAuc(scores.map((s) => s.score), scores.map((s) => s.positive)) ?? NaN);
     const point = concept.info.operatingPoint;
     const boundary = point ? `, held-out "Yes" ${point.falsePositiveRateBefore.toFixed(3)} → ${point.falsePositiveRate.toFixed(3)} (shift ${point.shift.toFixed(3)})` : '';
-    process.stderr.write(`${name} ${subject}: best epoch ${concept.info.bestEpoch}, AUC ${aucs.at(-1)!.toFixed(3)}${boundary}\n`);
+    const own = scores.filter((x) => x.positive), others = scores.filter((x) => !x.positive);
+    const share = (list: typeof scores, yes: boolean) => list.filter((x) => (x.score > 0.5) === yes).length / list.length;
+    process.stderr.write(`${name} ${subject}: best epoch ${concept.info.bestEpoch}, AUC ${aucs.at(-1)!.toFixed(3)}, P(Yes) > 0.5 on ${share(own, true).toFixed(3)} of its photos and ${share(others, true).toFixed(3)} of the others${boundary}\n`);
   }
   const pos = right.positive / count.positive, neg = right.negative / count.negative;
   console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${(qa.visual / qa.visualCount).toFixed(3)} | ${(qa.text / qa.textCount).toFixed(3)} | ${seconds.toFixed(0)} |`);
+}
+
+/** Word-multiset F1 of two texts (lower-cased words and numbers; punctuation ignored). */
+function wordOverlap(a: string, b: string): number {
+  const words = (text: string) => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const left = words(a), right = words(b);
+  if (left.length === 0 || right.length === 0) return 0;
+  const counts = new Map<string, number>();
+  for (const w of left) counts.set(w, (counts.get(w) ?? 0) + 1);
+  let shared = 0;
+  for (const w of right) {
+    const n = counts.get(w) ?? 0;
+    if (n > 0) { shared++; counts.set(w, n - 1); }
+  }
+  return (2 * shared) / (left.length + right.length);
+}
+
+/**
+ * Each question's answers replaced by the one that agrees most with the others (highest summed
+ * word overlap; the first on a tie), so that every photo teaches the same answer: one photo's
+ * answer can be about another individual standing next to the subject, or misread a detail.
+ * Questions answered fewer than 3 times keep their answers. The pairs keep their order and count.
+ */
+function consensusConversations(pairs: readonly ConversationPair[]): ConversationPair[] {
+  const byQuestion = new Map<string, ConversationPair[]>();
+  for (const pair of pairs) byQuestion.set(pair.question, [...(byQuestion.get(pair.question) ?? []), pair]);
+  const agreed = new Map<string, string>();
+  for (const [question, group] of byQuestion) {
+    if (group.length < 3) continue;
+    let best = group[0]!.answer, bestScore = -1;
+    for (const [i, candidate] of group.entries()) {
+      let score = 0;
+      for (const [j, other] of group.entries()) if (i !== j) score += wordOverlap(candidate.answer, other.answer);
+      if (score > bestScore) { best = candidate.answer; bestScore = score; }
+    }
+    agreed.set(question, best);
+  }
+  return pairs.map((pair) => (agreed.has(pair.question) ? { ...pair, answer: agreed.get(pair.question)! } : pair));
 }

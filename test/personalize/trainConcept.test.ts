@@ -3,11 +3,12 @@
  * kept, an abort keeps the best epoch so far, a resumed run equals an uninterrupted one, the
  * cached prefix gives the gradients of a full recompute; hard negatives' weight applies; crop
  * windows; concept files round-trip; concepts are refused on another base model; two concepts
- * share one prompt.
+ * share one prompt; anchorDecay pulls the rows back to their start.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readSafetensors } from '../../src/engine/safetensors.ts';
 import { cropRegion } from '../../src/models/image/cropRegion.ts';
 import { decodeImage } from '../../src/models/image/decodeImage.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
@@ -108,6 +109,24 @@ test('a description starts the latent rows at its token embeddings, and the star
   assert.deepEqual(result.epochs.map((e) => e.epoch), [0]);
 });
 
+test('anchorDecay pulls the input rows back towards their start (fully at learningRate × anchorDecay = 1)', async (t) => {
+  const { vlm, data, tiny } = await setup(t);
+  const options = { latentCount: 2, epochs: 2, learningRate: 0.05, seed: 4, targetFalsePositiveRate: null };
+  const start = (await trainConcept(vlm, data, { ...options, epochs: 0 })).concept.inputRows;
+  // The rows after the last step are in the training checkpoint (the concept keeps the best epoch's).
+  const trainedRows = async (anchorDecay: number) => {
+    const checkpointFile = join(tiny.dir, `anchor-${anchorDecay}.safetensors`);
+    const { concept } = await trainConcept(vlm, data, { ...options, anchorDecay, checkpointFile });
+    assert.equal(concept.info.training.anchorDecay, anchorDecay);
+    return readSafetensors(checkpointFile).get('input')!.data as Float32Array;
+  };
+  const distance = (rows: Float32Array) => Math.sqrt(rows.reduce((sum, v, i) => sum + (v - start[i]) ** 2, 0));
+  const free = distance(await trainedRows(0)), half = distance(await trainedRows(5)), held = distance(await trainedRows(20));
+  assert.ok(free > 0.01, `free rows moved ${free}`);
+  assert.ok(held < 1e-5, `fully anchored rows moved ${held}`);
+  assert.ok(half > held && half < free, `${half} should lie between ${held} and ${free}`);
+});
+
 test('negatives weigh positives ÷ negatives by default (never more than 1)', () => {
   const paths = (p: string, n: number) => Array.from({ length: n }, (_, i) => `/x/${p}${i}.png`);
   const many = buildConceptData({ name: 'bo', positives: paths('p', 5), easyNegatives: paths('e', 100), hardNegatives: paths('h', 29) });
@@ -184,7 +203,7 @@ test('concept files round-trip, are refused on another base model, and two conce
   assert.equal(vlm.tokenizer.tokenToId('<mam>'), undefined);
 });
 
-test('searchShift: the largest shift within the target, or the smallest step back to it', async () => {
+test('searchShift: the smallest shift that accepts the most within the target, or the smallest step back to it', async () => {
   const search = async (share: (shift: number) => number, target: number) => {
     const asked: number[] = [];
     const found = await searchShift(async (shift) => { asked.push(shift); return share(shift); }, target);
@@ -197,11 +216,15 @@ test('searchShift: the largest shift within the target, or the smallest step bac
   const back = await search((s) => clamp(0.2 + s), 0.05);
   assert.ok(back.acceptedShare <= 0.05 && back.shift <= -0.15 + 1e-12 && back.shift > -0.15 - 0.01, `back ${back.shift}`);
   assert.deepEqual(await searchShift(async () => 0.5, 0.05), { shift: 0, acceptedShare: 0.5 }, 'out of reach: no move');
-  const broken = await search((s) => (s <= 0.05 ? 0.02 : 0), 0.05);
+  const broken = await search((s) => (s <= 0.05 ? 0.02 + 0.2 * s : 0), 0.05);
   assert.ok(broken.shift >= 0.04 && broken.shift <= 0.05 + 1e-12, `a falling share is past the edge: ${broken.shift}`);
+  const slipping = await search((s) => (s <= 0.04 ? 0.02 + 0.1 * s : 0.015), 0.05);
+  assert.ok(slipping.shift >= 0.03 && slipping.shift <= 0.04 + 1e-12, `a share below the start is past the edge: ${slipping.shift}`);
   const never = await search(() => 0, 0.05);
-  assert.equal(never.shift, 0.32, 'never exceeded: the farthest shift tried');
-  assert.ok(never.asked.every((shift) => shift <= MAX_SHIFT) && MAX_SHIFT === 0.32);
+  assert.equal(never.shift, 0, 'a share that never moves: no move');
+  assert.ok(never.asked.every((shift) => shift <= MAX_SHIFT) && MAX_SHIFT === 0.32 && never.asked.includes(0.32));
+  const plateau = await search((s) => (s < 0.1 ? 0.02 : 0.04), 0.05);
+  assert.deepEqual([plateau.shift, plateau.acceptedShare], [0.16, 0.04], 'the smallest shift that accepts the most within the target');
 });
 
 test('the Yes/No boundary is set on held-out negatives: the stored rows accept what the record says', async (t) => {
