@@ -1,7 +1,8 @@
 /**
  * Which parts of the concept recipe matter, on a few world-benchmark subjects: variants of the
  * training data and of the trainer's options, each scored like `yollava eval` scores recognition
- * (every test photo of all 40 subjects; own photos positive), with the mean per-subject ROC AUC.
+ * (every test photo of all 40 subjects; own photos positive), with the mean per-subject ROC AUC,
+ * and the subjects' visual and text-only two-option questions asked as the eval asks them.
  *
  *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--dataset <dir>] [--describe] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours]
  *
