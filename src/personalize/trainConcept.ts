@@ -402,8 +402,8 @@ function norm(values: Float32Array): number {
  * The shift (a fraction of the rows' norm, along the "Yes" direction) that accepts the largest
  * share of held-out negatives that is still at most `target` — the smallest such shift; when the
  * rows already accept more, the smallest shift back towards "No" that brings it down (none found:
- * no shift). The share grows with the
- * shift, near enough: doubling finds a bracket, bisection narrows it (at most 6 + 6 evaluations).
+ * no shift). The share grows with the shift, near enough: doubling finds a bracket, bisection
+ * narrows it (at most 6 + 6 evaluations).
  * Where the share falls (by more than 0.01, or below the share at no shift) as the shift grows,
  * the rows have left the region where the direction means "more Yes" (one concept moved 1.28 of
  * its norm accepted fewer negatives, not more, and ranked its photos at AUC 0.63; one moved 0.16

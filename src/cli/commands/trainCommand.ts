@@ -167,5 +167,3 @@ export async function trainCommand(argv: string[]): Promise<number> {
     process.removeListener('SIGINT', onInterrupt);
   }
 }
-
-/** "7/150" from a share of a count. */
