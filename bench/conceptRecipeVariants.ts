@@ -51,6 +51,8 @@ interface Variant {
   readonly photoConversations?: boolean;
   /** trainConcept's anchorDecay: rows pulled back towards their start each step. */
   readonly anchorDecay?: number;
+  /** trainConcept's freezeLatentRows: only <name>'s rows learn. */
+  readonly freezeLatentRows?: boolean;
   /** Each conversation question's answers replaced by their consensus (consensusConversations). */
   readonly consensusConversations?: boolean;
 }
@@ -83,6 +85,7 @@ const VARIANTS: Record<string, Variant> = {
   'ours-lr-3e-4': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, learningRate: 3e-4 },
   'ours-anchor-1': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, anchorDecay: 1 },
   'ours-anchor-3': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, anchorDecay: 3 },
+  'ours-frozen-latents': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, freezeLatentRows: true },
   'ours-consensus-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, consensusConversations: true },
   'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
@@ -157,7 +160,7 @@ for (const name of chosen) {
     const hardNegativeWeight = negativeWeight * (v.hardNegativeScale ?? 1);
     const { concept } = await trainConcept(vlm, data, {
       epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
-      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, anchorDecay: v.anchorDecay,
+      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows,
     });
     seconds += (performance.now() - started) / 1000;
     const set = new ConceptSet(vlm);

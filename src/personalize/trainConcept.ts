@@ -39,6 +39,11 @@ export interface TrainConceptOptions {
    * decay: rows -= learningRate × anchorDecay × (rows − start)). Default 0 (off).
    */
   readonly anchorDecay?: number;
+  /**
+   * The latent rows stay where they start (a description start stays the words it was); only
+   * <name>'s input row and its output row learn. Default false.
+   */
+  readonly freezeLatentRows?: boolean;
   readonly flipProbability?: number; // 0.5
   /**
    * Chance that a training photo is seen through a window of 80 % of its side, shifted (default
@@ -209,7 +214,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   const descriptionTokens = !options.initialConcept && data.description ? setDescriptionRows(vlm, rows.input, k, data.description) : 0;
   if (options.initialConcept && options.initialConcept.info.latentCount !== k) throw new ConceptError(`the concept to continue has ${options.initialConcept.info.latentCount} latent tokens, not ${k}`);
   const startInput = rows.input.slice();
-  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate };
+  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, freezeLatentRows: options.freezeLatentRows ? 1 : 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate };
   const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null, operatingPoint?: OperatingPoint) => new Concept({
     name: data.name, latentCount: k,
     baseModel: { ...concepts.modelIdentity, source: vlm.source },
@@ -320,6 +325,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
           const pull = training.learningRate * training.anchorDecay;
           for (let i = 0; i < rows.input.length; i++) rows.input[i] -= pull * (rows.input[i] - startInput[i]);
         }
+        if (training.freezeLatentRows) rows.input.set(startInput.subarray(C), C);
         concepts.invalidate();
         lossSum += result.loss;
         const done = (epoch - firstEpoch) * steps + step + 1;
@@ -357,6 +363,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
         const grad = result.inputRowGrads.subarray(rowOffset, rowOffset + (k + 1) * C);
         for (let i = 0; i < direction.length; i++) direction[i] -= grad[i];
       }
+      if (training.freezeLatentRows) direction.fill(0, C); // the boundary moves <name>'s row alone too
       const directionNorm = norm(direction);
       const rowsNorm = norm(final.input);
       if (directionNorm > 0 && rowsNorm > 0) {

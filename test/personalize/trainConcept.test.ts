@@ -3,7 +3,7 @@
  * kept, an abort keeps the best epoch so far, a resumed run equals an uninterrupted one, the
  * cached prefix gives the gradients of a full recompute; hard negatives' weight applies; crop
  * windows; concept files round-trip; concepts are refused on another base model; two concepts
- * share one prompt; anchorDecay pulls the rows back to their start.
+ * share one prompt; anchorDecay pulls the rows back to their start; freezeLatentRows keeps them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,6 +125,21 @@ test('anchorDecay pulls the input rows back towards their start (fully at learni
   assert.ok(free > 0.01, `free rows moved ${free}`);
   assert.ok(held < 1e-5, `fully anchored rows moved ${held}`);
   assert.ok(half > held && half < free, `${half} should lie between ${held} and ${free}`);
+});
+
+test('freezeLatentRows: the latent rows stay at their start; <name>\'s rows learn', async (t) => {
+  const { vlm, data, tiny } = await setup(t);
+  const described = { ...data, description: 'red' };
+  const options = { latentCount: 2, epochs: 2, learningRate: 0.05, seed: 4, targetFalsePositiveRate: null };
+  const start = (await trainConcept(vlm, described, { ...options, epochs: 0 })).concept;
+  const checkpointFile = join(tiny.dir, 'frozen.safetensors');
+  const { concept } = await trainConcept(vlm, described, { ...options, freezeLatentRows: true, checkpointFile });
+  assert.equal(concept.info.training.freezeLatentRows, 1);
+  // The rows after the last step (the concept keeps the best epoch's, which may be the start).
+  const last = readSafetensors(checkpointFile).get('input')!.data as Float32Array;
+  const C = vlm.model.hiddenSize;
+  assert.deepEqual(last.subarray(C), start.inputRows.subarray(C), 'the latent rows are where they started');
+  assert.notDeepEqual(last.subarray(0, C), start.inputRows.subarray(0, C), '<name>\'s input row learned');
 });
 
 test('negatives weigh positives ÷ negatives by default (never more than 1)', () => {
