@@ -413,8 +413,8 @@ function norm(values: Float32Array): number {
  * narrows it (at most 6 + 6 evaluations).
  * Where the share falls (by more than 0.01, or below the share at no shift) as the shift grows,
  * the rows have left the region where the direction means "more Yes" (one concept moved 1.28 of
- * its norm accepted fewer negatives, not more, and ranked its photos at AUC 0.63; one moved 0.16
- * went from 3 to 1 of 150 and from AUC 0.965 to 0.795): that counts as beyond the target.
+ * its norm accepted fewer negatives, not more, and ranked its photos at AUC 0.63): that counts
+ * as beyond the target.
  * Shifts stay within MAX_SHIFT.
  */
 export const MAX_SHIFT = 0.32;
@@ -434,30 +434,31 @@ export async function searchShift(
   // on a tie: a move that accepts no more held-out images gains nothing, and far moves along one
   // direction can cost the subject's own photos (one concept moved 0.14 of its norm, accepting 3
   // of 150 throughout, went from AUC 0.965 to 0.82 and answered "Yes" to none of its photos).
-  let answer = low;
-  const consider = (point: { shift: number; acceptedShare: number }) => {
-    if (direction < 0 || !answer || point.acceptedShare > answer.acceptedShare) answer = point;
+  let best = low;
+  const keep = (point: { shift: number; acceptedShare: number }) => {
+    low = point;
+    if (!best || point.acceptedShare > best.acceptedShare) best = point;
   };
   for (let size = 0.01; size <= MAX_SHIFT && (low === null || high === null); size *= 2) {
     const shift = direction * size;
     const share = await acceptedShare(shift);
     const falling = direction > 0 && low !== null && (share < low.acceptedShare - FALLING_SHARE || share < start);
-    if (within(share) && !falling) { low = { shift, acceptedShare: share }; consider(low); }
+    if (within(share) && !falling) keep({ shift, acceptedShare: share });
     else high = shift;
     if (direction > 0 && high !== null) break;
     if (direction < 0 && low !== null) break;
   }
   if (low === null) return { shift: 0, acceptedShare: start }; // even far back, too many accepted
-  if (high === null) return answer!; // the target is never exceeded within reach
+  if (high === null) return best!; // the target is never exceeded within reach (forwards only)
   let beyond: number = high;
   for (let i = 0; i < 6; i++) {
     const shift: number = (low.shift + beyond) / 2;
     const share = await acceptedShare(shift);
     const falling = direction > 0 && (share < low.acceptedShare - FALLING_SHARE || share < start);
-    if (within(share) && !falling) { low = { shift, acceptedShare: share }; consider(low); }
+    if (within(share) && !falling) keep({ shift, acceptedShare: share });
     else beyond = shift;
   }
-  return answer!;
+  return direction > 0 ? best! : low; // backwards: the smallest step back within the target
 }
 
 interface TrainingSettings { readonly [key: string]: number | null }
