@@ -18,6 +18,7 @@ import { expandImageTokens, llavaV1GenerationPrompt } from '../models/prompts.ts
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import {
   attributeAnswer,
+  attributeCheckQuestion,
   attributeQuestion,
   attributeValueAnswer,
   composeScene,
@@ -73,6 +74,8 @@ export interface BaseModelMetrics {
   readonly mcq: number;
   readonly recognition: RecognitionScore;
   readonly textQa: number;
+  /** Yes/no checks asked as two options ("A. Yes B. No", either order), from a description, no picture: the benchmark's other text form. */
+  readonly textQaYesNo: number;
   readonly captions: { readonly subjectMention: number; readonly attributeMention: number; readonly examples: string[] };
   readonly unknownName: RecognitionScore;
   readonly items: number;
@@ -211,6 +214,24 @@ export function textQaItem(seed: number, i: number, split: WorldSplit): TwoOptio
   return { prompt: `${name} is ${describeIndividual(ind)}. ${prompt}`, correctIsA };
 }
 
+/** Item `i` of the yes/no text measurement: "Is <name> tall?" with options Yes / No, half of them true, from the description in the prompt. */
+export function textQaYesNoItem(seed: number, i: number, split: WorldSplit): TwoOptionItem {
+  const rng = Rng.from('pretrain-eval-text-yes-no', seed, i);
+  const ind = heldOutIndividual(rng, split);
+  const name = rng.pick(NAMES);
+  const ref = subjectRef(name);
+  const attributes = KIND_SCHEMAS[ind.kind].map((a) => a.name).filter((a) => distractorValues(ind, a).length > 0);
+  // Attributes without a natural check question are skipped; every kind has several with one.
+  for (;;) {
+    const attribute = rng.pick(attributes);
+    const yes = rng.chance(0.5);
+    const question = attributeCheckQuestion(ref, ind, attribute, yes ? ind.attributes[attribute] : rng.pick(distractorValues(ind, attribute)));
+    if (!question) continue;
+    const { prompt, correctIsA } = twoOptions(rng, question, yes ? 'Yes' : 'No', yes ? 'No' : 'Yes');
+    return { prompt: `${name} is ${describeIndividual(ind)}. ${prompt}`, correctIsA };
+  }
+}
+
 export type ScoredMetrics = Omit<BaseModelMetrics, 'captions'>;
 
 /** The first-token measurements (no generation): synchronous, usable inside a training loop. */
@@ -255,7 +276,12 @@ export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptio
     const { prompt, correctIsA } = textQaItem(options.seed, i, split);
     if (scorer.choosesA(prompt, null) === correctIsA) textRight++;
   }
-  return { mcq: mcqRight / items, recognition: recognition(true), textQa: textRight / items, unknownName: recognition(false), items };
+  let yesNoRight = 0;
+  for (let i = 0; i < items; i++) {
+    const { prompt, correctIsA } = textQaYesNoItem(options.seed, i, split);
+    if (scorer.choosesA(prompt, null) === correctIsA) yesNoRight++;
+  }
+  return { mcq: mcqRight / items, recognition: recognition(true), textQa: textRight / items, textQaYesNo: yesNoRight / items, unknownName: recognition(false), items };
 }
 
 /** Greedy captions of single-subject held-out pictures: subject and key attribute mentions. */
