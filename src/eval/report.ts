@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../personalize/writeFileAtomic.ts';
 import { ablationRows, METHODS } from './methods.ts';
 import { colorOf, dotPlotSvg, linePlotSvg, rocSvg, writePlot } from './plots.ts';
-import type { MethodSummary, QaScore } from './results.ts';
+import type { FormScore, MethodSummary, QaScore } from './results.ts';
 
 export interface EvalSummary {
   readonly format: string;
@@ -69,6 +69,15 @@ export async function writeEvalReport(outDir: string, summary: EvalSummary): Pro
   lines.push('Recognition: "Can you see if <name> is in this photo? Answer with a single word or phrase." on every test photo of every subject (greedy answer read as yes/no; ROC AUC from P(Yes) at the first answer token). Weighted = (positive + negative) / 2. QA: two options, the answered letter. Tokens used: what the method adds to every prompt.', '');
   const main = METHODS.filter((m) => m.group === 'baseline' || m.group === 'yollava');
   lines.push(table(SCORE_HEADER, main.filter((m) => byId.has(m.id)).map((m) => scoreRow(m.title, byId.get(m.id)))), '');
+  const withYesNo = main.flatMap((m) => (byId.get(m.id)?.textQa.byForm.yesNo.questions ? [m] : []));
+  if (withYesNo.length) {
+    const form = (f: FormScore): string => (f.questions ? `${score(f.accuracy)} (${f.questions})` : '–');
+    lines.push('Two-option questions by form: options "Yes" / "No" (a check such as "Is <name> tall?") and the others (a choice between two values). Accuracy (questions).', '');
+    lines.push(table(['Method', 'Visual QA: yes/no', 'Visual QA: values', 'Text QA: yes/no', 'Text QA: values'], withYesNo.map((m) => {
+      const s = byId.get(m.id)!;
+      return [m.title, form(s.visualQa.byForm.yesNo), form(s.visualQa.byForm.other), form(s.textQa.byForm.yesNo), form(s.textQa.byForm.other)];
+    })), '');
+  }
   lines.push("For reference, the paper (LLaVA-1.5-13B, k = 16, n = 5): Yo'LLaVA positive 0.949, negative 0.898, weighted 0.924, visual QA 0.929, text QA 0.883; vanilla LLaVA weighted 0.500; LLaVA + human description ~0.82; GPT-4V + 5 photos 0.925.", '');
 
   for (const [group, title, axis] of [['latent-tokens', 'Latent tokens k (n = 5, full data)', 'k'], ['photos', 'Training photos n (k = 16, full data)', 'n'], ['training-data', 'Training data (k = 16, n = 5)', '']] as const) {

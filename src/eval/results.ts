@@ -95,10 +95,26 @@ export interface QaScore {
   readonly questions: number;
   readonly accuracy: number | null;
   readonly unparsed: number;
+  /** The questions whose options are "Yes" and "No" (either order), and the others: a model can fail one form whatever it knows. */
+  readonly byForm: { readonly yesNo: FormScore; readonly other: FormScore };
+}
+
+export interface FormScore {
+  readonly questions: number;
+  readonly accuracy: number | null;
+}
+
+/** True when a two-option question's options are "Yes" and "No" (either order, any case). */
+export function isYesNoQuestion(record: Pick<QaRecord, 'options'>): boolean {
+  return [record.options.A, record.options.B].map((o) => o.trim().toLowerCase().replace(/[.!]$/, '')).sort().join() === 'no,yes';
 }
 
 export function qaScore(records: readonly QaRecord[]): QaScore {
-  return { questions: records.length, accuracy: accuracy(records.map((r) => r.right)), unparsed: records.filter((r) => r.parsed === null).length };
+  const form = (subset: readonly QaRecord[]): FormScore => ({ questions: subset.length, accuracy: accuracy(subset.map((r) => r.right)) });
+  return {
+    questions: records.length, accuracy: accuracy(records.map((r) => r.right)), unparsed: records.filter((r) => r.parsed === null).length,
+    byForm: { yesNo: form(records.filter(isYesNoQuestion)), other: form(records.filter((r) => !isYesNoQuestion(r))) },
+  };
 }
 
 export interface SubjectSummary {

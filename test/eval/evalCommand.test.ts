@@ -73,6 +73,8 @@ test('yollava eval: outputs, reuse, recomputing one result, interruption', async
   assert.match(report, /\| Method \| Tokens used \| Positive \| Negative \| Weighted \| ROC AUC \| Visual QA \| Text QA \| Time \|/);
   assert.match(report, /\| Vanilla \(no concept\) \| 0 \| \d\.\d{3} \| \d\.\d{3} \| \d\.\d{3} \|/);
   assert.match(report, /\| Yo'LLaVA \(k = 16, n = 5\) \| \d+ \|/);
+  // The tiny dataset's text questions: one yes/no check and one choice between values per subject.
+  assert.match(report, /\| Vanilla \(no concept\) \| [–\d.]+(?: \(\d+\))? \| [–\d.]+(?: \(\d+\))? \| \d\.\d{3} \(3\) \| \d\.\d{3} \(3\) \|/);
   assert.match(report, /## Forgetting/);
   assert.match(report, /text-human: skipped toro: no description/);
   assert.match(report, /\*\*Command\*\*: `yollava eval .* --methods vanilla,text-human,image-prompt,yollava,forgetting`/);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accuracy, areaUnderCurve, recognitionScores, rocAuc, rocCurve, weightedAccuracy } from '../../src/eval/metrics.ts';
+import { isYesNoQuestion, qaScore, type QaRecord } from '../../src/eval/results.ts';
 
 test('weighted accuracy is the mean of positive and negative accuracy', () => {
   assert.equal(weightedAccuracy(1, 0), 0.5);
@@ -62,4 +63,19 @@ test('ROC AUC: perfect, reversed, chance, ties counting one half', () => {
 test('accuracy of option answers', () => {
   assert.equal(accuracy([true, false, true, true]), 0.75);
   assert.equal(accuracy([]), null);
+});
+
+test('QA scores apart by form: options Yes / No (either order, any case) and the others', () => {
+  const record = (A: string, B: string, right: boolean): QaRecord => ({
+    question: 'q', options: { A, B }, photo: null, about: 's', correct: 'A', answer: right ? 'A' : 'B', parsed: right ? 'A' : 'B', probabilityA: right ? 0.9 : 0.1, right,
+  });
+  const records = [record('Yes', 'No', true), record('no', 'Yes.', false), record('No', 'Yes', false), record('Red', 'Blue', true), record('Yes, it is', 'No', true)];
+  assert.equal(isYesNoQuestion(records[1]), true);
+  assert.equal(isYesNoQuestion(records[4]), false);
+  const s = qaScore(records);
+  assert.equal(s.questions, 5);
+  assert.equal(s.accuracy, 3 / 5);
+  assert.deepEqual(s.byForm.yesNo, { questions: 3, accuracy: 1 / 3 });
+  assert.deepEqual(s.byForm.other, { questions: 2, accuracy: 1 });
+  assert.deepEqual(qaScore([]).byForm.yesNo, { questions: 0, accuracy: null });
 });
