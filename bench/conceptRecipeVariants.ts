@@ -26,7 +26,7 @@ import { describeSubject } from '../src/personalize/describeSubject.ts';
 import { DEFAULT_HELD_OUT_COUNT, heldOutNegatives } from '../src/personalize/createConcept.ts';
 import { ImageIndex } from '../src/personalize/ImageIndex.ts';
 import { visionTowerEmbedder } from '../src/personalize/imageEmbedder.ts';
-import { balancedNegativeWeight, DEFAULT_CROP_PROBABILITY, DEFAULT_EPOCHS, HARD_NEGATIVE_SHARE, trainConcept } from '../src/personalize/trainConcept.ts';
+import { balancedNegativeWeight, DEFAULT_CROP_PROBABILITY, DEFAULT_EPOCHS, HARD_NEGATIVE_SHARE, photoStartRows, trainConcept } from '../src/personalize/trainConcept.ts';
 
 interface Variant {
   /** Latent tokens start from the stored description (else at random). */
@@ -55,6 +55,8 @@ interface Variant {
   readonly freezeLatentRows?: boolean;
   /** Each conversation question's answers replaced by their consensus (consensusConversations). */
   readonly consensusConversations?: boolean;
+  /** The latent rows start from the first training photo's image tokens (photoStartRows) instead of the description. */
+  readonly photoStart?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -87,6 +89,9 @@ const VARIANTS: Record<string, Variant> = {
   'ours-anchor-3': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, anchorDecay: 3 },
   'ours-frozen-latents': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, freezeLatentRows: true },
   'ours-consensus-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, consensusConversations: true },
+  // Session 10: the latent rows start as the first photo's image tokens (what the decoder reads for a picture).
+  'ours-photo-start': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, photoStart: true },
+  'photo-start-only': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 0, photoStart: true },
   'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
 
@@ -161,6 +166,7 @@ for (const name of chosen) {
     const { concept } = await trainConcept(vlm, data, {
       epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
       targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows,
+      ...(v.photoStart ? { latentStart: await photoStartRows(vlm, dataset.subjects.find((s) => s.conceptName === subject)!.trainPhotos[0]!, 16) } : {}),
     });
     seconds += (performance.now() - started) / 1000;
     const set = new ConceptSet(vlm);

@@ -74,6 +74,11 @@ export interface TrainConceptOptions {
   readonly initialConcept?: Concept;
   /** Memory for cached prefixes (default 1 GiB). */
   readonly prefixCacheBytes?: number;
+  /**
+   * Where the latent rows start (latentCount × hidden size values, e.g. photoStartRows: a
+   * photo's image tokens), instead of the description's token embeddings or random rows.
+   */
+  readonly latentStart?: Float32Array;
 }
 
 export interface TrainProgress {
@@ -151,6 +156,31 @@ export function setDescriptionRows(vlm: VisionLanguageModel, input: Float32Array
   return ids.length;
 }
 
+/**
+ * Start rows for the latent tokens from a photo: its image tokens as the projector writes them
+ * (the rows the decoder reads for a picture), averaged down to `latentCount` rows — square grid
+ * blocks when both counts are squares that divide (LLaVA-1.5's 24 × 24 tokens → 4 × 4 blocks of
+ * 6 × 6 for k = 16), else consecutive groups.
+ */
+export async function photoStartRows(vlm: VisionLanguageModel, photo: string, latentCount: number): Promise<Float32Array> {
+  const C = vlm.model.hiddenSize;
+  const features = await vlm.imageFeatures(photo);
+  const tokens = features.length / C;
+  if (latentCount < 1 || tokens < latentCount) throw new ConceptError(`${photo}: ${tokens} image tokens cannot start ${latentCount} latent rows`);
+  const out = new Float32Array(latentCount * C);
+  const counts = new Float32Array(latentCount);
+  const side = Math.round(Math.sqrt(tokens));
+  const grid = Math.round(Math.sqrt(latentCount));
+  const square = side * side === tokens && grid * grid === latentCount && side % grid === 0;
+  for (let t = 0; t < tokens; t++) {
+    const row = square ? Math.floor(Math.floor(t / side) / (side / grid)) * grid + Math.floor((t % side) / (side / grid)) : Math.floor((t * latentCount) / tokens);
+    counts[row]++;
+    for (let c = 0; c < C; c++) out[row * C + c] += features[t * C + c];
+  }
+  for (let r = 0; r < latentCount; r++) for (let c = 0; c < C; c++) out[r * C + c] /= counts[r];
+  return out;
+}
+
 /** One of 9 windows of 80 % of the side (few, so that their prefixes stay cached). */
 function cropWindow(random: () => number): CropWindow {
   const offset = () => [0, 0.1, 0.2][Math.floor(random() * 3)]!;
@@ -211,10 +241,14 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   const rows = options.initialConcept
     ? { input: options.initialConcept.inputRows.slice(), output: options.initialConcept.outputRow.slice() }
     : initialRows(vlm, k + 1, seed);
-  const descriptionTokens = !options.initialConcept && data.description ? setDescriptionRows(vlm, rows.input, k, data.description) : 0;
+  if (options.latentStart && (options.initialConcept || options.latentStart.length !== k * C)) {
+    throw new ConceptError(options.initialConcept ? 'latentStart and initialConcept exclude each other' : `latentStart has ${options.latentStart.length} values, not ${k} × ${C}`);
+  }
+  if (options.latentStart) rows.input.set(options.latentStart, C);
+  const descriptionTokens = !options.initialConcept && !options.latentStart && data.description ? setDescriptionRows(vlm, rows.input, k, data.description) : 0;
   if (options.initialConcept && options.initialConcept.info.latentCount !== k) throw new ConceptError(`the concept to continue has ${options.initialConcept.info.latentCount} latent tokens, not ${k}`);
   const startInput = rows.input.slice();
-  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, freezeLatentRows: options.freezeLatentRows ? 1 : 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate };
+  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, freezeLatentRows: options.freezeLatentRows ? 1 : 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate, ...(options.latentStart ? { givenLatentStart: 1 } : {}) };
   const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null, operatingPoint?: OperatingPoint) => new Concept({
     name: data.name, latentCount: k,
     baseModel: { ...concepts.modelIdentity, source: vlm.source },

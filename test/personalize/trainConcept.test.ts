@@ -3,7 +3,8 @@
  * kept, an abort keeps the best epoch so far, a resumed run equals an uninterrupted one, the
  * cached prefix gives the gradients of a full recompute; hard negatives' weight applies; crop
  * windows; concept files round-trip; concepts are refused on another base model; two concepts
- * share one prompt; anchorDecay pulls the rows back to their start; freezeLatentRows keeps them.
+ * share one prompt; anchorDecay pulls the rows back to their start; freezeLatentRows keeps them;
+ * latentStart (photoStartRows: a photo's image tokens) sets where they start.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { Concept, ConceptError } from '../../src/personalize/Concept.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
 import { encodeTrainingSample } from '../../src/personalize/conceptPrompts.ts';
 import { recognize } from '../../src/personalize/recognize.ts';
-import { balancedNegativeWeight, HARD_NEGATIVE_SHARE, MAX_SHIFT, searchShift, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
+import { balancedNegativeWeight, HARD_NEGATIVE_SHARE, MAX_SHIFT, photoStartRows, searchShift, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 async function setup(t: { after: (fn: () => void) => void }) {
@@ -140,6 +141,29 @@ test('freezeLatentRows: the latent rows stay at their start; <name>\'s rows lear
   const C = vlm.model.hiddenSize;
   assert.deepEqual(last.subarray(C), start.inputRows.subarray(C), 'the latent rows are where they started');
   assert.notDeepEqual(last.subarray(0, C), start.inputRows.subarray(0, C), '<name>\'s input row learned');
+});
+
+test('photoStartRows averages a photo\'s image tokens into k rows; latentStart puts them into the latent rows', async (t) => {
+  const { vlm, data, tiny } = await setup(t);
+  const C = vlm.model.hiddenSize;
+  const features = await vlm.imageFeatures(tiny.photos[0]);
+  const tokens = features.length / C;
+  // One row per token: the image tokens themselves.
+  assert.deepEqual(await photoStartRows(vlm, tiny.photos[0], tokens), features);
+  // One row: the mean of every token.
+  const mean = new Float32Array(C);
+  for (let i = 0; i < tokens; i++) for (let c = 0; c < C; c++) mean[c] += features[i * C + c] / tokens;
+  const one = await photoStartRows(vlm, tiny.photos[0], 1);
+  for (let c = 0; c < C; c++) assert.ok(Math.abs(one[c] - mean[c]) < 1e-5);
+  await assert.rejects(photoStartRows(vlm, tiny.photos[0], tokens + 1), /image tokens cannot start/);
+
+  const start = await photoStartRows(vlm, tiny.photos[0], 2);
+  const described = { ...data, description: 'red' };
+  const { concept } = await trainConcept(vlm, described, { latentCount: 2, epochs: 0, latentStart: start, targetFalsePositiveRate: null });
+  assert.deepEqual(concept.inputRows.subarray(C), start, 'the latent rows start at the given rows, not at the description');
+  assert.equal(concept.info.training.descriptionTokens, 0);
+  assert.equal(concept.info.training.givenLatentStart, 1);
+  await assert.rejects(trainConcept(vlm, data, { latentCount: 3, epochs: 0, latentStart: start }), /latentStart has 64 values, not 3 × 32/);
 });
 
 test('negatives weigh positives ÷ negatives by default (never more than 1)', () => {
