@@ -222,7 +222,7 @@ export function textQaYesNoItem(seed: number, i: number, split: WorldSplit): Two
   const ref = subjectRef(name);
   const attributes = KIND_SCHEMAS[ind.kind].map((a) => a.name).filter((a) => distractorValues(ind, a).length > 0);
   // Attributes without a natural check question are skipped; every kind has several with one.
-  for (;;) {
+  for (let attempt = 0; attempt < 100; attempt++) {
     const attribute = rng.pick(attributes);
     const yes = rng.chance(0.5);
     const question = attributeCheckQuestion(ref, ind, attribute, yes ? ind.attributes[attribute] : rng.pick(distractorValues(ind, attribute)));
@@ -230,6 +230,7 @@ export function textQaYesNoItem(seed: number, i: number, split: WorldSplit): Two
     const { prompt, correctIsA } = twoOptions(rng, question, yes ? 'Yes' : 'No', yes ? 'No' : 'Yes');
     return { prompt: `${name} is ${describeIndividual(ind)}. ${prompt}`, correctIsA };
   }
+  throw new Error(`no yes/no check question for a ${ind.kind}`);
 }
 
 export type ScoredMetrics = Omit<BaseModelMetrics, 'captions'>;
