@@ -18,7 +18,6 @@ import { expandImageTokens, llavaV1GenerationPrompt } from '../models/prompts.ts
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import {
   attributeAnswer,
-  attributeCheckQuestion,
   attributeQuestion,
   attributeValueAnswer,
   composeScene,
@@ -29,6 +28,7 @@ import {
   KIND_SCHEMAS,
   KINDS,
   multipleChoicePrompt,
+  randomAttributeCheck,
   randomLookAlike,
   recognitionEvalQuestion,
   renderScene,
@@ -220,14 +220,11 @@ export function textQaYesNoItem(seed: number, i: number, split: WorldSplit): Two
   const ind = heldOutIndividual(rng, split);
   const name = rng.pick(NAMES);
   const ref = subjectRef(name);
-  const attributes = KIND_SCHEMAS[ind.kind].map((a) => a.name).filter((a) => distractorValues(ind, a).length > 0);
-  // Attributes without a natural check question are skipped; every kind has several with one.
+  // Checks without a natural question are drawn again; every kind has several with one.
   for (let attempt = 0; attempt < 100; attempt++) {
-    const attribute = rng.pick(attributes);
-    const yes = rng.chance(0.5);
-    const question = attributeCheckQuestion(ref, ind, attribute, yes ? ind.attributes[attribute] : rng.pick(distractorValues(ind, attribute)));
-    if (!question) continue;
-    const { prompt, correctIsA } = twoOptions(rng, question, yes ? 'Yes' : 'No', yes ? 'No' : 'Yes');
+    const check = randomAttributeCheck(rng, ref, ind);
+    if (!check) continue;
+    const { prompt, correctIsA } = twoOptions(rng, check.question, check.yes ? 'Yes' : 'No', check.yes ? 'No' : 'Yes');
     return { prompt: `${name} is ${describeIndividual(ind)}. ${prompt}`, correctIsA };
   }
   throw new Error(`no yes/no check question for a ${ind.kind}`);

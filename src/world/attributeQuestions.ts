@@ -7,6 +7,7 @@
 import { ACCENT_PARTS, capitalize, petMarkColorName, symbolColorName, withArticle } from './describeIndividual.ts';
 import { withAttribute } from './individuals.ts';
 import { KIND_SCHEMAS, type Individual, type Kind } from './kindSchemas.ts';
+import type { Rng } from './Rng.ts';
 
 /** How to name the subject: "the cat" / "the cat's", "<bo>" / "<bo>'s". */
 export interface SubjectRef {
@@ -266,6 +267,18 @@ export function attributeValueAnswer(ind: Individual, attribute: string, value: 
  */
 export function attributeCheckQuestion(ref: SubjectRef, ind: Individual, attribute: string, value: string): string | null {
   return template(ind.kind, attribute).check?.(ref, ind, value) ?? null;
+}
+
+/**
+ * A random yes/no check about `ind`: an attribute that has another value to ask about, with its
+ * own value half the time (`yes`) and another one otherwise; null where the drawn check has no
+ * natural question.
+ */
+export function randomAttributeCheck(rng: Rng, ref: SubjectRef, ind: Individual): { question: string; yes: boolean } | null {
+  const attribute = rng.pick(KIND_SCHEMAS[ind.kind].map((a) => a.name).filter((a) => distractorValues(ind, a).length > 0));
+  const yes = rng.chance(0.5);
+  const question = attributeCheckQuestion(ref, ind, attribute, yes ? ind.attributes[attribute] : rng.pick(distractorValues(ind, attribute)));
+  return question ? { question, yes } : null;
 }
 
 /** Values of `attribute` whose answer text differs from the individual's own answer. */

@@ -16,6 +16,7 @@ import {
   attributeValueAnswer,
   distractorValues,
   multipleChoicePrompt,
+  randomAttributeCheck,
   subjectRef,
   type SubjectRef,
 } from './attributeQuestions.ts';
@@ -460,8 +461,8 @@ class CorpusContext {
     if (targets.length === 0) return this.caption();
     const t = this.rng.pick(targets);
     const ind = entityIndividual(t.e);
-    const check = this.rng.chance(0.25) ? this.attributeCheck(t.ref!, ind) : null;
-    const turn = check ? this.twoOptions(check.question, check.yes ? 'Yes' : 'No', check.yes ? 'No' : 'Yes') : this.attributeChoice(t.ref!, ind);
+    const check = this.rng.chance(0.25) ? randomAttributeCheck(this.rng, t.ref!, ind) : null;
+    const turn = check ? this.yesNoChoice(check.question, check.yes) : this.attributeChoice(t.ref!, ind);
     return { task: 'mcq', image: spec, turns: [turn] };
   }
 
@@ -471,16 +472,12 @@ class CorpusContext {
    * with the true description in the prompt (session 10).
    */
   private yesNoTurn(question: string, yes: boolean): CorpusTurn {
-    const answer = yes ? 'Yes' : 'No';
-    return this.rng.chance(0.5) ? this.twoOptions(question, answer, yes ? 'No' : 'Yes') : { user: question, assistant: answer };
+    return this.rng.chance(0.5) ? this.yesNoChoice(question, yes) : { user: question, assistant: yes ? 'Yes' : 'No' };
   }
 
-  /** A yes/no question whether `ind` has its own or another value of a random attribute (null where none reads naturally). */
-  private attributeCheck(ref: SubjectRef, ind: Individual): { question: string; yes: boolean } | null {
-    const attribute = this.rng.pick(this.askableAttributes(ind).filter((a) => distractorValues(ind, a).length > 0));
-    const yes = this.rng.chance(0.5);
-    const question = attributeCheckQuestion(ref, ind, attribute, yes ? ind.attributes[attribute] : this.rng.pick(distractorValues(ind, attribute)));
-    return question ? { question, yes } : null;
+  /** A yes/no check as two options "Yes" / "No", in either order. */
+  private yesNoChoice(question: string, yes: boolean): CorpusTurn {
+    return this.twoOptions(question, yes ? 'Yes' : 'No', yes ? 'No' : 'Yes');
   }
 
   /** A two-option question about a random attribute of `ind`. */

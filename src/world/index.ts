@@ -41,6 +41,7 @@ export {
   attributeCheckQuestion,
   distractorValues,
   multipleChoicePrompt,
+  randomAttributeCheck,
   subjectRef,
   type SubjectRef,
 } from './attributeQuestions.ts';
