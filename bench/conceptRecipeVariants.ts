@@ -4,7 +4,10 @@
  * (every test photo of all 40 subjects; own photos positive), with the mean per-subject ROC AUC,
  * and the subjects' visual and text-only two-option questions asked as the eval asks them.
  *
- *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--dataset <dir>] [--describe] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours]
+ *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--dataset <dir>] [--describe] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours] [--model <dir>] [--index-model <dir>]
+ *
+ * --model tmp/candidate --index-model models/yollava-world runs a candidate base model with an eval
+ * folder made on the shipped one (same vision tower).
  *
  * It reuses what `yollava eval <dataset> --methods yollava-paper,yollava --out <eval>` stored:
  * the paper recipe's training data (sentence answers, conversations, negatives) and our recipe's
@@ -57,6 +60,8 @@ interface Variant {
   readonly consensusConversations?: boolean;
   /** The latent rows start from the first training photo's image tokens (photoStartRows) instead of the description. */
   readonly photoStart?: boolean;
+  /** trainConcept's boundaryDirection (default 'photos'). */
+  readonly boundaryDirection?: 'photos' | 'mean' | 'uniform';
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -92,10 +97,14 @@ const VARIANTS: Record<string, Variant> = {
   // Session 10: the latent rows start as the first photo's image tokens (what the decoder reads for a picture).
   'ours-photo-start': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, photoStart: true },
   'photo-start-only': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 0, photoStart: true },
+  // Session 11: the boundary step along the mean / a uniform Yes−No margin gradient of all photos (training and held-out), and with negatives at half weight.
+  'ours-boundary-8-mean': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, boundaryDirection: 'mean' },
+  'ours-boundary-8-uniform': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, boundaryDirection: 'uniform' },
+  'ours-negatives-half-boundary-8': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', negativeScale: 0.5, epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08 },
   'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
 
-const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' } } });
 const evalDir = values.eval ?? 'eval/world-0';
 const subjects = (values.subjects ?? 'bagi,fosa,gipa,desu,dita').split(',');
 const chosen = (values.variants ?? 'paper,start-only,balanced,ours').split(',');
@@ -115,7 +124,8 @@ const dataset = readEvalDataset(datasetRoot);
 const vlm = await VisionLanguageModel.load(values.model ?? 'models/yollava-world');
 const asker = new ModelAsker(vlm);
 // The eval's pool index (the one its concepts' negatives came from), for held-out negatives.
-const embedder = visionTowerEmbedder(vlm);
+// --index-model: the folder the eval's index was embedded under, when --model is another base model with the same tower (its id names the folder).
+const embedder = visionTowerEmbedder(values['index-model'] ? await VisionLanguageModel.load(values['index-model']) : vlm);
 const indexFiles = readdirSync(join(evalDir, 'index')).filter((f) => f.endsWith('.sqlite'));
 if (indexFiles.length !== 1) throw new Error(`${evalDir}/index should hold one pool index, found ${indexFiles.length}`);
 const poolIndex = ImageIndex.open(join(evalDir, 'index', indexFiles[0]!), embedder);
@@ -165,7 +175,7 @@ for (const name of chosen) {
     const hardNegativeWeight = negativeWeight * (v.hardNegativeScale ?? 1);
     const { concept } = await trainConcept(vlm, data, {
       epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
-      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows,
+      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, boundaryDirection: v.boundaryDirection, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows,
       ...(v.photoStart ? { latentStart: await photoStartRows(vlm, dataset.subjects.find((s) => s.conceptName === subject)!.trainPhotos[0]!, 16) } : {}),
     });
     seconds += (performance.now() - started) / 1000;

@@ -32,6 +32,8 @@ export interface OperatingPoint {
   readonly falsePositiveRate: number;
   /** How far the rows moved, as a fraction of their norm (negative: towards "No"). */
   readonly shift: number;
+  /** Which way it moved (trainConcept's boundaryDirection); absent in concepts made before it was a choice: 'photos'. */
+  readonly direction?: 'photos' | 'mean' | 'uniform';
 }
 
 export interface ConceptInfo {

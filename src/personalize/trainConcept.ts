@@ -65,6 +65,15 @@ export interface TrainConceptOptions {
    * rows as they are, the paper's). Needs `data.heldOutNegatives`; without them nothing moves.
    */
   readonly targetFalsePositiveRate?: number | null;
+  /**
+   * Which way the boundary step moves the rows: 'photos' (default), the way that makes the
+   * training photos more "Yes"; 'uniform', the way that raises the Yes−No logit margin by the
+   * same amount on every training photo, negative and held-out (a ridge fit to their margin
+   * gradients), so that the step acts like a lower threshold on P(Yes) and keeps the ranking.
+   */
+  readonly boundaryDirection?: 'photos' | 'uniform' | 'mean';
+  /** The largest boundary step, as a fraction of the rows' norm (default MAX_SHIFT). */
+  readonly maxBoundaryShift?: number;
   readonly onProgress?: (progress: TrainProgress) => void;
   readonly signal?: AbortSignal;
   /** Written after every epoch (atomically); with `resume`, training continues from it. */
@@ -231,6 +240,9 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   const hardNegativeWeight = options.hardNegativeWeight ?? negativeWeight * HARD_NEGATIVE_SHARE;
   const targetFalsePositiveRate = options.targetFalsePositiveRate === undefined ? DEFAULT_FALSE_POSITIVE_RATE : options.targetFalsePositiveRate;
   if (targetFalsePositiveRate !== null && !(targetFalsePositiveRate >= 0 && targetFalsePositiveRate < 1)) throw new ConceptError(`targetFalsePositiveRate must be in [0, 1) or null, got ${targetFalsePositiveRate}`);
+  const boundaryDirection = options.boundaryDirection ?? 'photos';
+  const maxBoundaryShift = options.maxBoundaryShift ?? MAX_SHIFT;
+  if (!(maxBoundaryShift > 0 && maxBoundaryShift <= 4)) throw new ConceptError(`maxBoundaryShift must be in (0, 4], got ${maxBoundaryShift}`);
   if (data.samples.length === 0) throw new ConceptError(`concept ${data.name}: no training samples`);
   if (!Number.isInteger(k) || k < 0 || k > 256) throw new ConceptError(`latent token count ${k} must be an integer in 0…256`);
   const model = vlm.model;
@@ -381,6 +393,51 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       if (options.checkpointFile && !interrupted) writeCheckpoint(options.checkpointFile, data, training, rows, optimizer, metrics, best, epoch);
       if (interrupted) break;
     }
+    /**
+     * d(logit Yes − logit No)/d(input rows) on each photo, from the loss of the less likely of the
+     * two answers (its gradient is ±(1 − p) times the margin's when Yes and No hold the mass),
+     * then the direction: 'mean', their mean; 'uniform', the minimum-norm d with ⟨g, d⟩ ≈ 1 on
+     * every photo (ridge, solved in the photos' dual).
+     */
+    const marginDirection = async (kind: 'uniform' | 'mean', photos: readonly string[]): Promise<Float32Array> => {
+      const yesAnswer = encodeTrainingSample(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), 'Yes', true);
+      const noAnswer = encodeTrainingSample(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), 'No', true);
+      const D = (k + 1) * C;
+      const gradients: Float32Array[] = [];
+      for (const photo of photos) {
+        const onlyAnswer = (prompt: SplitPrompt) => prompt.suffixLabels.map((label, i) => (label !== -100 && i === prompt.suffixLabels.findIndex((l) => l !== -100) ? 1 : 0));
+        const yesSaid = await saysYes(photo);
+        const prompt = yesSaid ? noAnswer : yesAnswer;
+        const result = model.lossAndGradients({ ids: prompt.suffixIds, labels: prompt.suffixLabels, labelWeights: onlyAnswer(prompt), extra: concepts.extraTokens(), cache: await prefixFor(prompt, photo, false) });
+        const p = Math.exp(-result.loss);
+        // label Yes: grad = −(1 − p)·∇margin; label No: grad = +(1 − p)·∇margin
+        const scale = (yesSaid ? 1 : -1) / Math.max(1e-3, 1 - p);
+        const g = new Float32Array(D);
+        const grad = result.inputRowGrads.subarray(rowOffset, rowOffset + D);
+        for (let i = 0; i < D; i++) g[i] = scale * grad[i];
+        gradients.push(g);
+      }
+      const N = gradients.length;
+      const d = new Float32Array(D);
+      if (kind === 'mean') {
+        for (const g of gradients) for (let i = 0; i < D; i++) d[i] += g[i] / N;
+        return d;
+      }
+      const gram = new Float64Array(N * N);
+      let trace = 0;
+      for (let a = 0; a < N; a++) for (let b = 0; b <= a; b++) {
+        let dot = 0;
+        const ga = gradients[a], gb = gradients[b];
+        for (let i = 0; i < D; i++) dot += ga[i] * gb[i];
+        gram[a * N + b] = dot; gram[b * N + a] = dot;
+        if (a === b) trace += dot;
+      }
+      const ridge = 0.1 * trace / N;
+      for (let a = 0; a < N; a++) gram[a * N + a] += ridge;
+      const alpha = choleskySolve(gram, N, new Float64Array(N).fill(1));
+      for (let a = 0; a < N; a++) for (let i = 0; i < D; i++) d[i] += alpha[a] * gradients[a][i];
+      return d;
+    };
     const final = best ?? { input: rows.input.slice(), output: rows.output.slice(), epoch: null };
     let operatingPoint: OperatingPoint | undefined;
     const heldOut = data.heldOutNegatives ?? [];
@@ -388,14 +445,18 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       report({ phase: 'calibrating', epoch: metrics.at(-1)?.epoch ?? 0, step: steps, steps, loss: metrics.at(-1)?.loss ?? NaN, lastAccuracy: metrics.at(-1)?.weightedAccuracy ?? null, bestAccuracy: best?.accuracy ?? null, remainingSeconds: null });
       // The direction that makes the training photos more "Yes": along it, photos like them gain most.
       const yesPrompt = encodeTrainingSample(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), 'Yes', true);
-      const direction = new Float32Array(final.input.length);
       rows.input.set(final.input);
       concepts.invalidate();
-      for (const [photo, isPositive] of evaluationPhotos) {
-        if (!isPositive) continue;
-        const result = model.lossAndGradients({ ids: yesPrompt.suffixIds, labels: yesPrompt.suffixLabels, extra: concepts.extraTokens(), cache: await prefixFor(yesPrompt, photo, false) });
-        const grad = result.inputRowGrads.subarray(rowOffset, rowOffset + (k + 1) * C);
-        for (let i = 0; i < direction.length; i++) direction[i] -= grad[i];
+      const direction = boundaryDirection === 'photos'
+        ? new Float32Array(final.input.length)
+        : await marginDirection(boundaryDirection, [...evaluationPhotos.map(([photo]) => photo), ...heldOut]);
+      if (boundaryDirection === 'photos') {
+        for (const [photo, isPositive] of evaluationPhotos) {
+          if (!isPositive) continue;
+          const result = model.lossAndGradients({ ids: yesPrompt.suffixIds, labels: yesPrompt.suffixLabels, extra: concepts.extraTokens(), cache: await prefixFor(yesPrompt, photo, false) });
+          const grad = result.inputRowGrads.subarray(rowOffset, rowOffset + (k + 1) * C);
+          for (let i = 0; i < direction.length; i++) direction[i] -= grad[i];
+        }
       }
       if (training.freezeLatentRows) direction.fill(0, C); // the boundary moves <name>'s row alone too
       const directionNorm = norm(direction);
@@ -416,10 +477,10 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
         };
         try {
           const before = await acceptedShare(0);
-          const found = await searchShift(acceptedShare, targetFalsePositiveRate, before);
+          const found = await searchShift(acceptedShare, targetFalsePositiveRate, before, maxBoundaryShift);
           const step = (found.shift * rowsNorm) / directionNorm;
           for (let i = 0; i < final.input.length; i++) final.input[i] += step * direction[i];
-          operatingPoint = { targetFalsePositiveRate, heldOutNegatives: heldOut.length, falsePositiveRateBefore: before, falsePositiveRate: found.acceptedShare, shift: found.shift };
+          operatingPoint = { targetFalsePositiveRate, heldOutNegatives: heldOut.length, falsePositiveRateBefore: before, falsePositiveRate: found.acceptedShare, shift: found.shift, direction: boundaryDirection };
         } catch (error) {
           if (error !== stopped) throw error;
           interrupted = true; // stopped while setting the boundary: the best epoch's rows as trained
@@ -431,6 +492,23 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   } finally {
     concepts.remove(data.name);
   }
+}
+
+/** Solves A x = b for a symmetric positive definite A (n × n, row-major). */
+function choleskySolve(A: Float64Array, n: number, b: Float64Array): Float64Array {
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = A[i * n + j];
+      for (let q = 0; q < j; q++) sum -= L[i * n + q] * L[j * n + q];
+      L[i * n + j] = i === j ? Math.sqrt(Math.max(sum, 1e-300)) : sum / L[j * n + j];
+    }
+  }
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) { let sum = b[i]; for (let q = 0; q < i; q++) sum -= L[i * n + q] * y[q]; y[i] = sum / L[i * n + i]; }
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) { let sum = y[i]; for (let q = i + 1; q < n; q++) sum -= L[q * n + i] * x[q]; x[i] = sum / L[i * n + i]; }
+  return x;
 }
 
 function norm(values: Float32Array): number {
@@ -456,7 +534,7 @@ export const MAX_SHIFT = 0.32;
 const FALLING_SHARE = 0.01;
 
 export async function searchShift(
-  acceptedShare: (shift: number) => Promise<number>, target: number, atZero?: number,
+  acceptedShare: (shift: number) => Promise<number>, target: number, atZero?: number, maxShift = MAX_SHIFT,
 ): Promise<{ shift: number; acceptedShare: number }> {
   const start = atZero ?? await acceptedShare(0);
   const within = (share: number) => share <= target;
@@ -473,7 +551,7 @@ export async function searchShift(
     low = point;
     if (!best || point.acceptedShare > best.acceptedShare) best = point;
   };
-  for (let size = 0.01; size <= MAX_SHIFT && (low === null || high === null); size *= 2) {
+  for (let size = 0.01; size <= maxShift && (low === null || high === null); size *= 2) {
     const shift = direction * size;
     const share = await acceptedShare(shift);
     const falling = direction > 0 && low !== null && (share < low.acceptedShare - FALLING_SHARE || share < start);

@@ -266,6 +266,34 @@ test('searchShift: the smallest shift that accepts the most within the target, o
   assert.deepEqual([plateau.shift, plateau.acceptedShare], [0.16, 0.04], 'the smallest shift that accepts the most within the target');
 });
 
+test('the boundary step along the mean or the uniform margin direction: the stored rows accept what the record says', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 12 });
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const heldOut = tiny.photos.slice(4);
+  const data = buildConceptData({ name: 'bo', positives: tiny.photos.slice(0, 2), easyNegatives: tiny.photos.slice(2, 4), heldOutNegatives: heldOut, questionsPerPositive: 3 });
+  const options = { latentCount: 2, epochs: 2, learningRate: 0.05, seed: 3, targetFalsePositiveRate: 0.5 };
+  const asTrained = await trainConcept(vlm, data, { ...options, targetFalsePositiveRate: null });
+  const shifts: number[] = [];
+  for (const boundaryDirection of ['photos', 'mean', 'uniform'] as const) {
+    const { concept } = await trainConcept(vlm, data, { ...options, boundaryDirection });
+    const point = concept.info.operatingPoint!;
+    const set = new ConceptSet(vlm);
+    set.add(concept);
+    const answers = await recognize(vlm, set, concept, heldOut);
+    set.remove('bo');
+    const accepted = answers.filter((a) => a.answer === 'Yes').length / heldOut.length;
+    assert.equal(accepted, point.falsePositiveRate, `${boundaryDirection}: the stored rows accept ${accepted}, the record says ${point.falsePositiveRate}`);
+    if (point.falsePositiveRateBefore <= 0.5) assert.ok(point.falsePositiveRate <= 0.5, `${boundaryDirection}: ${JSON.stringify(point)}`);
+    if (point.shift !== 0) assert.notDeepEqual(concept.inputRows, asTrained.concept.inputRows, `${boundaryDirection}: a shift moves the rows`);
+    else assert.deepEqual(concept.inputRows, asTrained.concept.inputRows);
+    assert.equal(point.direction, boundaryDirection);
+    shifts.push(point.shift);
+  }
+  // On this tiny model the rows accept every held-out image; only the uniform direction finds a way back to the target.
+  assert.ok(shifts.some((shift) => shift < 0), `some direction steps back towards "No": ${shifts}`);
+  await assert.rejects(trainConcept(vlm, data, { ...options, maxBoundaryShift: 0 }), /maxBoundaryShift must be in \(0, 4\]/);
+});
+
 test('the Yes/No boundary is set on held-out negatives: the stored rows accept what the record says', async (t) => {
   const tiny = await makeTinyCheckpoint(t, { photos: 12 });
   const vlm = await VisionLanguageModel.load(tiny.dir);
