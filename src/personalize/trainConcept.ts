@@ -309,19 +309,27 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       firstEpoch = restored.epoch + 1;
     }
 
-    /** The recognition question's answer on a photo: true for "Yes" (greedy, as yollava eval asks it). */
-    const saysYes = async (photo: string): Promise<boolean> => {
+    /**
+     * The recognition question's answer on a photo: `yes` when "Yes" outscores "No" (as yollava
+     * eval's P(Yes) reads it); `offFormat` when the most likely first token is neither, so that a
+     * greedy answer would not be Yes/No at all.
+     */
+    const answerOn = async (photo: string): Promise<{ yes: boolean; offFormat: boolean }> => {
       const prefix = await prefixFor(evaluationPrompt, photo, false);
       const past = prefix.length;
       try {
         const extra = concepts.extraTokens();
         const hidden = model.forward({ ids: evaluationPrompt.suffixIds, extra }, prefix);
         const logits = model.logitsAt(hidden, [evaluationPrompt.suffixIds.length - 1], extra);
-        return logits[yes] > logits[no];
+        const answerLogit = Math.max(logits[yes], logits[no]);
+        let offFormat = false;
+        for (let i = 0; i < logits.length; i++) if (logits[i] > answerLogit) { offFormat = true; break; }
+        return { yes: logits[yes] > logits[no], offFormat };
       } finally {
         prefix.truncate(past);
       }
     };
+    const saysYes = async (photo: string): Promise<boolean> => (await answerOn(photo)).yes;
     const evaluate = async (): Promise<{ positive: number; negative: number; weighted: number }> => {
       let positiveRight = 0, positives = 0, negativeRight = 0, negatives = 0;
       for (const [photo, isPositive] of evaluationPhotos) {
@@ -463,16 +471,25 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       const rowsNorm = norm(final.input);
       if (directionNorm > 0 && rowsNorm > 0) {
         const stopped = new Error('stopped');
+        let offFormatAtZero: number | null = null;
         const acceptedShare = async (shift: number): Promise<number> => {
           const step = (shift * rowsNorm) / directionNorm;
           for (let i = 0; i < rows.input.length; i++) rows.input[i] = final.input[i] + step * direction[i];
           concepts.invalidate();
-          let accepted = 0;
+          let accepted = 0, offFormat = 0;
           for (const photo of heldOut) {
             if (options.signal?.aborted) throw stopped;
-            if (await saysYes(photo)) accepted++;
+            const answer = await answerOn(photo);
+            if (answer.yes) accepted++;
+            if (answer.offFormat) offFormat++;
           }
           await new Promise<void>((resolve) => setImmediate(resolve)); // let a signal through
+          // Rows moved far can make the model go on with other words instead of answering (a
+          // concept of a continued base model did, on its own photos): more such answers than the
+          // trained rows give marks the shift as beyond reach.
+          const offFormatShare = offFormat / heldOut.length;
+          if (offFormatAtZero === null) offFormatAtZero = offFormatShare;
+          else if (offFormatShare > offFormatAtZero + OFF_FORMAT_TOLERANCE) return Infinity;
           return accepted / heldOut.length;
         };
         try {
@@ -527,9 +544,12 @@ function norm(values: Float32Array): number {
  * the rows have left the region where the direction means "more Yes" (one concept moved 1.28 of
  * its norm accepted fewer negatives, not more, and ranked its photos at AUC 0.63): that counts
  * as beyond the target.
+ * A share of Infinity marks a shift beyond reach (the caller's answers left the Yes/No format).
  * Shifts stay within MAX_SHIFT.
  */
 export const MAX_SHIFT = 0.32;
+/** More held-out answers that are neither Yes nor No than at no shift, by this share, mark a shift as beyond reach. */
+const OFF_FORMAT_TOLERANCE = 0.02;
 /** A drop of the accepted share larger than this, as the shift grows, marks the edge. */
 const FALLING_SHARE = 0.01;
 

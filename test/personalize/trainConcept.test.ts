@@ -262,6 +262,8 @@ test('searchShift: the smallest shift that accepts the most within the target, o
   const never = await search(() => 0, 0.05);
   assert.equal(never.shift, 0, 'a share that never moves: no move');
   assert.ok(never.asked.every((shift) => shift <= MAX_SHIFT) && MAX_SHIFT === 0.32 && never.asked.includes(0.32));
+  const offFormat = await search((s) => (s <= 0.05 ? 0.01 + 0.1 * s : Infinity), 0.05);
+  assert.ok(offFormat.shift >= 0.04 && offFormat.shift <= 0.05 + 1e-12 && Number.isFinite(offFormat.acceptedShare), `Infinity (answers off the Yes/No format) is beyond reach: ${offFormat.shift}`);
   const plateau = await search((s) => (s < 0.1 ? 0.02 : 0.04), 0.05);
   assert.deepEqual([plateau.shift, plateau.acceptedShare], [0.16, 0.04], 'the smallest shift that accepts the most within the target');
 });
