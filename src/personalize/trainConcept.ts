@@ -67,9 +67,11 @@ export interface TrainConceptOptions {
   readonly targetFalsePositiveRate?: number | null;
   /**
    * Which way the boundary step moves the rows: 'photos' (default), the way that makes the
-   * training photos more "Yes"; 'uniform', the way that raises the Yes−No logit margin by the
-   * same amount on every training photo, negative and held-out (a ridge fit to their margin
-   * gradients), so that the step acts like a lower threshold on P(Yes) and keeps the ranking.
+   * training photos more "Yes"; 'mean', the mean gradient of the Yes−No logit margin over every
+   * training photo, negative and held-out image; 'uniform', the way that raises that margin by
+   * the same amount on all of them (a ridge fit to their margin gradients), so that the step acts
+   * like a lower threshold on P(Yes). On the shipped model 'photos' scored best (docs/results.md,
+   * session 11); the others cost one backward pass per image.
    */
   readonly boundaryDirection?: 'photos' | 'uniform' | 'mean';
   /** The largest boundary step, as a fraction of the rows' norm (default MAX_SHIFT). */
@@ -412,11 +414,16 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       const noAnswer = encodeTrainingSample(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), 'No', true);
       const D = (k + 1) * C;
       const gradients: Float32Array[] = [];
+      // The answer token alone counts, not the end-of-answer token after it.
+      const onlyAnswer = (prompt: SplitPrompt) => {
+        const first = prompt.suffixLabels.findIndex((label) => label !== -100);
+        return prompt.suffixLabels.map((_, i) => (i === first ? 1 : 0));
+      };
+      const yesWeights = onlyAnswer(yesAnswer), noWeights = onlyAnswer(noAnswer);
       for (const photo of photos) {
-        const onlyAnswer = (prompt: SplitPrompt) => prompt.suffixLabels.map((label, i) => (label !== -100 && i === prompt.suffixLabels.findIndex((l) => l !== -100) ? 1 : 0));
         const yesSaid = await saysYes(photo);
         const prompt = yesSaid ? noAnswer : yesAnswer;
-        const result = model.lossAndGradients({ ids: prompt.suffixIds, labels: prompt.suffixLabels, labelWeights: onlyAnswer(prompt), extra: concepts.extraTokens(), cache: await prefixFor(prompt, photo, false) });
+        const result = model.lossAndGradients({ ids: prompt.suffixIds, labels: prompt.suffixLabels, labelWeights: yesSaid ? noWeights : yesWeights, extra: concepts.extraTokens(), cache: await prefixFor(prompt, photo, false) });
         const p = Math.exp(-result.loss);
         // label Yes: grad = −(1 − p)·∇margin; label No: grad = +(1 − p)·∇margin
         const scale = (yesSaid ? 1 : -1) / Math.max(1e-3, 1 - p);
