@@ -409,8 +409,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
      * then the direction: 'mean', their mean; 'uniform', the minimum-norm d with ⟨g, d⟩ ≈ 1 on
      * every photo (ridge, solved in the photos' dual).
      */
-    const marginDirection = async (kind: 'uniform' | 'mean', photos: readonly string[]): Promise<Float32Array> => {
-      const yesAnswer = encodeTrainingSample(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), 'Yes', true);
+    const marginDirection = async (kind: 'uniform' | 'mean', photos: readonly string[], yesAnswer: SplitPrompt): Promise<Float32Array> => {
       const noAnswer = encodeTrainingSample(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), 'No', true);
       const D = (k + 1) * C;
       const gradients: Float32Array[] = [];
@@ -462,24 +461,26 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       const yesPrompt = encodeTrainingSample(vlm, working, identifierId, recognitionEvalPrompt(working.identifier), 'Yes', true);
       rows.input.set(final.input);
       concepts.invalidate();
-      const direction = boundaryDirection === 'photos'
-        ? new Float32Array(final.input.length)
-        : await marginDirection(boundaryDirection, [...evaluationPhotos.map(([photo]) => photo), ...heldOut]);
-      if (boundaryDirection === 'photos') {
+      const photosDirection = async (): Promise<Float32Array> => {
+        const sum = new Float32Array(final.input.length);
         for (const [photo, isPositive] of evaluationPhotos) {
           if (!isPositive) continue;
           const result = model.lossAndGradients({ ids: yesPrompt.suffixIds, labels: yesPrompt.suffixLabels, extra: concepts.extraTokens(), cache: await prefixFor(yesPrompt, photo, false) });
           const grad = result.inputRowGrads.subarray(rowOffset, rowOffset + (k + 1) * C);
-          for (let i = 0; i < direction.length; i++) direction[i] -= grad[i];
+          for (let i = 0; i < sum.length; i++) sum[i] -= grad[i];
         }
-      }
+        return sum;
+      };
+      const direction = boundaryDirection === 'photos'
+        ? await photosDirection()
+        : await marginDirection(boundaryDirection, [...evaluationPhotos.map(([photo]) => photo), ...heldOut], yesPrompt);
       if (training.freezeLatentRows) direction.fill(0, C); // the boundary moves <name>'s row alone too
       const directionNorm = norm(direction);
       const rowsNorm = norm(final.input);
       if (directionNorm > 0 && rowsNorm > 0) {
         const stopped = new Error('stopped');
-        let offFormatAtZero: number | null = null;
-        const acceptedShare = async (shift: number): Promise<number> => {
+        /** Shares of the held-out images answered "Yes" and answered neither Yes nor No, with the rows moved by `shift`. */
+        const heldOutAnswers = async (shift: number): Promise<{ accepted: number; offFormat: number }> => {
           const step = (shift * rowsNorm) / directionNorm;
           for (let i = 0; i < rows.input.length; i++) rows.input[i] = final.input[i] + step * direction[i];
           concepts.invalidate();
@@ -491,16 +492,18 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
             if (answer.offFormat) offFormat++;
           }
           await new Promise<void>((resolve) => setImmediate(resolve)); // let a signal through
+          return { accepted: accepted / heldOut.length, offFormat: offFormat / heldOut.length };
+        };
+        try {
+          const atZero = await heldOutAnswers(0);
+          const before = atZero.accepted;
           // Rows moved far can make the model go on with other words instead of answering (a
           // concept of a continued base model did, on its own photos): more such answers than the
           // trained rows give marks the shift as beyond reach.
-          const offFormatShare = offFormat / heldOut.length;
-          if (offFormatAtZero === null) offFormatAtZero = offFormatShare;
-          else if (offFormatShare > offFormatAtZero + OFF_FORMAT_TOLERANCE) return Infinity;
-          return accepted / heldOut.length;
-        };
-        try {
-          const before = await acceptedShare(0);
+          const acceptedShare = async (shift: number): Promise<number> => {
+            const answers = await heldOutAnswers(shift);
+            return answers.offFormat > atZero.offFormat + OFF_FORMAT_TOLERANCE ? Infinity : answers.accepted;
+          };
           const found = await searchShift(acceptedShare, targetFalsePositiveRate, before, maxBoundaryShift);
           const step = (found.shift * rowsNorm) / directionNorm;
           for (let i = 0; i < final.input.length; i++) final.input[i] += step * direction[i];
