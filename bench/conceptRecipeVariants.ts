@@ -29,6 +29,11 @@ import { describeSubject } from '../src/personalize/describeSubject.ts';
 import { DEFAULT_HELD_OUT_COUNT, heldOutNegatives } from '../src/personalize/createConcept.ts';
 import { ImageIndex } from '../src/personalize/ImageIndex.ts';
 import { visionTowerEmbedder } from '../src/personalize/imageEmbedder.ts';
+import { generateConversations, withIdentifier } from '../src/personalize/conversations.ts';
+import { seededRandom } from '../src/models/sampling.ts';
+import { conversationQuestions, fillConcept } from '../src/personalize/recognitionTemplates.ts';
+import { paperConversationTurns } from '../src/world/paperConversation.ts';
+import type { Individual } from '../src/world/kindSchemas.ts';
 import { balancedNegativeWeight, DEFAULT_CROP_PROBABILITY, DEFAULT_EPOCHS, HARD_NEGATIVE_SHARE, photoStartRows, trainConcept } from '../src/personalize/trainConcept.ts';
 
 interface Variant {
@@ -62,6 +67,22 @@ interface Variant {
   readonly photoStart?: boolean;
   /** trainConcept's boundaryDirection (default 'photos'). */
   readonly boundaryDirection?: 'photos' | 'mean' | 'uniform';
+  /**
+   * Diagnostics (world datasets only, world.json's ground truth): 'conversations' replaces every
+   * conversation answer by the world's true answer to the same question (paperConversationTurns);
+   * 'description' starts the rows from the true description; 'both' does both. They say what
+   * the recipe could reach if the base model read the photos right.
+   */
+  readonly truth?: 'conversations' | 'description' | 'both';
+  /** trainConcept's latentRows ('vocabulary': rows kept mixes of token embeddings) and its learning rate. */
+  readonly latentRows?: 'free' | 'vocabulary';
+  readonly vocabularyLearningRate?: number;
+  /**
+   * Each conversation Q/A also asked as two options without the photo: its answer against the
+   * base model's answer to the same question about one of the subject's hard negatives (when they
+   * differ), answered by the letter — the form of the benchmark's questions.
+   */
+  readonly contrastConversations?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -101,6 +122,16 @@ const VARIANTS: Record<string, Variant> = {
   'ours-boundary-8-mean': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, boundaryDirection: 'mean' },
   'ours-boundary-8-uniform': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, boundaryDirection: 'uniform' },
   'ours-negatives-half-boundary-8': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', negativeScale: 0.5, epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08 },
+  // Session 12: diagnostics — the true conversation answers and / or the true description (world.json) instead of the base model's.
+  'ours-true-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, truth: 'conversations' },
+  'ours-true-description': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, truth: 'description' },
+  'ours-true-both': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, truth: 'both' },
+  // Session 12: latent rows kept as mixes of the vocabulary's embeddings (trainConcept's latentRows 'vocabulary').
+  'ours-vocabulary': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, latentRows: 'vocabulary' },
+  'ours-vocabulary-lr-0.2': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, latentRows: 'vocabulary', vocabularyLearningRate: 0.2 },
+  'ours-vocabulary-lr-0.01': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, latentRows: 'vocabulary', vocabularyLearningRate: 0.01 },
+  'ours-vocabulary-true-description': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, latentRows: 'vocabulary', truth: 'description' },
+  'ours-contrast-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, contrastConversations: true },
   'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
 
@@ -147,6 +178,37 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   } else if (v.description) {
     description = loadConceptData(join(oursData(), `${subject}.data.json`)).description;
   }
+  if (v.truth === 'description' || v.truth === 'both') description = trueIndividual(subject).description;
+  if (v.truth === 'conversations' || v.truth === 'both') {
+    const { individual } = trueIndividual(subject);
+    const kind = individual.kind === 'person' ? 'person' : 'subject';
+    const truthByQuestion = new Map(conversationQuestions(kind).map((q, i) => [fillConcept(q, paper.identifier), withIdentifier(paperConversationTurns(individual)[i]!.assistant, kind, paper.identifier)]));
+    samples = samples.map((s) => {
+      if (s.kind !== 'conversation') return s;
+      const answer = truthByQuestion.get(s.question);
+      if (answer === undefined) throw new Error(`${subject}: conversation question "${s.question}" is not one of the paper's`);
+      return { ...s, answer };
+    });
+  }
+  if (v.contrastConversations) {
+    const evalSubject = dataset.subjects.find((s) => s.conceptName === subject)!;
+    const subjectKind = evalSubject.kind === 'person' ? 'person' : 'subject';
+    const hardPhotos = [...new Set(paper.samples.filter((s) => s.kind === 'hard-negative').map((s) => s.image!))].slice(0, 5);
+    const others = await generateConversations(vlm, hardPhotos, { subjectKind, identifier: paper.identifier });
+    const random = seededRandom(7);
+    const plain = (text: string) => text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+    const asOptions: typeof samples = [];
+    for (const pair of samples.filter((s) => s.kind === 'conversation')) {
+      const wrong = others.filter((o) => o.question === pair.question && plain(o.answer) !== plain(pair.answer));
+      if (wrong.length === 0) continue;
+      const distractor = wrong[Math.floor(random() * wrong.length)]!.answer;
+      const ownFirst = random() < 0.5;
+      const [a, b] = ownFirst ? [pair.answer, distractor] : [distractor, pair.answer];
+      asOptions.push({ kind: 'conversation', image: null, question: `Question: ${pair.question}\nOptions:\nA. ${a}\nB. ${b}\nPlease give a single character from the options above.`, answer: ownFirst ? 'A' : 'B' });
+    }
+    process.stderr.write(`${subject}: ${asOptions.length} conversation answers as two options (e.g. ${JSON.stringify(asOptions[0]?.question)} → ${asOptions[0]?.answer})\n`);
+    samples = [...samples, ...asOptions];
+  }
   let heldOut: string[] | undefined;
   if (v.targetFalsePositiveRate !== undefined) {
     const trained = paper.samples.filter((s) => s.image !== null).map((s) => s.image!);
@@ -161,13 +223,25 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   return { ...paper, samples: withPhotos, ...(description ? { description } : {}), ...(heldOut ? { heldOutNegatives: heldOut } : {}) };
 }
 
+function isYesNoCheck(options: Readonly<Record<string, string>>): boolean {
+  return Object.values(options).map((o) => o.toLowerCase()).sort().join('/') === 'no/yes';
+}
+
+/** The world's ground truth about a subject (the dataset's world.json). */
+function trueIndividual(subject: string): { individual: Individual; description: string } {
+  const world = JSON.parse(readFileSync(join(dataset.root, 'world.json'), 'utf8')) as { subjects: Record<string, { kind: Individual['kind']; attributes: Record<string, string>; description: string }> };
+  const entry = world.subjects[subject];
+  if (!entry) throw new Error(`world.json has no subject ${subject}`);
+  return { individual: { kind: entry.kind, attributes: entry.attributes }, description: entry.description };
+}
+
 // "same kind": negatives of the subject's own kind (other people for a person…), the ones hard negatives are for.
-console.log('| variant | positive | negative | weighted | negative, same kind | mean AUC | visual QA | text QA | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| variant | positive | negative | weighted | negative, same kind | mean AUC | visual QA | text QA | text QA, values | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const name of chosen) {
   const v = VARIANTS[name]!;
   let right = { positive: 0, negative: 0, sameKind: 0 }, count = { positive: 0, negative: 0, sameKind: 0 }, seconds = 0;
   const aucs: number[] = [];
-  const qa = { visual: 0, visualCount: 0, text: 0, textCount: 0 };
+  const qa = { visual: 0, visualCount: 0, text: 0, textCount: 0, textValues: 0, textValuesCount: 0 };
   for (const subject of subjects) {
     const started = performance.now();
     const data = await dataFor(subject, v);
@@ -175,7 +249,7 @@ for (const name of chosen) {
     const hardNegativeWeight = negativeWeight * (v.hardNegativeScale ?? 1);
     const { concept } = await trainConcept(vlm, data, {
       epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
-      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, boundaryDirection: v.boundaryDirection, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows,
+      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, boundaryDirection: v.boundaryDirection, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows, latentRows: v.latentRows, vocabularyLearningRate: v.vocabularyLearningRate,
       ...(v.photoStart ? { latentStart: await photoStartRows(vlm, dataset.subjects.find((s) => s.conceptName === subject)!.trainPhotos[0]!, 16) } : {}),
     });
     seconds += (performance.now() - started) / 1000;
@@ -195,7 +269,12 @@ for (const name of chosen) {
     }
     const evalSubject = dataset.subjects.find((s) => s.conceptName === subject)!;
     for (const q of evalSubject.visualQa) { qa.visualCount++; if ((await asker.choose(context, q.question, q.options, q.photo!)).parsed === q.correct) qa.visual++; }
-    for (const q of evalSubject.textQa) { qa.textCount++; if ((await asker.choose(context, q.question, q.options, null)).parsed === q.correct) qa.text++; }
+    for (const q of evalSubject.textQa) {
+      const right = (await asker.choose(context, q.question, q.options, null)).parsed === q.correct;
+      qa.textCount++; if (right) qa.text++;
+      // The yes/no checks asked as two options ("Is <sks> tall?" A. Yes B. No), which the base model answers at chance even from the true description.
+      if (!isYesNoCheck(q.options)) { qa.textValuesCount++; if (right) qa.textValues++; }
+    }
     set.remove(concept.name);
     aucs.push(rocAuc(scores.map((s) => s.score), scores.map((s) => s.positive)) ?? NaN);
     const point = concept.info.operatingPoint;
@@ -205,7 +284,7 @@ for (const name of chosen) {
     process.stderr.write(`${name} ${subject}: best epoch ${concept.info.bestEpoch}, AUC ${aucs.at(-1)!.toFixed(3)}, P(Yes) > 0.5 on ${share(own, true).toFixed(3)} of its photos and ${share(others, true).toFixed(3)} of the others${boundary}\n`);
   }
   const pos = right.positive / count.positive, neg = right.negative / count.negative;
-  console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${(qa.visual / qa.visualCount).toFixed(3)} | ${(qa.text / qa.textCount).toFixed(3)} | ${seconds.toFixed(0)} |`);
+  console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${(qa.visual / qa.visualCount).toFixed(3)} | ${(qa.text / qa.textCount).toFixed(3)} | ${(qa.textValues / qa.textValuesCount).toFixed(3)} | ${seconds.toFixed(0)} |`);
 }
 
 /** Word-multiset F1 of two texts (lower-cased words and numbers; punctuation ignored). */

@@ -26,6 +26,7 @@ import { encodeQuestion, encodeTrainingSample, yesNoTokenIds, type SplitPrompt }
 import { ConceptSet } from './ConceptSet.ts';
 import { PrefixCache } from './PrefixCache.ts';
 import { recognitionEvalPrompt } from './recognitionTemplates.ts';
+import { VocabularyRows } from './vocabularyRows.ts';
 
 export interface TrainConceptOptions {
   /** Latent tokens (default 16). */
@@ -90,6 +91,15 @@ export interface TrainConceptOptions {
    * photo's image tokens), instead of the description's token embeddings or random rows.
    */
   readonly latentStart?: Float32Array;
+  /**
+   * 'free' (default): the latent rows are trained as they are. 'vocabulary': each latent row is
+   * kept a softmax-weighted mix of the base model's token embeddings (VocabularyRows), the
+   * weights trained instead — rows that stay words the decoder reads. Starts from the
+   * description's tokens; excludes initialConcept, latentStart and checkpoints.
+   */
+  readonly latentRows?: 'free' | 'vocabulary';
+  /** Learning rate of the vocabulary weights (latentRows 'vocabulary'; default 0.05). */
+  readonly vocabularyLearningRate?: number;
 }
 
 export interface TrainProgress {
@@ -261,8 +271,15 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   if (options.latentStart) rows.input.set(options.latentStart, C);
   const descriptionTokens = !options.initialConcept && !options.latentStart && data.description ? setDescriptionRows(vlm, rows.input, k, data.description) : 0;
   if (options.initialConcept && options.initialConcept.info.latentCount !== k) throw new ConceptError(`the concept to continue has ${options.initialConcept.info.latentCount} latent tokens, not ${k}`);
+  const vocabulary = options.latentRows === 'vocabulary' ? new VocabularyRows(model.kernels(), model.decoder.weights.embedTokens, k) : null;
+  const vocabularyLearningRate = options.vocabularyLearningRate ?? 0.05;
+  if (vocabulary) {
+    if (options.initialConcept || options.latentStart || options.checkpointFile) throw new ConceptError('latentRows "vocabulary" excludes initialConcept, latentStart and checkpointFile');
+    vocabulary.startFrom(data.description ? vlm.tokenizer.encode(data.description, { addSpecialTokens: false }) : []);
+    vocabulary.write(rows.input.subarray(C));
+  }
   const startInput = rows.input.slice();
-  const training = { latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, freezeLatentRows: options.freezeLatentRows ? 1 : 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate, ...(options.latentStart ? { givenLatentStart: 1 } : {}) };
+  const training = { ...(vocabulary ? { vocabularyRows: 1, vocabularyLearningRate } : {}), latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, freezeLatentRows: options.freezeLatentRows ? 1 : 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate, ...(options.latentStart ? { givenLatentStart: 1 } : {}) };
   const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null, operatingPoint?: OperatingPoint) => new Concept({
     name: data.name, latentCount: k,
     baseModel: { ...concepts.modelIdentity, source: vlm.source },
@@ -301,6 +318,9 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       { name: 'input rows', value: rows.input, grad: new Float32Array(rows.input.length) },
       { name: 'output row', value: rows.output, grad: new Float32Array(C) },
     ], { lr: training.learningRate, weightDecay: training.weightDecay });
+    const vocabularyOptimizer = vocabulary
+      ? new AdamW([{ name: 'latent vocabulary weights', value: vocabulary.logits, grad: new Float32Array(vocabulary.logits.length) }], { lr: vocabularyLearningRate, weightDecay: 0 })
+      : null;
     const metrics: EpochMetrics[] = [];
     let best: { input: Float32Array; output: Float32Array; accuracy: number; epoch: number } | null = null;
     let firstEpoch = 1;
@@ -377,6 +397,11 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
         const gradOut = result.outputRowGrads.subarray(column * C, (column + 1) * C);
         for (let i = 0; i < C; i++) outputParam.grad[i] = weight * gradOut[i];
         optimizer.step(); // updates rows in place: they are the working concept's rows
+        if (vocabulary && vocabularyOptimizer) {
+          vocabulary.backward(inputParam.grad.subarray(C), vocabularyOptimizer.parameters[0].grad);
+          vocabularyOptimizer.step();
+          vocabulary.write(rows.input.subarray(C)); // replaces the free update of the latent rows
+        }
         if (training.anchorDecay > 0) {
           const pull = training.learningRate * training.anchorDecay;
           for (let i = 0; i < rows.input.length; i++) rows.input[i] -= pull * (rows.input[i] - startInput[i]);

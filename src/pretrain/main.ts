@@ -22,6 +22,7 @@
  *   --mix task=w,…     stage-2 task weights instead of STAGE2_MIX (others 0), e.g. description_text=1,kind_text=0.2
  *   --recognition-negatives one=w,two=w,same=w,other=w  kinds of recognition negatives (default 0.5/0.3/0.1/0.1):
  *                      one- or two-attribute look-alikes, another of the same kind, another kind
+ *   --no-yes-no-options  yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10)
  *   --quiet            no progress lines
  *
  * Stages resume from their last checkpoint, so a run can span several sittings: run the same
@@ -101,6 +102,8 @@ export interface PretrainOptions {
   readonly mix?: Partial<Record<CorpusTask, number>>;
   /** Weights of the kinds of recognition negatives (corpus default 0.5 / 0.3 / 0.1 / 0.1), e.g. an easier curriculum. */
   readonly recognitionNegatives?: RecognitionNegatives;
+  /** false: yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10). Default true. */
+  readonly yesNoOptions?: boolean;
 }
 
 export interface PretrainReport {
@@ -229,7 +232,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
       start: warm ?? undefined,
-      corpus: { mix: options.mix ?? STAGE2_MIX, ...(options.recognitionNegatives ? { recognition: { negatives: options.recognitionNegatives } } : {}) },
+      corpus: {
+        mix: options.mix ?? STAGE2_MIX, ...(options.recognitionNegatives ? { recognition: { negatives: options.recognitionNegatives } } : {}),
+        ...(options.yesNoOptions === false ? { yesNoOptions: false } : {}),
+      },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
     });
     report.stage2 = result;
@@ -246,6 +252,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       stage2: {
         step: result.step, totalSteps: options.stage2Steps, samples: result.samples, done: result.done, tokensPerStep: options.tokensPerStep,
         lr: options.stage2Lr ?? 1e-3, promptLoss: options.promptLoss ?? 0, mix: options.mix ?? STAGE2_MIX,
+        ...(options.yesNoOptions === false ? { yesNoOptions: false } : {}),
       },
       // Where this projector and decoder came from, when not from random (kept by later sittings).
       ...(languageFrom ? { languageFrom: { folder: languageFrom, trainingSummary: readSummary(languageFrom) } } : {}),
@@ -315,6 +322,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'recognition-focus-from': { type: 'string', default: '0.6' },
       mix: { type: 'string' },
       'recognition-negatives': { type: 'string' },
+      'no-yes-no-options': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -348,6 +356,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     recognitionFocusFrom: int('recognition-focus-from', values['recognition-focus-from']),
     mix: values.mix === undefined ? undefined : parseMix(values.mix),
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
+    ...(values['no-yes-no-options'] ? { yesNoOptions: false } : {}),
     quiet: values.quiet!,
   };
 }

@@ -138,6 +138,12 @@ export interface CorpusOptions {
   /** Benchmark seeds whose subjects and look-alikes must never appear. Default [0]. */
   heldOutSeeds?: readonly number[];
   recognition?: RecognitionOptions;
+  /**
+   * Yes/no checks may be asked as two options "Yes" / "No" (half of the description checks, a
+   * quarter of the picture mcq samples; session 10). false asks every check in words and mcq only
+   * between values, as the corpus did before (default true).
+   */
+  yesNoOptions?: boolean;
 }
 
 /** Yields `count` samples; sample i is instructionSample(options, i). */
@@ -461,7 +467,7 @@ class CorpusContext {
     if (targets.length === 0) return this.caption();
     const t = this.rng.pick(targets);
     const ind = entityIndividual(t.e);
-    const check = this.rng.chance(0.25) ? randomAttributeCheck(this.rng, t.ref!, ind) : null;
+    const check = this.rng.chance(0.25) && this.options.yesNoOptions !== false ? randomAttributeCheck(this.rng, t.ref!, ind) : null;
     const turn = check ? this.yesNoChoice(check.question, check.yes) : this.attributeChoice(t.ref!, ind);
     return { task: 'mcq', image: spec, turns: [turn] };
   }
@@ -472,7 +478,7 @@ class CorpusContext {
    * with the true description in the prompt (session 10).
    */
   private yesNoTurn(question: string, yes: boolean): CorpusTurn {
-    return this.rng.chance(0.5) ? this.yesNoChoice(question, yes) : { user: question, assistant: yes ? 'Yes' : 'No' };
+    return this.rng.chance(0.5) && this.options.yesNoOptions !== false ? this.yesNoChoice(question, yes) : { user: question, assistant: yes ? 'Yes' : 'No' };
   }
 
   /** A yes/no check as two options "Yes" / "No", in either order. */

@@ -4,7 +4,8 @@
  * cached prefix gives the gradients of a full recompute; hard negatives' weight applies; crop
  * windows; concept files round-trip; concepts are refused on another base model; two concepts
  * share one prompt; anchorDecay pulls the rows back to their start; freezeLatentRows keeps them;
- * latentStart (photoStartRows: a photo's image tokens) sets where they start.
+ * latentStart (photoStartRows: a photo's image tokens) sets where they start; latentRows 'vocabulary'
+ * keeps the latent rows mixes of token embeddings.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
 import { encodeTrainingSample } from '../../src/personalize/conceptPrompts.ts';
 import { recognize } from '../../src/personalize/recognize.ts';
 import { balancedNegativeWeight, HARD_NEGATIVE_SHARE, MAX_SHIFT, photoStartRows, searchShift, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
+import { VocabularyRows } from '../../src/personalize/vocabularyRows.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 async function setup(t: { after: (fn: () => void) => void }) {
@@ -141,6 +143,24 @@ test('freezeLatentRows: the latent rows stay at their start; <name>\'s rows lear
   const C = vlm.model.hiddenSize;
   assert.deepEqual(last.subarray(C), start.inputRows.subarray(C), 'the latent rows are where they started');
   assert.notDeepEqual(last.subarray(0, C), start.inputRows.subarray(0, C), '<name>\'s input row learned');
+});
+
+test('latentRows "vocabulary": the latent rows start as the description\'s token mix and train through its weights', async (t) => {
+  const { vlm, data, tiny } = await setup(t);
+  const described = { ...data, description: 'red' };
+  const options = { latentCount: 2, epochs: 0, seed: 4, targetFalsePositiveRate: null, latentRows: 'vocabulary' as const };
+  const start = (await trainConcept(vlm, described, options)).concept;
+  assert.equal(start.info.training.vocabularyRows, 1);
+  const C = vlm.model.hiddenSize;
+  const expected = new VocabularyRows(vlm.model.kernels(), vlm.model.decoder.weights.embedTokens, 2);
+  expected.startFrom(vlm.tokenizer.encode('red', { addSpecialTokens: false }));
+  const rows = new Float32Array(2 * C);
+  expected.write(rows);
+  assert.deepEqual(start.inputRows.subarray(C), rows);
+  const trained = await trainConcept(vlm, described, { ...options, epochs: 4, learningRate: 0.05, vocabularyLearningRate: 0.1 });
+  const losses = trained.epochs.slice(1).map((e) => e.loss!);
+  assert.ok(losses.at(-1)! < losses[0], `loss ${losses.join(' → ')}`);
+  await assert.rejects(trainConcept(vlm, described, { ...options, checkpointFile: join(tiny.dir, 'v.safetensors') }), /excludes initialConcept, latentStart and checkpointFile/);
 });
 
 test('photoStartRows averages a photo\'s image tokens into k rows; latentStart puts them into the latent rows', async (t) => {

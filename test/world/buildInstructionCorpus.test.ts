@@ -227,6 +227,23 @@ test('questions about a described individual are answered from its ground truth'
   assert.ok(yesNoChoices > 20 && yesNoWords > 20, `${yesNoChoices} as options, ${yesNoWords} in words`);
 });
 
+test('yesNoOptions false asks every yes/no check in words (the corpus before session 10)', () => {
+  const wordsOnly = [...buildInstructionCorpus({ seed: 3, count: 600, mix: { mcq: 1, description_text: 1 }, yesNoOptions: false })];
+  let choices = 0, checksInWords = 0, yesNoChoices = 0;
+  for (const s of wordsOnly) {
+    for (const t of s.turns) {
+      const m = MCQ.exec(t.user.replace(/^<[a-z]+> is [^.]+\. /, ''));
+      if (m) { choices++; if (isYesNoChoice(m)) yesNoChoices++; }
+      else if (t.assistant === 'Yes' || t.assistant === 'No') checksInWords++;
+    }
+  }
+  assert.equal(yesNoChoices, 0);
+  assert.ok(choices > 200 && checksInWords > 50, `${choices} value choices, ${checksInWords} checks in words`);
+  // The same corpus with the default asks some as options (the switch is what removes them).
+  const withOptions = [...buildInstructionCorpus({ seed: 3, count: 600, mix: { mcq: 1, description_text: 1 } })];
+  assert.ok(withOptions.some((s) => s.turns.some((t) => { const m = MCQ.exec(t.user.replace(/^<[a-z]+> is [^.]+\. /, '')); return m !== null && isYesNoChoice(m); })));
+});
+
 test('counting and existence answers match the scene', () => {
   const numbers = ['Zero', 'One', 'Two', 'Three'];
   let checked = 0;
