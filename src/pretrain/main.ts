@@ -23,6 +23,7 @@
  *   --recognition-negatives one=w,two=w,same=w,other=w  kinds of recognition negatives (default 0.5/0.3/0.1/0.1):
  *                      one- or two-attribute look-alikes, another of the same kind, another kind
  *   --no-yes-no-options  yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10)
+ *   --yes-no-options-text-only  that form only in questions without a picture (from a description)
  *   --quiet            no progress lines
  *
  * Stages resume from their last checkpoint, so a run can span several sittings: run the same
@@ -102,8 +103,8 @@ export interface PretrainOptions {
   readonly mix?: Partial<Record<CorpusTask, number>>;
   /** Weights of the kinds of recognition negatives (corpus default 0.5 / 0.3 / 0.1 / 0.1), e.g. an easier curriculum. */
   readonly recognitionNegatives?: RecognitionNegatives;
-  /** false: yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10). Default true. */
-  readonly yesNoOptions?: boolean;
+  /** false: yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10); 'text': that form only without a picture. Default true. */
+  readonly yesNoOptions?: boolean | 'text';
 }
 
 export interface PretrainReport {
@@ -234,7 +235,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       start: warm ?? undefined,
       corpus: {
         mix: options.mix ?? STAGE2_MIX, ...(options.recognitionNegatives ? { recognition: { negatives: options.recognitionNegatives } } : {}),
-        ...(options.yesNoOptions === false ? { yesNoOptions: false } : {}),
+        ...(options.yesNoOptions !== undefined && options.yesNoOptions !== true ? { yesNoOptions: options.yesNoOptions } : {}),
       },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
     });
@@ -252,7 +253,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       stage2: {
         step: result.step, totalSteps: options.stage2Steps, samples: result.samples, done: result.done, tokensPerStep: options.tokensPerStep,
         lr: options.stage2Lr ?? 1e-3, promptLoss: options.promptLoss ?? 0, mix: options.mix ?? STAGE2_MIX,
-        ...(options.yesNoOptions === false ? { yesNoOptions: false } : {}),
+        ...(options.yesNoOptions !== undefined && options.yesNoOptions !== true ? { yesNoOptions: options.yesNoOptions } : {}),
       },
       // Where this projector and decoder came from, when not from random (kept by later sittings).
       ...(languageFrom ? { languageFrom: { folder: languageFrom, trainingSummary: readSummary(languageFrom) } } : {}),
@@ -323,6 +324,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       mix: { type: 'string' },
       'recognition-negatives': { type: 'string' },
       'no-yes-no-options': { type: 'boolean', default: false },
+      'yes-no-options-text-only': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -356,7 +358,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     recognitionFocusFrom: int('recognition-focus-from', values['recognition-focus-from']),
     mix: values.mix === undefined ? undefined : parseMix(values.mix),
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
-    ...(values['no-yes-no-options'] ? { yesNoOptions: false } : {}),
+    ...(values['no-yes-no-options'] ? { yesNoOptions: false } : values['yes-no-options-text-only'] ? { yesNoOptions: 'text' as const } : {}),
     quiet: values.quiet!,
   };
 }

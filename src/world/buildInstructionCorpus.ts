@@ -141,9 +141,10 @@ export interface CorpusOptions {
   /**
    * Yes/no checks may be asked as two options "Yes" / "No" (half of the description checks, a
    * quarter of the picture mcq samples; session 10). false asks every check in words and mcq only
-   * between values, as the corpus did before (default true).
+   * between values, as the corpus did before; 'text' keeps the form in the description questions
+   * only (no picture). Default true.
    */
-  yesNoOptions?: boolean;
+  yesNoOptions?: boolean | 'text';
 }
 
 /** Yields `count` samples; sample i is instructionSample(options, i). */
@@ -467,7 +468,7 @@ class CorpusContext {
     if (targets.length === 0) return this.caption();
     const t = this.rng.pick(targets);
     const ind = entityIndividual(t.e);
-    const check = this.rng.chance(0.25) && this.options.yesNoOptions !== false ? randomAttributeCheck(this.rng, t.ref!, ind) : null;
+    const check = this.rng.chance(0.25) && (this.options.yesNoOptions ?? true) === true ? randomAttributeCheck(this.rng, t.ref!, ind) : null;
     const turn = check ? this.yesNoChoice(check.question, check.yes) : this.attributeChoice(t.ref!, ind);
     return { task: 'mcq', image: spec, turns: [turn] };
   }

@@ -227,7 +227,7 @@ test('questions about a described individual are answered from its ground truth'
   assert.ok(yesNoChoices > 20 && yesNoWords > 20, `${yesNoChoices} as options, ${yesNoWords} in words`);
 });
 
-test('yesNoOptions false asks every yes/no check in words (the corpus before session 10)', () => {
+test('yesNoOptions: false asks every yes/no check in words (the corpus before session 10), \'text\' only without a picture', () => {
   const wordsOnly = [...buildInstructionCorpus({ seed: 3, count: 600, mix: { mcq: 1, description_text: 1 }, yesNoOptions: false })];
   let choices = 0, checksInWords = 0, yesNoChoices = 0;
   for (const s of wordsOnly) {
@@ -241,7 +241,11 @@ test('yesNoOptions false asks every yes/no check in words (the corpus before ses
   assert.ok(choices > 200 && checksInWords > 50, `${choices} value choices, ${checksInWords} checks in words`);
   // The same corpus with the default asks some as options (the switch is what removes them).
   const withOptions = [...buildInstructionCorpus({ seed: 3, count: 600, mix: { mcq: 1, description_text: 1 } })];
-  assert.ok(withOptions.some((s) => s.turns.some((t) => { const m = MCQ.exec(t.user.replace(/^<[a-z]+> is [^.]+\. /, '')); return m !== null && isYesNoChoice(m); })));
+  const asOptions = (list: CorpusSample[], task: string) => list.filter((s) => s.task === task).some((s) => s.turns.some((t) => { const m = MCQ.exec(t.user.replace(/^<[a-z]+> is [^.]+\. /, '')); return m !== null && isYesNoChoice(m); }));
+  assert.ok(asOptions(withOptions, 'mcq') && asOptions(withOptions, 'description_text'));
+  // 'text': the form only in questions answered from a description, none about a picture.
+  const textOnly = [...buildInstructionCorpus({ seed: 3, count: 600, mix: { mcq: 1, description_text: 1 }, yesNoOptions: 'text' })];
+  assert.ok(!asOptions(textOnly, 'mcq') && asOptions(textOnly, 'description_text'));
 });
 
 test('counting and existence answers match the scene', () => {
