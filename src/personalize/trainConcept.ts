@@ -94,8 +94,9 @@ export interface TrainConceptOptions {
   /**
    * 'free' (default): the latent rows are trained as they are. 'vocabulary': each latent row is
    * kept a softmax-weighted mix of the base model's token embeddings (VocabularyRows), the
-   * weights trained instead — rows that stay words the decoder reads. Starts from the
-   * description's tokens; excludes initialConcept, latentStart and checkpoints.
+   * weights trained instead, so that the rows stay words. Starts from the description's tokens;
+   * excludes initialConcept, latentStart and checkpoints. Measured no better than 'free' on
+   * recognition or questions (docs/results.md, session 12).
    */
   readonly latentRows?: 'free' | 'vocabulary';
   /** Learning rate of the vocabulary weights (latentRows 'vocabulary'; default 0.05). */

@@ -3,7 +3,9 @@
  * E the base model's frozen embedding table [V, C]. Free rows drift, in training, to places the
  * decoder no longer reads as words (a concept started from the true description answers text
  * questions 0.79 untrained and 0.62 trained, docs/results.md session 12); rows that are always a
- * weighted sum of words stay readable while recognition moves their weights.
+ * weighted sum of words were meant to stay readable. Measured there: they stay words, but
+ * recognition moves them to other words ("snout", "park" for a man), and they answer no better
+ * than free rows (worse from the true description) — not adopted, kept as a trainer option.
  *
  * Forward and backward are two products with E through the kernels (any dtype of the table):
  *   rows = P·E                        (linearBackwardInput: dy·W with W = E)

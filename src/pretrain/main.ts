@@ -226,6 +226,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     const stage1State = findCheckpoint(stage1Dir)!.state;
     if ((stage1State.step as number) < (stage1State.totalSteps as number)) progressLine(quiet, `[stage 2] note: stage 1 stopped at step ${stage1State.step}/${stage1State.totalSteps}`);
     const scorer = new BaseModelScorer(model, tokenizer);
+    // Only a departure from the corpus default is passed on and recorded in the summary.
+    const yesNoOptions = options.yesNoOptions === false || options.yesNoOptions === 'text' ? { yesNoOptions: options.yesNoOptions } : {};
     const result = await trainInstructStage(model, tokenizer, {
       seed: options.seed, checkpointDir: stage2Dir, resume: options.resume, totalSteps: options.stage2Steps,
       minutes: options.minutes ?? 150, stopRequested: options.stopRequested, tokensPerStep: options.tokensPerStep, log, quiet,
@@ -235,7 +237,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       start: warm ?? undefined,
       corpus: {
         mix: options.mix ?? STAGE2_MIX, ...(options.recognitionNegatives ? { recognition: { negatives: options.recognitionNegatives } } : {}),
-        ...(options.yesNoOptions !== undefined && options.yesNoOptions !== true ? { yesNoOptions: options.yesNoOptions } : {}),
+        ...yesNoOptions,
       },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
     });
@@ -253,7 +255,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       stage2: {
         step: result.step, totalSteps: options.stage2Steps, samples: result.samples, done: result.done, tokensPerStep: options.tokensPerStep,
         lr: options.stage2Lr ?? 1e-3, promptLoss: options.promptLoss ?? 0, mix: options.mix ?? STAGE2_MIX,
-        ...(options.yesNoOptions !== undefined && options.yesNoOptions !== true ? { yesNoOptions: options.yesNoOptions } : {}),
+        ...yesNoOptions,
       },
       // Where this projector and decoder came from, when not from random (kept by later sittings).
       ...(languageFrom ? { languageFrom: { folder: languageFrom, trainingSummary: readSummary(languageFrom) } } : {}),
@@ -329,6 +331,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     },
     strict: true,
   });
+  if (values['no-yes-no-options'] && values['yes-no-options-text-only']) throw new Error('--no-yes-no-options and --yes-no-options-text-only exclude each other');
   const stage = values.stage as PretrainOptions['stage'];
   if (!['all', 'tokenizer', '1', '2', 'eval'].includes(stage)) throw new Error(`--stage must be all, tokenizer, 1, 2 or eval; got ${stage}`);
   const size = values.size as WorldModelSize;

@@ -175,6 +175,13 @@ test('--recognition-negatives weighs the kinds of recognition negatives; the res
   assert.throws(() => parseRecognitionNegatives('one=0'), /at least one kind/);
 });
 
+test('--no-yes-no-options / --yes-no-options-text-only set the corpus form of yes/no checks; both at once are refused', () => {
+  assert.equal(parsePretrainArgs([]).yesNoOptions, undefined);
+  assert.equal(parsePretrainArgs(['--no-yes-no-options']).yesNoOptions, false);
+  assert.equal(parsePretrainArgs(['--yes-no-options-text-only']).yesNoOptions, 'text');
+  assert.throws(() => parsePretrainArgs(['--no-yes-no-options', '--yes-no-options-text-only']), /exclude each other/);
+});
+
 test('Ctrl-C ends a sitting after the current step: checkpoint and model folder written, exit code 0', async (t) => {
   const dir = tempDir(t);
   const out = join(dir, 'model');
