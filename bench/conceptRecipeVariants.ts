@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { ModelAsker } from '../src/eval/askModel.ts';
 import { readEvalDataset } from '../src/eval/dataset.ts';
 import { rocAuc } from '../src/eval/metrics.ts';
+import { isYesNoQuestion } from '../src/eval/results.ts';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import type { ConceptData, ConversationPair } from '../src/personalize/conceptData.ts';
 import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
@@ -223,14 +224,13 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   return { ...paper, samples: withPhotos, ...(description ? { description } : {}), ...(heldOut ? { heldOutNegatives: heldOut } : {}) };
 }
 
-function isYesNoCheck(options: Readonly<Record<string, string>>): boolean {
-  return Object.values(options).map((o) => o.toLowerCase()).sort().join('/') === 'no/yes';
-}
+type WorldSubjects = Record<string, { kind: Individual['kind']; attributes: Record<string, string>; description: string }>;
+let worldSubjects: WorldSubjects | null = null;
 
-/** The world's ground truth about a subject (the dataset's world.json). */
+/** The world's ground truth about a subject (the dataset's world.json, read once). */
 function trueIndividual(subject: string): { individual: Individual; description: string } {
-  const world = JSON.parse(readFileSync(join(dataset.root, 'world.json'), 'utf8')) as { subjects: Record<string, { kind: Individual['kind']; attributes: Record<string, string>; description: string }> };
-  const entry = world.subjects[subject];
+  worldSubjects ??= (JSON.parse(readFileSync(join(dataset.root, 'world.json'), 'utf8')) as { subjects: WorldSubjects }).subjects;
+  const entry = worldSubjects[subject];
   if (!entry) throw new Error(`world.json has no subject ${subject}`);
   return { individual: { kind: entry.kind, attributes: entry.attributes }, description: entry.description };
 }
@@ -273,7 +273,7 @@ for (const name of chosen) {
       const right = (await asker.choose(context, q.question, q.options, null)).parsed === q.correct;
       qa.textCount++; if (right) qa.text++;
       // The yes/no checks asked as two options ("Is <sks> tall?" A. Yes B. No), which the base model answers at chance even from the true description.
-      if (!isYesNoCheck(q.options)) { qa.textValuesCount++; if (right) qa.textValues++; }
+      if (!isYesNoQuestion(q)) { qa.textValuesCount++; if (right) qa.textValues++; }
     }
     set.remove(concept.name);
     aucs.push(rocAuc(scores.map((s) => s.score), scores.map((s) => s.positive)) ?? NaN);

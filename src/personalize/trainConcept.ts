@@ -272,12 +272,15 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
   if (options.latentStart) rows.input.set(options.latentStart, C);
   const descriptionTokens = !options.initialConcept && !options.latentStart && data.description ? setDescriptionRows(vlm, rows.input, k, data.description) : 0;
   if (options.initialConcept && options.initialConcept.info.latentCount !== k) throw new ConceptError(`the concept to continue has ${options.initialConcept.info.latentCount} latent tokens, not ${k}`);
-  const vocabulary = options.latentRows === 'vocabulary' ? new VocabularyRows(model.kernels(), model.decoder.weights.embedTokens, k) : null;
   const vocabularyLearningRate = options.vocabularyLearningRate ?? 0.05;
-  if (vocabulary) {
+  // The latent rows' mixing weights and their own optimizer (latentRows 'vocabulary').
+  let vocabulary: { rows: VocabularyRows; optimizer: AdamW } | null = null;
+  if (options.latentRows === 'vocabulary') {
     if (options.initialConcept || options.latentStart || options.checkpointFile) throw new ConceptError('latentRows "vocabulary" excludes initialConcept, latentStart and checkpointFile');
-    vocabulary.startFrom(data.description ? vlm.tokenizer.encode(data.description, { addSpecialTokens: false }) : []);
-    vocabulary.write(rows.input.subarray(C));
+    const mixes = new VocabularyRows(model.kernels(), model.decoder.weights.embedTokens, k);
+    mixes.startFrom(data.description ? vlm.tokenizer.encode(data.description, { addSpecialTokens: false }) : []);
+    mixes.write(rows.input.subarray(C));
+    vocabulary = { rows: mixes, optimizer: new AdamW([{ name: 'latent vocabulary weights', value: mixes.logits, grad: new Float32Array(mixes.logits.length) }], { lr: vocabularyLearningRate, weightDecay: 0 }) };
   }
   const startInput = rows.input.slice();
   const training = { ...(vocabulary ? { vocabularyRows: 1, vocabularyLearningRate } : {}), latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, freezeLatentRows: options.freezeLatentRows ? 1 : 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate, ...(options.latentStart ? { givenLatentStart: 1 } : {}) };
@@ -319,9 +322,6 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       { name: 'input rows', value: rows.input, grad: new Float32Array(rows.input.length) },
       { name: 'output row', value: rows.output, grad: new Float32Array(C) },
     ], { lr: training.learningRate, weightDecay: training.weightDecay });
-    const vocabularyOptimizer = vocabulary
-      ? new AdamW([{ name: 'latent vocabulary weights', value: vocabulary.logits, grad: new Float32Array(vocabulary.logits.length) }], { lr: vocabularyLearningRate, weightDecay: 0 })
-      : null;
     const metrics: EpochMetrics[] = [];
     let best: { input: Float32Array; output: Float32Array; accuracy: number; epoch: number } | null = null;
     let firstEpoch = 1;
@@ -398,10 +398,10 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
         const gradOut = result.outputRowGrads.subarray(column * C, (column + 1) * C);
         for (let i = 0; i < C; i++) outputParam.grad[i] = weight * gradOut[i];
         optimizer.step(); // updates rows in place: they are the working concept's rows
-        if (vocabulary && vocabularyOptimizer) {
-          vocabulary.backward(inputParam.grad.subarray(C), vocabularyOptimizer.parameters[0].grad);
-          vocabularyOptimizer.step();
-          vocabulary.write(rows.input.subarray(C)); // replaces the free update of the latent rows
+        if (vocabulary) {
+          vocabulary.rows.backward(inputParam.grad.subarray(C), vocabulary.optimizer.parameters[0].grad);
+          vocabulary.optimizer.step();
+          vocabulary.rows.write(rows.input.subarray(C)); // replaces the free update of the latent rows
         }
         if (training.anchorDecay > 0) {
           const pull = training.learningRate * training.anchorDecay;
