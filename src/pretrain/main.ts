@@ -24,6 +24,8 @@
  *                      one- or two-attribute look-alikes, another of the same kind, another kind
  *   --no-yes-no-options  yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10)
  *   --yes-no-options-text-only  that form only in questions without a picture (from a description)
+ *   --workers N        stage 2 on N worker processes sharing each step's micro-batches (default 1);
+ *                      the same sums as one process, faster where there are cores to spare
  *   --quiet            no progress lines
  *
  * Stages resume from their last checkpoint, so a run can span several sittings: run the same
@@ -105,6 +107,8 @@ export interface PretrainOptions {
   readonly recognitionNegatives?: RecognitionNegatives;
   /** false: yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10); 'text': that form only without a picture. Default true. */
   readonly yesNoOptions?: boolean | 'text';
+  /** Stage-2 worker processes (default 1: all in this process; stage2Workers.ts). */
+  readonly workers?: number;
 }
 
 export interface PretrainReport {
@@ -235,6 +239,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
       start: warm ?? undefined,
+      workers: options.workers, tokenizerDir: options.out,
       corpus: {
         mix: options.mix ?? STAGE2_MIX, ...(options.recognitionNegatives ? { recognition: { negatives: options.recognitionNegatives } } : {}),
         ...yesNoOptions,
@@ -327,6 +332,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'recognition-negatives': { type: 'string' },
       'no-yes-no-options': { type: 'boolean', default: false },
       'yes-no-options-text-only': { type: 'boolean', default: false },
+      workers: { type: 'string', default: '1' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -362,8 +368,15 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     mix: values.mix === undefined ? undefined : parseMix(values.mix),
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
     ...(values['no-yes-no-options'] ? { yesNoOptions: false } : values['yes-no-options-text-only'] ? { yesNoOptions: 'text' as const } : {}),
+    workers: positiveInteger('workers', values.workers!),
     quiet: values.quiet!,
   };
+}
+
+function positiveInteger(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--${name} must be an integer from 1 to 64; got ${value}`);
+  return n;
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;

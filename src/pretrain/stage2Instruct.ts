@@ -11,26 +11,21 @@
 import { join } from 'node:path';
 import { AdamW } from '../engine/adamw.ts';
 import { writeSafetensors } from '../engine/safetensors.ts';
-import type { ConvVisionTower } from '../models/convVisionTower.ts';
 import type { LlavaModel } from '../models/llava.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
-import { IMAGE_SIZE, instructionSample, renderScene, type CorpusOptions, type CorpusSample } from '../world/index.ts';
-import { encodeTurns, LETTER_DECISION, packSamples, type EncodedSample } from './encodeSample.ts';
+import type { CorpusOptions } from '../world/index.ts';
+import { addTally, emptyTally, InstructMicroStep, type EncodedCorpusSample } from './instructMicroStep.ts';
 import { formatDuration, progressLine, Smoothed, type TrainingLog } from './progress.ts';
+import { Stage2WorkerPool } from './stage2Workers.ts';
 import {
   clipGradients,
-  decoderParameters,
   findCheckpoint,
-  newDecoderGrads,
-  newProjectorGrads,
   optimizerTensors,
-  projectorParameters,
   restoreOptimizer,
   rewarmedLearningRate,
   savedRewarmFrom,
   writeCheckpoint,
 } from './trainingState.ts';
-import { scenePixelValues } from './worldModelConfig.ts';
 
 export interface Stage2Options {
   readonly seed: number;
@@ -64,6 +59,12 @@ export interface Stage2Options {
   readonly evalEvery?: number;
   /** Where to begin when there is no checkpoint (a warm start from saved weights). */
   readonly start?: { readonly step: number; readonly nextSample: number };
+  /**
+   * Worker processes that share each step's micro-batches (stage2Workers.ts; default 1: all in
+   * this process). Needs `tokenizerDir`, where the workers read the tokenizer.
+   */
+  readonly workers?: number;
+  readonly tokenizerDir?: string;
 }
 
 /** Recognition's weight in the late mix (the other tasks keep their default weights, which sum to 0.75). */
@@ -76,14 +77,10 @@ export interface Stage2Result {
 }
 
 export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer, options: Stage2Options): Promise<Stage2Result> {
-  const tower = model.visionTower as ConvVisionTower;
   const tokensPerStep = options.tokensPerStep ?? 1024;
   const peak = options.lr ?? 1e-3;
-  const imageTokens = model.imageTokenCount;
-  const imageTokenId = model.config.imageTokenId;
-  const projectorGrads = newProjectorGrads(model.projector);
-  const decoderGrads = newDecoderGrads(model.decoder);
-  const params = [...projectorParameters(model.projector, projectorGrads), ...decoderParameters(model.decoder, decoderGrads)];
+  const micro = new InstructMicroStep(model, tokenizer, options.promptLoss ?? 0);
+  const params = micro.params;
   const optimizer = new AdamW(params, { lr: peak, weightDecay: 0.01, beta2: 0.98 });
   let step = 0;
   let nextSample = 0;
@@ -102,134 +99,105 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
     rewarmFrom = step;
   }
   // One sample that did not fit the previous step starts the next one; it is not trained on yet.
-  let carried: { sample: CorpusSample; encoded: EncodedSample } | null = null;
+  let carried: StreamItem | null = null;
   const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: nextSample - (carried ? 1 : 0), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep, rewarmFrom }, (dir) => {
     writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerTensors(optimizer));
   });
-  const corpus = { ...options.corpus, seed: options.seed };
-  const focusedCorpus = { ...corpus, mix: { ...options.corpus?.mix, recognition: RECOGNITION_FOCUS_WEIGHT } };
+  const corpus: StreamCorpus = { ...options.corpus, seed: options.seed };
+  const focusedCorpus: StreamCorpus = { ...corpus, mix: { ...options.corpus?.mix, recognition: RECOGNITION_FOCUS_WEIGHT } };
   const focusFrom = Math.round((options.recognitionFocusFrom ?? 0.3) * options.totalSteps);
   const deadline = Date.now() + options.minutes * 60_000;
   const warmup = options.warmupSteps ?? Math.min(100, Math.ceil(options.totalSteps / 10));
   const smoothed = new Smoothed(0.95);
-  const started = Date.now();
-  const samplesAtStart = nextSample;
-  const stepsAtStart = step;
-  const Cv = tower.config.hiddenSize;
-  const C = model.hiddenSize;
   /** The next samples up to `budget` tokens (at least one). */
-  const nextMicroBatch = (budget: number): { batch: Array<{ sample: CorpusSample; encoded: EncodedSample }>; tokens: number } => {
-    const batch: Array<{ sample: CorpusSample; encoded: EncodedSample }> = [];
+  const nextMicroBatch = (budget: number): { batch: StreamItem[]; tokens: number } => {
+    const batch: StreamItem[] = [];
     let tokens = 0;
     for (;;) {
-      const item: { sample: CorpusSample; encoded: EncodedSample } = carried ?? (() => {
-        const sample = instructionSample(step >= focusFrom ? focusedCorpus : corpus, nextSample);
-        return { sample, encoded: encodeTurns(tokenizer, sample.turns, sample.image !== undefined, imageTokenId, imageTokens, { promptLoss: options.promptLoss }) };
-      })();
-      if (!carried) nextSample++;
-      carried = null;
+      let item: StreamItem;
+      if (carried) {
+        item = carried;
+        carried = null;
+      } else {
+        const focused = step >= focusFrom;
+        item = { ...micro.sample(focused ? focusedCorpus : corpus, nextSample), index: nextSample, focused };
+        nextSample++;
+      }
       if (batch.length > 0 && tokens + item.encoded.ids.length > budget) { carried = item; break; }
       batch.push(item);
       tokens += item.encoded.ids.length;
     }
     return { batch, tokens };
   };
-  /** Forward and backward of one packed micro-batch; gradients are added. */
-  // Decision tokens (first answer token of a turn): cross-entropy and argmax accuracy, for the log.
-  let decisionLoss = 0;
-  let decisionRight = 0;
-  let decisionCount = 0;
-  let letterRight = 0; // two-option questions alone: the form mcq and text QA are scored in
-  let letterCount = 0;
-  const microStep = (batch: ReadonlyArray<{ sample: CorpusSample; encoded: EncodedSample }>): number => {
-    // Pictures through the frozen tower (one batch), then the projector with a tape.
-    const pictured = batch.filter((b) => b.sample.image !== undefined);
-    const n = pictured.length;
-    const images: Float32Array[] = [];
-    let projectorTape = null;
-    if (n > 0) {
-      const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
-      pictured.forEach((b, i) => scenePixelValues(renderScene(b.sample.image!).pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE));
-      const { hiddenStates } = tower.forwardBatch(pixels, n);
-      const features = hiddenStates[hiddenStates.length - 1];
-      if (features.length !== n * imageTokens * Cv) throw new Error('unexpected tower output size');
-      const projected = model.projector.forward(features, n * imageTokens, true);
-      projectorTape = projected.tape!;
-      for (let i = 0; i < n; i++) images.push(projected.output.subarray(i * imageTokens * C, (i + 1) * imageTokens * C));
-    }
-    const packed = packSamples(batch.map((b) => b.encoded));
-    const result = model.lossAndGradients(
-      { ids: packed.ids, labels: packed.labels, labelWeights: packed.weights, segments: packed.segments, images },
-      { weightGrads: decoderGrads, imageGrads: n > 0, keepLogits: true },
-    );
-    const V = model.vocabSize;
-    let row = 0;
-    for (let u = 1; u < packed.ids.length; u++) {
-      if (packed.labels[u] === -100) continue;
-      if (packed.decisions[u] && result.logits) {
-        const z = result.logits.subarray(row * V, (row + 1) * V);
-        let max = -Infinity;
-        let best = 0;
-        for (let j = 0; j < V; j++) if (z[j] > max) { max = z[j]; best = j; }
-        let sum = 0;
-        for (let j = 0; j < V; j++) sum += Math.exp(z[j] - max);
-        decisionLoss += max + Math.log(sum) - z[packed.labels[u]];
-        decisionRight += best === packed.labels[u] ? 1 : 0;
-        decisionCount++;
-        if (packed.decisions[u] === LETTER_DECISION) {
-          letterRight += best === packed.labels[u] ? 1 : 0;
-          letterCount++;
-        }
+  const workers = options.workers ?? 1;
+  if (workers > 1 && !options.tokenizerDir) throw new Error('stage 2 on worker processes needs tokenizerDir');
+  const pool = workers > 1
+    ? await Stage2WorkerPool.start({ workers, model, tokenizerDir: options.tokenizerDir!, corpus, focusedCorpus, promptLoss: options.promptLoss ?? 0, params })
+    : null;
+  if (pool) progressLine(options.quiet ?? false, `[stage 2] ${pool.size} worker processes`);
+  const started = Date.now();
+  const samplesAtStart = nextSample;
+  const stepsAtStart = step;
+  try {
+    // Attention over a packed sequence costs T² per head, so a step is several micro-batches
+    // of ≤ microTokens tokens whose gradients add up (the loss is their mean).
+    const microTokens = Math.min(tokensPerStep, options.microTokens ?? 512);
+    while (step < options.totalSteps && Date.now() < deadline && !options.stopRequested?.()) {
+      // Let signal handlers (Ctrl-C) run between steps.
+      await new Promise((resolve) => setImmediate(resolve));
+      const batches: StreamItem[][] = [];
+      let tokens = 0;
+      let stepSamples = 0;
+      while (tokens < tokensPerStep) {
+        const next = nextMicroBatch(Math.min(microTokens, Math.max(1, tokensPerStep - tokens)));
+        batches.push(next.batch);
+        tokens += next.tokens;
+        stepSamples += next.batch.length;
       }
-      row++;
+      let loss = 0;
+      if (pool) {
+        const result = await pool.step(batches.map((batch) => batch.map(({ index, focused }) => ({ index, focused }))));
+        loss = result.loss;
+        addTally(micro.tally, result.tally);
+      } else {
+        optimizer.zeroGrad();
+        for (const batch of batches) loss += micro.run(batch);
+      }
+      loss /= batches.length;
+      if (batches.length > 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= batches.length;
+      const gradNorm = clipGradients(params, 1);
+      optimizer.lr = rewarmedLearningRate(step, options.totalSteps, peak, warmup, rewarmFrom);
+      optimizer.step();
+      pool?.parametersChanged();
+      step++;
+      const smooth = smoothed.add(loss);
+      const seconds = (Date.now() - started) / 1000;
+      const rate = (nextSample - samplesAtStart) / seconds;
+      const tally = micro.tally;
+      if (step % 10 === 0 || step === options.totalSteps) {
+        const stepsPerSecond = (step - stepsAtStart) / seconds;
+        const left = Math.min((options.totalSteps - step) / stepsPerSecond, (deadline - Date.now()) / 1000);
+        progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  decisions ${(tally.right / Math.max(1, tally.count)).toFixed(2)}  letters ${tally.letterCount > 0 ? (tally.letterRight / tally.letterCount).toFixed(2) : '-'}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
+        options.log.record({ stage: 2, step, samples: nextSample, loss, decisionLoss: tally.loss / Math.max(1, tally.count), decisionAccuracy: tally.right / Math.max(1, tally.count), letterAccuracy: tally.letterCount > 0 ? tally.letterRight / tally.letterCount : null, letterCount: tally.letterCount, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens, ...(pool ? { workers: pool.size } : {}) });
+      }
+      if (step % 10 === 0) micro.tally = emptyTally();
+      if (step % (options.checkpointEvery ?? 50) === 0) save();
+      if (options.evaluate && options.evalEvery && step % options.evalEvery === 0) {
+        const metrics = options.evaluate(step);
+        options.log.record({ stage: 2, step, samples: nextSample, heldOut: metrics });
+      }
     }
-    if (projectorTape && result.imageGrads) {
-      const dProjected = new Float32Array(n * imageTokens * C);
-      result.imageGrads.forEach((g, i) => dProjected.set(g, i * imageTokens * C));
-      model.projector.backward(projectorTape, dProjected, projectorGrads);
-    }
-    return result.loss;
-  };
-  // Attention over a packed sequence costs T² per head, so a step is several micro-batches
-  // of ≤ microTokens tokens whose gradients add up (the loss is their mean).
-  const microTokens = Math.min(tokensPerStep, options.microTokens ?? 512);
-  while (step < options.totalSteps && Date.now() < deadline && !options.stopRequested?.()) {
-    // Let signal handlers (Ctrl-C) run between steps.
-    await new Promise((resolve) => setImmediate(resolve));
-    optimizer.zeroGrad();
-    let tokens = 0;
-    let micro = 0;
-    let stepSamples = 0;
-    let loss = 0;
-    while (tokens < tokensPerStep) {
-      const next = nextMicroBatch(Math.min(microTokens, Math.max(1, tokensPerStep - tokens)));
-      loss += microStep(next.batch);
-      tokens += next.tokens;
-      stepSamples += next.batch.length;
-      micro++;
-    }
-    loss /= micro;
-    if (micro > 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= micro;
-    const gradNorm = clipGradients(params, 1);
-    optimizer.lr = rewarmedLearningRate(step, options.totalSteps, peak, warmup, rewarmFrom);
-    optimizer.step();
-    step++;
-    const smooth = smoothed.add(loss);
-    const seconds = (Date.now() - started) / 1000;
-    const rate = (nextSample - samplesAtStart) / seconds;
-    if (step % 10 === 0 || step === options.totalSteps) {
-      const stepsPerSecond = (step - stepsAtStart) / seconds;
-      const left = Math.min((options.totalSteps - step) / stepsPerSecond, (deadline - Date.now()) / 1000);
-      progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  decisions ${(decisionRight / Math.max(1, decisionCount)).toFixed(2)}  letters ${letterCount > 0 ? (letterRight / letterCount).toFixed(2) : '-'}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
-      options.log.record({ stage: 2, step, samples: nextSample, loss, decisionLoss: decisionLoss / Math.max(1, decisionCount), decisionAccuracy: decisionRight / Math.max(1, decisionCount), letterAccuracy: letterCount > 0 ? letterRight / letterCount : null, letterCount, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens });
-    }
-    if (step % 10 === 0) { decisionLoss = 0; decisionRight = 0; decisionCount = 0; letterRight = 0; letterCount = 0; }
-    if (step % (options.checkpointEvery ?? 50) === 0) save();
-    if (options.evaluate && options.evalEvery && step % options.evalEvery === 0) {
-      const metrics = options.evaluate(step);
-      options.log.record({ stage: 2, step, samples: nextSample, heldOut: metrics });
-    }
+  } finally {
+    pool?.close();
   }
   save();
   return { step, samples: nextSample - (carried ? 1 : 0), done: step >= options.totalSteps };
 }
+
+/** A corpus sample as the step sees it, with its place in the stream (what workers are sent). */
+interface StreamItem extends EncodedCorpusSample {
+  readonly index: number;
+  readonly focused: boolean;
+}
+
+type StreamCorpus = Omit<CorpusOptions, 'count'>;

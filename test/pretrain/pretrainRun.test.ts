@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -79,6 +79,42 @@ test('resume: a run cut after 20 steps and resumed ends with the weights of an u
     for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
   }
   assert.ok(worst < 1e-4, `max |Δ| ${worst}`);
+});
+
+test('--workers 2: stage 2 on two worker processes takes the steps one process takes', async (t) => {
+  const dir = tempDir(t);
+  // One stage 1 for both runs, then stage 2 from the same start: 3 micro-batches a step, so both workers add gradients.
+  const base = options(join(dir, 'one'), { stage1Steps: 5, stage2Steps: 6, tokensPerStep: 1200 });
+  await pretrain({ ...base, stage: '1' });
+  await pretrain({ ...base, stage: '2', minutes: 0 });
+  const start = readSafetensors(join(dir, 'one', 'model', 'model.safetensors'));
+  cpSync(join(dir, 'one'), join(dir, 'two'), { recursive: true });
+  await pretrain({ ...base, stage: '2' });
+  await pretrain({ ...base, out: join(dir, 'two', 'model'), cache: join(dir, 'two', 'cache'), stage: '2', workers: 2 });
+  const one = readSafetensors(join(dir, 'one', 'model', 'model.safetensors'));
+  const two = readSafetensors(join(dir, 'two', 'model', 'model.safetensors'));
+  // The updates agree (float sums in another order differ slightly; a missing or doubled share would not).
+  let moved = 0;
+  let apart = 0;
+  for (const [name, tensor] of one) {
+    if (name.includes('vision_tower')) continue;
+    const x = tensor.data as Float32Array;
+    const y = two.get(name)!.data as Float32Array;
+    const x0 = start.get(name)!.data as Float32Array;
+    for (let i = 0; i < x.length; i++) {
+      moved += (x[i] - x0[i]) ** 2;
+      apart += (x[i] - y[i]) ** 2;
+    }
+  }
+  assert.ok(moved > 0, 'stage 2 moved the weights');
+  assert.ok(Math.sqrt(apart / moved) < 0.01, `updates differ by ${Math.sqrt(apart / moved)} of their norm`);
+  const stepLosses = (out: string) => readFileSync(join(out, 'pretrain-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogLine & { workers?: number })
+    .filter((l) => l.stage === 2 && typeof l.loss === 'number');
+  const lastOne = stepLosses(join(dir, 'one', 'model')).at(-1)!;
+  const lastTwo = stepLosses(join(dir, 'two', 'model')).at(-1)!;
+  assert.equal(lastTwo.workers, 2);
+  assert.equal(lastTwo.step, 6);
+  assert.ok(Math.abs(lastOne.loss! - lastTwo.loss!) < 1e-3, `loss at step 6: ${lastOne.loss} vs ${lastTwo.loss}`);
 });
 
 test('warm start: without checkpoints, stage 2 continues from the model folder\'s weights and summary', async (t) => {

@@ -1,0 +1,127 @@
+/**
+ * One micro-batch of stage 2: corpus samples packed into one sequence, their pictures through
+ * the frozen tower and the projector, the decoder's loss, and gradients added into the
+ * projector's and decoder's buffers. The same code runs in the training process and in each
+ * worker process of a parallel sitting (stage2Workers.ts), so both compute the same sums.
+ */
+import type { Parameter } from '../engine/adamw.ts';
+import type { ConvVisionTower } from '../models/convVisionTower.ts';
+import type { LlavaModel, LlavaWeightGrads } from '../models/llava.ts';
+import type { ProjectorGrads } from '../models/projector.ts';
+import type { Tokenizer } from '../models/Tokenizer.ts';
+import { IMAGE_SIZE, instructionSample, renderScene, type CorpusOptions, type CorpusSample } from '../world/index.ts';
+import { encodeTurns, LETTER_DECISION, packSamples, type EncodedSample } from './encodeSample.ts';
+import { decoderParameters, newDecoderGrads, newProjectorGrads, projectorParameters } from './trainingState.ts';
+import { scenePixelValues } from './worldModelConfig.ts';
+
+export interface EncodedCorpusSample {
+  readonly sample: CorpusSample;
+  readonly encoded: EncodedSample;
+}
+
+/** Decision tokens (first answer token of a turn): cross-entropy and argmax accuracy, for the log. */
+export interface DecisionTally {
+  loss: number;
+  right: number;
+  count: number;
+  /** Two-option questions alone: the form mcq and text QA are scored in. */
+  letterRight: number;
+  letterCount: number;
+}
+
+export function emptyTally(): DecisionTally {
+  return { loss: 0, right: 0, count: 0, letterRight: 0, letterCount: 0 };
+}
+
+export function addTally(into: DecisionTally, from: DecisionTally): void {
+  into.loss += from.loss;
+  into.right += from.right;
+  into.count += from.count;
+  into.letterRight += from.letterRight;
+  into.letterCount += from.letterCount;
+}
+
+export class InstructMicroStep {
+  readonly projectorGrads: ProjectorGrads;
+  readonly decoderGrads: LlavaWeightGrads;
+  /** Projector then decoder parameters, in the order checkpoints and workers exchange them. */
+  readonly params: Parameter[];
+  tally: DecisionTally = emptyTally();
+
+  constructor(readonly model: LlavaModel, readonly tokenizer: Tokenizer, readonly promptLoss = 0) {
+    this.projectorGrads = newProjectorGrads(model.projector);
+    this.decoderGrads = newDecoderGrads(model.decoder);
+    this.params = [...projectorParameters(model.projector, this.projectorGrads), ...decoderParameters(model.decoder, this.decoderGrads)];
+  }
+
+  encode(sample: CorpusSample): EncodedCorpusSample {
+    const model = this.model;
+    return { sample, encoded: encodeTurns(this.tokenizer, sample.turns, sample.image !== undefined, model.config.imageTokenId, model.imageTokenCount, { promptLoss: this.promptLoss }) };
+  }
+
+  /** Sample `index` of the corpus stream, encoded. */
+  sample(corpus: Omit<CorpusOptions, 'count'>, index: number): EncodedCorpusSample {
+    return this.encode(instructionSample(corpus, index));
+  }
+
+  /** Forward and backward of one packed micro-batch; gradients are added. Returns the loss. */
+  run(batch: ReadonlyArray<EncodedCorpusSample>): number {
+    const model = this.model;
+    const tower = model.visionTower as ConvVisionTower;
+    const imageTokens = model.imageTokenCount;
+    const Cv = tower.config.hiddenSize;
+    const C = model.hiddenSize;
+    // Pictures through the frozen tower (one batch), then the projector with a tape.
+    const pictured = batch.filter((b) => b.sample.image !== undefined);
+    const n = pictured.length;
+    const images: Float32Array[] = [];
+    let projectorTape = null;
+    if (n > 0) {
+      const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
+      pictured.forEach((b, i) => scenePixelValues(renderScene(b.sample.image!).pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE));
+      const { hiddenStates } = tower.forwardBatch(pixels, n);
+      const features = hiddenStates[hiddenStates.length - 1];
+      if (features.length !== n * imageTokens * Cv) throw new Error('unexpected tower output size');
+      const projected = model.projector.forward(features, n * imageTokens, true);
+      projectorTape = projected.tape!;
+      for (let i = 0; i < n; i++) images.push(projected.output.subarray(i * imageTokens * C, (i + 1) * imageTokens * C));
+    }
+    const packed = packSamples(batch.map((b) => b.encoded));
+    const result = model.lossAndGradients(
+      { ids: packed.ids, labels: packed.labels, labelWeights: packed.weights, segments: packed.segments, images },
+      { weightGrads: this.decoderGrads, imageGrads: n > 0, keepLogits: true },
+    );
+    const V = model.vocabSize;
+    const tally = this.tally;
+    let row = 0;
+    for (let u = 1; u < packed.ids.length; u++) {
+      if (packed.labels[u] === -100) continue;
+      if (packed.decisions[u] && result.logits) {
+        const z = result.logits.subarray(row * V, (row + 1) * V);
+        let max = -Infinity;
+        let best = 0;
+        for (let j = 0; j < V; j++) if (z[j] > max) { max = z[j]; best = j; }
+        let sum = 0;
+        for (let j = 0; j < V; j++) sum += Math.exp(z[j] - max);
+        tally.loss += max + Math.log(sum) - z[packed.labels[u]];
+        tally.right += best === packed.labels[u] ? 1 : 0;
+        tally.count++;
+        if (packed.decisions[u] === LETTER_DECISION) {
+          tally.letterRight += best === packed.labels[u] ? 1 : 0;
+          tally.letterCount++;
+        }
+      }
+      row++;
+    }
+    if (projectorTape && result.imageGrads) {
+      const dProjected = new Float32Array(n * imageTokens * C);
+      result.imageGrads.forEach((g, i) => dProjected.set(g, i * imageTokens * C));
+      model.projector.backward(projectorTape, dProjected, this.projectorGrads);
+    }
+    return result.loss;
+  }
+
+  zeroGrads(): void {
+    for (const p of this.params) p.grad.fill(0);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A stage 2 worker process (started by Stage2WorkerPool): holds a copy of the model, and for
+ * each step reads the current projector and decoder weights, runs its share of the step's
+ * micro-batches and writes the sum of their gradients for the training process to add up.
+ */
+import { loadLlava } from '../models/loadLlava.ts';
+import { Tokenizer } from '../models/Tokenizer.ts';
+import { emptyTally, InstructMicroStep } from './instructMicroStep.ts';
+import { readFloatArrays, writeFloatArrays, type WorkerInit, type WorkerReply, type WorkerStep } from './stage2Workers.ts';
+
+// Ctrl-C reaches the whole process group: the training process decides when to stop and ends us.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => process.exit(0));
+process.on('disconnect', () => process.exit(0));
+
+let setup: { init: WorkerInit; micro: InstructMicroStep; version: number } | null = null;
+
+function reply(message: WorkerReply): void {
+  process.send!(message);
+}
+
+async function handle(message: WorkerInit | WorkerStep): Promise<WorkerReply> {
+  if (message.type === 'init') {
+    const { model } = loadLlava(message.modelDir, { dtype: 'float32' });
+    const tokenizer = await Tokenizer.fromDirectory(message.tokenizerDir);
+    setup = { init: message, micro: new InstructMicroStep(model, tokenizer, message.promptLoss), version: -1 };
+    return { type: 'ready' };
+  }
+  if (!setup) throw new Error('a step came before init');
+  const { init, micro } = setup;
+  if (setup.version !== message.paramsVersion) {
+    readFloatArrays(init.paramsPath, micro.params.map((p) => p.value));
+    setup.version = message.paramsVersion;
+  }
+  micro.zeroGrads();
+  micro.tally = emptyTally();
+  let loss = 0;
+  for (const batch of message.microBatches) {
+    loss += micro.run(batch.map((ref) => micro.sample(ref.focused ? init.focusedCorpus : init.corpus, ref.index)));
+  }
+  writeFloatArrays(init.gradsPath, micro.params.map((p) => p.grad));
+  return { type: 'done', loss, microBatches: message.microBatches.length, tally: micro.tally };
+}
+
+process.on('message', (message: WorkerInit | WorkerStep) => {
+  handle(message).then(reply, (error: unknown) => reply({ type: 'failed', message: error instanceof Error ? error.message : String(error) }));
+});

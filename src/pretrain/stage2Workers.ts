@@ -1,0 +1,253 @@
+/**
+ * Stage 2 on several processes (data parallel): each optimizer step's micro-batches are shared
+ * out to worker processes, each of which holds a copy of the model, adds its micro-batches'
+ * gradients and writes them to a file in shared memory (/dev/shm where there is one); the
+ * training process sums them, takes the AdamW step and writes the new projector and decoder
+ * weights back for the next step. The sums are the ones a single process computes (in another
+ * order of float additions), so a sitting on N workers continues a run of 1 and the other way
+ * round.
+ *
+ * Why processes, not worker_threads: the native kernels keep process-wide state (their thread
+ * pool and scratch buffers) and serialize concurrent calls, and one process on 2 cores gains
+ * only ~14 % from the second (its small products and single-threaded parts) — independent
+ * processes on one core each do not share that limit.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Parameter } from '../engine/adamw.ts';
+import type { LlavaModel } from '../models/llava.ts';
+import { saveLlava } from '../models/saveLlava.ts';
+import type { CorpusOptions } from '../world/index.ts';
+import { addTally, emptyTally, type DecisionTally } from './instructMicroStep.ts';
+
+/** A corpus sample by its place in the stream; `focused`: drawn from the recognition-focused mix. */
+export interface SampleRef {
+  readonly index: number;
+  readonly focused: boolean;
+}
+
+export interface WorkerInit {
+  readonly type: 'init';
+  readonly modelDir: string;
+  readonly tokenizerDir: string;
+  readonly paramsPath: string;
+  readonly gradsPath: string;
+  readonly corpus: Omit<CorpusOptions, 'count'>;
+  readonly focusedCorpus: Omit<CorpusOptions, 'count'>;
+  readonly promptLoss: number;
+}
+
+export interface WorkerStep {
+  readonly type: 'step';
+  readonly paramsVersion: number;
+  readonly microBatches: SampleRef[][];
+}
+
+export type WorkerReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'done'; readonly loss: number; readonly microBatches: number; readonly tally: DecisionTally }
+  | { readonly type: 'failed'; readonly message: string };
+
+/** Writes the arrays one after another into `path` (created or overwritten). */
+export function writeFloatArrays(path: string, arrays: readonly Float32Array[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    let position = 0;
+    for (const a of arrays) {
+      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+      position += a.byteLength;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Fills the arrays, one after another, from `path`. */
+export function readFloatArrays(path: string, arrays: readonly Float32Array[]): void {
+  const fd = openSync(path, 'r');
+  try {
+    let position = 0;
+    for (const a of arrays) {
+      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      for (let done = 0; done < bytes.length;) {
+        const read = readSync(fd, bytes, done, bytes.length - done, position + done);
+        if (read === 0) throw new Error(`${path}: ends before ${arrays.length} arrays were read`);
+        done += read;
+      }
+      position += a.byteLength;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The worker's source through tsx, or its esbuild bundle beside this one's (bench/peer/README.md: the GPU machine has no tsx). */
+function workerEntry(): { file: string; execArgv: string[] } {
+  const bundled = fileURLToPath(new URL('./stage2Worker.mjs', import.meta.url));
+  if (import.meta.url.endsWith('.mjs') && existsSync(bundled)) return { file: bundled, execArgv: [] };
+  return { file: fileURLToPath(new URL('./stage2Worker.ts', import.meta.url)), execArgv: ['--import', import.meta.resolve('tsx')] };
+}
+
+interface Pending {
+  resolve: (reply: WorkerReply) => void;
+  reject: (error: Error) => void;
+}
+
+export interface WorkerPoolOptions {
+  readonly workers: number;
+  readonly model: LlavaModel;
+  /** Where the workers read tokenizer.json and its companions. */
+  readonly tokenizerDir: string;
+  readonly corpus: Omit<CorpusOptions, 'count'>;
+  readonly focusedCorpus: Omit<CorpusOptions, 'count'>;
+  readonly promptLoss: number;
+  /** The training process's parameters, in InstructMicroStep's order (the workers use the same). */
+  readonly params: readonly Parameter[];
+}
+
+export class Stage2WorkerPool {
+  private paramsVersion = 0;
+  private sentVersion = -1;
+  private closed = false;
+  private readonly pending = new Map<ChildProcess, Pending>();
+  private readonly scratch: Float32Array;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly children: ChildProcess[],
+    private readonly params: readonly Parameter[],
+  ) {
+    this.scratch = new Float32Array(Math.max(...params.map((p) => p.value.length)));
+  }
+
+  get size(): number { return this.children.length; }
+
+  static async start(options: WorkerPoolOptions): Promise<Stage2WorkerPool> {
+    if (!Number.isInteger(options.workers) || options.workers < 2) throw new Error(`a worker pool needs at least 2 workers, got ${options.workers}`);
+    const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+    const dir = mkdtempSync(join(base, 'yollava-stage2-'));
+    const modelDir = join(dir, 'model');
+    try {
+      // The workers load the tower (frozen) and the starting weights through the normal loader.
+      mkdirSync(modelDir);
+      saveLlava(options.model, modelDir);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+    // One core per worker unless there are more cores than workers.
+    const threads = Math.max(1, Math.floor(availableParallelism() / options.workers));
+    const entry = workerEntry();
+    const children: ChildProcess[] = [];
+    for (let w = 0; w < options.workers; w++) {
+      children.push(fork(entry.file, [], {
+        execArgv: entry.execArgv,
+        env: { ...process.env, YOLLAVA_THREADS: String(threads) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'json',
+      }));
+    }
+    const pool = new Stage2WorkerPool(dir, children, options.params);
+    children.forEach((child, w) => pool.watch(child, w));
+    try {
+      await Promise.all(children.map((child, w) => pool.request(child, {
+        type: 'init', modelDir, tokenizerDir: options.tokenizerDir, paramsPath: join(dir, 'params.f32'), gradsPath: join(dir, `grads-${w}.f32`),
+        corpus: options.corpus, focusedCorpus: options.focusedCorpus, promptLoss: options.promptLoss,
+      } satisfies WorkerInit)));
+    } catch (error) {
+      pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  private watch(child: ChildProcess, w: number): void {
+    child.on('message', (reply: WorkerReply) => {
+      const pending = this.pending.get(child);
+      if (!pending) return;
+      this.pending.delete(child);
+      if (reply.type === 'failed') pending.reject(new Error(`stage 2 worker ${w}: ${reply.message}`));
+      else pending.resolve(reply);
+    });
+    child.on('exit', (code, signal) => {
+      const pending = this.pending.get(child);
+      this.pending.delete(child);
+      if (!this.closed) this.close();
+      pending?.reject(new Error(`stage 2 worker ${w} stopped (${signal ?? `exit code ${code}`})`));
+    });
+  }
+
+  private request(child: ChildProcess, message: WorkerInit | WorkerStep): Promise<WorkerReply> {
+    if (this.closed) return Promise.reject(new Error('the stage 2 worker pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.pending.set(child, { resolve, reject });
+      child.send(message);
+    });
+  }
+
+  /** The parameters changed (an optimizer step): workers read them before their next micro-batches. */
+  parametersChanged(): void {
+    this.paramsVersion++;
+  }
+
+  /**
+   * Runs the step's micro-batches on the workers (round robin) and leaves the sum of their
+   * gradients in the parameters' grad buffers (overwritten). Returns the sum of the micro-batch
+   * losses and the decision tally.
+   */
+  async step(microBatches: SampleRef[][]): Promise<{ loss: number; tally: DecisionTally }> {
+    if (this.sentVersion !== this.paramsVersion) {
+      writeFloatArrays(join(this.dir, 'params.f32'), this.params.map((p) => p.value));
+      this.sentVersion = this.paramsVersion;
+    }
+    const shares = this.children.map((): SampleRef[][] => []);
+    microBatches.forEach((batch, i) => shares[i % shares.length].push(batch));
+    const busy = this.children.map((child, w) => ({ child, w })).filter(({ w }) => shares[w].length > 0);
+    const replies = await Promise.all(busy.map(({ child, w }) => this.request(child, { type: 'step', paramsVersion: this.paramsVersion, microBatches: shares[w] })));
+    let loss = 0;
+    const tally = emptyTally();
+    busy.forEach(({ w }, i) => {
+      const reply = replies[i];
+      if (reply.type !== 'done') throw new Error(`stage 2 worker ${w}: unexpected reply ${reply.type}`);
+      loss += reply.loss;
+      addTally(tally, reply.tally);
+      const path = join(this.dir, `grads-${w}.f32`);
+      if (i === 0) {
+        readFloatArrays(path, this.params.map((p) => p.grad));
+        return;
+      }
+      let position = 0;
+      const fd = openSync(path, 'r');
+      try {
+        for (const p of this.params) {
+          const part = this.scratch.subarray(0, p.grad.length);
+          const bytes = new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+          for (let done = 0; done < bytes.length;) {
+            const read = readSync(fd, bytes, done, bytes.length - done, position + done);
+            if (read === 0) throw new Error(`${path}: shorter than the parameters`);
+            done += read;
+          }
+          position += bytes.length;
+          const g = p.grad;
+          for (let j = 0; j < g.length; j++) g[j] += part[j];
+        }
+      } finally {
+        closeSync(fd);
+      }
+    });
+    return { loss, tally };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill();
+    for (const [, pending] of this.pending) pending.reject(new Error('the stage 2 worker pool was closed'));
+    this.pending.clear();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
