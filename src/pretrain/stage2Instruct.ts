@@ -100,7 +100,10 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   }
   // One sample that did not fit the previous step starts the next one; it is not trained on yet.
   let carried: StreamItem | null = null;
-  const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: nextSample - (carried ? 1 : 0), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep, rewarmFrom }, (dir) => {
+  // A pool's next step is gathered while the workers compute: those samples are not trained yet either.
+  let prepared: GatheredStep | null = null;
+  const firstUntrained = () => prepared?.batches[0][0].index ?? carried?.index ?? nextSample;
+  const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: firstUntrained(), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep, rewarmFrom }, (dir) => {
     writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerTensors(optimizer));
   });
   const corpus: StreamCorpus = { ...options.corpus, seed: options.seed };
@@ -110,7 +113,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   const warmup = options.warmupSteps ?? Math.min(100, Math.ceil(options.totalSteps / 10));
   const smoothed = new Smoothed(0.95);
   /** The next samples up to `budget` tokens (at least one). */
-  const nextMicroBatch = (budget: number): { batch: StreamItem[]; tokens: number } => {
+  const nextMicroBatch = (budget: number, forStep: number): { batch: StreamItem[]; tokens: number } => {
     const batch: StreamItem[] = [];
     let tokens = 0;
     for (;;) {
@@ -119,7 +122,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
         item = carried;
         carried = null;
       } else {
-        const focused = step >= focusFrom;
+        const focused = forStep >= focusFrom;
         item = { ...micro.sample(focused ? focusedCorpus : corpus, nextSample), index: nextSample, focused };
         nextSample++;
       }
@@ -128,6 +131,21 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
       tokens += item.encoded.ids.length;
     }
     return { batch, tokens };
+  };
+  // Attention over a packed sequence costs T² per head, so a step is several micro-batches
+  // of ≤ microTokens tokens whose gradients add up (the loss is their mean).
+  const microTokens = Math.min(tokensPerStep, options.microTokens ?? 512);
+  const gatherStep = (forStep: number): GatheredStep => {
+    const batches: StreamItem[][] = [];
+    let tokens = 0;
+    let samples = 0;
+    while (tokens < tokensPerStep) {
+      const next = nextMicroBatch(Math.min(microTokens, Math.max(1, tokensPerStep - tokens)), forStep);
+      batches.push(next.batch);
+      tokens += next.tokens;
+      samples += next.batch.length;
+    }
+    return { batches, tokens, samples };
   };
   const workers = options.workers ?? 1;
   if (workers > 1 && !options.tokenizerDir) throw new Error('stage 2 on worker processes needs tokenizerDir');
@@ -139,24 +157,17 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   const samplesAtStart = nextSample;
   const stepsAtStart = step;
   try {
-    // Attention over a packed sequence costs T² per head, so a step is several micro-batches
-    // of ≤ microTokens tokens whose gradients add up (the loss is their mean).
-    const microTokens = Math.min(tokensPerStep, options.microTokens ?? 512);
     while (step < options.totalSteps && Date.now() < deadline && !options.stopRequested?.()) {
       // Let signal handlers (Ctrl-C) run between steps.
       await new Promise((resolve) => setImmediate(resolve));
-      const batches: StreamItem[][] = [];
-      let tokens = 0;
-      let stepSamples = 0;
-      while (tokens < tokensPerStep) {
-        const next = nextMicroBatch(Math.min(microTokens, Math.max(1, tokensPerStep - tokens)));
-        batches.push(next.batch);
-        tokens += next.tokens;
-        stepSamples += next.batch.length;
-      }
+      const { batches, tokens, samples: stepSamples } = prepared ?? gatherStep(step);
+      prepared = null;
       let loss = 0;
       if (pool) {
-        const result = await pool.step(batches.map((batch) => batch.map(({ index, focused }) => ({ index, focused }))));
+        const pending = pool.step(batches.map((batch) => batch.map(({ index, focused }) => ({ index, focused }))));
+        // The next step's samples do not depend on the weights: gather them while the workers compute.
+        if (step + 1 < options.totalSteps) prepared = gatherStep(step + 1);
+        const result = await pending;
         loss = result.loss;
         addTally(micro.tally, result.tally);
       } else {
@@ -172,26 +183,32 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
       step++;
       const smooth = smoothed.add(loss);
       const seconds = (Date.now() - started) / 1000;
-      const rate = (nextSample - samplesAtStart) / seconds;
+      const rate = (firstUntrained() - samplesAtStart) / seconds;
       const tally = micro.tally;
       if (step % 10 === 0 || step === options.totalSteps) {
         const stepsPerSecond = (step - stepsAtStart) / seconds;
         const left = Math.min((options.totalSteps - step) / stepsPerSecond, (deadline - Date.now()) / 1000);
         progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  decisions ${(tally.right / Math.max(1, tally.count)).toFixed(2)}  letters ${tally.letterCount > 0 ? (tally.letterRight / tally.letterCount).toFixed(2) : '-'}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
-        options.log.record({ stage: 2, step, samples: nextSample, loss, decisionLoss: tally.loss / Math.max(1, tally.count), decisionAccuracy: tally.right / Math.max(1, tally.count), letterAccuracy: tally.letterCount > 0 ? tally.letterRight / tally.letterCount : null, letterCount: tally.letterCount, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens, ...(pool ? { workers: pool.size } : {}) });
+        options.log.record({ stage: 2, step, samples: firstUntrained(), loss, decisionLoss: tally.loss / Math.max(1, tally.count), decisionAccuracy: tally.right / Math.max(1, tally.count), letterAccuracy: tally.letterCount > 0 ? tally.letterRight / tally.letterCount : null, letterCount: tally.letterCount, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens, ...(pool ? { workers: pool.size } : {}) });
       }
       if (step % 10 === 0) micro.tally = emptyTally();
       if (step % (options.checkpointEvery ?? 50) === 0) save();
       if (options.evaluate && options.evalEvery && step % options.evalEvery === 0) {
         const metrics = options.evaluate(step);
-        options.log.record({ stage: 2, step, samples: nextSample, heldOut: metrics });
+        options.log.record({ stage: 2, step, samples: firstUntrained(), heldOut: metrics });
       }
     }
   } finally {
     pool?.close();
   }
   save();
-  return { step, samples: nextSample - (carried ? 1 : 0), done: step >= options.totalSteps };
+  return { step, samples: firstUntrained(), done: step >= options.totalSteps };
+}
+
+interface GatheredStep {
+  readonly batches: StreamItem[][];
+  readonly tokens: number;
+  readonly samples: number;
 }
 
 /** A corpus sample as the step sees it, with its place in the stream (what workers are sent). */

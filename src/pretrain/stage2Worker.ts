@@ -6,7 +6,8 @@
 import { loadLlava } from '../models/loadLlava.ts';
 import { Tokenizer } from '../models/Tokenizer.ts';
 import { emptyTally, InstructMicroStep } from './instructMicroStep.ts';
-import { readFloatArrays, writeFloatArrays, type WorkerInit, type WorkerReply, type WorkerStep } from './stage2Workers.ts';
+import { dirname, join } from 'node:path';
+import { readFloatArrays, readFloatRange, writeFloatArrays, writeFloatRange, type WorkerInit, type WorkerMessage, type WorkerReply } from './stage2Workers.ts';
 
 // Ctrl-C reaches the whole process group: the training process decides when to stop and ends us.
 process.on('SIGINT', () => {});
@@ -19,15 +20,28 @@ function reply(message: WorkerReply): void {
   process.send!(message);
 }
 
-async function handle(message: WorkerInit | WorkerStep): Promise<WorkerReply> {
+async function handle(message: WorkerMessage): Promise<WorkerReply> {
   if (message.type === 'init') {
     const { model } = loadLlava(message.modelDir, { dtype: 'float32' });
     const tokenizer = await Tokenizer.fromDirectory(message.tokenizerDir);
     setup = { init: message, micro: new InstructMicroStep(model, tokenizer, message.promptLoss), version: -1 };
     return { type: 'ready' };
   }
-  if (!setup) throw new Error('a step came before init');
+  if (!setup) throw new Error(`a ${message.type} came before init`);
   const { init, micro } = setup;
+  if (message.type === 'reduce') {
+    const n = message.end - message.begin;
+    if (n <= 0) return { type: 'reduced' };
+    const folder = dirname(init.gradsPath);
+    const sum = new Float32Array(n);
+    const part = new Float32Array(n);
+    message.files.forEach((file, i) => {
+      readFloatRange(join(folder, file), message.begin, i === 0 ? sum : part);
+      if (i > 0) for (let j = 0; j < n; j++) sum[j] += part[j];
+    });
+    writeFloatRange(join(folder, message.sumFile), message.begin, sum);
+    return { type: 'reduced' };
+  }
   if (setup.version !== message.paramsVersion) {
     readFloatArrays(init.paramsPath, micro.params.map((p) => p.value));
     setup.version = message.paramsVersion;
@@ -42,6 +56,6 @@ async function handle(message: WorkerInit | WorkerStep): Promise<WorkerReply> {
   return { type: 'done', loss, microBatches: message.microBatches.length, tally: micro.tally };
 }
 
-process.on('message', (message: WorkerInit | WorkerStep) => {
+process.on('message', (message: WorkerMessage) => {
   handle(message).then(reply, (error: unknown) => reply({ type: 'failed', message: error instanceof Error ? error.message : String(error) }));
 });

@@ -46,9 +46,21 @@ export interface WorkerStep {
   readonly microBatches: SampleRef[][];
 }
 
+/** Add up floats [begin, end) of the gradient files (in the pool's folder) into the same range of `sumFile`. */
+export interface WorkerReduce {
+  readonly type: 'reduce';
+  readonly files: readonly string[];
+  readonly sumFile: string;
+  readonly begin: number;
+  readonly end: number;
+}
+
+export type WorkerMessage = WorkerInit | WorkerStep | WorkerReduce;
+
 export type WorkerReply =
   | { readonly type: 'ready' }
   | { readonly type: 'done'; readonly loss: number; readonly microBatches: number; readonly tally: DecisionTally }
+  | { readonly type: 'reduced' }
   | { readonly type: 'failed'; readonly message: string };
 
 /** Writes the arrays one after another into `path` (created or overwritten). */
@@ -92,6 +104,32 @@ function workerEntry(): { file: string; execArgv: string[] } {
   return { file: fileURLToPath(new URL('./stage2Worker.ts', import.meta.url)), execArgv: ['--import', import.meta.resolve('tsx')] };
 }
 
+/** Reads floats [begin, end) of `path` into `into` (end − begin floats). */
+export function readFloatRange(path: string, begin: number, into: Float32Array): void {
+  const bytes = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
+  const fd = openSync(path, 'r');
+  try {
+    for (let done = 0; done < bytes.length;) {
+      const read = readSync(fd, bytes, done, bytes.length - done, begin * 4 + done);
+      if (read === 0) throw new Error(`${path}: ends before float ${begin + into.length}`);
+      done += read;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `from` as floats [begin, begin + from.length) of `path` (which must exist). */
+export function writeFloatRange(path: string, begin: number, from: Float32Array): void {
+  const bytes = new Uint8Array(from.buffer, from.byteOffset, from.byteLength);
+  const fd = openSync(path, 'r+');
+  try {
+    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, begin * 4 + done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 interface Pending {
   resolve: (reply: WorkerReply) => void;
   reject: (error: Error) => void;
@@ -114,14 +152,15 @@ export class Stage2WorkerPool {
   private sentVersion = -1;
   private closed = false;
   private readonly pending = new Map<ChildProcess, Pending>();
-  private readonly scratch: Float32Array;
+  /** Floats in all parameters together (the length of every gradient file). */
+  private readonly total: number;
 
   private constructor(
     private readonly dir: string,
     private readonly children: ChildProcess[],
     private readonly params: readonly Parameter[],
   ) {
-    this.scratch = new Float32Array(Math.max(...params.map((p) => p.value.length)));
+    this.total = params.reduce((sum, p) => sum + p.value.length, 0);
   }
 
   get size(): number { return this.children.length; }
@@ -152,6 +191,7 @@ export class Stage2WorkerPool {
       }));
     }
     const pool = new Stage2WorkerPool(dir, children, options.params);
+    writeFloatArrays(join(dir, 'sum.f32'), options.params.map((p) => new Float32Array(p.value.length)));
     children.forEach((child, w) => pool.watch(child, w));
     try {
       await Promise.all(children.map((child, w) => pool.request(child, {
@@ -181,7 +221,7 @@ export class Stage2WorkerPool {
     });
   }
 
-  private request(child: ChildProcess, message: WorkerInit | WorkerStep): Promise<WorkerReply> {
+  private request(child: ChildProcess, message: WorkerMessage): Promise<WorkerReply> {
     if (this.closed) return Promise.reject(new Error('the stage 2 worker pool is closed'));
     return new Promise((resolve, reject) => {
       this.pending.set(child, { resolve, reject });
@@ -215,30 +255,14 @@ export class Stage2WorkerPool {
       if (reply.type !== 'done') throw new Error(`stage 2 worker ${w}: unexpected reply ${reply.type}`);
       loss += reply.loss;
       addTally(tally, reply.tally);
-      const path = join(this.dir, `grads-${w}.f32`);
-      if (i === 0) {
-        readFloatArrays(path, this.params.map((p) => p.grad));
-        return;
-      }
-      let position = 0;
-      const fd = openSync(path, 'r');
-      try {
-        for (const p of this.params) {
-          const part = this.scratch.subarray(0, p.grad.length);
-          const bytes = new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
-          for (let done = 0; done < bytes.length;) {
-            const read = readSync(fd, bytes, done, bytes.length - done, position + done);
-            if (read === 0) throw new Error(`${path}: shorter than the parameters`);
-            done += read;
-          }
-          position += bytes.length;
-          const g = p.grad;
-          for (let j = 0; j < g.length; j++) g[j] += part[j];
-        }
-      } finally {
-        closeSync(fd);
-      }
     });
+    // The sum of the busy workers' gradients, each worker adding up one slice of it.
+    const files = busy.map(({ w }) => `grads-${w}.f32`);
+    const slice = Math.ceil(this.total / this.children.length);
+    await Promise.all(this.children.map((child, w) => this.request(child, {
+      type: 'reduce', files, sumFile: 'sum.f32', begin: Math.min(this.total, w * slice), end: Math.min(this.total, (w + 1) * slice),
+    })));
+    readFloatArrays(join(this.dir, 'sum.f32'), this.params.map((p) => p.grad));
     return { loss, tally };
   }
 

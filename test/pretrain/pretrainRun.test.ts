@@ -81,7 +81,7 @@ test('resume: a run cut after 20 steps and resumed ends with the weights of an u
   assert.ok(worst < 1e-4, `max |Δ| ${worst}`);
 });
 
-test('--workers 2: stage 2 on two worker processes takes the steps one process takes', async (t) => {
+test('--workers 2: stage 2 on two worker processes, in two sittings, takes the steps one process takes', async (t) => {
   const dir = tempDir(t);
   // One stage 1 for both runs, then stage 2 from the same start: 3 micro-batches a step, so both workers add gradients.
   const base = options(join(dir, 'one'), { stage1Steps: 5, stage2Steps: 6, tokensPerStep: 1200 });
@@ -90,16 +90,22 @@ test('--workers 2: stage 2 on two worker processes takes the steps one process t
   const start = readSafetensors(join(dir, 'one', 'model', 'model.safetensors'));
   cpSync(join(dir, 'one'), join(dir, 'two'), { recursive: true });
   await pretrain({ ...base, stage: '2' });
-  await pretrain({ ...base, out: join(dir, 'two', 'model'), cache: join(dir, 'two', 'cache'), stage: '2', workers: 2 });
+  // In two sittings (stopped after 3 steps, the next step's samples already gathered), then resumed.
+  let checks = 0;
+  const two = { ...base, out: join(dir, 'two', 'model'), cache: join(dir, 'two', 'cache'), stage: '2' as const, workers: 2 };
+  await pretrain({ ...two, stopRequested: () => ++checks > 3 });
+  const cut = JSON.parse(readFileSync(join(dir, 'two', 'cache', 'tiny-seed-3', 'stage2', 'state.json'), 'utf8')) as { step: number };
+  assert.equal(cut.step, 3);
+  await pretrain(two);
   const one = readSafetensors(join(dir, 'one', 'model', 'model.safetensors'));
-  const two = readSafetensors(join(dir, 'two', 'model', 'model.safetensors'));
+  const parallel = readSafetensors(join(dir, 'two', 'model', 'model.safetensors'));
   // The updates agree (float sums in another order differ slightly; a missing or doubled share would not).
   let moved = 0;
   let apart = 0;
   for (const [name, tensor] of one) {
     if (name.includes('vision_tower')) continue;
     const x = tensor.data as Float32Array;
-    const y = two.get(name)!.data as Float32Array;
+    const y = parallel.get(name)!.data as Float32Array;
     const x0 = start.get(name)!.data as Float32Array;
     for (let i = 0; i < x.length; i++) {
       moved += (x[i] - x0[i]) ** 2;
