@@ -29,15 +29,20 @@ export interface SampleRef {
   readonly focused: boolean;
 }
 
-export interface WorkerInit {
-  readonly type: 'init';
-  readonly modelDir: string;
+/** What every worker needs besides the model: its tokenizer and the corpus streams it draws from. */
+export interface WorkerSetup {
+  /** Where the workers read tokenizer.json and its companions. */
   readonly tokenizerDir: string;
-  readonly paramsPath: string;
-  readonly gradsPath: string;
   readonly corpus: Omit<CorpusOptions, 'count'>;
   readonly focusedCorpus: Omit<CorpusOptions, 'count'>;
   readonly promptLoss: number;
+}
+
+export interface WorkerInit extends WorkerSetup {
+  readonly type: 'init';
+  readonly modelDir: string;
+  readonly paramsPath: string;
+  readonly gradsPath: string;
 }
 
 export interface WorkerStep {
@@ -63,14 +68,18 @@ export type WorkerReply =
   | { readonly type: 'reduced' }
   | { readonly type: 'failed'; readonly message: string };
 
-/** Writes the arrays one after another into `path` (created or overwritten). */
-export function writeFloatArrays(path: string, arrays: readonly Float32Array[]): void {
-  const fd = openSync(path, 'w');
+/** Float arrays laid one after another in a file from float `begin` on: read into them or written from them. */
+function transferFloats(path: string, mode: 'r' | 'w' | 'r+', begin: number, arrays: readonly Float32Array[]): void {
+  const fd = openSync(path, mode);
   try {
-    let position = 0;
+    let position = begin * 4;
     for (const a of arrays) {
       const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+      for (let done = 0; done < bytes.length;) {
+        const moved = mode === 'r' ? readSync(fd, bytes, done, bytes.length - done, position + done) : writeSync(fd, bytes, done, bytes.length - done, position + done);
+        if (moved === 0) throw new Error(`${path}: ends before float ${(position + bytes.length) / 4}`);
+        done += moved;
+      }
       position += a.byteLength;
     }
   } finally {
@@ -78,23 +87,24 @@ export function writeFloatArrays(path: string, arrays: readonly Float32Array[]):
   }
 }
 
+/** Writes the arrays one after another into `path` (created or overwritten). */
+export function writeFloatArrays(path: string, arrays: readonly Float32Array[]): void {
+  transferFloats(path, 'w', 0, arrays);
+}
+
 /** Fills the arrays, one after another, from `path`. */
 export function readFloatArrays(path: string, arrays: readonly Float32Array[]): void {
-  const fd = openSync(path, 'r');
-  try {
-    let position = 0;
-    for (const a of arrays) {
-      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      for (let done = 0; done < bytes.length;) {
-        const read = readSync(fd, bytes, done, bytes.length - done, position + done);
-        if (read === 0) throw new Error(`${path}: ends before ${arrays.length} arrays were read`);
-        done += read;
-      }
-      position += a.byteLength;
-    }
-  } finally {
-    closeSync(fd);
-  }
+  transferFloats(path, 'r', 0, arrays);
+}
+
+/** Reads floats [begin, begin + into.length) of `path` into `into`. */
+export function readFloatRange(path: string, begin: number, into: Float32Array): void {
+  transferFloats(path, 'r', begin, [into]);
+}
+
+/** Writes `from` as floats [begin, begin + from.length) of `path` (which must exist). */
+export function writeFloatRange(path: string, begin: number, from: Float32Array): void {
+  transferFloats(path, 'r+', begin, [from]);
 }
 
 /** The worker's source through tsx, or its esbuild bundle beside this one's (bench/peer/README.md: the GPU machine has no tsx). */
@@ -104,45 +114,14 @@ function workerEntry(): { file: string; execArgv: string[] } {
   return { file: fileURLToPath(new URL('./stage2Worker.ts', import.meta.url)), execArgv: ['--import', import.meta.resolve('tsx')] };
 }
 
-/** Reads floats [begin, end) of `path` into `into` (end − begin floats). */
-export function readFloatRange(path: string, begin: number, into: Float32Array): void {
-  const bytes = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
-  const fd = openSync(path, 'r');
-  try {
-    for (let done = 0; done < bytes.length;) {
-      const read = readSync(fd, bytes, done, bytes.length - done, begin * 4 + done);
-      if (read === 0) throw new Error(`${path}: ends before float ${begin + into.length}`);
-      done += read;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Writes `from` as floats [begin, begin + from.length) of `path` (which must exist). */
-export function writeFloatRange(path: string, begin: number, from: Float32Array): void {
-  const bytes = new Uint8Array(from.buffer, from.byteOffset, from.byteLength);
-  const fd = openSync(path, 'r+');
-  try {
-    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, begin * 4 + done);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 interface Pending {
   resolve: (reply: WorkerReply) => void;
   reject: (error: Error) => void;
 }
 
-export interface WorkerPoolOptions {
+export interface WorkerPoolOptions extends WorkerSetup {
   readonly workers: number;
   readonly model: LlavaModel;
-  /** Where the workers read tokenizer.json and its companions. */
-  readonly tokenizerDir: string;
-  readonly corpus: Omit<CorpusOptions, 'count'>;
-  readonly focusedCorpus: Omit<CorpusOptions, 'count'>;
-  readonly promptLoss: number;
   /** The training process's parameters, in InstructMicroStep's order (the workers use the same). */
   readonly params: readonly Parameter[];
 }
