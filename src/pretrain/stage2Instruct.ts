@@ -173,13 +173,13 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
       } else {
         optimizer.zeroGrad();
         for (const batch of batches) loss += micro.run(batch);
+        // The pool's workers divide their slices themselves.
+        if (batches.length > 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= batches.length;
       }
       loss /= batches.length;
-      if (batches.length > 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= batches.length;
       const gradNorm = clipGradients(params, 1);
       optimizer.lr = rewarmedLearningRate(step, options.totalSteps, peak, warmup, rewarmFrom);
       optimizer.step();
-      pool?.parametersChanged();
       step++;
       const smooth = smoothed.add(loss);
       const seconds = (Date.now() - started) / 1000;

@@ -45,26 +45,27 @@ export interface WorkerInit extends WorkerSetup {
   readonly gradsPath: string;
 }
 
+/** Run these micro-batches on the weights now in the parameters file (written before every step). */
 export interface WorkerStep {
   readonly type: 'step';
-  readonly paramsVersion: number;
   readonly microBatches: SampleRef[][];
 }
 
-/** Add up floats [begin, end) of the gradient files (in the pool's folder) into the same range of `sumFile`. */
+/** Add up floats [begin, end) of the gradient files (in the pool's folder), times `scale`, into the same range of `sumFile`. */
 export interface WorkerReduce {
   readonly type: 'reduce';
   readonly files: readonly string[];
   readonly sumFile: string;
   readonly begin: number;
   readonly end: number;
+  readonly scale: number;
 }
 
 export type WorkerMessage = WorkerInit | WorkerStep | WorkerReduce;
 
 export type WorkerReply =
   | { readonly type: 'ready' }
-  | { readonly type: 'done'; readonly loss: number; readonly microBatches: number; readonly tally: DecisionTally }
+  | { readonly type: 'done'; readonly loss: number; readonly tally: DecisionTally }
   | { readonly type: 'reduced' }
   | { readonly type: 'failed'; readonly message: string };
 
@@ -127,8 +128,6 @@ export interface WorkerPoolOptions extends WorkerSetup {
 }
 
 export class Stage2WorkerPool {
-  private paramsVersion = 0;
-  private sentVersion = -1;
   private closed = false;
   private readonly pending = new Map<ChildProcess, Pending>();
   /** Floats in all parameters together (the length of every gradient file). */
@@ -208,25 +207,17 @@ export class Stage2WorkerPool {
     });
   }
 
-  /** The parameters changed (an optimizer step): workers read them before their next micro-batches. */
-  parametersChanged(): void {
-    this.paramsVersion++;
-  }
-
   /**
-   * Runs the step's micro-batches on the workers (round robin) and leaves the sum of their
-   * gradients in the parameters' grad buffers (overwritten). Returns the sum of the micro-batch
-   * losses and the decision tally.
+   * Runs the step's micro-batches on the workers (round robin), on the parameters' current
+   * values, and leaves the mean of their gradients over the micro-batches in the parameters' grad
+   * buffers (overwritten). Returns the sum of the micro-batch losses and the decision tally.
    */
   async step(microBatches: SampleRef[][]): Promise<{ loss: number; tally: DecisionTally }> {
-    if (this.sentVersion !== this.paramsVersion) {
-      writeFloatArrays(join(this.dir, 'params.f32'), this.params.map((p) => p.value));
-      this.sentVersion = this.paramsVersion;
-    }
+    writeFloatArrays(join(this.dir, 'params.f32'), this.params.map((p) => p.value));
     const shares = this.children.map((): SampleRef[][] => []);
     microBatches.forEach((batch, i) => shares[i % shares.length].push(batch));
     const busy = this.children.map((child, w) => ({ child, w })).filter(({ w }) => shares[w].length > 0);
-    const replies = await Promise.all(busy.map(({ child, w }) => this.request(child, { type: 'step', paramsVersion: this.paramsVersion, microBatches: shares[w] })));
+    const replies = await Promise.all(busy.map(({ child, w }) => this.request(child, { type: 'step', microBatches: shares[w] })));
     let loss = 0;
     const tally = emptyTally();
     busy.forEach(({ w }, i) => {
@@ -235,11 +226,12 @@ export class Stage2WorkerPool {
       loss += reply.loss;
       addTally(tally, reply.tally);
     });
-    // The sum of the busy workers' gradients, each worker adding up one slice of it.
+    // The busy workers' gradients added up and divided by the micro-batches, one slice per worker.
     const files = busy.map(({ w }) => `grads-${w}.f32`);
     const slice = Math.ceil(this.total / this.children.length);
     await Promise.all(this.children.map((child, w) => this.request(child, {
       type: 'reduce', files, sumFile: 'sum.f32', begin: Math.min(this.total, w * slice), end: Math.min(this.total, (w + 1) * slice),
+      scale: 1 / microBatches.length,
     })));
     readFloatArrays(join(this.dir, 'sum.f32'), this.params.map((p) => p.grad));
     return { loss, tally };
