@@ -21,6 +21,11 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** Seconds until a stage ends: the rest of its schedule at the rate so far, or the sitting's deadline if sooner. */
+export function secondsLeft(stepsLeft: number, stepsPerSecond: number, deadlineMs: number): number {
+  return Math.min(stepsLeft / stepsPerSecond, (deadlineMs - Date.now()) / 1000);
+}
+
 /** "[stage 1] step 120/2000  loss 1.234  95.1 img/s  left 12m03s" on stderr (quiet: nothing). */
 export function progressLine(quiet: boolean, text: string): void {
   if (!quiet) process.stderr.write(`${text}\n`);

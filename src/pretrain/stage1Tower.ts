@@ -27,21 +27,11 @@ import {
   type Kind,
   type WorldSplit,
 } from '../world/index.ts';
-import { formatDuration, progressLine, Smoothed, type TrainingLog } from './progress.ts';
-import { clipGradients, findCheckpoint, loadTowerWeights, optimizerTensors, restoreOptimizer, rewarmedLearningRate, savedRewarmFrom, towerParameters, writeCheckpoint } from './trainingState.ts';
+import { formatDuration, progressLine, secondsLeft, Smoothed, type TrainingLog } from './progress.ts';
+import { clippedScheduledStep, findCheckpoint, loadTowerWeights, optimizerTensors, restoreOptimizer, savedRewarmFrom, towerParameters, writeCheckpoint, type StageSittingOptions } from './trainingState.ts';
 import { scenePixelValues } from './worldModelConfig.ts';
 
-export interface Stage1Options {
-  readonly seed: number;
-  /** Folder of this stage's checkpoint (resumed from when present and `resume`). */
-  readonly checkpointDir: string;
-  readonly resume: boolean;
-  /** Total optimizer steps of the schedule. */
-  readonly totalSteps: number;
-  /** Stop (checkpointed) after this many minutes of this sitting. */
-  readonly minutes: number;
-  /** Checked between steps: true ends the sitting early (Ctrl-C), with a checkpoint as at the deadline. */
-  readonly stopRequested?: () => boolean;
+export interface Stage1Options extends StageSittingOptions {
   readonly batchSize?: number; // default 64
   readonly lr?: number; // default 5e-3 (a PyTorch replica on the same pictures: 0.91 vs 0.86 held-out at 5,400 steps over 2e-3)
   readonly checkpointEvery?: number; // steps, default 100
@@ -278,15 +268,13 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
       }
     }
     tower.backward(tape!, dLast, towerGrads);
-    const gradNorm = clipGradients(params, 1);
-    optimizer.lr = rewarmedLearningRate(step, options.totalSteps, peak, warmup, rewarmFrom);
-    optimizer.step();
+    const gradNorm = clippedScheduledStep(params, optimizer, step, { totalSteps: options.totalSteps, peak, warmup, rewarmFrom });
     step++;
     const smooth = smoothed.add(loss);
     const seconds = (Date.now() - started) / 1000;
     const rate = ((step - stepsAtStart) * B) / seconds;
     if (step % 10 === 0 || step === options.totalSteps) {
-      const left = Math.min((options.totalSteps - step) * B / rate, (deadline - Date.now()) / 1000);
+      const left = secondsLeft(options.totalSteps - step, rate / B, deadline);
       progressLine(options.quiet ?? false, `[stage 1] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  train attr acc ${(right / total).toFixed(2)}  ${rate.toFixed(1)} img/s  left ${formatDuration(left)}`);
       options.log.record({ stage: 1, step, loss, smoothedLoss: smooth, trainAttributeAccuracy: right / total, gradNorm, lr: optimizer.lr, imagesPerSecond: rate });
     }

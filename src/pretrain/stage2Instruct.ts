@@ -15,26 +15,19 @@ import type { LlavaModel } from '../models/llava.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import type { CorpusOptions } from '../world/index.ts';
 import { addTally, emptyTally, InstructMicroStep, type EncodedCorpusSample } from './instructMicroStep.ts';
-import { formatDuration, progressLine, Smoothed, type TrainingLog } from './progress.ts';
+import { formatDuration, progressLine, secondsLeft, Smoothed, type TrainingLog } from './progress.ts';
 import { Stage2WorkerPool } from './stage2Workers.ts';
 import {
-  clipGradients,
+  clippedScheduledStep,
   findCheckpoint,
   optimizerTensors,
   restoreOptimizer,
-  rewarmedLearningRate,
   savedRewarmFrom,
   writeCheckpoint,
+  type StageSittingOptions,
 } from './trainingState.ts';
 
-export interface Stage2Options {
-  readonly seed: number;
-  readonly checkpointDir: string;
-  readonly resume: boolean;
-  readonly totalSteps: number;
-  readonly minutes: number;
-  /** Checked between steps: true ends the sitting early (Ctrl-C), with a checkpoint as at the deadline. */
-  readonly stopRequested?: () => boolean;
+export interface Stage2Options extends StageSittingOptions {
   /** Packed tokens per optimizer step (whole samples; default 1024). */
   readonly tokensPerStep?: number;
   /** Most tokens in one packed forward (default 512): attention costs T² per sequence. */
@@ -177,17 +170,14 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
         if (batches.length > 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= batches.length;
       }
       loss /= batches.length;
-      const gradNorm = clipGradients(params, 1);
-      optimizer.lr = rewarmedLearningRate(step, options.totalSteps, peak, warmup, rewarmFrom);
-      optimizer.step();
+      const gradNorm = clippedScheduledStep(params, optimizer, step, { totalSteps: options.totalSteps, peak, warmup, rewarmFrom });
       step++;
       const smooth = smoothed.add(loss);
       const seconds = (Date.now() - started) / 1000;
       const rate = (firstUntrained() - samplesAtStart) / seconds;
       const tally = micro.tally;
       if (step % 10 === 0 || step === options.totalSteps) {
-        const stepsPerSecond = (step - stepsAtStart) / seconds;
-        const left = Math.min((options.totalSteps - step) / stepsPerSecond, (deadline - Date.now()) / 1000);
+        const left = secondsLeft(options.totalSteps - step, (step - stepsAtStart) / seconds, deadline);
         progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  decisions ${(tally.right / Math.max(1, tally.count)).toFixed(2)}  letters ${tally.letterCount > 0 ? (tally.letterRight / tally.letterCount).toFixed(2) : '-'}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
         options.log.record({ stage: 2, step, samples: firstUntrained(), loss, decisionLoss: tally.loss / Math.max(1, tally.count), decisionAccuracy: tally.right / Math.max(1, tally.count), letterAccuracy: tally.letterCount > 0 ? tally.letterRight / tally.letterCount : null, letterCount: tally.letterCount, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens, ...(pool ? { workers: pool.size } : {}) });
       }

@@ -125,6 +125,39 @@ export function rewarmedLearningRate(step: number, total: number, peak: number, 
   return rewarmFrom === null ? rate : rate * Math.min(1, (step - rewarmFrom + 1) / warmup);
 }
 
+/** What either stage's sitting is told: where its checkpoint is, its schedule and its time budget. */
+export interface StageSittingOptions {
+  readonly seed: number;
+  /** Folder of this stage's checkpoint (resumed from when present and `resume`). */
+  readonly checkpointDir: string;
+  readonly resume: boolean;
+  /** Total optimizer steps of the schedule. */
+  readonly totalSteps: number;
+  /** Stop (checkpointed) after this many minutes of this sitting. */
+  readonly minutes: number;
+  /** Checked between steps: true ends the sitting early (Ctrl-C), with a checkpoint as at the deadline. */
+  readonly stopRequested?: () => boolean;
+}
+
+/** A stage's learning-rate schedule (rewarmedLearningRate's arguments but the step). */
+export interface LearningRateSchedule {
+  readonly totalSteps: number;
+  readonly peak: number;
+  readonly warmup: number;
+  readonly rewarmFrom: number | null;
+}
+
+/**
+ * One optimizer update of either stage: clips the gradients to norm 1, sets the rate the schedule
+ * gives `step` and takes the AdamW step. Returns the gradient norm before clipping (for the log).
+ */
+export function clippedScheduledStep(params: readonly Parameter[], optimizer: AdamW, step: number, schedule: LearningRateSchedule): number {
+  const gradNorm = clipGradients(params, 1);
+  optimizer.lr = rewarmedLearningRate(step, schedule.totalSteps, schedule.peak, schedule.warmup, schedule.rewarmFrom);
+  optimizer.step();
+  return gradNorm;
+}
+
 /** A checkpoint state's `rewarmFrom` (absent in checkpoints written before it was kept). */
 export function savedRewarmFrom(state: Record<string, unknown>): number | null {
   return typeof state.rewarmFrom === 'number' ? state.rewarmFrom : null;
