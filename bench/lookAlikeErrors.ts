@@ -1,0 +1,82 @@
+/**
+ * Which look-alikes the base model takes for the described individual. Recognition with the true
+ * description in the prompt ("<name> is <description>. Can you see if <name> is in this photo?")
+ * on the held-out measurement's one-attribute look-alikes (evaluate.ts's items, same seed), grouped
+ * by the attribute that differs: in the description's head phrase ("a chubby gray spotted dog")
+ * or in its feature list ("with yellow eyes and a red collar"), and by whether the description
+ * names the changed value at all ("none" / "plain" values are left out of descriptions).
+ *
+ *   node --import tsx bench/lookAlikeErrors.ts [--model models/yollava-world] [--items 400] [--seed 2001]
+ *
+ * Prints the share of look-alikes answered "Yes" (a false acceptance) per group and attribute.
+ */
+import { parseArgs } from 'node:util';
+import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
+import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
+import { createWorldSplit, type Individual } from '../src/world/index.ts';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'models/yollava-world' },
+    items: { type: 'string', default: '400' },
+    // `npm run pretrain -- --stage eval` measures with seed + 2000 (seed 1).
+    seed: { type: 'string', default: '2001' },
+  },
+});
+
+/** Attributes that headPhrase (describeIndividual.ts) writes before "with". */
+const HEAD_ATTRIBUTES: Readonly<Record<Individual['kind'], readonly string[]>> = {
+  person: ['height', 'gender'],
+  pet: ['build', 'furColor', 'pattern', 'species'],
+  landmark: ['wallColor', 'wallPattern', 'type'],
+  object: ['shape', 'color', 'pattern', 'type'],
+  character: ['color', 'pattern', 'type'],
+};
+const UNNAMED_VALUES = new Set(['none', 'plain']);
+
+type Tally = Map<string, { n: number; accepted: number }>;
+const count = (tally: Tally, key: string, accepted: boolean): void => {
+  const entry = tally.get(key) ?? { n: 0, accepted: 0 };
+  entry.n++;
+  if (accepted) entry.accepted++;
+  tally.set(key, entry);
+};
+const print = (title: string, tally: Tally): void => {
+  console.log(`\n${title}`);
+  for (const [key, { n, accepted }] of [...tally.entries()].sort((a, b) => b[1].accepted / b[1].n - a[1].accepted / a[1].n || b[1].n - a[1].n)) {
+    console.log(`  ${key.padEnd(40)} ${String(n).padStart(4)} look-alikes   accepted ${(accepted / n).toFixed(2)}`);
+  }
+};
+
+const vlm = await VisionLanguageModel.load(values.model);
+const scorer = new BaseModelScorer(vlm.model, vlm.tokenizer);
+const split = createWorldSplit(0);
+const byPlace: Tally = new Map();
+const byNaming: Tally = new Map();
+const byAttribute: Tally = new Map();
+const byKind: Tally = new Map();
+let positives = 0;
+let positivesAccepted = 0;
+// Even items are the one-attribute look-alikes (evaluate.ts: distance = i % 2 === 0 ? 1 : 2).
+for (let i = 0; i < Number(values.items); i += 2) {
+  const item = recognitionItem(Number(values.seed), i, split, true);
+  const [positive, lookAlike] = item.scenes;
+  const shown = lookAlike.entities[0].individual;
+  const changed = Object.keys(shown.attributes).find((a) => shown.attributes[a] !== item.subject.attributes[a]);
+  if (!changed) throw new Error(`item ${i}: the look-alike equals the subject`);
+  const accepted = scorer.yesMargin(item.question, scorer.features(lookAlike)) > 0;
+  positives++;
+  if (scorer.yesMargin(item.question, scorer.features(positive)) > 0) positivesAccepted++;
+  const kind = item.subject.kind;
+  count(byPlace, HEAD_ATTRIBUTES[kind].includes(changed) ? 'head phrase ("a chubby gray dog")' : 'feature list ("with yellow eyes …")', accepted);
+  const from = item.subject.attributes[changed];
+  const to = shown.attributes[changed];
+  count(byNaming, UNNAMED_VALUES.has(from) ? 'description leaves it out, photo has it' : UNNAMED_VALUES.has(to) ? 'description names it, photo lacks it' : 'another value', accepted);
+  count(byAttribute, `${kind}.${changed}`, accepted);
+  count(byKind, kind, accepted);
+}
+console.log(`${values.model}: ${positives} one-attribute look-alikes; the subject itself accepted ${(positivesAccepted / positives).toFixed(2)}`);
+print('Where the changed attribute is in the description', byPlace);
+print('How the description names the changed value', byNaming);
+print('By kind', byKind);
+print('By attribute', byAttribute);
