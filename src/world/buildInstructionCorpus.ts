@@ -53,6 +53,7 @@ export const CORPUS_TASKS = [
   'kind_text',
   'option_match',
   'paper_conversation',
+  'recognition_pair',
 ] as const;
 export type CorpusTask = (typeof CORPUS_TASKS)[number];
 
@@ -74,6 +75,7 @@ export const DEFAULT_CORPUS_MIX: Readonly<Record<CorpusTask, number>> = {
   // Off by default (a weight of 0 leaves every other task's samples as they were).
   option_match: 0,
   paper_conversation: 0,
+  recognition_pair: 0,
 };
 
 export const DEFAULT_KIND_WEIGHTS: Readonly<Record<Kind, number>> = {
@@ -258,6 +260,8 @@ class CorpusContext {
         return this.optionMatch();
       case 'paper_conversation':
         return this.paperConversation();
+      case 'recognition_pair':
+        return this.recognitionPair();
     }
   }
 
@@ -571,6 +575,37 @@ class CorpusContext {
       turn = { user: `${prefix} ${q.replaceAll('{n}', name)}`, assistant: (positive ? yes : no).replaceAll('{n}', name) };
     }
     return { task: 'recognition', image: spec, turns: [turn], named };
+  }
+
+  /**
+   * Two named individuals that differ in one attribute (sometimes two), one picture, the
+   * recognition question about each name. The two answers differ only through the attributes
+   * that tell the descriptions apart, so the decision has to compare the description's details
+   * with the picture (session 14: with one description in the prompt the model matches the kind
+   * and the head phrase and accepts most look-alikes that differ in the feature list).
+   */
+  private recognitionPair(): CorpusSample {
+    const named = this.individual();
+    const lookAlike = this.lookAlike(named, this.rng.chance(0.75) ? 1 : 2);
+    if (!lookAlike) return this.recognition();
+    const first = this.name();
+    let second = this.name();
+    while (second === first) second = this.name();
+    // Either of the two is in the picture, or (now and then) neither.
+    const shownIndex = this.rng.weightedIndex([0.45, 0.45, 0.1]);
+    const shown = shownIndex === 0 ? named : shownIndex === 1 ? lookAlike : this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind)));
+    const { spec } = this.scene([shown]);
+    const described = this.rng.shuffled([
+      { name: first, individual: named, present: shownIndex === 0 },
+      { name: second, individual: lookAlike, present: shownIndex === 1 },
+    ]);
+    const prefix = described.map((d) => `${d.name} is ${describeIndividual(d.individual)}.`).join(' ');
+    const asked = this.rng.shuffled(described);
+    const turns = asked.map((d, k) => ({
+      user: `${k === 0 ? `${prefix} ` : ''}${recognitionEvalQuestion(d.name)}`,
+      assistant: d.present ? 'Yes' : 'No',
+    }));
+    return { task: 'recognition_pair', image: spec, turns, named };
   }
 
   /**

@@ -297,3 +297,49 @@ test('no individual is taught by name: names are placeholders that change from s
   const named = samples.filter((x) => x.named).length;
   assert.ok(namesByIndividual.size > named * 0.9, `${namesByIndividual.size} individuals in ${named} samples`);
 });
+
+test('recognition_pair: two descriptions a look-alike apart, Yes exactly for the one in the picture', () => {
+  const only = [...buildInstructionCorpus({ seed: 6, count: 300, mix: Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'recognition_pair' ? 1 : 0])) })];
+  const split = createWorldSplit(0);
+  let pairs = 0;
+  const shown = { named: 0, lookAlike: 0, neither: 0 };
+  for (const s of only) {
+    // The rare fallback (no look-alike allowed) is a plain recognition sample.
+    if (s.task === 'recognition') continue;
+    assert.equal(s.task, 'recognition_pair');
+    pairs++;
+    assert.equal(s.turns.length, 2);
+    const m = /^(<[a-z]+>) is (.+?)\. (<[a-z]+>) is (.+?)\. Can you see if (<[a-z]+>) is in this photo\? Answer with a single word or phrase\.$/.exec(s.turns[0].user);
+    assert.ok(m, s.turns[0].user);
+    const described = new Map([[m[1], m[2]], [m[3], m[4]]]);
+    assert.notEqual(m[1], m[3]);
+    assert.ok(describeIndividual(s.named!) === m[2] || describeIndividual(s.named!) === m[4]);
+    const second = /^Can you see if (<[a-z]+>) is in this photo\? Answer with a single word or phrase\.$/.exec(s.turns[1].user);
+    assert.ok(second, s.turns[1].user);
+    assert.deepEqual(new Set([m[5], second[1]]), new Set(described.keys()), 'each name asked once');
+    const entities = sceneOf(s).entities;
+    assert.equal(entities.length, 1);
+    const inPicture = entityIndividual(entities[0]);
+    assert.notEqual(m[2], m[4]);
+    [m[5], second[1]].forEach((name, k) => {
+      const present = entities[0].description === described.get(name);
+      assert.equal(s.turns[k].assistant, present ? 'Yes' : 'No', `${s.turns[0].user} → ${s.turns[k].assistant}`);
+    });
+    const yes = s.turns.filter((t) => t.assistant === 'Yes').length;
+    assert.ok(yes <= 1);
+    if (yes === 0) shown.neither++;
+    else if (entities[0].description === describeIndividual(s.named!)) shown.named++;
+    else shown.lookAlike++;
+    // The look-alike differs from the named individual in one or two attributes.
+    const other = [...described.values()].find((d) => d !== describeIndividual(s.named!))!;
+    const lookAlike = inPicture.kind === s.named!.kind && entities[0].description === other ? inPicture : null;
+    if (lookAlike) {
+      const differing = KIND_SCHEMAS[lookAlike.kind].filter((a) => lookAlike.attributes[a.name] !== s.named!.attributes[a.name]).length;
+      assert.ok(differing >= 1 && differing <= 2, `${differing} attributes apart`);
+    }
+    assert.ok(!split.isHeldOut(inPicture) && !split.isHeldOut(s.named!), 'a held-out individual appeared');
+    for (const t of s.turns) assert.deepEqual(unknownWords(t.user), [], t.user);
+  }
+  assert.ok(pairs > 280, `${pairs} pairs`);
+  assert.ok(shown.named > pairs * 0.35 && shown.lookAlike > pairs * 0.35 && shown.neither > 10, JSON.stringify(shown));
+});
