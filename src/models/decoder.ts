@@ -66,6 +66,12 @@ interface LayerTape {
   act: Float32Array; // [T, F] silu(gate)·up
 }
 
+/** Per layer, gradients of keys and values as the cache holds them (after RoPE): [KVH, tokens, D] each. */
+export interface KeyValueGrads {
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+}
+
 /** Everything a decoder forward kept, for one backward. */
 export interface DecoderTape {
   /** Buffers taken from the decoder's pool, handed back by `Decoder.releaseTape`. */
@@ -237,7 +243,10 @@ export class Decoder {
     options: {
       tape?: boolean;
       onLayerOutput?: (layer: number, x: Float32Array) => void;
-      /** Packed training sequences: the index of each sequence's first token (the first is 0); needs an empty cache. */
+      /**
+       * Packed training sequences: the index of each sequence's first token (the first is 0).
+       * Tokens already in the cache are a prefix every sequence sees (positions continue after it).
+       */
       segmentStarts?: readonly number[];
     } = {},
   ): { hidden: Float32Array; tape: DecoderTape | null } {
@@ -314,8 +323,15 @@ export class Decoder {
    * Backward through the layers: from dHidden [T, C] (gradient of the pre-final-norm output)
    * to the gradient of the input embeddings [T, C]. Adds weight gradients into `grads` when
    * given (all weights must then be float32). The cache must still hold the tape's tokens.
+   * A shared prefix (packed sequences after cached tokens) is trained in two backwards:
+   * `pastKeyValueGrads` collects, per layer, the gradients of the cached keys and values
+   * [KVH, past, D] (added); the prefix's own backward then takes them as `keyValueGrads`
+   * [KVH, T, D], added to what its tokens' keys and values get from within.
    */
-  backward(tape: DecoderTape, dHidden: Float32Array, grads: DecoderLayerGrads[] | null = null): Float32Array {
+  backward(
+    tape: DecoderTape, dHidden: Float32Array, grads: DecoderLayerGrads[] | null = null,
+    options: { pastKeyValueGrads?: KeyValueGrads; keyValueGrads?: KeyValueGrads } = {},
+  ): Float32Array {
     const kernels = this.kernels();
     const ew = elementwiseOf(kernels);
     const { hiddenSize: C, intermediateSize: F, numHeads: H, numKvHeads: KVH, headDim: D } = this.config;
@@ -355,9 +371,16 @@ export class Decoder {
       ew.rmsNormBackward(dx, g?.postNorm ?? null, dh, s.x2, s.rstd2, w.postNorm, T, C);
       // dx is now d x2; x2 = x + o(attn).
       linearBackward(kernels, dAttn, false, g?.o ?? null, dx, s.attn, w.o, T);
-      dkHeads.fill(0);
-      dvHeads.fill(0);
-      attentionBackward(kernels, dqHeads, dkHeads, dvHeads, dAttn, s.probs, s.q, cache.keys[l], cache.values[l], shape, scratch);
+      const injected = options.keyValueGrads;
+      if (injected) {
+        dkHeads.set(injected.keys[l].subarray(0, KVH * T * D));
+        dvHeads.set(injected.values[l].subarray(0, KVH * T * D));
+      } else {
+        dkHeads.fill(0);
+        dvHeads.fill(0);
+      }
+      const pastGrads = options.pastKeyValueGrads ? { keys: options.pastKeyValueGrads.keys[l], values: options.pastKeyValueGrads.values[l] } : undefined;
+      attentionBackward(kernels, dqHeads, dkHeads, dvHeads, dAttn, s.probs, s.q, cache.keys[l], cache.values[l], shape, scratch, pastGrads);
       toTokenMajor(dqkv, dqHeads, T, H, D, QKV);
       toTokenMajor(dqkv.subarray(H * D), dkHeads, T, KVH, D, QKV);
       toTokenMajor(dqkv.subarray((H + KVH) * D), dvHeads, T, KVH, D, QKV);
@@ -382,7 +405,7 @@ function packing(segmentStarts: readonly number[] | undefined, T: number, past: 
     if (segmentStarts && segmentStarts.length === 1 && segmentStarts[0] !== 0) throw new RangeError('the first packed sequence must start at token 0');
     return { segmentStart: null, positions: null };
   }
-  if (past !== 0) throw new RangeError('packed sequences need an empty KV cache');
+  // A cached prefix (past > 0) is shared: every sequence sees it and continues its positions.
   const segmentStart = new Int32Array(T);
   const positions = new Int32Array(T);
   let segment = 0;
@@ -393,7 +416,7 @@ function packing(segmentStarts: readonly number[] | undefined, T: number, past: 
       segment++;
     }
     segmentStart[t] = segmentStarts[segment];
-    positions[t] = t - segmentStarts[segment];
+    positions[t] = past + t - segmentStarts[segment];
   }
   return { segmentStart, positions };
 }

@@ -44,6 +44,13 @@ export interface LossInput extends SequenceInput {
    * first is 0). Each sees only itself (attention and positions restart); no cache then.
    */
   readonly segments?: readonly number[];
+  /**
+   * With `segments`: token ids (text only, e.g. BOS and the system prompt) that every packed
+   * sequence begins with, left out of `ids` and run once — each sequence sees them and its
+   * positions continue after them, and its gradients flow back through them. The same sums
+   * as packing every sequence with its own copy, for fewer tokens.
+   */
+  readonly sharedPrefix?: readonly number[];
   /** Weight of each label (aligned with labels; default 1): loss = Σ w·CE / Σ w. */
   readonly labelWeights?: ArrayLike<number>;
 }
@@ -254,7 +261,9 @@ export class LlavaModel {
     const m = extra.outputIds.length;
     const width = V + m;
     if (labels.length !== T) throw new RangeError(`labels (${labels.length}) and ids (${T}) differ in length`);
-    const cache = input.cache ?? this.decoder.newCache(T);
+    const prefixIds = input.sharedPrefix ?? [];
+    if (prefixIds.length > 0 && (input.cache || !input.segments)) throw new Error('a shared prefix goes with packed sequences (segments) and no cache');
+    const cache = input.cache ?? this.decoder.newCache(prefixIds.length + T);
     const past = cache.length;
     if (past > 0 && labels[0] !== -100) throw new Error('with a cached prefix, the first label must be −100 (it would be predicted from the prefix)');
     for (const start of input.segments ?? []) {
@@ -275,9 +284,14 @@ export class LlavaModel {
     }
     const R = rows.length;
     const kernels = this.kernels();
-    const embeds = this.embed(input);
+    let prefixTape: DecoderTape | null = null;
     let tape: DecoderTape | null = null;
     try {
+      if (prefixIds.length > 0) {
+        for (const id of prefixIds) if (id >= this.vocabSize || id === this.config.imageTokenId) throw new Error(`shared prefix token ${id} is not a text token`);
+        prefixTape = this.decoder.forward(this.embed({ ids: prefixIds }), prefixIds.length, cache, { tape: true }).tape!;
+      }
+      const embeds = this.embed(input);
       const forward = this.decoder.forward(embeds, T, cache, { tape: true, segmentStarts: input.segments });
       tape = forward.tape!;
       const hidden = forward.hidden;
@@ -327,7 +341,21 @@ export class LlavaModel {
       rows.forEach((row, i) => {
         for (let c = 0; c < C; c++) dHidden[row * C + c] += dSelected[i * C + c];
       });
-      const dEmbeds = this.decoder.backward(tape, dHidden, weightGrads?.layers ?? null);
+      const { numKvHeads, headDim } = this.config.text;
+      const prefixKeyValueGrads = prefixTape ? {
+        keys: this.decoder.weights.layers.map(() => new Float32Array(numKvHeads * prefixIds.length * headDim)),
+        values: this.decoder.weights.layers.map(() => new Float32Array(numKvHeads * prefixIds.length * headDim)),
+      } : undefined;
+      const dEmbeds = this.decoder.backward(tape, dHidden, weightGrads?.layers ?? null, { pastKeyValueGrads: prefixKeyValueGrads });
+      if (prefixTape && weightGrads) {
+        // The prefix's outputs carry no loss; its keys and values do, for every sequence.
+        const dPrefix = this.decoder.backward(prefixTape, new Float32Array(prefixIds.length * C), weightGrads.layers, { keyValueGrads: prefixKeyValueGrads });
+        if (weightGrads.embedTokens) {
+          prefixIds.forEach((id, t) => {
+            for (let c = 0; c < C; c++) weightGrads.embedTokens![id * C + c] += dPrefix[t * C + c];
+          });
+        }
+      }
       const inputRowGrads = new Float32Array(extra.inputRows.length);
       const embedGrads = weightGrads?.embedTokens ?? null;
       const imageGrads = options.imageGrads ? (input.images ?? []).map((features) => new Float32Array(features.length)) : null;
@@ -350,6 +378,7 @@ export class LlavaModel {
       return { loss, count: R, inputRowGrads, outputRowGrads, logits: options.keepLogits ? logits : null, imageGrads };
     } finally {
       if (tape) this.decoder.releaseTape(tape);
+      if (prefixTape) this.decoder.releaseTape(prefixTape);
       cache.truncate(past);
     }
   }

@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsKernels } from '../../src/engine/jsKernels.ts';
+import type { Kernels } from '../../src/engine/kernels.ts';
+import { loadNativeKernels } from '../../src/engine/nativeKernels.ts';
 import { activationBackward, activationForward, swigluBackward, swigluForward, type ActivationName } from '../../src/models/layers/activations.ts';
 import { attentionBackward, attentionBackwardScratchSize, attentionForward, type AttentionShape } from '../../src/models/layers/attention.ts';
 import { linearBackward, linearForward, type Linear } from '../../src/models/layers/linear.ts';
@@ -305,3 +307,61 @@ test('packed sequences equal separate runs; label weights weight the mean', () =
   const loss = () => model.lossAndGradients({ ...b, extra, labelWeights: weights }).loss;
   checkGradient('weighted loss, input rows', loss, extra.inputRows as Float32Array, weighted.inputRowGrads, { step: 1e-3 });
 });
+
+// Pretraining's shared prefix: BOS and the system prompt run once per packed micro-batch.
+const nativeKernels = loadNativeKernels();
+for (const [name, kernelSet] of [['TypeScript', jsKernels], ['native', nativeKernels instanceof Error ? null : nativeKernels]] as Array<[string, Kernels | null]>) {
+  for (const kind of ['llama', 'qwen2'] as const) {
+    test(`${kind} (${name} kernels): a shared prefix gives the loss and gradients of packing every sequence with its own copy`, { skip: kernelSet ? false : 'native addon unavailable' }, () => {
+      const model = createRandomLlava(tinyConfig(kind, 'clip'), { seed: 90, std: 0.3 }, () => kernelSet!);
+      const C = 16, V = 30;
+      const image = model.encodeImage(randomArray(3 * 8 * 8, 91));
+      const prefix = [1, 4, 5, 6, 7];
+      const a = { ids: [8, ...Array(model.imageTokenCount).fill(29), 9, 10, 2], labels: [-100, ...Array(model.imageTokenCount).fill(-100), -100, 10, 2] };
+      const b = { ids: [11, 12, 13, 14, 2], labels: [-100, -100, 13, 14, 2] };
+      const c = { ids: [15, 16, 2], labels: [-100, 16, 2] };
+      const noLabels = prefix.map(() => -100);
+      const newGrads = () => ({ layers: newDecoderLayerGrads(model.decoder.weights), embedTokens: new Float32Array(V * C), norm: new Float32Array(C), lmHead: new Float32Array(V * C) });
+      const copiesGrads = newGrads();
+      const copies = model.lossAndGradients({
+        ids: [...prefix, ...a.ids, ...prefix, ...b.ids, ...prefix, ...c.ids],
+        labels: [...noLabels, ...a.labels, ...noLabels, ...b.labels, ...noLabels, ...c.labels],
+        labelWeights: [...noLabels.map(() => 1), ...a.ids.map(() => 2), ...noLabels.map(() => 1), ...b.ids.map(() => 1), ...noLabels.map(() => 1), ...c.ids.map(() => 0.5)],
+        images: [image],
+        segments: [0, prefix.length + a.ids.length, 2 * prefix.length + a.ids.length + b.ids.length],
+      }, { weightGrads: copiesGrads, imageGrads: true });
+      const sharedGrads = newGrads();
+      const shared = model.lossAndGradients({
+        ids: [...a.ids, ...b.ids, ...c.ids],
+        labels: [...a.labels, ...b.labels, ...c.labels],
+        labelWeights: [...a.ids.map(() => 2), ...b.ids.map(() => 1), ...c.ids.map(() => 0.5)],
+        images: [image],
+        segments: [0, a.ids.length, a.ids.length + b.ids.length],
+        sharedPrefix: prefix,
+      }, { weightGrads: sharedGrads, imageGrads: true });
+      assert.ok(Math.abs(shared.loss - copies.loss) < 1e-5, `loss ${shared.loss} vs ${copies.loss}`);
+      const close = (what: string, got: Float32Array, want: Float32Array) => {
+        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        assert.ok(scale > 0, `${what}: no gradient at all`);
+        const diff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+        assert.ok(diff <= 1e-5 * Math.max(1, scale), `${what}: differs by ${diff} (largest ${scale})`);
+      };
+      close('image features', shared.imageGrads![0], copies.imageGrads![0]);
+      close('embed_tokens', sharedGrads.embedTokens, copiesGrads.embedTokens);
+      close('final norm', sharedGrads.norm, copiesGrads.norm);
+      close('lm_head', sharedGrads.lmHead, copiesGrads.lmHead);
+      copiesGrads.layers.forEach((want, l) => {
+        const got = sharedGrads.layers[l];
+        for (const key of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) {
+          close(`layer ${l} ${key}`, got[key].weight!, want[key].weight!);
+          if (want[key].bias) close(`layer ${l} ${key} bias`, got[key].bias!, want[key].bias!);
+        }
+        close(`layer ${l} input norm`, got.inputNorm, want.inputNorm);
+        close(`layer ${l} post norm`, got.postNorm, want.postNorm);
+      });
+      // The prefix's own tokens get embedding gradients only through what the sequences read.
+      assert.ok(prefix.some((id) => sharedGrads.embedTokens.subarray(id * C, (id + 1) * C).some((v) => v !== 0)));
+      assert.throws(() => model.lossAndGradients({ ids: a.ids, labels: a.labels, images: [image], sharedPrefix: prefix }), /shared prefix goes with packed sequences/);
+    });
+  }
+}

@@ -25,8 +25,9 @@ export interface AttentionShape {
   /** causal: query t sees keys [0, past + t] */
   readonly causal: boolean;
   /**
-   * Packed sequences: query t sees keys from segmentStart[t] on (the first token of its own
-   * sequence), so that several training sequences share one forward without seeing each other.
+   * Packed sequences: segmentStart[t] is the first new token of query t's own sequence, so that
+   * several training sequences share one forward without seeing each other. Every sequence also
+   * sees the `past` cached keys: a prefix they all share (e.g. the system prompt), computed once.
    */
   readonly segmentStart?: Int32Array;
 }
@@ -43,27 +44,34 @@ export function attentionForward(
   const outHeads = scratch; // [H, T, D]
   const segments = packedSegments(shape);
   if (segments) {
-    // Packed training sequences: only the diagonal blocks are ever nonzero, so each
-    // (head, sequence) is its own small causal attention; the probabilities are kept as
-    // compact [Ts, Ts] blocks one after another (head-major, then sequence), not as [H, T, Tk].
+    // Packed training sequences: each (head, sequence) is its own small causal attention over
+    // the shared prefix's P = past keys and its own Ts keys; the probabilities are kept as
+    // compact [Ts, P + Ts] blocks one after another (head-major, then sequence), not as [H, T, Tk].
     const softmaxRows = elementwiseOf(kernels).softmaxRows;
+    const P = past;
     let offset = 0;
     for (let h = 0; h < H; h++) {
       const groupKeys = keys.subarray(Math.floor(h / R) * capacity * D);
       const groupValues = values.subarray(Math.floor(h / R) * capacity * D);
       for (const [a, b] of segments) {
         const Ts = b - a;
-        const block = probs.subarray(offset, offset + Ts * Ts);
-        kernels.gemm(false, true, Ts, Ts, D, scale, q.subarray((h * T + a) * D), D, groupKeys.subarray(a * D), D, 0, block, Ts);
-        const { from, valid } = causalBlockRanges(Ts);
-        softmaxRows(block, Ts, Ts, from, valid);
-        kernels.gemm(false, false, Ts, D, Ts, 1, block, Ts, groupValues.subarray(a * D), D, 0, outHeads.subarray((h * T + a) * D), D);
-        offset += Ts * Ts;
+        const W = P + Ts;
+        const block = probs.subarray(offset, offset + Ts * W);
+        const qRows = q.subarray((h * T + a) * D);
+        const outRows = outHeads.subarray((h * T + a) * D);
+        if (P > 0) kernels.gemm(false, true, Ts, P, D, scale, qRows, D, groupKeys, D, 0, block, W);
+        kernels.gemm(false, true, Ts, Ts, D, scale, qRows, D, groupKeys.subarray((P + a) * D), D, 0, block.subarray(P), W);
+        const { from, valid } = causalBlockRanges(Ts, P);
+        softmaxRows(block, Ts, W, from, valid);
+        if (P > 0) kernels.gemm(false, false, Ts, D, P, 1, block, W, groupValues, D, 0, outRows, D);
+        kernels.gemm(false, false, Ts, D, Ts, 1, block.subarray(P), W, groupValues.subarray((P + a) * D), D, P > 0 ? 1 : 0, outRows, D);
+        offset += Ts * W;
       }
     }
     toTokenMajor(out, outHeads, T, H, D);
     return;
   }
+  if (shape.segmentStart && past > 0) throw new RangeError('packed sequences after a shared prefix must be contiguous and causal');
   const { from, valid } = rowRanges(shape);
   const softmaxRows = elementwiseOf(kernels).softmaxRows;
   for (let g = 0; g < KVH; g++) {
@@ -96,11 +104,11 @@ function rowRanges(shape: AttentionShape): { from: Int32Array; valid: Int32Array
 
 /**
  * The packed sequences as [start, end) token ranges, when attention can run block by block:
- * segments given, no cached prefix, causal. Otherwise null (the general path).
+ * segments given (contiguous), causal. Otherwise null (the general path).
  */
 function packedSegments(shape: AttentionShape): Array<[number, number]> | null {
   const starts = shape.segmentStart;
-  if (!starts || shape.past !== 0 || !shape.causal) return null;
+  if (!starts || !shape.causal) return null;
   const segments: Array<[number, number]> = [];
   for (let t = 0; t < shape.T; t++) {
     if (starts[t] === t) segments.push([t, t + 1]);
@@ -110,13 +118,14 @@ function packedSegments(shape: AttentionShape): Array<[number, number]> | null {
   return segments;
 }
 
-const causalRanges = new Map<number, { from: Int32Array; valid: Int32Array }>();
-/** Row ranges of a causal [n, n] block: row t sees columns [0, t]. */
-function causalBlockRanges(n: number): { from: Int32Array; valid: Int32Array } {
-  let ranges = causalRanges.get(n);
+const causalRanges = new Map<string, { from: Int32Array; valid: Int32Array }>();
+/** Row ranges of a causal [n, prefix + n] block: row t sees columns [0, prefix + t]. */
+function causalBlockRanges(n: number, prefix: number): { from: Int32Array; valid: Int32Array } {
+  const key = `${n},${prefix}`;
+  let ranges = causalRanges.get(key);
   if (!ranges) {
-    ranges = { from: new Int32Array(n), valid: Int32Array.from({ length: n }, (_, t) => t + 1) };
-    if (causalRanges.size < 4096) causalRanges.set(n, ranges);
+    ranges = { from: new Int32Array(n), valid: Int32Array.from({ length: n }, (_, t) => prefix + t + 1) };
+    if (causalRanges.size < 4096) causalRanges.set(key, ranges);
   }
   return ranges;
 }
@@ -128,27 +137,29 @@ export function attentionBackwardScratchSize(shape: AttentionShape): number {
 
 /** Floats of one group's score matrix in the backward (packed: the largest block). */
 function scoreScratchSize(shape: AttentionShape, segments = packedSegments(shape)): number {
-  if (segments) return segments.reduce((m, [a, b]) => Math.max(m, (b - a) * (b - a)), 0);
+  if (segments) return segments.reduce((m, [a, b]) => Math.max(m, (b - a) * (shape.past + b - a)), 0);
   return (shape.heads / shape.kvHeads) * shape.T * (shape.past + shape.T);
 }
 
 /** Floats of the probabilities the forward keeps: [H, T, Tk], or the compact blocks of packed sequences. */
 export function attentionProbsSize(shape: AttentionShape): number {
   const segments = packedSegments(shape);
-  if (segments) return shape.heads * segments.reduce((sum, [a, b]) => sum + (b - a) * (b - a), 0);
+  if (segments) return shape.heads * segments.reduce((sum, [a, b]) => sum + (b - a) * (shape.past + b - a), 0);
   return shape.heads * shape.T * (shape.past + shape.T);
 }
 
 /**
  * Backward. Writes dq [H, T, D] (overwritten) and ADDS into dkNew/dvNew [KVH, T, D]: the
- * gradients of the new tokens' keys and values only. Keys of the cached prefix are constants
- * (they do not depend on anything after them), so their gradients are not formed.
- * `scratch` holds at least R·T·Tk + H·T·D floats (R = H/KVH).
+ * gradients of the new tokens' keys and values. The cached prefix's keys and values get
+ * gradients only when `past` is given (packed sequences after a shared prefix whose weights are
+ * trained): they are ADDED into past.keys/values [KVH, past, D]; otherwise they are constants.
+ * `scratch` holds at least attentionBackwardScratchSize(shape) floats.
  */
 export function attentionBackward(
   kernels: Kernels, dq: Float32Array, dkNew: Float32Array, dvNew: Float32Array,
   dout: Float32Array, probs: Float32Array, q: Float32Array, keys: Float32Array, values: Float32Array,
   shape: AttentionShape, scratch: Float32Array,
+  pastGrads?: { readonly keys: Float32Array; readonly values: Float32Array },
 ): void {
   const { T, past, heads: H, kvHeads: KVH, headDim: D, capacity } = shape;
   const Tk = past + T;
@@ -160,8 +171,9 @@ export function attentionBackward(
   const doutHeads = scratch.subarray(scoreSpace, scoreSpace + H * T * D); // [H, T, D]
   toHeadMajor(doutHeads, dout, T, H, D);
   if (segments) {
-    // Block by block, as the forward (probabilities in compact blocks).
+    // Block by block, as the forward (probabilities in compact [Ts, P + Ts] blocks).
     const softmaxRowsBackward = elementwiseOf(kernels).softmaxRowsBackward;
+    const P = past;
     let offset = 0;
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / R);
@@ -169,21 +181,31 @@ export function attentionBackward(
       const groupValues = values.subarray(g * capacity * D);
       for (const [a, b] of segments) {
         const Ts = b - a;
-        const block = probs.subarray(offset, offset + Ts * Ts);
-        const dBlock = dScores.subarray(0, Ts * Ts);
+        const W = P + Ts;
+        const block = probs.subarray(offset, offset + Ts * W);
+        const dBlock = dScores.subarray(0, Ts * W);
         const dOut = doutHeads.subarray((h * T + a) * D);
         const qRows = q.subarray((h * T + a) * D);
-        kernels.gemm(false, true, Ts, Ts, D, 1, dOut, D, groupValues.subarray(a * D), D, 0, dBlock, Ts);
-        const { from, valid } = causalBlockRanges(Ts);
-        softmaxRowsBackward(dBlock, block, Ts, Ts, from, valid, scale);
-        kernels.gemm(false, false, Ts, D, Ts, 1, dBlock, Ts, groupKeys.subarray(a * D), D, 0, dq.subarray((h * T + a) * D), D);
-        kernels.gemm(true, false, Ts, D, Ts, 1, dBlock, Ts, qRows, D, 1, dkNew.subarray((g * T + a) * D), D);
-        kernels.gemm(true, false, Ts, D, Ts, 1, block, Ts, dOut, D, 1, dvNew.subarray((g * T + a) * D), D);
-        offset += Ts * Ts;
+        const dqRows = dq.subarray((h * T + a) * D);
+        // dP = dO · Vᵀ over the prefix's values and the sequence's own
+        if (P > 0) kernels.gemm(false, true, Ts, P, D, 1, dOut, D, groupValues, D, 0, dBlock, W);
+        kernels.gemm(false, true, Ts, Ts, D, 1, dOut, D, groupValues.subarray((P + a) * D), D, 0, dBlock.subarray(P), W);
+        const { from, valid } = causalBlockRanges(Ts, P);
+        softmaxRowsBackward(dBlock, block, Ts, W, from, valid, scale);
+        if (P > 0) kernels.gemm(false, false, Ts, D, P, 1, dBlock, W, groupKeys, D, 0, dqRows, D);
+        kernels.gemm(false, false, Ts, D, Ts, 1, dBlock.subarray(P), W, groupKeys.subarray((P + a) * D), D, P > 0 ? 1 : 0, dqRows, D);
+        kernels.gemm(true, false, Ts, D, Ts, 1, dBlock.subarray(P), W, qRows, D, 1, dkNew.subarray((g * T + a) * D), D);
+        kernels.gemm(true, false, Ts, D, Ts, 1, block.subarray(P), W, dOut, D, 1, dvNew.subarray((g * T + a) * D), D);
+        if (P > 0 && pastGrads) {
+          kernels.gemm(true, false, P, D, Ts, 1, dBlock, W, qRows, D, 1, pastGrads.keys.subarray(g * P * D), D);
+          kernels.gemm(true, false, P, D, Ts, 1, block, W, dOut, D, 1, pastGrads.values.subarray(g * P * D), D);
+        }
+        offset += Ts * W;
       }
     }
     return;
   }
+  if (pastGrads) throw new RangeError('gradients of cached keys and values are formed for packed sequences only');
   const { from, valid } = rowRanges(shape);
   const softmaxRowsBackward = elementwiseOf(kernels).softmaxRowsBackward;
   for (let g = 0; g < KVH; g++) {
