@@ -401,7 +401,9 @@ export class Decoder {
 
 /** Per-token first visible key and RoPE position of packed sequences (null when not packed). */
 function packing(segmentStarts: readonly number[] | undefined, T: number, past: number): { segmentStart: Int32Array | null; positions: Int32Array | null } {
-  if (!segmentStarts || segmentStarts.length <= 1) {
+  // One sequence alone is a plain causal run, unless it follows a shared prefix (whose key and
+  // value gradients only the packed attention forms).
+  if (!segmentStarts || (segmentStarts.length <= 1 && past === 0)) {
     if (segmentStarts && segmentStarts.length === 1 && segmentStarts[0] !== 0) throw new RangeError('the first packed sequence must start at token 0');
     return { segmentStart: null, positions: null };
   }

@@ -72,19 +72,36 @@ export function encodeTurns(tokenizer: Tokenizer, turns: readonly CorpusTurn[], 
   return { ids: expanded, labels: pad(labels, -100), weights: pad(weights, 0), decisions: pad(decisions, NOT_A_DECISION) };
 }
 
-/** Several encoded samples as one packed sequence with its segment starts. */
-export function packSamples(samples: readonly EncodedSample[]): { ids: number[]; labels: number[]; weights: number[]; decisions: number[]; segments: number[] } {
+/**
+ * The tokens every encoded sample begins with, to run once per micro-batch
+ * (LlavaModel.lossAndGradients' `sharedPrefix`): `<s>` and the system prompt, less its last
+ * token, so that each sample keeps one unlabelled token to predict its first prompt token from
+ * (a prompt-loss label may sit there). A third of a corpus sample's tokens (25 of ~77).
+ */
+export function sharedPromptPrefix(tokenizer: Tokenizer): number[] {
+  return tokenizer.encode(LLAVA_V1_SYSTEM_PROMPT, { addSpecialTokens: true }).slice(0, -1);
+}
+
+/**
+ * Several encoded samples as one packed sequence with its segment starts. With `sharedPrefix`,
+ * every sample must begin with those tokens (unlabelled), and they are left out of the packing.
+ */
+export function packSamples(samples: readonly EncodedSample[], sharedPrefix: readonly number[] = []): { ids: number[]; labels: number[]; weights: number[]; decisions: number[]; segments: number[] } {
   const ids: number[] = [];
   const decisions: number[] = [];
   const labels: number[] = [];
   const weights: number[] = [];
   const segments: number[] = [];
+  const P = sharedPrefix.length;
   for (const s of samples) {
+    for (let t = 0; t < P; t++) {
+      if (s.ids[t] !== sharedPrefix[t] || s.labels[t] !== -100) throw new Error(`a sample does not begin with the shared prefix (token ${t}: ${s.ids[t]} where ${sharedPrefix[t]} was expected)`);
+    }
     segments.push(ids.length);
-    ids.push(...s.ids);
-    labels.push(...s.labels);
-    weights.push(...s.weights);
-    decisions.push(...s.decisions);
+    ids.push(...s.ids.slice(P));
+    labels.push(...s.labels.slice(P));
+    weights.push(...s.weights.slice(P));
+    decisions.push(...s.decisions.slice(P));
   }
   return { ids, labels, weights, decisions, segments };
 }

@@ -10,7 +10,7 @@ import type { LlavaModel, LlavaWeightGrads } from '../models/llava.ts';
 import type { ProjectorGrads } from '../models/projector.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import { IMAGE_SIZE, instructionSample, renderScene, type CorpusOptions, type CorpusSample } from '../world/index.ts';
-import { encodeTurns, LETTER_DECISION, packSamples, type EncodedSample } from './encodeSample.ts';
+import { encodeTurns, LETTER_DECISION, packSamples, sharedPromptPrefix, type EncodedSample } from './encodeSample.ts';
 import { decoderParameters, newDecoderGrads, newProjectorGrads, projectorParameters } from './trainingState.ts';
 import { scenePixelValues } from './worldModelConfig.ts';
 
@@ -48,7 +48,11 @@ export class InstructMicroStep {
   readonly params: Parameter[];
   tally: DecisionTally = emptyTally();
 
-  constructor(readonly model: LlavaModel, readonly tokenizer: Tokenizer, readonly promptLoss = 0) {
+  /** `<s>` and the system prompt, run once per micro-batch instead of once per sample. */
+  readonly sharedPrefix: readonly number[];
+
+  constructor(readonly model: LlavaModel, readonly tokenizer: Tokenizer, readonly promptLoss = 0, options: { sharePrefix?: boolean } = {}) {
+    this.sharedPrefix = options.sharePrefix === false ? [] : sharedPromptPrefix(tokenizer);
     this.projectorGrads = newProjectorGrads(model.projector);
     this.decoderGrads = newDecoderGrads(model.decoder);
     this.params = [...projectorParameters(model.projector, this.projectorGrads), ...decoderParameters(model.decoder, this.decoderGrads)];
@@ -86,9 +90,9 @@ export class InstructMicroStep {
       projectorTape = projected.tape!;
       for (let i = 0; i < n; i++) images.push(projected.output.subarray(i * imageTokens * C, (i + 1) * imageTokens * C));
     }
-    const packed = packSamples(batch.map((b) => b.encoded));
+    const packed = packSamples(batch.map((b) => b.encoded), this.sharedPrefix);
     const result = model.lossAndGradients(
-      { ids: packed.ids, labels: packed.labels, labelWeights: packed.weights, segments: packed.segments, images },
+      { ids: packed.ids, labels: packed.labels, labelWeights: packed.weights, segments: packed.segments, images, sharedPrefix: this.sharedPrefix },
       { weightGrads: this.decoderGrads, imageGrads: n > 0, keepLogits: true },
     );
     const V = model.vocabSize;

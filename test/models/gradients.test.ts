@@ -359,6 +359,14 @@ for (const [name, kernelSet] of [['TypeScript', jsKernels], ['native', nativeKer
         close(`layer ${l} input norm`, got.inputNorm, want.inputNorm);
         close(`layer ${l} post norm`, got.postNorm, want.postNorm);
       });
+      // One sequence alone after the prefix (a micro-batch of one sample).
+      const oneCopy = newGrads();
+      const one = model.lossAndGradients({ ids: [...prefix, ...b.ids], labels: [...noLabels, ...b.labels], segments: [0] }, { weightGrads: oneCopy });
+      const oneShared = newGrads();
+      const oneSharedResult = model.lossAndGradients({ ids: b.ids, labels: b.labels, segments: [0], sharedPrefix: prefix }, { weightGrads: oneShared });
+      assert.ok(Math.abs(oneSharedResult.loss - one.loss) < 1e-5, `one sequence: loss ${oneSharedResult.loss} vs ${one.loss}`);
+      close('one sequence: embed_tokens', oneShared.embedTokens, oneCopy.embedTokens);
+      close('one sequence: layer 0 k', oneShared.layers[0].k.weight!, oneCopy.layers[0].k.weight!);
       // The prefix's own tokens get embedding gradients only through what the sequences read.
       assert.ok(prefix.some((id) => sharedGrads.embedTokens.subarray(id * C, (id + 1) * C).some((v) => v !== 0)));
       assert.throws(() => model.lossAndGradients({ ids: a.ids, labels: a.labels, images: [image], sharedPrefix: prefix }), /shared prefix goes with packed sequences/);

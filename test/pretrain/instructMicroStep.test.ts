@@ -1,0 +1,54 @@
+/**
+ * Stage 2's micro-step over the shipped model: `<s>` and the system prompt run once per
+ * micro-batch (the shared prefix) give the loss, the decision tally and every projector and
+ * decoder gradient of packing each sample whole, with and without a prompt loss.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
+import { packSamples, sharedPromptPrefix } from '../../src/pretrain/encodeSample.ts';
+import { InstructMicroStep } from '../../src/pretrain/instructMicroStep.ts';
+import { LLAVA_V1_SYSTEM_PROMPT } from '../../src/models/prompts.ts';
+import { repoRoot } from '../helpers/fixtures.ts';
+
+const vlm = await VisionLanguageModel.load(join(repoRoot, 'models', 'yollava-world'));
+const corpus = { seed: 11 };
+
+test('the shared prefix is <s> and the system prompt less its last token, and every corpus sample begins with it', () => {
+  const prefix = sharedPromptPrefix(vlm.tokenizer);
+  assert.equal(prefix[0], vlm.tokenizer.bosTokenId);
+  assert.ok(vlm.tokenizer.decode(prefix, { skipSpecialTokens: true }).length < LLAVA_V1_SYSTEM_PROMPT.length);
+  assert.ok(LLAVA_V1_SYSTEM_PROMPT.startsWith(vlm.tokenizer.decode(prefix, { skipSpecialTokens: true }).trim()));
+  const micro = new InstructMicroStep(vlm.model, vlm.tokenizer);
+  const samples = Array.from({ length: 300 }, (_, i) => micro.sample(corpus, i).encoded);
+  const packed = packSamples(samples, prefix);
+  assert.equal(packed.ids.length, samples.reduce((n, s) => n + s.ids.length - prefix.length, 0));
+  const text = { ids: [...samples[0].ids.slice(0, 3)], labels: [-100, -100, -100], weights: [0, 0, 0], decisions: [0, 0, 0] };
+  assert.throws(() => packSamples([{ ...text, ids: [prefix[0], prefix[1] + 1, prefix[2]] }], prefix), /does not begin with the shared prefix/);
+});
+
+for (const promptLoss of [0, 0.3]) {
+  test(`a micro-batch with the shared prefix equals one packed whole (prompt loss ${promptLoss})`, () => {
+    const whole = new InstructMicroStep(vlm.model, vlm.tokenizer, promptLoss, { sharePrefix: false });
+    const shared = new InstructMicroStep(vlm.model, vlm.tokenizer, promptLoss);
+    assert.equal(whole.sharedPrefix.length, 0);
+    assert.ok(shared.sharedPrefix.length > 20, `${shared.sharedPrefix.length} shared tokens`);
+    // Pictured and text-only samples, several turns among them.
+    const stream = Array.from({ length: 80 }, (_, i) => shared.sample(corpus, i));
+    const batch = [...stream.filter((b) => b.sample.image).slice(0, 4), ...stream.filter((b) => !b.sample.image).slice(0, 3)];
+    assert.equal(batch.length, 7);
+    assert.ok(batch.some((b) => b.sample.turns.length > 1));
+    const lossWhole = whole.run(batch);
+    const lossShared = shared.run(batch);
+    assert.ok(Math.abs(lossShared - lossWhole) < 1e-5, `loss ${lossShared} vs ${lossWhole}`);
+    assert.deepEqual({ ...shared.tally, loss: 0 }, { ...whole.tally, loss: 0 });
+    assert.ok(Math.abs(shared.tally.loss - whole.tally.loss) < 1e-3);
+    whole.params.forEach((p, i) => {
+      const got = shared.params[i].grad;
+      const scale = p.grad.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const diff = got.reduce((m, v, j) => Math.max(m, Math.abs(v - p.grad[j])), 0);
+      assert.ok(diff <= 1e-4 * Math.max(scale, 1e-3), `${p.name}: differs by ${diff} (largest ${scale})`);
+    });
+  });
+}
