@@ -3,7 +3,7 @@
  * prefix) against packing every sample whole: the same micro-batches (≤ 512 tokens, as stage 2
  * gathers them, c6's mix), timed alternately on the shipped model, with the tokens each computes.
  *
- *   node --import tsx bench/sharedPrefixSpeed.ts [--batches 24] [--rounds 3]
+ *   node --import tsx bench/sharedPrefixSpeed.ts [--batches 24] [--rounds 5]
  *
  * Prints samples per second of each and their ratio (medians over rounds). The machine may be
  * shared: the load average is printed at the start and the end.
@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import { InstructMicroStep, type EncodedCorpusSample } from '../src/pretrain/instructMicroStep.ts';
 
-const { values } = parseArgs({ options: { batches: { type: 'string', default: '24' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { batches: { type: 'string', default: '24' }, rounds: { type: 'string', default: '5' } } });
 const MIX = { recognition: 0.45, mcq: 0.12, attribute: 0.08, description_text: 0.17, paper_conversation: 0.04, description_image: 0.04, caption: 0.04, existence: 0.02, conversation: 0.02, kind_text: 0.015, counting: 0.0025, position: 0.0025 };
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 console.log(`load average at start: ${load()}`);
