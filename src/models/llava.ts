@@ -342,7 +342,8 @@ export class LlavaModel {
         for (let c = 0; c < C; c++) dHidden[row * C + c] += dSelected[i * C + c];
       });
       const { numKvHeads, headDim } = this.config.text;
-      const prefixKeyValueGrads = prefixTape ? {
+      // Only weights change what the shared prefix computes: without weight gradients it is a constant.
+      const prefixKeyValueGrads = prefixTape && weightGrads ? {
         keys: this.decoder.weights.layers.map(() => new Float32Array(numKvHeads * prefixIds.length * headDim)),
         values: this.decoder.weights.layers.map(() => new Float32Array(numKvHeads * prefixIds.length * headDim)),
       } : undefined;
