@@ -13,7 +13,8 @@
 import { parseArgs } from 'node:util';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
-import { createWorldSplit, type Individual } from '../src/world/index.ts';
+import { headPhrase } from '../src/world/describeIndividual.ts';
+import { createWorldSplit } from '../src/world/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,14 +25,6 @@ const { values } = parseArgs({
   },
 });
 
-/** Attributes that headPhrase (describeIndividual.ts) writes before "with". */
-const HEAD_ATTRIBUTES: Readonly<Record<Individual['kind'], readonly string[]>> = {
-  person: ['height', 'gender'],
-  pet: ['build', 'furColor', 'pattern', 'species'],
-  landmark: ['wallColor', 'wallPattern', 'type'],
-  object: ['shape', 'color', 'pattern', 'type'],
-  character: ['color', 'pattern', 'type'],
-};
 const UNNAMED_VALUES = new Set(['none', 'plain']);
 
 type Tally = Map<string, { n: number; accepted: number }>;
@@ -68,7 +61,8 @@ for (let i = 0; i < Number(values.items); i += 2) {
   positives++;
   if (scorer.yesMargin(item.question, scorer.features(positive)) > 0) positivesAccepted++;
   const kind = item.subject.kind;
-  count(byPlace, HEAD_ATTRIBUTES[kind].includes(changed) ? 'head phrase ("a chubby gray dog")' : 'feature list ("with yellow eyes …")', accepted);
+  // The description's head phrase (before "with") names the changed attribute when it reads differently.
+  count(byPlace, headPhrase(shown) !== headPhrase(item.subject) ? 'head phrase ("a chubby gray dog")' : 'feature list ("with yellow eyes …")', accepted);
   const from = item.subject.attributes[changed];
   const to = shown.attributes[changed];
   count(byNaming, UNNAMED_VALUES.has(from) ? 'description leaves it out, photo has it' : UNNAMED_VALUES.has(to) ? 'description names it, photo lacks it' : 'another value', accepted);
