@@ -19,7 +19,7 @@ import { newVisionGrads, VisionTower } from '../../src/models/visionTower.ts';
 import { createRandomLlava } from '../../src/models/randomLlava.ts';
 import type { LlavaConfig } from '../../src/models/config.ts';
 import type { LinearGrads } from '../../src/models/layers/linear.ts';
-import { checkGradient, project, randomArray } from '../helpers/gradcheck.ts';
+import { checkGradient, maxAbs, maxAbsDifference, project, randomArray } from '../helpers/gradcheck.ts';
 
 const kernels = () => jsKernels;
 
@@ -237,9 +237,8 @@ test('loss gradients of extra token rows; a cached prefix gives the full-recompu
   const cached = model.lossAndGradients({ ids: suffixIds, extra, labels: suffixLabels, cache });
   assert.equal(cache.length, prefixIds.length, 'the prefix cache is left as it was');
   assert.ok(Math.abs(full.loss - cached.loss) < 1e-6, `loss ${full.loss} vs ${cached.loss}`);
-  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-  assert.ok(maxDiff(full.inputRowGrads, cached.inputRowGrads) < 1e-6);
-  assert.ok(maxDiff(full.outputRowGrads, cached.outputRowGrads) < 1e-6);
+  assert.ok(maxAbsDifference(full.inputRowGrads, cached.inputRowGrads) < 1e-6);
+  assert.ok(maxAbsDifference(full.outputRowGrads, cached.outputRowGrads) < 1e-6);
   const loss = () => model.lossAndGradients({ ids: suffixIds, extra, labels: suffixLabels, cache }).loss;
   checkGradient('extra input rows', loss, extra.inputRows as Float32Array, cached.inputRowGrads, { step: 1e-3 });
   checkGradient('extra output row', loss, extra.outputRows as Float32Array, cached.outputRowGrads, { step: 1e-3 });
@@ -281,7 +280,7 @@ test('packed sequences equal separate runs; label weights weight the mean', () =
   assert.ok(Math.abs(packed.loss - expectedLoss) < 1e-5, `${packed.loss} vs ${expectedLoss}`);
   for (const key of ['inputRowGrads', 'outputRowGrads'] as const) {
     const expected = separate[0][key].map((v, i) => (v * counts[0] + separate[1][key][i] * counts[1]) / total);
-    const diff = packed[key].reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+    const diff = maxAbsDifference(packed[key], expected);
     assert.ok(diff < 1e-5, `${key}: ${diff}`);
   }
   // Weight gradients through the block-by-block attention of packed sequences.
@@ -292,7 +291,7 @@ test('packed sequences equal separate runs; label weights weight the mean', () =
   for (const key of ['q', 'k', 'v', 'o'] as const) {
     for (let l = 0; l < packedGrads.layers.length; l++) {
       const expected = separateGrads[0].layers[l][key].weight!.map((v, i) => (v * counts[0] + separateGrads[1].layers[l][key].weight![i] * counts[1]) / total);
-      const diff = packedGrads.layers[l][key].weight!.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+      const diff = maxAbsDifference(packedGrads.layers[l][key].weight!, expected);
       assert.ok(diff < 1e-5, `layer ${l} ${key}: ${diff}`);
     }
   }
@@ -341,9 +340,9 @@ for (const [name, kernelSet] of [['TypeScript', jsKernels], ['native', nativeKer
       }, { weightGrads: sharedGrads, imageGrads: true });
       assert.ok(Math.abs(shared.loss - copies.loss) < 1e-5, `loss ${shared.loss} vs ${copies.loss}`);
       const close = (what: string, got: Float32Array, want: Float32Array) => {
-        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const scale = maxAbs(want);
         assert.ok(scale > 0, `${what}: no gradient at all`);
-        const diff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+        const diff = maxAbsDifference(got, want);
         assert.ok(diff <= 1e-5 * Math.max(1, scale), `${what}: differs by ${diff} (largest ${scale})`);
       };
       close('image features', shared.imageGrads![0], copies.imageGrads![0]);

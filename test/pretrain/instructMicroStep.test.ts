@@ -11,6 +11,7 @@ import { packSamples, sharedPromptPrefix } from '../../src/pretrain/encodeSample
 import { InstructMicroStep } from '../../src/pretrain/instructMicroStep.ts';
 import { LLAVA_V1_SYSTEM_PROMPT } from '../../src/models/prompts.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
+import { maxAbs, maxAbsDifference } from '../helpers/gradcheck.ts';
 
 const vlm = await VisionLanguageModel.load(join(repoRoot, 'models', 'yollava-world'));
 const corpus = { seed: 11 };
@@ -46,8 +47,8 @@ for (const promptLoss of [0, 0.3]) {
     assert.ok(Math.abs(shared.tally.loss - whole.tally.loss) < 1e-3);
     whole.params.forEach((p, i) => {
       const got = shared.params[i].grad;
-      const scale = p.grad.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      const diff = got.reduce((m, v, j) => Math.max(m, Math.abs(v - p.grad[j])), 0);
+      const scale = maxAbs(p.grad);
+      const diff = maxAbsDifference(got, p.grad);
       assert.ok(diff <= 1e-4 * Math.max(scale, 1e-3), `${p.name}: differs by ${diff} (largest ${scale})`);
     });
   });
