@@ -28,6 +28,7 @@ import {
   capitalize,
   describeIndividual,
   featurePhrases,
+  headPhrase,
   joinList,
   pluralNoun,
   typeNoun,
@@ -54,6 +55,7 @@ export const CORPUS_TASKS = [
   'option_match',
   'paper_conversation',
   'recognition_pair',
+  'recognition_explained',
 ] as const;
 export type CorpusTask = (typeof CORPUS_TASKS)[number];
 
@@ -76,6 +78,7 @@ export const DEFAULT_CORPUS_MIX: Readonly<Record<CorpusTask, number>> = {
   option_match: 0,
   paper_conversation: 0,
   recognition_pair: 0,
+  recognition_explained: 0,
 };
 
 export const DEFAULT_KIND_WEIGHTS: Readonly<Record<Kind, number>> = {
@@ -262,6 +265,8 @@ class CorpusContext {
         return this.paperConversation();
       case 'recognition_pair':
         return this.recognitionPair();
+      case 'recognition_explained':
+        return this.recognitionExplained();
     }
   }
 
@@ -609,6 +614,27 @@ class CorpusContext {
   }
 
   /**
+   * Recognition whose answer says what differs: "No. <n> has a red collar, and the dog in this
+   * photo has a blue collar." One bit per sample did not teach the model to compare the
+   * description's feature list with the picture (session 14); naming the differing feature asks
+   * for that comparison at every answer, with a target of several choices instead of two. Only
+   * the described individual or its stand-in is in the picture, so "this" is never ambiguous.
+   */
+  private recognitionExplained(): CorpusSample {
+    const named = this.individual();
+    const name = this.name();
+    const positive = this.rng.chance(0.5);
+    const which = this.rng.weightedIndex([0.6, 0.25, 0.1, 0.05]);
+    const candidate = positive
+      ? named
+      : which === 0 ? this.lookAlike(named, 1) : which === 1 ? this.lookAlike(named, 2) : which === 2 ? this.individual(named.kind) : null;
+    const shown = candidate && (positive || !sameIndividual(candidate, named)) ? candidate : this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind)));
+    const { spec } = this.scene([shown]);
+    const user = `${name} is ${describeIndividual(named)}. Is ${name} in this photo? Give details.`;
+    return { task: 'recognition_explained', image: spec, turns: [{ user, assistant: explainedRecognitionAnswer(name, named, shown) }], named };
+  }
+
+  /**
    * An attribute no earlier turn of the sample asked about (any, once all were), recorded in
    * `asked`: a later turn about the same attribute could be answered by copying the earlier
    * answer instead of reading the description (3 % of multi-turn description samples did so).
@@ -797,4 +823,40 @@ function colorPhrase(ind: Individual): string {
 function dedupe(turns: CorpusTurn[]): CorpusTurn[] {
   const seen = new Set<string>();
   return turns.filter((t) => (seen.has(t.user) ? false : (seen.add(t.user), true)));
+}
+
+/** How a missing feature reads after "has" ("has no collar"), by featurePhrases key. */
+const ABSENT_FEATURE: Readonly<Record<string, string>> = {
+  glasses: 'no glasses',
+  scarf: 'no scarf',
+  collar: 'no collar',
+  mark: 'no markings',
+  flag: 'no flag',
+  symbol: 'nothing on it',
+  topper: 'nothing on its head',
+  accessory: 'no accessories',
+};
+
+/**
+ * The explained answer to "Is <name> in this photo? Give details." when `shown` is in the
+ * picture and `named` is described: Yes with the head phrase, or No with each difference,
+ * head phrase first ("<n> is a chubby gray dog, and this is a slim gray dog"), then each
+ * feature ("<n> has a red collar, and the dog in this photo has a blue collar").
+ */
+export function explainedRecognitionAnswer(name: string, named: Individual, shown: Individual): string {
+  if (sameIndividual(named, shown)) return `Yes. ${name} is the ${headPhrase(named)} in this photo.`;
+  const clauses: string[] = [];
+  if (named.kind !== shown.kind || headPhrase(named) !== headPhrase(shown)) {
+    clauses.push(`${name} is ${withArticle(headPhrase(named))}, and this is ${withArticle(headPhrase(shown))}`);
+  }
+  if (named.kind === shown.kind) {
+    const own = featurePhrases(named);
+    const seen = featurePhrases(shown);
+    for (const key of Object.keys(own)) {
+      if (own[key] === seen[key]) continue;
+      const phrase = (p: string): string => p || ABSENT_FEATURE[key];
+      clauses.push(`${name} has ${phrase(own[key])}, and the ${typeNoun(shown)} in this photo has ${phrase(seen[key])}`);
+    }
+  }
+  return `No. ${clauses.join('. ')}.`;
 }

@@ -343,3 +343,53 @@ test('recognition_pair: two descriptions a look-alike apart, Yes exactly for the
   assert.ok(pairs > 280, `${pairs} pairs`);
   assert.ok(shown.named > pairs * 0.35 && shown.lookAlike > pairs * 0.35 && shown.neither > 10, JSON.stringify(shown));
 });
+
+test('recognition_explained: Yes exactly for the described individual, else every clause names a true difference', () => {
+  const only = [...buildInstructionCorpus({ seed: 7, count: 300, mix: Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'recognition_explained' ? 1 : 0])) })];
+  const split = createWorldSplit(0);
+  const counts = { yes: 0, lookAlike: 0, otherKind: 0 };
+  for (const s of only) {
+    assert.equal(s.task, 'recognition_explained');
+    assert.equal(s.turns.length, 1);
+    const [turn] = s.turns;
+    const m = /^(<[a-z]+>) is (.+?)\. Is (<[a-z]+>) in this photo\? Give details\.$/.exec(turn.user);
+    assert.ok(m, turn.user);
+    const [, name, description, asked] = m;
+    assert.equal(asked, name);
+    assert.equal(description, describeIndividual(s.named!));
+    const entities = sceneOf(s).entities;
+    assert.equal(entities.length, 1, 'only the described individual or its stand-in is in the picture');
+    const inPicture = entityIndividual(entities[0]);
+    assert.ok(!split.isHeldOut(inPicture) && !split.isHeldOut(s.named!), 'a held-out individual appeared');
+    assert.deepEqual(unknownWords(turn.assistant), [], turn.assistant);
+    if (entities[0].description === description) {
+      counts.yes++;
+      assert.match(turn.assistant, new RegExp(`^Yes\\. ${name} is the .+ in this photo\\.$`));
+      continue;
+    }
+    if (inPicture.kind === s.named!.kind) counts.lookAlike++;
+    else counts.otherKind++;
+    assert.match(turn.assistant, /^No\. /);
+    const clauses = turn.assistant.slice(4, -1).split('. ');
+    assert.ok(clauses.length >= 1);
+    for (const clause of clauses) {
+      const head = new RegExp(`^${name} is (.+), and this is (.+)$`).exec(clause);
+      const feature = new RegExp(`^${name} has (.+), and the (.+) in this photo has (.+)$`).exec(clause);
+      assert.ok(head || feature, clause);
+      if (head) {
+        assert.notEqual(head[1], head[2]);
+        assert.ok(description.startsWith(head[1]), `${clause} / ${description}`);
+        assert.ok(entities[0].description.startsWith(head[2]), `${clause} / ${entities[0].description}`);
+      } else {
+        assert.notEqual(feature![1], feature![3]);
+        assert.equal(feature![2], typeNoun(inPicture));
+        // A feature either side has is written in its description; a missing one reads "no …" / "nothing …".
+        for (const [phrase, whole] of [[feature![1], description], [feature![3], entities[0].description]]) {
+          assert.ok(whole.includes(phrase) || /^(no|nothing) /.test(phrase), `${clause} / ${whole}`);
+        }
+      }
+    }
+  }
+  assert.ok(counts.yes > 110 && counts.yes < 190, JSON.stringify(counts));
+  assert.ok(counts.lookAlike > counts.otherKind * 4, JSON.stringify(counts));
+});
