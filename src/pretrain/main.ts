@@ -342,29 +342,29 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
   if (!['all', 'tokenizer', '1', '2', 'eval'].includes(stage)) throw new Error(`--stage must be all, tokenizer, 1, 2 or eval; got ${stage}`);
   const size = values.size as WorldModelSize;
   if (size !== 'base' && size !== 'tiny') throw new Error(`--size must be base or tiny; got ${size}`);
-  const int = (name: string, v: string | undefined): number => {
+  const nonNegative = (name: string, v: string | undefined): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number; got ${v}`);
     return n;
   };
   return {
-    seed: int('seed', values.seed),
+    seed: nonNegative('seed', values.seed),
     stage,
     out: values.out!,
     cache: values.cache!,
-    minutes: values.minutes === undefined ? null : int('minutes', values.minutes),
+    minutes: values.minutes === undefined ? null : nonNegative('minutes', values.minutes),
     resume: values.resume! && !values['no-resume'],
     size,
-    stage1Steps: int('stage1-steps', values['stage1-steps']),
-    stage2Steps: int('stage2-steps', values['stage2-steps']),
-    ...(values['stage1-lr'] === undefined ? {} : { stage1Lr: int('stage1-lr', values['stage1-lr']) }),
-    ...(values['stage2-lr'] === undefined ? {} : { stage2Lr: int('stage2-lr', values['stage2-lr']) }),
-    ...(values['prompt-loss'] === undefined ? {} : { promptLoss: int('prompt-loss', values['prompt-loss']) }),
+    stage1Steps: nonNegative('stage1-steps', values['stage1-steps']),
+    stage2Steps: nonNegative('stage2-steps', values['stage2-steps']),
+    ...(values['stage1-lr'] === undefined ? {} : { stage1Lr: nonNegative('stage1-lr', values['stage1-lr']) }),
+    ...(values['stage2-lr'] === undefined ? {} : { stage2Lr: nonNegative('stage2-lr', values['stage2-lr']) }),
+    ...(values['prompt-loss'] === undefined ? {} : { promptLoss: nonNegative('prompt-loss', values['prompt-loss']) }),
     ...(values['language-from'] === undefined ? {} : { languageFrom: values['language-from'] }),
-    tokensPerStep: int('tokens-per-step', values['tokens-per-step']),
+    tokensPerStep: nonNegative('tokens-per-step', values['tokens-per-step']),
     eval: values.eval!,
-    evalItems: int('eval-items', values['eval-items']),
-    recognitionFocusFrom: int('recognition-focus-from', values['recognition-focus-from']),
+    evalItems: nonNegative('eval-items', values['eval-items']),
+    recognitionFocusFrom: nonNegative('recognition-focus-from', values['recognition-focus-from']),
     mix: values.mix === undefined ? undefined : parseMix(values.mix),
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
     ...(values['no-yes-no-options'] ? { yesNoOptions: false } : values['yes-no-options-text-only'] ? { yesNoOptions: 'text' as const } : {}),
