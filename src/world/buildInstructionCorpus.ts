@@ -293,6 +293,22 @@ class CorpusContext {
     return null;
   }
 
+  /** An individual of a kind other than `named`'s. */
+  private otherKindIndividual(named: Individual): Individual {
+    return this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind)));
+  }
+
+  /**
+   * Who is shown in a negative for `named`, by `which` (a weightedIndex over one-attribute
+   * look-alike / two-attribute look-alike / same kind / other kind); another kind when the drawn
+   * one is not allowed or is `named` itself.
+   */
+  private standIn(named: Individual, which: number): Individual {
+    const candidate =
+      which === 0 ? this.lookAlike(named, 1) : which === 1 ? this.lookAlike(named, 2) : which === 2 ? this.individual(named.kind) : null;
+    return candidate && !sameIndividual(candidate, named) ? candidate : this.otherKindIndividual(named);
+  }
+
   private individuals(): Individual[] {
     const n = 1 + this.rng.weightedIndex([0.5, 0.35, 0.15]);
     return Array.from({ length: n }, () => this.individual());
@@ -559,10 +575,7 @@ class CorpusContext {
       shown = named;
     } else {
       const w = opts.negatives ?? {};
-      const which = this.rng.weightedIndex([w.oneAttribute ?? 0.5, w.twoAttributes ?? 0.3, w.sameKind ?? 0.1, w.otherKind ?? 0.1]);
-      const candidate =
-        which === 0 ? this.lookAlike(named, 1) : which === 1 ? this.lookAlike(named, 2) : which === 2 ? this.individual(named.kind) : null;
-      shown = candidate && !sameIndividual(candidate, named) ? candidate : this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind)));
+      shown = this.standIn(named, this.rng.weightedIndex([w.oneAttribute ?? 0.5, w.twoAttributes ?? 0.3, w.sameKind ?? 0.1, w.otherKind ?? 0.1]));
     }
     const inScene = [shown];
     if (this.rng.chance(opts.companionChance ?? 0.35)) {
@@ -598,7 +611,7 @@ class CorpusContext {
     while (second === first) second = this.name();
     // Either of the two is in the picture, or (now and then) neither.
     const shownIndex = this.rng.weightedIndex([0.45, 0.45, 0.1]);
-    const shown = shownIndex === 0 ? named : shownIndex === 1 ? lookAlike : this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind)));
+    const shown = shownIndex === 0 ? named : shownIndex === 1 ? lookAlike : this.otherKindIndividual(named);
     const { spec } = this.scene([shown]);
     const described = this.rng.shuffled([
       { name: first, individual: named, present: shownIndex === 0 },
@@ -624,11 +637,9 @@ class CorpusContext {
     const named = this.individual();
     const name = this.name();
     const positive = this.rng.chance(0.5);
+    // Drawn for positives too: the samples stay those session 15 measured.
     const which = this.rng.weightedIndex([0.6, 0.25, 0.1, 0.05]);
-    const candidate = positive
-      ? named
-      : which === 0 ? this.lookAlike(named, 1) : which === 1 ? this.lookAlike(named, 2) : which === 2 ? this.individual(named.kind) : null;
-    const shown = candidate && (positive || !sameIndividual(candidate, named)) ? candidate : this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind)));
+    const shown = positive ? named : this.standIn(named, which);
     const { spec } = this.scene([shown]);
     const user = `${name} is ${describeIndividual(named)}. Is ${name} in this photo? Give details.`;
     return { task: 'recognition_explained', image: spec, turns: [{ user, assistant: explainedRecognitionAnswer(name, named, shown) }], named };
@@ -713,7 +724,7 @@ class CorpusContext {
       const other = this.rng.chance(0.5) ? this.lookAlike(named, 1 + this.rng.int(2)) : this.individual();
       if (other && !sameIndividual(other, named) && !others.some((o) => sameIndividual(o, other))) others.push(other);
     }
-    if (absent && others.length === 0) others.push(this.individual(this.rng.pick(KINDS.filter((k) => k !== named.kind))));
+    if (absent && others.length === 0) others.push(this.otherKindIndividual(named));
     const inScene = absent ? others : this.rng.shuffled([named, ...others]);
     const { spec, description: d } = this.scene(inScene, { occlusionChance: 0.25 });
     const prefix = `${name} is ${describeIndividual(named)}.`;
