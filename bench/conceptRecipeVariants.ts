@@ -4,7 +4,7 @@
  * (every test photo of all 40 subjects; own photos positive), with the mean per-subject ROC AUC,
  * and the subjects' visual and text-only two-option questions asked as the eval asks them.
  *
- *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--dataset <dir>] [--describe] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours] [--model <dir>] [--index-model <dir>]
+ *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--dataset <dir>] [--describe] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours] [--model <dir>] [--index-model <dir>] [--seed n]
  *
  * --model tmp/candidate --index-model models/yollava-world runs a candidate base model with an eval
  * folder made on the shipped one (same vision tower).
@@ -26,6 +26,7 @@ import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import type { ConceptData, ConversationPair } from '../src/personalize/conceptData.ts';
 import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
+import { Concept } from '../src/personalize/Concept.ts';
 import { describeSubject } from '../src/personalize/describeSubject.ts';
 import { DEFAULT_HELD_OUT_COUNT, heldOutNegatives } from '../src/personalize/createConcept.ts';
 import { ImageIndex } from '../src/personalize/ImageIndex.ts';
@@ -136,7 +137,9 @@ const VARIANTS: Record<string, Variant> = {
   'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
 
-const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' }, seed: { type: 'string' }, 'per-epoch': { type: 'boolean' } } });
+const trainingSeed = Number(values.seed ?? 0);
+if (!Number.isInteger(trainingSeed) || trainingSeed < 0) throw new Error(`--seed must be a non-negative integer, not ${values.seed}`);
 const evalDir = values.eval ?? 'eval/world-0';
 const subjects = (values.subjects ?? 'bagi,fosa,gipa,desu,dita').split(',');
 const chosen = (values.variants ?? 'paper,start-only,balanced,ours').split(',');
@@ -247,12 +250,15 @@ for (const name of chosen) {
     const data = await dataFor(subject, v);
     const negativeWeight = (v.negativeWeight === 'balanced' ? balancedNegativeWeight(data) : v.negativeWeight) * (v.negativeScale ?? 1);
     const hardNegativeWeight = negativeWeight * (v.hardNegativeScale ?? 1);
+    const epochRows: Array<{ epoch: number; input: Float32Array; output: Float32Array; accuracy: number }> = [];
     const { concept } = await trainConcept(vlm, data, {
-      epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
+      ...(values['per-epoch'] ? { onEpochRows: (epoch: number, rows: { input: Float32Array; output: Float32Array }, m: { weightedAccuracy: number }) => epochRows.push({ epoch, ...rows, accuracy: m.weightedAccuracy }) } : {}),
+      seed: trainingSeed, epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
       targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, boundaryDirection: v.boundaryDirection, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows, latentRows: v.latentRows, vocabularyLearningRate: v.vocabularyLearningRate,
       ...(v.photoStart ? { latentStart: await photoStartRows(vlm, dataset.subjects.find((s) => s.conceptName === subject)!.trainPhotos[0]!, 16) } : {}),
     });
     seconds += (performance.now() - started) / 1000;
+    if (values['per-epoch']) await reportEpochs(subject, concept, epochRows, data.heldOutNegatives ?? []);
     const set = new ConceptSet(vlm);
     set.add(concept);
     const context = { identifier: concept.identifier, text: concept.personalization, referencePhotos: [], extra: set.extraTokens() };
@@ -285,6 +291,29 @@ for (const name of chosen) {
   }
   const pos = right.positive / count.positive, neg = right.negative / count.negative;
   console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${(qa.visual / qa.visualCount).toFixed(3)} | ${(qa.text / qa.textCount).toFixed(3)} | ${(qa.textValues / qa.textValuesCount).toFixed(3)} | ${seconds.toFixed(0)} |`);
+}
+
+/**
+ * --per-epoch: every epoch's rows as trained (no boundary step), scored on the test photos (AUC,
+ * share of own photos with P(Yes) > 0.5) and on the held-out negatives the boundary is set on
+ * (share answered "Yes"), to see which epoch generalizes and whether the training check picks it.
+ */
+async function reportEpochs(subject: string, trained: Concept, epochRows: ReadonlyArray<{ epoch: number; input: Float32Array; output: Float32Array; accuracy: number }>, heldOut: readonly string[]): Promise<void> {
+  for (const rows of epochRows) {
+    const concept = new Concept(trained.info, rows.input, rows.output);
+    const set = new ConceptSet(vlm);
+    set.add(concept);
+    const context = { identifier: concept.identifier, text: concept.personalization, referencePhotos: [], extra: set.extraTokens() };
+    const scores: Array<{ positive: boolean; score: number }> = [];
+    for (const { photo, owner } of testPhotos) scores.push({ positive: owner === subject, score: (await asker.recognize(context, photo)).probability });
+    let heldOutYes = 0;
+    for (const photo of heldOut) if ((await asker.recognize(context, photo)).probability > 0.5) heldOutYes++;
+    set.remove(concept.name);
+    const own = scores.filter((x) => x.positive);
+    const ownYes = own.filter((x) => x.score > 0.5).length / own.length;
+    const meanOwn = own.reduce((a, x) => a + x.score, 0) / own.length;
+    process.stderr.write(`  ${subject} epoch ${rows.epoch}: training check ${rows.accuracy.toFixed(3)}, test AUC ${rocAuc(scores.map((x) => x.score), scores.map((x) => x.positive))!.toFixed(3)}, own photos P(Yes) > 0.5 ${ownYes.toFixed(3)} (mean ${meanOwn.toFixed(3)}), held-out "Yes" ${(heldOutYes / Math.max(1, heldOut.length)).toFixed(3)}, rows' norm ${Math.sqrt(rows.input.reduce((a, x) => a + x * x, 0)).toFixed(2)}\n`);
+  }
 }
 
 /** Word-multiset F1 of two texts (lower-cased words and numbers; punctuation ignored). */

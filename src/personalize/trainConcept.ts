@@ -78,6 +78,8 @@ export interface TrainConceptOptions {
   /** The largest boundary step, as a fraction of the rows' norm (default MAX_SHIFT). */
   readonly maxBoundaryShift?: number;
   readonly onProgress?: (progress: TrainProgress) => void;
+  /** Called after each epoch's check (epoch 0: the starting rows) with copies of that epoch's rows; for benches. */
+  readonly onEpochRows?: (epoch: number, rows: { readonly input: Float32Array; readonly output: Float32Array }, metrics: EpochMetrics) => void;
   readonly signal?: AbortSignal;
   /** Written after every epoch (atomically); with `resume`, training continues from it. */
   readonly checkpointFile?: string;
@@ -372,6 +374,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       const accuracy = await evaluate();
       metrics.push({ epoch: 0, loss: null, positiveAccuracy: accuracy.positive, negativeAccuracy: accuracy.negative, weightedAccuracy: accuracy.weighted, seconds: (performance.now() - t0) / 1000 });
       best = { input: rows.input.slice(), output: rows.output.slice(), accuracy: accuracy.weighted, epoch: 0 };
+      options.onEpochRows?.(0, { input: rows.input.slice(), output: rows.output.slice() }, metrics.at(-1)!);
     }
     let interrupted = false;
     let secondsPerStep: number | null = null;
@@ -426,6 +429,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
         weightedAccuracy: accuracy.weighted, seconds: (performance.now() - epochStarted) / 1000,
       });
       if (!best || accuracy.weighted > best.accuracy) best = { input: rows.input.slice(), output: rows.output.slice(), accuracy: accuracy.weighted, epoch };
+      options.onEpochRows?.(epoch, { input: rows.input.slice(), output: rows.output.slice() }, metrics.at(-1)!);
       if (options.checkpointFile && !interrupted) writeCheckpoint(options.checkpointFile, data, training, rows, optimizer, metrics, best, epoch);
       if (interrupted) break;
     }
@@ -505,31 +509,30 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
       const rowsNorm = norm(final.input);
       if (directionNorm > 0 && rowsNorm > 0) {
         const stopped = new Error('stopped');
-        /** Shares of the held-out images answered "Yes" and answered neither Yes nor No, with the rows moved by `shift`. */
-        const heldOutAnswers = async (shift: number): Promise<{ accepted: number; offFormat: number }> => {
+        const trainingPositives = evaluationPhotos.filter(([, isPositive]) => isPositive).map(([photo]) => photo);
+        /**
+         * Shares of the held-out images answered "Yes" and answered neither Yes nor No, and how
+         * many of the training photos are answered "Yes", with the rows moved by `shift`.
+         */
+        const heldOutAnswers = async (shift: number): Promise<BoundaryAnswers> => {
           const step = (shift * rowsNorm) / directionNorm;
           for (let i = 0; i < rows.input.length; i++) rows.input[i] = final.input[i] + step * direction[i];
           concepts.invalidate();
-          let accepted = 0, offFormat = 0;
+          let accepted = 0, offFormat = 0, ownYes = 0;
           for (const photo of heldOut) {
             if (options.signal?.aborted) throw stopped;
             const answer = await answerOn(photo);
             if (answer.yes) accepted++;
             if (answer.offFormat) offFormat++;
           }
+          for (const photo of trainingPositives) if ((await answerOn(photo)).yes) ownYes++;
           await new Promise<void>((resolve) => setImmediate(resolve)); // let a signal through
-          return { accepted: accepted / heldOut.length, offFormat: offFormat / heldOut.length };
+          return { accepted: accepted / heldOut.length, offFormat: offFormat / heldOut.length, ownYes };
         };
         try {
           const atZero = await heldOutAnswers(0);
           const before = atZero.accepted;
-          // Rows moved far can make the model go on with other words instead of answering (a
-          // concept of a continued base model did, on its own photos): more such answers than the
-          // trained rows give marks the shift as beyond reach.
-          const acceptedShare = async (shift: number): Promise<number> => {
-            const answers = await heldOutAnswers(shift);
-            return answers.offFormat > atZero.offFormat + OFF_FORMAT_TOLERANCE ? Infinity : answers.accepted;
-          };
+          const acceptedShare = async (shift: number): Promise<number> => boundaryShare(await heldOutAnswers(shift), atZero, shift);
           const found = await searchShift(acceptedShare, targetFalsePositiveRate, before, maxBoundaryShift);
           const step = (found.shift * rowsNorm) / directionNorm;
           for (let i = 0; i < final.input.length; i++) final.input[i] += step * direction[i];
@@ -580,12 +583,41 @@ function norm(values: Float32Array): number {
  * the rows have left the region where the direction means "more Yes" (one concept moved 1.28 of
  * its norm accepted fewer negatives, not more, and ranked its photos at AUC 0.63): that counts
  * as beyond the target.
- * A share of Infinity marks a shift beyond reach (the caller's answers left the Yes/No format).
+ * A share of Infinity marks a shift beyond reach (boundaryShare: answers left the Yes/No format,
+ * or a training photo lost its "Yes").
  * Shifts stay within MAX_SHIFT.
  */
 export const MAX_SHIFT = 0.32;
 /** More held-out answers that are neither Yes nor No than at no shift, by this share, mark a shift as beyond reach. */
 const OFF_FORMAT_TOLERANCE = 0.02;
+/** What the recognition question gets with the rows moved by some shift. */
+export interface BoundaryAnswers {
+  /** Share of the held-out negatives answered "Yes". */
+  readonly accepted: number;
+  /** Share of the held-out negatives whose most likely first token is neither Yes nor No. */
+  readonly offFormat: number;
+  /** How many of the training photos of the subject are answered "Yes". */
+  readonly ownYes: number;
+}
+
+/**
+ * The held-out share a shift accepts, for searchShift, or Infinity where the shift is beyond
+ * reach:
+ * - rows moved far can make the model go on with other words instead of answering (a concept of
+ *   a continued base model did, on its own photos): more such answers than the trained rows give,
+ *   by OFF_FORMAT_TOLERANCE;
+ * - a step forwards is meant to make the training photos more "Yes", and far along it the rows
+ *   can leave the region where it does (concepts of a continued base model, moved 0.32 of their
+ *   norm, answered "No" to 4 or 5 of their 5 training photos and to nearly every test photo of
+ *   their subject, while accepting more held-out negatives): a training photo that loses its
+ *   "Yes". A step back towards "No" may cost them; that is its price.
+ */
+export function boundaryShare(answers: BoundaryAnswers, atZero: BoundaryAnswers, shift: number): number {
+  if (answers.offFormat > atZero.offFormat + OFF_FORMAT_TOLERANCE) return Infinity;
+  if (shift > 0 && answers.ownYes < atZero.ownYes) return Infinity;
+  return answers.accepted;
+}
+
 /** A drop of the accepted share larger than this, as the shift grows, marks the edge. */
 const FALLING_SHARE = 0.01;
 

@@ -19,7 +19,7 @@ import { Concept, ConceptError } from '../../src/personalize/Concept.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
 import { encodeTrainingSample } from '../../src/personalize/conceptPrompts.ts';
 import { recognize } from '../../src/personalize/recognize.ts';
-import { balancedNegativeWeight, HARD_NEGATIVE_SHARE, MAX_SHIFT, photoStartRows, searchShift, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
+import { balancedNegativeWeight, boundaryShare, HARD_NEGATIVE_SHARE, MAX_SHIFT, photoStartRows, searchShift, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
 import { VocabularyRows } from '../../src/personalize/vocabularyRows.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
@@ -314,6 +314,20 @@ test('the boundary step along the mean or the uniform margin direction: the stor
   // On this tiny model the rows accept every held-out image; only the uniform direction finds a way back to the target.
   assert.ok(shifts.some((shift) => shift < 0), `some direction steps back towards "No": ${shifts}`);
   await assert.rejects(trainConcept(vlm, data, { ...options, maxBoundaryShift: 0 }), /maxBoundaryShift must be in \(0, 4\]/);
+});
+
+test('boundaryShare: a step forwards that costs a training photo its "Yes", or leaves the Yes/No format, is beyond reach', async () => {
+  const atZero = { accepted: 0.01, offFormat: 0, ownYes: 5 };
+  assert.equal(boundaryShare({ accepted: 0.05, offFormat: 0.01, ownYes: 5 }, atZero, 0.1), 0.05);
+  assert.equal(boundaryShare({ accepted: 0.08, offFormat: 0, ownYes: 4 }, atZero, 0.32), Infinity, 'a training photo lost forwards');
+  assert.equal(boundaryShare({ accepted: 0.0, offFormat: 0, ownYes: 4 }, { ...atZero, accepted: 0.2 }, -0.05), 0, 'backwards a training photo may be lost');
+  assert.equal(boundaryShare({ accepted: 0.05, offFormat: 0.03, ownYes: 5 }, atZero, 0.1), Infinity, 'answers off the format');
+  // Session 16's concept (dita on a continued base model): the held-out share keeps rising while its
+  // training photos go from 5 to 0 "Yes" at 0.32; the search stops short of that, within the target.
+  const curve = (shift: number) => ({ accepted: Math.min(0.08, 0.007 + 0.25 * shift), offFormat: 0, ownYes: shift > 0.2 ? 0 : 5 });
+  const found = await searchShift(async (shift) => boundaryShare(curve(shift), curve(0), shift), 0.08, 0.007);
+  assert.ok(found.shift > 0.16 && found.shift <= 0.2, `stops before the training photos are lost: ${found.shift}`);
+  assert.equal(found.acceptedShare, curve(found.shift).accepted);
 });
 
 test('the Yes/No boundary is set on held-out negatives: the stored rows accept what the record says', async (t) => {
