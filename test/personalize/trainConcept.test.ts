@@ -36,8 +36,15 @@ async function setup(t: { after: (fn: () => void) => void }) {
 test('training lowers the loss, measures every epoch and keeps the best', async (t) => {
   const { vlm, data } = await setup(t);
   const events: TrainProgress[] = [];
-  const result = await trainConcept(vlm, data, { latentCount: 2, epochs: 4, learningRate: 0.05, seed: 1, onProgress: (p) => events.push(p) });
+  const epochRows: Array<{ epoch: number; input: Float32Array; accuracy: number }> = [];
+  const result = await trainConcept(vlm, data, {
+    latentCount: 2, epochs: 4, learningRate: 0.05, seed: 1, onProgress: (p) => events.push(p),
+    onEpochRows: (epoch, rows, metrics) => epochRows.push({ epoch, input: rows.input, accuracy: metrics.weightedAccuracy }),
+  });
   assert.deepEqual(result.epochs.map((e) => e.epoch), [0, 1, 2, 3, 4], 'the starting rows are measured as epoch 0');
+  assert.deepEqual(epochRows.map((e) => [e.epoch, e.accuracy]), result.epochs.map((e) => [e.epoch, e.weightedAccuracy]), 'onEpochRows: every epoch with its check');
+  assert.deepEqual(epochRows.find((e) => e.epoch === result.concept.info.bestEpoch)!.input, result.concept.inputRows, 'the best epoch\'s rows are the concept\'s');
+  assert.notDeepEqual(epochRows[0].input, epochRows[4].input);
   assert.equal(result.epochs[0].loss, null);
   const losses = result.epochs.slice(1).map((e) => e.loss!);
   assert.ok(losses.every((loss, i) => i === 0 || loss < losses[i - 1]) && losses[3] < losses[0] - 0.3, `loss ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
