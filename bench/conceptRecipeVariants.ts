@@ -4,7 +4,7 @@
  * (every test photo of all 40 subjects; own photos positive), with the mean per-subject ROC AUC,
  * and the subjects' visual and text-only two-option questions asked as the eval asks them.
  *
- *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--dataset <dir>] [--describe] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours] [--model <dir>] [--index-model <dir>] [--seed n]
+ *   node --import tsx bench/conceptRecipeVariants.ts [--eval eval/world-0] [--dataset <dir>] [--describe] [--subjects bagi,fosa,gipa,desu,dita] [--variants paper,start-only,balanced,ours] [--model <dir>] [--index-model <dir>] [--seed n] [--describe-photos n] [--per-epoch]
  *
  * --model tmp/candidate --index-model models/yollava-world runs a candidate base model with an eval
  * folder made on the shipped one (same vision tower).
@@ -27,7 +27,7 @@ import type { ConceptData, ConversationPair } from '../src/personalize/conceptDa
 import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
 import { Concept } from '../src/personalize/Concept.ts';
-import { describeSubject } from '../src/personalize/describeSubject.ts';
+import { DESCRIBED_PHOTOS, describeSubjectFromPhotos, mostAgreed } from '../src/personalize/describeSubject.ts';
 import { DEFAULT_HELD_OUT_COUNT, heldOutNegatives } from '../src/personalize/createConcept.ts';
 import { ImageIndex } from '../src/personalize/ImageIndex.ts';
 import { visionTowerEmbedder } from '../src/personalize/imageEmbedder.ts';
@@ -137,7 +137,9 @@ const VARIANTS: Record<string, Variant> = {
   'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
 };
 
-const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' }, seed: { type: 'string' }, 'per-epoch': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' }, seed: { type: 'string' }, 'per-epoch': { type: 'boolean' }, 'describe-photos': { type: 'string' } } });
+const describedPhotos = Number(values['describe-photos'] ?? DESCRIBED_PHOTOS);
+if (!Number.isInteger(describedPhotos) || describedPhotos < 1) throw new Error(`--describe-photos must be a positive integer, not ${values['describe-photos']}`);
 const trainingSeed = Number(values.seed ?? 0);
 if (!Number.isInteger(trainingSeed) || trainingSeed < 0) throw new Error(`--seed must be a non-negative integer, not ${values.seed}`);
 const evalDir = values.eval ?? 'eval/world-0';
@@ -166,7 +168,7 @@ if (indexFiles.length !== 1) throw new Error(`${evalDir}/index should hold one p
 const poolIndex = ImageIndex.open(join(evalDir, 'index', indexFiles[0]!), embedder);
 const testPhotos = dataset.subjects.flatMap((s) => s.testPhotos.map((photo) => ({ photo, owner: s.conceptName, kind: s.kind })));
 
-/** --describe: the description is asked now (describeSubject), not read from the stored data. */
+/** --describe: the description is asked now (describeSubjectFromPhotos, as the product does; --describe-photos 1: the first photo's, as before session 16), not read from the stored data. */
 const described = new Map<string, string>();
 async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   const paper = loadConceptData(join(paperData, `${subject}.data.json`));
@@ -176,7 +178,7 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   let description: string | undefined;
   if (v.description && values.describe) {
     const evalSubject = dataset.subjects.find((s) => s.conceptName === subject)!;
-    if (!described.has(subject)) described.set(subject, await describeSubject(vlm, evalSubject.trainPhotos[0]!, { subjectKind: evalSubject.kind === 'person' ? 'person' : 'subject' }));
+    if (!described.has(subject)) described.set(subject, (await describeSubjectFromPhotos(vlm, evalSubject.trainPhotos, { subjectKind: evalSubject.kind === 'person' ? 'person' : 'subject', maxPhotos: describedPhotos })).description);
     description = described.get(subject);
     process.stderr.write(`${subject}: "${description}"\n`);
   } else if (v.description) {
@@ -316,21 +318,6 @@ async function reportEpochs(subject: string, trained: Concept, epochRows: Readon
   }
 }
 
-/** Word-multiset F1 of two texts (lower-cased words and numbers; punctuation ignored). */
-function wordOverlap(a: string, b: string): number {
-  const words = (text: string) => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  const left = words(a), right = words(b);
-  if (left.length === 0 || right.length === 0) return 0;
-  const counts = new Map<string, number>();
-  for (const w of left) counts.set(w, (counts.get(w) ?? 0) + 1);
-  let shared = 0;
-  for (const w of right) {
-    const n = counts.get(w) ?? 0;
-    if (n > 0) { shared++; counts.set(w, n - 1); }
-  }
-  return (2 * shared) / (left.length + right.length);
-}
-
 /**
  * Each question's answers replaced by the one that agrees most with the others (highest summed
  * word overlap; the first on a tie), so that every photo teaches the same answer: one photo's
@@ -342,14 +329,7 @@ function consensusConversations(pairs: readonly ConversationPair[]): Conversatio
   for (const pair of pairs) byQuestion.set(pair.question, [...(byQuestion.get(pair.question) ?? []), pair]);
   const agreed = new Map<string, string>();
   for (const [question, group] of byQuestion) {
-    if (group.length < 3) continue;
-    let best = group[0]!.answer, bestScore = -1;
-    for (const [i, candidate] of group.entries()) {
-      let score = 0;
-      for (const [j, other] of group.entries()) if (i !== j) score += wordOverlap(candidate.answer, other.answer);
-      if (score > bestScore) { best = candidate.answer; bestScore = score; }
-    }
-    agreed.set(question, best);
+    if (group.length >= 3) agreed.set(question, mostAgreed(group.map((pair) => pair.answer)));
   }
   return pairs.map((pair) => (agreed.has(pair.question) ? { ...pair, answer: agreed.get(pair.question)! } : pair));
 }

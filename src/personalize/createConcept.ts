@@ -14,7 +14,7 @@ import type { Concept } from './Concept.ts';
 import { buildConceptData, checkConceptName, type ConceptData, type ConversationPair, type RecognitionAnswerStyle } from './conceptData.ts';
 import { ConceptDataError } from './ConceptDataError.ts';
 import { generateConversations } from './conversations.ts';
-import { describeSubject } from './describeSubject.ts';
+import { describeSubjectFromPhotos } from './describeSubject.ts';
 import { visionTowerEmbedder, type ImageEmbedder } from './imageEmbedder.ts';
 import { easyNegatives, hardNegatives, ImageIndex, type UpdateProgress } from './ImageIndex.ts';
 import type { SubjectKind } from './recognitionTemplates.ts';
@@ -116,7 +116,7 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
   let description: string | undefined;
   if (typeof options.description === 'string') description = options.description;
   else if (options.description ?? true) {
-    description = await describeSubject(vlm, positives[0]!, { subjectKind: options.subjectKind, signal: options.signal });
+    description = (await describeSubjectFromPhotos(vlm, positives, { subjectKind: options.subjectKind, signal: options.signal })).description;
     options.onProgress?.({ stage: 'description', description });
   }
   return buildConceptData({

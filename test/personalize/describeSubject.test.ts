@@ -1,7 +1,12 @@
-/** The description the latent tokens start from: what the base model is asked, and how its answer is cut. */
+/**
+ * The description the latent tokens start from: what the base model is asked, how its answer is
+ * cut, and how the descriptions of several photos are reduced to one.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { descriptionFromCaption, descriptionPrompt } from '../../src/personalize/describeSubject.ts';
+import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
+import { describeSubject, describeSubjectFromPhotos, descriptionFromCaption, descriptionPrompt, mostAgreed, wordOverlap } from '../../src/personalize/describeSubject.ts';
+import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 test('the question asks about the subject (a caption would describe the scene too)', () => {
   assert.equal(descriptionPrompt('person'), 'What does this person look like?');
@@ -15,4 +20,28 @@ test('an answer is cut to what can follow "<bo> is"', () => {
   assert.equal(descriptionFromCaption('The subject is an old red bicycle!'), 'an old red bicycle');
   assert.equal(descriptionFromCaption('Blue.'), 'Blue', 'no article: left as it is');
   assert.equal(descriptionFromCaption('   '), '');
+});
+
+test('wordOverlap is the F1 of the two texts\' words; mostAgreed keeps the text nearest the others', () => {
+  assert.equal(wordOverlap('a brown cat', 'A brown cat.'), 1);
+  assert.equal(wordOverlap('a brown cat', 'a gray dog'), 2 / 6);
+  assert.equal(wordOverlap('', 'a cat'), 0);
+  assert.equal(wordOverlap('a a cat', 'a cat'), 0.8, 'words count as often as they occur');
+  // One photo misread as another kind of thing: the description the others agree with wins.
+  const described = ['a slim brown rabbit with blue eyes', 'a wide brown bottle with a blue cap', 'a wide brown bottle with a red cap', 'a wide gray bottle with a blue cap'];
+  assert.equal(mostAgreed(described), 'a wide brown bottle with a blue cap');
+  assert.equal(mostAgreed(['one', 'two']), 'one', 'a tie: the first');
+  assert.throws(() => mostAgreed([]), /at least one/);
+});
+
+test('describeSubjectFromPhotos describes each photo (up to maxPhotos) and keeps the most agreed', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 4 });
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const all = await describeSubjectFromPhotos(vlm, tiny.photos, { maxNewTokens: 6 });
+  assert.equal(all.candidates.length, 4);
+  for (const [i, photo] of tiny.photos.entries()) assert.equal(all.candidates[i], await describeSubject(vlm, photo, { maxNewTokens: 6 }));
+  assert.equal(all.description, mostAgreed(all.candidates));
+  const two = await describeSubjectFromPhotos(vlm, tiny.photos, { maxNewTokens: 6, maxPhotos: 2 });
+  assert.deepEqual(two.candidates, all.candidates.slice(0, 2));
+  await assert.rejects(describeSubjectFromPhotos(vlm, []), /at least one photo/);
 });
