@@ -27,7 +27,7 @@ import type { ConceptData, ConversationPair } from '../src/personalize/conceptDa
 import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
 import { Concept } from '../src/personalize/Concept.ts';
-import { DESCRIBED_PHOTOS, describeSubjectFromPhotos, mostAgreed } from '../src/personalize/describeSubject.ts';
+import { describeSubjectFromPhotos, mostAgreed } from '../src/personalize/describeSubject.ts';
 import { DEFAULT_HELD_OUT_COUNT, heldOutNegatives } from '../src/personalize/createConcept.ts';
 import { ImageIndex } from '../src/personalize/ImageIndex.ts';
 import { visionTowerEmbedder } from '../src/personalize/imageEmbedder.ts';
@@ -138,7 +138,7 @@ const VARIANTS: Record<string, Variant> = {
 };
 
 const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' }, seed: { type: 'string' }, 'per-epoch': { type: 'boolean' }, 'describe-photos': { type: 'string' } } });
-const describedPhotos = Number(values['describe-photos'] ?? DESCRIBED_PHOTOS);
+const describedPhotos = Number(values['describe-photos'] ?? 1);
 if (!Number.isInteger(describedPhotos) || describedPhotos < 1) throw new Error(`--describe-photos must be a positive integer, not ${values['describe-photos']}`);
 const trainingSeed = Number(values.seed ?? 0);
 if (!Number.isInteger(trainingSeed) || trainingSeed < 0) throw new Error(`--seed must be a non-negative integer, not ${values.seed}`);
@@ -168,7 +168,7 @@ if (indexFiles.length !== 1) throw new Error(`${evalDir}/index should hold one p
 const poolIndex = ImageIndex.open(join(evalDir, 'index', indexFiles[0]!), embedder);
 const testPhotos = dataset.subjects.flatMap((s) => s.testPhotos.map((photo) => ({ photo, owner: s.conceptName, kind: s.kind })));
 
-/** --describe: the description is asked now (describeSubjectFromPhotos, as the product does; --describe-photos 1: the first photo's, as before session 16), not read from the stored data. */
+/** --describe: the description is asked now (describeSubjectFromPhotos: of the first --describe-photos photos, default 1 as createConcept), not read from the stored data. */
 const described = new Map<string, string>();
 async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   const paper = loadConceptData(join(paperData, `${subject}.data.json`));

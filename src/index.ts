@@ -35,11 +35,11 @@ export { Concept, ConceptError, type ConceptInfo, type EpochMetrics, type Operat
 export { ConceptSet } from './personalize/ConceptSet.ts';
 export { ConceptLibrary, defaultLibraryDir } from './personalize/ConceptLibrary.ts';
 export { buildConceptData, type ConceptData, type TrainingSample, type ConversationPair, type SampleKind, type RecognitionAnswerStyle } from './personalize/conceptData.ts';
-export { describeSubject, descriptionFromCaption, descriptionPrompt } from './personalize/describeSubject.ts';
+export { DESCRIBED_PHOTOS, describeSubject, describeSubjectFromPhotos, descriptionFromCaption, descriptionPrompt, mostAgreed, wordOverlap } from './personalize/describeSubject.ts';
 export { saveConceptData, loadConceptData } from './personalize/conceptDataFile.ts';
 export { exportPublicJson, importPublicJson } from './personalize/publicJson.ts';
 export { generateConversations } from './personalize/conversations.ts';
-export { trainConcept, balancedNegativeWeight, setDescriptionRows, photoStartRows, DEFAULT_EPOCHS, PAPER_EPOCHS, HARD_NEGATIVE_SHARE, DEFAULT_CROP_PROBABILITY, DEFAULT_FALSE_POSITIVE_RATE, MAX_SHIFT, searchShift, type TrainConceptOptions, type TrainProgress, type TrainConceptResult } from './personalize/trainConcept.ts';
+export { trainConcept, balancedNegativeWeight, setDescriptionRows, photoStartRows, DEFAULT_EPOCHS, PAPER_EPOCHS, HARD_NEGATIVE_SHARE, DEFAULT_CROP_PROBABILITY, DEFAULT_FALSE_POSITIVE_RATE, MAX_SHIFT, searchShift, boundaryShare, type BoundaryAnswers, type TrainConceptOptions, type TrainProgress, type TrainConceptResult } from './personalize/trainConcept.ts';
 export { createConcept, prepareConceptData, heldOutNegatives, PAPER_RECIPE, DEFAULT_HELD_OUT_COUNT, type CreateConceptOptions, type CreateConceptProgress } from './personalize/createConcept.ts';
 export { recognize, type RecognitionResult } from './personalize/recognize.ts';
 export { explainConcept } from './personalize/explainConcept.ts';

@@ -48,7 +48,7 @@ export interface EvalConcept {
  * paper's; none for the paper's version 1, so that fingerprints made before versions keep matching.
  */
 export function pipelineField(recipe: ConceptRecipe): { pipeline?: number } {
-  return recipe.style === 'paper' ? {} : { pipeline: 8 };
+  return recipe.style === 'paper' ? {} : { pipeline: 9 };
 }
 
 export function conceptFolder(settings: ConceptSettings, recipe: ConceptRecipe): string {

@@ -72,8 +72,10 @@ export const DESCRIBED_PHOTOS = 5;
  * The base model's description of the subject from several of its photos: each described
  * (describeSubject), the one that agrees most with the others kept. One photo can be misread
  * where the others are not — a small subject, dim light, part of it hidden: on the world
- * benchmark's 40 subjects the first photo's description named the right kind of thing 50–60 %
- * of the time, the most agreed of 5 photos' 57–72 % (docs/results.md, session 16).
+ * benchmark's 40 subjects the first photo's description named the right kind of thing 50 % (the
+ * shipped model) / 60 % (c8) of the time, the most agreed of 5 photos' 57 % / 72 %. Concepts
+ * started from it answered text questions better but recognized worse (docs/results.md,
+ * session 16), so createConcept describes one photo unless told otherwise.
  */
 export async function describeSubjectFromPhotos(
   vlm: VisionLanguageModel, photos: readonly string[],

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { describeSubject, describeSubjectFromPhotos, descriptionFromCaption, descriptionPrompt, mostAgreed, wordOverlap } from '../../src/personalize/describeSubject.ts';
+import { prepareConceptData } from '../../src/personalize/createConcept.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 test('the question asks about the subject (a caption would describe the scene too)', () => {
@@ -44,4 +45,21 @@ test('describeSubjectFromPhotos describes each photo (up to maxPhotos) and keeps
   const two = await describeSubjectFromPhotos(vlm, tiny.photos, { maxNewTokens: 6, maxPhotos: 2 });
   assert.deepEqual(two.candidates, all.candidates.slice(0, 2));
   await assert.rejects(describeSubjectFromPhotos(vlm, []), /at least one photo/);
+});
+
+test('prepareConceptData starts from the first photo\'s description, or the most agreed of describedPhotos', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 3 });
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const described = new Map<string, string>();
+  for (const photo of tiny.photos) described.set(photo, await describeSubject(vlm, photo));
+  // The photos in an order where the first one's description is not the most agreed.
+  const orders = tiny.photos.map((_, r) => [...tiny.photos.slice(r), ...tiny.photos.slice(0, r)]);
+  const photos = orders.find((order) => mostAgreed(order.map((p) => described.get(p)!)) !== described.get(order[0]!));
+  assert.ok(photos, 'in some order the first photo\'s description is not the most agreed');
+  const agreed = mostAgreed(photos.map((p) => described.get(p)!));
+  const stored = (text: string) => text.replace(/\s+/g, ' ').trim(); // as ConceptData keeps a description: one line
+  const first = await prepareConceptData(vlm, { name: 'bo', photos, conversations: false });
+  assert.equal(first.description, stored(described.get(photos[0]!)!));
+  const three = await prepareConceptData(vlm, { name: 'bo', photos, conversations: false, describedPhotos: 3 });
+  assert.equal(three.description, stored(agreed));
 });
