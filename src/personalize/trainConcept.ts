@@ -514,7 +514,7 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
          * Shares of the held-out images answered "Yes" and answered neither Yes nor No, and how
          * many of the training photos are answered "Yes", with the rows moved by `shift`.
          */
-        const heldOutAnswers = async (shift: number): Promise<BoundaryAnswers> => {
+        const answersAt = async (shift: number): Promise<BoundaryAnswers> => {
           const step = (shift * rowsNorm) / directionNorm;
           for (let i = 0; i < rows.input.length; i++) rows.input[i] = final.input[i] + step * direction[i];
           concepts.invalidate();
@@ -530,9 +530,9 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
           return { accepted: accepted / heldOut.length, offFormat: offFormat / heldOut.length, ownYes };
         };
         try {
-          const atZero = await heldOutAnswers(0);
+          const atZero = await answersAt(0);
           const before = atZero.accepted;
-          const acceptedShare = async (shift: number): Promise<number> => boundaryShare(await heldOutAnswers(shift), atZero, shift);
+          const acceptedShare = async (shift: number): Promise<number> => boundaryShare(await answersAt(shift), atZero, shift);
           const found = await searchShift(acceptedShare, targetFalsePositiveRate, before, maxBoundaryShift);
           const step = (found.shift * rowsNorm) / directionNorm;
           for (let i = 0; i < final.input.length; i++) final.input[i] += step * direction[i];
