@@ -178,7 +178,7 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   let description: string | undefined;
   if (v.description && values.describe) {
     const evalSubject = dataset.subjects.find((s) => s.conceptName === subject)!;
-    if (!described.has(subject)) described.set(subject, (await describeSubjectFromPhotos(vlm, evalSubject.trainPhotos, { subjectKind: evalSubject.kind === 'person' ? 'person' : 'subject', maxPhotos: describedPhotos })).description);
+    if (!described.has(subject)) described.set(subject, (await describeSubjectFromPhotos(vlm, evalSubject.trainPhotos.slice(0, describedPhotos), { subjectKind: evalSubject.kind === 'person' ? 'person' : 'subject' })).description);
     description = described.get(subject);
     process.stderr.write(`${subject}: "${description}"\n`);
   } else if (v.description) {
@@ -261,9 +261,7 @@ for (const name of chosen) {
     });
     seconds += (performance.now() - started) / 1000;
     if (values['per-epoch']) await reportEpochs(subject, concept, epochRows, data.heldOutNegatives ?? []);
-    const set = new ConceptSet(vlm);
-    set.add(concept);
-    const context = { identifier: concept.identifier, text: concept.personalization, referencePhotos: [], extra: set.extraTokens() };
+    const { set, context } = attached(concept);
     const scores: Array<{ positive: boolean; score: number }> = [];
     const subjectKind = dataset.subjects.find((s) => s.conceptName === subject)!.kind;
     for (const { photo, owner, kind } of testPhotos) {
@@ -295,6 +293,13 @@ for (const name of chosen) {
   console.log(`| ${name} | ${pos.toFixed(3)} | ${neg.toFixed(3)} | ${((pos + neg) / 2).toFixed(3)} | ${(right.sameKind / count.sameKind).toFixed(3)} | ${(aucs.reduce((a, b) => a + b, 0) / aucs.length).toFixed(3)} | ${(qa.visual / qa.visualCount).toFixed(3)} | ${(qa.text / qa.textCount).toFixed(3)} | ${(qa.textValues / qa.textValuesCount).toFixed(3)} | ${seconds.toFixed(0)} |`);
 }
 
+/** The concept added to a fresh ConceptSet (remove it after), and the prompt context the asker takes. */
+function attached(concept: Concept) {
+  const set = new ConceptSet(vlm);
+  set.add(concept);
+  return { set, context: { identifier: concept.identifier, text: concept.personalization, referencePhotos: [], extra: set.extraTokens() } };
+}
+
 /**
  * --per-epoch: every epoch's rows as trained (no boundary step), scored on the test photos (AUC,
  * share of own photos with P(Yes) > 0.5) and on the held-out negatives the boundary is set on
@@ -303,9 +308,7 @@ for (const name of chosen) {
 async function reportEpochs(subject: string, trained: Concept, epochRows: ReadonlyArray<{ epoch: number; input: Float32Array; output: Float32Array; accuracy: number }>, heldOut: readonly string[]): Promise<void> {
   for (const rows of epochRows) {
     const concept = new Concept(trained.info, rows.input, rows.output);
-    const set = new ConceptSet(vlm);
-    set.add(concept);
-    const context = { identifier: concept.identifier, text: concept.personalization, referencePhotos: [], extra: set.extraTokens() };
+    const { set, context } = attached(concept);
     const scores: Array<{ positive: boolean; score: number }> = [];
     for (const { photo, owner } of testPhotos) scores.push({ positive: owner === subject, score: (await asker.recognize(context, photo)).probability });
     let heldOutYes = 0;

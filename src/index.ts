@@ -35,7 +35,7 @@ export { Concept, ConceptError, type ConceptInfo, type EpochMetrics, type Operat
 export { ConceptSet } from './personalize/ConceptSet.ts';
 export { ConceptLibrary, defaultLibraryDir } from './personalize/ConceptLibrary.ts';
 export { buildConceptData, type ConceptData, type TrainingSample, type ConversationPair, type SampleKind, type RecognitionAnswerStyle } from './personalize/conceptData.ts';
-export { DESCRIBED_PHOTOS, describeSubject, describeSubjectFromPhotos, descriptionFromCaption, descriptionPrompt, mostAgreed, wordOverlap } from './personalize/describeSubject.ts';
+export { describeSubject, describeSubjectFromPhotos, descriptionFromCaption, descriptionPrompt, mostAgreed, wordOverlap } from './personalize/describeSubject.ts';
 export { saveConceptData, loadConceptData } from './personalize/conceptDataFile.ts';
 export { exportPublicJson, importPublicJson } from './personalize/publicJson.ts';
 export { generateConversations } from './personalize/conversations.ts';

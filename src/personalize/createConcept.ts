@@ -124,7 +124,7 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
   let description: string | undefined;
   if (typeof options.description === 'string') description = options.description;
   else if (options.description ?? true) {
-    description = (await describeSubjectFromPhotos(vlm, positives, { subjectKind: options.subjectKind, maxPhotos: options.describedPhotos ?? 1, signal: options.signal })).description;
+    description = (await describeSubjectFromPhotos(vlm, positives.slice(0, options.describedPhotos ?? 1), { subjectKind: options.subjectKind, signal: options.signal })).description;
     options.onProgress?.({ stage: 'description', description });
   }
   return buildConceptData({

@@ -65,11 +65,8 @@ export function mostAgreed(texts: readonly string[]): string {
   return best;
 }
 
-/** How many of the subject's photos describeSubjectFromPhotos describes (default). */
-export const DESCRIBED_PHOTOS = 5;
-
 /**
- * The base model's description of the subject from several of its photos: each described
+ * The base model's description of the subject from several of its photos: each one given is described
  * (describeSubject), the one that agrees most with the others kept. One photo can be misread
  * where the others are not — a small subject, dim light, part of it hidden: on the world
  * benchmark's 40 subjects the first photo's description named the right kind of thing 50 % (the
@@ -79,11 +76,10 @@ export const DESCRIBED_PHOTOS = 5;
  */
 export async function describeSubjectFromPhotos(
   vlm: VisionLanguageModel, photos: readonly string[],
-  options: { subjectKind?: SubjectKind; maxPhotos?: number; maxNewTokens?: number; signal?: AbortSignal } = {},
+  options: { subjectKind?: SubjectKind; maxNewTokens?: number; signal?: AbortSignal } = {},
 ): Promise<{ description: string; candidates: string[] }> {
-  const described = photos.slice(0, options.maxPhotos ?? DESCRIBED_PHOTOS);
-  if (described.length === 0) throw new RangeError('describeSubjectFromPhotos needs at least one photo');
+  if (photos.length === 0) throw new RangeError('describeSubjectFromPhotos needs at least one photo');
   const candidates: string[] = [];
-  for (const photo of described) candidates.push(await describeSubject(vlm, photo, options));
+  for (const photo of photos) candidates.push(await describeSubject(vlm, photo, options));
   return { description: mostAgreed(candidates), candidates };
 }

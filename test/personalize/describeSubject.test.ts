@@ -35,14 +35,14 @@ test('wordOverlap is the F1 of the two texts\' words; mostAgreed keeps the text 
   assert.throws(() => mostAgreed([]), /at least one/);
 });
 
-test('describeSubjectFromPhotos describes each photo (up to maxPhotos) and keeps the most agreed', async (t) => {
+test('describeSubjectFromPhotos describes each photo and keeps the most agreed', async (t) => {
   const tiny = await makeTinyCheckpoint(t, { photos: 4 });
   const vlm = await VisionLanguageModel.load(tiny.dir);
   const all = await describeSubjectFromPhotos(vlm, tiny.photos, { maxNewTokens: 6 });
   assert.equal(all.candidates.length, 4);
   for (const [i, photo] of tiny.photos.entries()) assert.equal(all.candidates[i], await describeSubject(vlm, photo, { maxNewTokens: 6 }));
   assert.equal(all.description, mostAgreed(all.candidates));
-  const two = await describeSubjectFromPhotos(vlm, tiny.photos, { maxNewTokens: 6, maxPhotos: 2 });
+  const two = await describeSubjectFromPhotos(vlm, tiny.photos.slice(0, 2), { maxNewTokens: 6 });
   assert.deepEqual(two.candidates, all.candidates.slice(0, 2));
   await assert.rejects(describeSubjectFromPhotos(vlm, []), /at least one photo/);
 });
