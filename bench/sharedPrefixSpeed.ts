@@ -11,7 +11,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
-import { InstructMicroStep, type EncodedCorpusSample } from '../src/pretrain/instructMicroStep.ts';
+import { DEFAULT_MICRO_TOKENS, InstructMicroStep, MicroBatchPacker, type EncodedCorpusSample } from '../src/pretrain/instructMicroStep.ts';
 
 const { values } = parseArgs({ options: { batches: { type: 'string', default: '24' }, rounds: { type: 'string', default: '5' } } });
 const MIX = { recognition: 0.45, mcq: 0.12, attribute: 0.08, description_text: 0.17, paper_conversation: 0.04, description_image: 0.04, caption: 0.04, existence: 0.02, conversation: 0.02, kind_text: 0.015, counting: 0.0025, position: 0.0025 };
@@ -22,22 +22,11 @@ const vlm = await VisionLanguageModel.load('models/yollava-world');
 const shared = new InstructMicroStep(vlm.model, vlm.tokenizer);
 const whole = new InstructMicroStep(vlm.model, vlm.tokenizer, 0, { sharePrefix: false });
 const corpus = { seed: 1, mix: MIX, yesNoOptions: false };
-// Micro-batches of ≤ 512 tokens of whole samples, as stage 2 gathers them.
+// Micro-batches of whole samples, packed by stage 2's own rule and budget.
+const packer = new MicroBatchPacker<EncodedCorpusSample>();
 const batches: EncodedCorpusSample[][] = [];
 let index = 0;
-let carried: EncodedCorpusSample | null = null;
-while (batches.length < Number(values.batches)) {
-  const batch: EncodedCorpusSample[] = [];
-  let tokens = 0;
-  for (;;) {
-    const item: EncodedCorpusSample = carried ?? shared.sample(corpus, index++);
-    carried = null;
-    if (batch.length > 0 && tokens + item.encoded.ids.length > 512) { carried = item; break; }
-    batch.push(item);
-    tokens += item.encoded.ids.length;
-  }
-  batches.push(batch);
-}
+while (batches.length < Number(values.batches)) batches.push(packer.take(DEFAULT_MICRO_TOKENS, () => shared.sample(corpus, index++)).batch);
 const samples = batches.reduce((n, b) => n + b.length, 0);
 const wholeTokens = batches.reduce((n, b) => n + b.reduce((m, s) => m + s.encoded.ids.length, 0), 0);
 const sharedTokens = batches.reduce((n, b) => n + shared.sharedPrefix.length + b.reduce((m, s) => m + s.encoded.ids.length - shared.sharedPrefix.length, 0), 0);

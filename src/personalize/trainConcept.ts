@@ -525,7 +525,10 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
             if (answer.yes) accepted++;
             if (answer.offFormat) offFormat++;
           }
-          for (const photo of trainingPositives) if ((await answerOn(photo)).yes) ownYes++;
+          for (const photo of trainingPositives) {
+            if (options.signal?.aborted) throw stopped;
+            if ((await answerOn(photo)).yes) ownYes++;
+          }
           await new Promise<void>((resolve) => setImmediate(resolve)); // let a signal through
           return { accepted: accepted / heldOut.length, offFormat: offFormat / heldOut.length, ownYes };
         };

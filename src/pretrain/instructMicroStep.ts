@@ -41,6 +41,34 @@ export function addTally(into: DecisionTally, from: DecisionTally): void {
   into.letterCount += from.letterCount;
 }
 
+/** Most tokens in one packed forward by default: attention costs T² per sequence. */
+export const DEFAULT_MICRO_TOKENS = 512;
+
+/**
+ * Whole samples into micro-batches of at most a token budget, in stream order: a sample that
+ * does not fit is carried into the next micro-batch, and a micro-batch always takes at least one
+ * sample (one longer than the budget goes alone).
+ */
+export class MicroBatchPacker<T extends { readonly encoded: { readonly ids: ArrayLike<number> } }> {
+  /** The sample drawn but not yet packed (it opens the next micro-batch). */
+  carried: T | null = null;
+
+  take(budgetTokens: number, next: () => T): { batch: T[]; tokens: number } {
+    const batch: T[] = [];
+    let tokens = 0;
+    for (;;) {
+      const item = this.carried ?? next();
+      this.carried = null;
+      if (batch.length > 0 && tokens + item.encoded.ids.length > budgetTokens) {
+        this.carried = item;
+        return { batch, tokens };
+      }
+      batch.push(item);
+      tokens += item.encoded.ids.length;
+    }
+  }
+}
+
 export class InstructMicroStep {
   readonly projectorGrads: ProjectorGrads;
   readonly decoderGrads: LlavaWeightGrads;

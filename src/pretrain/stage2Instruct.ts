@@ -14,7 +14,7 @@ import { writeSafetensors } from '../engine/safetensors.ts';
 import type { LlavaModel } from '../models/llava.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import type { CorpusOptions } from '../world/index.ts';
-import { addTally, emptyTally, InstructMicroStep, type EncodedCorpusSample } from './instructMicroStep.ts';
+import { addTally, DEFAULT_MICRO_TOKENS, emptyTally, InstructMicroStep, MicroBatchPacker, type EncodedCorpusSample } from './instructMicroStep.ts';
 import { formatDuration, progressLine, secondsLeft, Smoothed, type TrainingLog } from './progress.ts';
 import { Stage2WorkerPool } from './stage2Workers.ts';
 import {
@@ -92,10 +92,10 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
     rewarmFrom = step;
   }
   // One sample that did not fit the previous step starts the next one; it is not trained on yet.
-  let carried: StreamItem | null = null;
   // A pool's next step is gathered while the workers compute: those samples are not trained yet either.
   let prepared: GatheredStep | null = null;
-  const firstUntrained = () => prepared?.batches[0][0].index ?? carried?.index ?? nextSample;
+  const packer = new MicroBatchPacker<StreamItem>();
+  const firstUntrained = () => prepared?.batches[0][0].index ?? packer.carried?.index ?? nextSample;
   const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: firstUntrained(), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep, rewarmFrom }, (dir) => {
     writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerTensors(optimizer));
   });
@@ -106,28 +106,15 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   const warmup = options.warmupSteps ?? Math.min(100, Math.ceil(options.totalSteps / 10));
   const smoothed = new Smoothed(0.95);
   /** The next samples up to `budget` tokens (at least one). */
-  const nextMicroBatch = (budget: number, forStep: number): { batch: StreamItem[]; tokens: number } => {
-    const batch: StreamItem[] = [];
-    let tokens = 0;
-    for (;;) {
-      let item: StreamItem;
-      if (carried) {
-        item = carried;
-        carried = null;
-      } else {
-        const focused = forStep >= focusFrom;
-        item = { ...micro.sample(focused ? focusedCorpus : corpus, nextSample), index: nextSample, focused };
-        nextSample++;
-      }
-      if (batch.length > 0 && tokens + item.encoded.ids.length > budget) { carried = item; break; }
-      batch.push(item);
-      tokens += item.encoded.ids.length;
-    }
-    return { batch, tokens };
-  };
+  const nextMicroBatch = (budget: number, forStep: number): { batch: StreamItem[]; tokens: number } => packer.take(budget, () => {
+    const focused = forStep >= focusFrom;
+    const item = { ...micro.sample(focused ? focusedCorpus : corpus, nextSample), index: nextSample, focused };
+    nextSample++;
+    return item;
+  });
   // Attention over a packed sequence costs T² per head, so a step is several micro-batches
   // of ≤ microTokens tokens whose gradients add up (the loss is their mean).
-  const microTokens = Math.min(tokensPerStep, options.microTokens ?? 512);
+  const microTokens = Math.min(tokensPerStep, options.microTokens ?? DEFAULT_MICRO_TOKENS);
   const gatherStep = (forStep: number): GatheredStep => {
     const batches: StreamItem[][] = [];
     let tokens = 0;

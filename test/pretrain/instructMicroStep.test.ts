@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { packSamples, sharedPromptPrefix } from '../../src/pretrain/encodeSample.ts';
-import { InstructMicroStep } from '../../src/pretrain/instructMicroStep.ts';
+import { InstructMicroStep, MicroBatchPacker } from '../../src/pretrain/instructMicroStep.ts';
 import { LLAVA_V1_SYSTEM_PROMPT } from '../../src/models/prompts.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { maxAbs, maxAbsDifference } from '../helpers/gradcheck.ts';
@@ -53,3 +53,23 @@ for (const promptLoss of [0, 0.3]) {
     });
   });
 }
+
+test('micro-batches take whole samples in stream order up to the token budget, carry the one that does not fit, and never come out empty', () => {
+  const lengths = [200, 250, 100, 600, 30, 40, 1];
+  const stream = lengths.map((n, index) => ({ index, encoded: { ids: new Array<number>(n).fill(0) } }));
+  let drawn = 0;
+  const next = () => stream[drawn++];
+  const packer = new MicroBatchPacker<(typeof stream)[number]>();
+  const first = packer.take(512, next);
+  assert.deepEqual(first.batch.map((s) => s.index), [0, 1]);
+  assert.equal(first.tokens, 450);
+  assert.equal(packer.carried?.index, 2, 'the third sample (100 tokens) did not fit 450 + 100 > 512');
+  const second = packer.take(512, next);
+  assert.deepEqual(second.batch.map((s) => s.index), [2], 'the 600-token sample does not join it');
+  const third = packer.take(512, next);
+  assert.deepEqual(third.batch.map((s) => s.index), [3], 'a sample over the budget goes alone');
+  assert.equal(third.tokens, 600);
+  assert.deepEqual(packer.take(70, next).batch.map((s) => s.index), [4, 5], 'exactly the budget fits');
+  assert.equal(packer.carried?.index, 6, 'the stream is endless: a full micro-batch is known by the sample after it');
+  assert.equal(drawn, 7);
+});
