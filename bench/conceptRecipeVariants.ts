@@ -87,6 +87,11 @@ interface Variant {
   readonly contrastConversations?: boolean;
 }
 
+/** Session 7's recipe (trainConcept's defaults but the boundary step), which most variants change one thing of. */
+const OURS: Variant = { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY };
+/** trainConcept's default recipe: OURS with the Yes/No boundary set at most 8 % into the held-out negatives. */
+const OURS_BOUNDARY_8: Variant = { ...OURS, targetFalsePositiveRate: 0.08 };
+
 const VARIANTS: Record<string, Variant> = {
   paper: { description: false, answers: 'sentence', conversations: true, negativeWeight: 1, epochs: 15 },
   'paper-no-conversations': { description: false, answers: 'sentence', conversations: false, negativeWeight: 1, epochs: 15 },
@@ -102,39 +107,39 @@ const VARIANTS: Record<string, Variant> = {
   'balanced-no-hard-negatives': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegatives: false },
   'balanced-hard-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE },
   // Session 7's default of trainConcept: balanced-hard-quarter + shifted windows (its rows as trained).
-  ours: { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY },
-  'ours-10-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 10, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY },
-  'ours-crop-always': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: 1 },
+  ours: OURS,
+  'ours-10-epochs': { ...OURS, epochs: 10 },
+  'ours-crop-always': { ...OURS, cropProbability: 1 },
   // Session 8: the Yes/No boundary set on 150 held-out pool negatives after training, at most 2 / 5 / 8 / 10 % of them
   // accepted; ours-boundary-8 is trainConcept's default (DEFAULT_FALSE_POSITIVE_RATE).
-  'ours-boundary-2': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.02 },
-  'ours-boundary-5': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.05 },
-  'ours-boundary-8': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08 },
+  'ours-boundary-2': { ...OURS, targetFalsePositiveRate: 0.02 },
+  'ours-boundary-5': { ...OURS, targetFalsePositiveRate: 0.05 },
+  'ours-boundary-8': OURS_BOUNDARY_8,
   // Session 9: conversations also trained with their photo (so that the rows learn answers that agree with the photo).
-  'ours-photo-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, photoConversations: true },
-  'ours-lr-3e-4': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, learningRate: 3e-4 },
-  'ours-anchor-1': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, anchorDecay: 1 },
-  'ours-anchor-3': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, anchorDecay: 3 },
-  'ours-frozen-latents': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, freezeLatentRows: true },
-  'ours-consensus-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, consensusConversations: true },
+  'ours-photo-conversations': { ...OURS_BOUNDARY_8, photoConversations: true },
+  'ours-lr-3e-4': { ...OURS_BOUNDARY_8, learningRate: 3e-4 },
+  'ours-anchor-1': { ...OURS_BOUNDARY_8, anchorDecay: 1 },
+  'ours-anchor-3': { ...OURS_BOUNDARY_8, anchorDecay: 3 },
+  'ours-frozen-latents': { ...OURS_BOUNDARY_8, freezeLatentRows: true },
+  'ours-consensus-conversations': { ...OURS_BOUNDARY_8, consensusConversations: true },
   // Session 10: the latent rows start as the first photo's image tokens (what the decoder reads for a picture).
-  'ours-photo-start': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, photoStart: true },
+  'ours-photo-start': { ...OURS_BOUNDARY_8, description: false, photoStart: true },
   'photo-start-only': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 0, photoStart: true },
   // Session 11: the boundary step along the mean / a uniform Yes−No margin gradient of all photos (training and held-out), and with negatives at half weight.
-  'ours-boundary-8-mean': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, boundaryDirection: 'mean' },
-  'ours-boundary-8-uniform': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, boundaryDirection: 'uniform' },
-  'ours-negatives-half-boundary-8': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', negativeScale: 0.5, epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08 },
+  'ours-boundary-8-mean': { ...OURS_BOUNDARY_8, boundaryDirection: 'mean' },
+  'ours-boundary-8-uniform': { ...OURS_BOUNDARY_8, boundaryDirection: 'uniform' },
+  'ours-negatives-half-boundary-8': { ...OURS_BOUNDARY_8, negativeScale: 0.5 },
   // Session 12: diagnostics — the true conversation answers and / or the true description (world.json) instead of the base model's.
-  'ours-true-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, truth: 'conversations' },
-  'ours-true-description': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, truth: 'description' },
-  'ours-true-both': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, truth: 'both' },
+  'ours-true-conversations': { ...OURS_BOUNDARY_8, truth: 'conversations' },
+  'ours-true-description': { ...OURS_BOUNDARY_8, truth: 'description' },
+  'ours-true-both': { ...OURS_BOUNDARY_8, truth: 'both' },
   // Session 12: latent rows kept as mixes of the vocabulary's embeddings (trainConcept's latentRows 'vocabulary').
-  'ours-vocabulary': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, latentRows: 'vocabulary' },
-  'ours-vocabulary-lr-0.2': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, latentRows: 'vocabulary', vocabularyLearningRate: 0.2 },
-  'ours-vocabulary-lr-0.01': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, latentRows: 'vocabulary', vocabularyLearningRate: 0.01 },
-  'ours-vocabulary-true-description': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, latentRows: 'vocabulary', truth: 'description' },
-  'ours-contrast-conversations': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.08, contrastConversations: true },
-  'ours-boundary-10': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY, targetFalsePositiveRate: 0.1 },
+  'ours-vocabulary': { ...OURS_BOUNDARY_8, latentRows: 'vocabulary' },
+  'ours-vocabulary-lr-0.2': { ...OURS_BOUNDARY_8, latentRows: 'vocabulary', vocabularyLearningRate: 0.2 },
+  'ours-vocabulary-lr-0.01': { ...OURS_BOUNDARY_8, latentRows: 'vocabulary', vocabularyLearningRate: 0.01 },
+  'ours-vocabulary-true-description': { ...OURS_BOUNDARY_8, latentRows: 'vocabulary', truth: 'description' },
+  'ours-contrast-conversations': { ...OURS_BOUNDARY_8, contrastConversations: true },
+  'ours-boundary-10': { ...OURS, targetFalsePositiveRate: 0.1 },
 };
 
 const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' }, seed: { type: 'string' }, 'per-epoch': { type: 'boolean' }, 'describe-photos': { type: 'string' } } });
