@@ -28,7 +28,7 @@ import { loadConceptData } from '../src/personalize/conceptDataFile.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
 import { Concept } from '../src/personalize/Concept.ts';
 import { describeSubjectFromPhotos, mostAgreed } from '../src/personalize/describeSubject.ts';
-import { DEFAULT_HELD_OUT_COUNT, heldOutNegatives } from '../src/personalize/createConcept.ts';
+import { DEFAULT_DESCRIBED_PHOTOS, DEFAULT_HELD_OUT_COUNT, heldOutNegatives } from '../src/personalize/createConcept.ts';
 import { ImageIndex } from '../src/personalize/ImageIndex.ts';
 import { visionTowerEmbedder } from '../src/personalize/imageEmbedder.ts';
 import { generateConversations, withIdentifier } from '../src/personalize/conversations.ts';
@@ -88,7 +88,9 @@ interface Variant {
 }
 
 /** Session 7's recipe (trainConcept's defaults but the boundary step), which most variants change one thing of. */
-const OURS: Variant = { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY };
+/** Session 6's recipe: description start, Yes/No answers, negatives balanced, hard negatives at full weight, flips only. */
+const BALANCED: Variant = { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 };
+const OURS: Variant = { ...BALANCED, hardNegativeScale: HARD_NEGATIVE_SHARE, cropProbability: DEFAULT_CROP_PROBABILITY };
 /** trainConcept's default recipe: OURS with the Yes/No boundary set at most 8 % into the held-out negatives. */
 const OURS_BOUNDARY_8: Variant = { ...OURS, targetFalsePositiveRate: 0.08 };
 
@@ -99,13 +101,12 @@ const VARIANTS: Record<string, Variant> = {
   'start+paper-data': { description: true, answers: 'sentence', conversations: true, negativeWeight: 1, epochs: 5 },
   'random-start+short': { description: false, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 },
   'start+short-unbalanced': { description: true, answers: 'short', conversations: true, negativeWeight: 1, epochs: 5 },
-  // Session 6's recipe: description start, Yes/No, negatives balanced, hard negatives at full weight, flips only.
-  balanced: { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5 },
-  'balanced-15-epochs': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 15 },
-  'balanced-negatives-half': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.5 },
-  'balanced-negatives-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, negativeScale: 0.25 },
-  'balanced-no-hard-negatives': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegatives: false },
-  'balanced-hard-quarter': { description: true, answers: 'short', conversations: true, negativeWeight: 'balanced', epochs: 5, hardNegativeScale: HARD_NEGATIVE_SHARE },
+  balanced: BALANCED,
+  'balanced-15-epochs': { ...BALANCED, epochs: 15 },
+  'balanced-negatives-half': { ...BALANCED, negativeScale: 0.5 },
+  'balanced-negatives-quarter': { ...BALANCED, negativeScale: 0.25 },
+  'balanced-no-hard-negatives': { ...BALANCED, hardNegatives: false },
+  'balanced-hard-quarter': { ...BALANCED, hardNegativeScale: HARD_NEGATIVE_SHARE },
   // Session 7's default of trainConcept: balanced-hard-quarter + shifted windows (its rows as trained).
   ours: OURS,
   'ours-10-epochs': { ...OURS, epochs: 10 },
@@ -143,7 +144,7 @@ const VARIANTS: Record<string, Variant> = {
 };
 
 const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' }, seed: { type: 'string' }, 'per-epoch': { type: 'boolean' }, 'describe-photos': { type: 'string' } } });
-const describedPhotos = Number(values['describe-photos'] ?? 1);
+const describedPhotos = Number(values['describe-photos'] ?? DEFAULT_DESCRIBED_PHOTOS);
 if (!Number.isInteger(describedPhotos) || describedPhotos < 1) throw new Error(`--describe-photos must be a positive integer, not ${values['describe-photos']}`);
 const trainingSeed = Number(values.seed ?? 0);
 if (!Number.isInteger(trainingSeed) || trainingSeed < 0) throw new Error(`--seed must be a non-negative integer, not ${values.seed}`);

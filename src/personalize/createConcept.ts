@@ -61,9 +61,10 @@ export interface CreateConceptOptions {
   readonly description?: boolean | string;
   /**
    * How many of the photos the base model describes for that start, the most agreed description
-   * kept (describeSubjectFromPhotos). Default 1, the first photo's: on the world benchmark's 40
-   * subjects 5 named the right kind of thing more often and raised text-only QA 0.590 → 0.610, but
-   * recognition fell 0.909 → 0.892 (docs/results.md, session 16).
+   * kept (describeSubjectFromPhotos). Default DEFAULT_DESCRIBED_PHOTOS (1, the first photo's). On
+   * the world benchmark's 40 subjects 5 named the right kind of thing more often; recognition fell
+   * with it on c6 (0.909 → 0.892) and rose on c8, the shipped model (0.914 → 0.921; docs/results.md,
+   * sessions 16–17), where the default is not switched yet.
    */
   readonly describedPhotos?: number;
   readonly seed?: number;
@@ -124,7 +125,7 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
   let description: string | undefined;
   if (typeof options.description === 'string') description = options.description;
   else if (options.description ?? true) {
-    description = (await describeSubjectFromPhotos(vlm, positives.slice(0, options.describedPhotos ?? 1), { subjectKind: options.subjectKind, signal: options.signal })).description;
+    description = (await describeSubjectFromPhotos(vlm, positives.slice(0, options.describedPhotos ?? DEFAULT_DESCRIBED_PHOTOS), { subjectKind: options.subjectKind, signal: options.signal })).description;
     options.onProgress?.({ stage: 'description', description });
   }
   return buildConceptData({
@@ -133,6 +134,9 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
     answerStyle: options.answerStyle, description, heldOutNegatives: heldOut,
   });
 }
+
+/** How many photos createConcept has the base model describe for the latent tokens' start. */
+export const DEFAULT_DESCRIBED_PHOTOS = 1;
 
 export const DEFAULT_HELD_OUT_COUNT = 150;
 

@@ -71,8 +71,8 @@ export function mostAgreed(texts: readonly string[]): string {
  * where the others are not — a small subject, dim light, part of it hidden: on the world
  * benchmark's 40 subjects the first photo's description named the right kind of thing 50 % (the
  * shipped model) / 60 % (c8) of the time, the most agreed of 5 photos' 57 % / 72 %. Concepts
- * started from it answered text questions better but recognized worse (docs/results.md,
- * session 16), so createConcept describes one photo unless told otherwise.
+ * started from it recognized worse on c6 and better on c8 (docs/results.md, sessions 16–17);
+ * createConcept describes DEFAULT_DESCRIBED_PHOTOS of them unless told otherwise.
  */
 export async function describeSubjectFromPhotos(
   vlm: VisionLanguageModel, photos: readonly string[],

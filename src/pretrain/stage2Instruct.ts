@@ -91,9 +91,9 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
     nextSample = options.start.nextSample;
     rewarmFrom = step;
   }
-  // One sample that did not fit the previous step starts the next one; it is not trained on yet.
-  // A pool's next step is gathered while the workers compute: those samples are not trained yet either.
+  // A pool's next step is gathered while the workers compute: those samples are not trained yet.
   let prepared: GatheredStep | null = null;
+  // One sample that did not fit the previous step starts the next one (the packer carries it); it is not trained on yet either.
   const packer = new MicroBatchPacker<StreamItem>();
   const firstUntrained = () => prepared?.batches[0][0].index ?? packer.carried?.index ?? nextSample;
   const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: firstUntrained(), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep, rewarmFrom }, (dir) => {
