@@ -61,10 +61,11 @@ export interface CreateConceptOptions {
   readonly description?: boolean | string;
   /**
    * How many of the photos the base model describes for that start, the most agreed description
-   * kept (describeSubjectFromPhotos). Default DEFAULT_DESCRIBED_PHOTOS (1, the first photo's). On
-   * the world benchmark's 40 subjects 5 named the right kind of thing more often; recognition fell
-   * with it on c6 (0.909 → 0.892) and rose on c8, the shipped model (0.914 → 0.921; docs/results.md,
-   * sessions 16–17), where the default is not switched yet.
+   * kept (describeSubjectFromPhotos). Default DEFAULT_DESCRIBED_PHOTOS (5). One photo's
+   * description can name the wrong thing, and a concept started from it may never recover (pebo
+   * on c8: 0.486, with 5 photos 0.970); on the world benchmark's 40 subjects 5 photos name the
+   * right kind of thing more often, and recognition rose with them on c8, the shipped model
+   * (0.914 → 0.921), though it fell on c6 (0.909 → 0.892; docs/results.md, sessions 16–18).
    */
   readonly describedPhotos?: number;
   readonly seed?: number;
@@ -136,7 +137,7 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
 }
 
 /** How many photos createConcept has the base model describe for the latent tokens' start. */
-export const DEFAULT_DESCRIBED_PHOTOS = 1;
+export const DEFAULT_DESCRIBED_PHOTOS = 5;
 
 export const DEFAULT_HELD_OUT_COUNT = 150;
 

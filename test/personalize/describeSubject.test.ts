@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { describeSubject, describeSubjectFromPhotos, descriptionFromCaption, descriptionPrompt, mostAgreed, wordOverlap } from '../../src/personalize/describeSubject.ts';
-import { prepareConceptData } from '../../src/personalize/createConcept.ts';
+import { DEFAULT_DESCRIBED_PHOTOS, prepareConceptData } from '../../src/personalize/createConcept.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
 test('the question asks about the subject (a caption would describe the scene too)', () => {
@@ -47,7 +47,7 @@ test('describeSubjectFromPhotos describes each photo and keeps the most agreed',
   await assert.rejects(describeSubjectFromPhotos(vlm, []), /at least one photo/);
 });
 
-test('prepareConceptData starts from the first photo\'s description, or the most agreed of describedPhotos', async (t) => {
+test('prepareConceptData starts from the most agreed of DEFAULT_DESCRIBED_PHOTOS descriptions, or the first photo\'s with describedPhotos 1', async (t) => {
   const tiny = await makeTinyCheckpoint(t, { photos: 3 });
   const vlm = await VisionLanguageModel.load(tiny.dir);
   const described = new Map<string, string>();
@@ -58,8 +58,9 @@ test('prepareConceptData starts from the first photo\'s description, or the most
   assert.ok(photos, 'in some order the first photo\'s description is not the most agreed');
   const agreed = mostAgreed(photos.map((p) => described.get(p)!));
   const stored = (text: string) => text.replace(/\s+/g, ' ').trim(); // as ConceptData keeps a description: one line
-  const first = await prepareConceptData(vlm, { name: 'bo', photos, conversations: false });
+  assert.ok(DEFAULT_DESCRIBED_PHOTOS >= photos.length, 'the default describes all 3 photos');
+  const byDefault = await prepareConceptData(vlm, { name: 'bo', photos, conversations: false });
+  assert.equal(byDefault.description, stored(agreed));
+  const first = await prepareConceptData(vlm, { name: 'bo', photos, conversations: false, describedPhotos: 1 });
   assert.equal(first.description, stored(described.get(photos[0]!)!));
-  const three = await prepareConceptData(vlm, { name: 'bo', photos, conversations: false, describedPhotos: 3 });
-  assert.equal(three.description, stored(agreed));
 });
