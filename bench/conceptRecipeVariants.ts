@@ -85,6 +85,8 @@ interface Variant {
    * differ), answered by the letter — the form of the benchmark's questions.
    */
   readonly contrastConversations?: boolean;
+  /** trainConcept's descriptionInPrompt: the description also as words in the concept's prompt text. */
+  readonly descriptionInPrompt?: boolean;
 }
 
 /** Session 7's recipe (trainConcept's defaults but the boundary step), which most variants change one thing of. */
@@ -141,6 +143,8 @@ const VARIANTS: Record<string, Variant> = {
   'ours-vocabulary-true-description': { ...OURS_BOUNDARY_8, latentRows: 'vocabulary', truth: 'description' },
   'ours-contrast-conversations': { ...OURS_BOUNDARY_8, contrastConversations: true },
   'ours-boundary-10': { ...OURS, targetFalsePositiveRate: 0.1 },
+  // Session 18: the description also as words after the latent tokens ("<bo> is <bo_0>…<bo_15>. <bo> is {description}.").
+  'ours-description-text': { ...OURS_BOUNDARY_8, descriptionInPrompt: true },
 };
 
 const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' }, seed: { type: 'string' }, 'per-epoch': { type: 'boolean' }, 'describe-photos': { type: 'string' } } });
@@ -262,7 +266,7 @@ for (const name of chosen) {
     const { concept } = await trainConcept(vlm, data, {
       ...(values['per-epoch'] ? { onEpochRows: (epoch: number, rows: { input: Float32Array; output: Float32Array }, m: { weightedAccuracy: number }) => epochRows.push({ epoch, ...rows, accuracy: m.weightedAccuracy }) } : {}),
       seed: trainingSeed, epochs: v.epochs, learningRate: v.learningRate, negativeWeight, hardNegativeWeight, cropProbability: v.cropProbability ?? 0,
-      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, boundaryDirection: v.boundaryDirection, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows, latentRows: v.latentRows, vocabularyLearningRate: v.vocabularyLearningRate,
+      targetFalsePositiveRate: v.targetFalsePositiveRate ?? null, boundaryDirection: v.boundaryDirection, anchorDecay: v.anchorDecay, freezeLatentRows: v.freezeLatentRows, latentRows: v.latentRows, vocabularyLearningRate: v.vocabularyLearningRate, descriptionInPrompt: v.descriptionInPrompt,
       ...(v.photoStart ? { latentStart: await photoStartRows(vlm, dataset.subjects.find((s) => s.conceptName === subject)!.trainPhotos[0]!, 16) } : {}),
     });
     seconds += (performance.now() - started) / 1000;

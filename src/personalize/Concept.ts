@@ -49,6 +49,12 @@ export interface ConceptInfo {
   readonly createdAt: string;
   /** Where the Yes/No boundary was set after training (absent: the best epoch's rows as they were). */
   readonly operatingPoint?: OperatingPoint;
+  /**
+   * A description kept as words in the personalization text, after the latent tokens ("… <bo> is
+   * a small brown dog with a red collar."), trained with it (trainConcept's descriptionInPrompt);
+   * absent: the paper's text alone.
+   */
+  readonly text?: string;
 }
 
 export class ConceptError extends Error {
@@ -77,8 +83,11 @@ export class Concept {
   get latentTokens(): string[] { return Array.from({ length: this.info.latentCount }, (_, i) => `<${this.info.name}_${i}>`); }
   /** All its tokens, identifier first, in the order of inputRows. */
   get tokens(): string[] { return [this.identifier, ...this.latentTokens]; }
-  /** Yo'LLaVA's personalization text: "<bo> is <bo_0>…<bo_15>." */
-  get personalization(): string { return `${this.identifier} is ${this.latentTokens.join('')}.`; }
+  /** Yo'LLaVA's personalization text: "<bo> is <bo_0>…<bo_15>.", then the concept's text if it has one. */
+  get personalization(): string {
+    const paper = `${this.identifier} is ${this.latentTokens.join('')}.`;
+    return this.info.text ? `${paper} ${this.identifier} is ${this.info.text}.` : paper;
+  }
 
   withName(name: string): Concept {
     return new Concept({ ...this.info, name }, this.inputRows, this.outputRow);

@@ -103,6 +103,12 @@ export interface TrainConceptOptions {
   readonly latentRows?: 'free' | 'vocabulary';
   /** Learning rate of the vocabulary weights (latentRows 'vocabulary'; default 0.05). */
   readonly vocabularyLearningRate?: number;
+  /**
+   * The data's description also written as words in the concept's personalization text ("<bo> is
+   * <bo_0>…<bo_15>. <bo> is {description}."; ConceptInfo.text), in training and after: the rows
+   * learn what the words do not say. Default false.
+   */
+  readonly descriptionInPrompt?: boolean;
 }
 
 export interface TrainProgress {
@@ -284,14 +290,17 @@ export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, 
     mixes.write(rows.input.subarray(C));
     vocabulary = { rows: mixes, optimizer: new AdamW([{ name: 'latent vocabulary weights', value: mixes.logits, grad: new Float32Array(mixes.logits.length) }], { lr: vocabularyLearningRate, weightDecay: 0 }) };
   }
+  if (options.descriptionInPrompt && !data.description) throw new ConceptError(`concept ${data.name}: descriptionInPrompt needs a description in the data`);
+  const conceptText = options.descriptionInPrompt ? data.description!.replace(/\s+/g, ' ').replace(/[.\s]+$/, '').trim() : null;
   const startInput = rows.input.slice();
-  const training = { ...(vocabulary ? { vocabularyRows: 1, vocabularyLearningRate } : {}), latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, freezeLatentRows: options.freezeLatentRows ? 1 : 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate, ...(options.latentStart ? { givenLatentStart: 1 } : {}) };
+  const training = { ...(vocabulary ? { vocabularyRows: 1, vocabularyLearningRate } : {}), latentCount: k, epochs, learningRate: options.learningRate ?? 1e-3, weightDecay: options.weightDecay ?? 0.01, anchorDecay: options.anchorDecay ?? 0, freezeLatentRows: options.freezeLatentRows ? 1 : 0, flipProbability, cropProbability, seed, negativeWeight, hardNegativeWeight, batchSize: 1, descriptionTokens, targetFalsePositiveRate, ...(options.latentStart ? { givenLatentStart: 1 } : {}), ...(conceptText ? { descriptionInPrompt: 1 } : {}) };
   const makeConcept = (input: Float32Array, output: Float32Array, epochMetrics: EpochMetrics[], bestEpoch: number | null, operatingPoint?: OperatingPoint) => new Concept({
     name: data.name, latentCount: k,
     baseModel: { ...concepts.modelIdentity, source: vlm.source },
     training, data: { ...data.summary, samples: data.samples.length },
     epochs: epochMetrics, bestEpoch, createdAt: new Date().toISOString(),
     ...(operatingPoint ? { operatingPoint } : {}),
+    ...(conceptText ? { text: conceptText } : {}),
   }, input, output);
   const working = makeConcept(rows.input, rows.output, [], null);
   concepts.add(working);

@@ -5,7 +5,8 @@
  * windows; concept files round-trip; concepts are refused on another base model; two concepts
  * share one prompt; anchorDecay pulls the rows back to their start; freezeLatentRows keeps them;
  * latentStart (photoStartRows: a photo's image tokens) sets where they start; latentRows 'vocabulary'
- * keeps the latent rows mixes of token embeddings.
+ * keeps the latent rows mixes of token embeddings; descriptionInPrompt writes the description into
+ * the personalization text.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -117,6 +118,33 @@ test('a description starts the latent rows at its token embeddings, and the star
   assert.equal(randomStart.concept.info.training.descriptionTokens, 0);
   assert.equal(result.concept.info.bestEpoch, 0);
   assert.deepEqual(result.epochs.map((e) => e.epoch), [0]);
+});
+
+test('descriptionInPrompt: the description is also words in the personalization text, in training and after', async (t) => {
+  const { vlm, data, tiny } = await setup(t);
+  const description = 'a red dog.\n';
+  const plain = await trainConcept(vlm, { ...data, description }, { latentCount: 2, epochs: 1, seed: 3 });
+  const worded = await trainConcept(vlm, { ...data, description }, { latentCount: 2, epochs: 1, seed: 3, descriptionInPrompt: true });
+  assert.equal(plain.concept.info.text, undefined);
+  assert.equal(plain.concept.personalization, '<bo> is <bo_0><bo_1>.');
+  assert.equal(worded.concept.info.text, 'a red dog');
+  assert.equal(worded.concept.personalization, '<bo> is <bo_0><bo_1>. <bo> is a red dog.');
+  assert.equal(worded.concept.withName('mam').personalization, '<mam> is <mam_0><mam_1>. <mam> is a red dog.');
+  assert.equal(worded.concept.info.training.descriptionInPrompt, 1);
+  // The words are in what the rows were trained with: same start and samples, another loss.
+  const loss = (r: typeof plain) => r.epochs.find((e) => e.epoch === 1)!.loss!;
+  assert.ok(Number.isFinite(loss(worded)) && loss(worded) !== loss(plain), `${loss(worded)} vs ${loss(plain)}`);
+  const set = new ConceptSet(vlm);
+  set.add(worded.concept);
+  const sample = encodeTrainingSample(vlm, worded.concept, set.identifierId('bo'), 'Is <bo> here?', 'Yes', false);
+  const words = vlm.tokenizer.encode(' is a red dog.', { addSpecialTokens: false });
+  const suffix = sample.suffixIds.join(',');
+  assert.ok(suffix.includes(words.slice(1).join(',')), 'the description\'s tokens follow the latent tokens');
+  set.remove('bo');
+  const file = join(tiny.dir, 'worded.concept.safetensors');
+  worded.concept.save(file);
+  assert.equal(Concept.load(file).personalization, worded.concept.personalization);
+  await assert.rejects(trainConcept(vlm, data, { latentCount: 2, epochs: 0, descriptionInPrompt: true }), /descriptionInPrompt needs a description/);
 });
 
 test('anchorDecay pulls the input rows back towards their start (fully at learningRate × anchorDecay = 1)', async (t) => {
