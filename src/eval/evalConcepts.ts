@@ -149,6 +149,8 @@ export async function obtainConcept(
   const result = await trainConcept(vlm, data, {
     ...(paper ? PAPER_RECIPE.training : {}),
     latentCount: recipe.latentCount, epochs: settings.epochs ?? recipeEpochs(recipe), seed: settings.seed,
+    // A model that described nothing leaves nothing to write: the concept is then ours as it is.
+    ...(recipe.descriptionText && data.description ? { descriptionInPrompt: true } : {}),
     checkpointFile, resume: true, signal: options.signal,
     onProgress: (progress) => options.onProgress?.({ stage: 'training', progress }),
   });

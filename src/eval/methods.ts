@@ -29,6 +29,8 @@ export interface ConceptRecipe {
   readonly style: 'yollava' | 'paper';
   /** Ours with the latent tokens started at random (an ablation of our description start). */
   readonly randomStart?: boolean;
+  /** Ours with the description also as words in the concept's prompt (trainConcept's descriptionInPrompt). */
+  readonly descriptionText?: boolean;
 }
 
 export const DEFAULT_RECIPE: ConceptRecipe = { latentCount: 16, photos: 5, data: 'full', style: 'yollava' };
@@ -42,7 +44,7 @@ export function recipeEpochs(recipe: ConceptRecipe): number {
 }
 
 export function recipeKey(recipe: ConceptRecipe): string {
-  return `k${recipe.latentCount}-n${recipe.photos}-${recipe.data}${recipe.style === 'paper' ? '-paper' : ''}${recipe.randomStart ? '-random-start' : ''}`;
+  return `k${recipe.latentCount}-n${recipe.photos}-${recipe.data}${recipe.style === 'paper' ? '-paper' : ''}${recipe.randomStart ? '-random-start' : ''}${recipe.descriptionText ? '-text' : ''}`;
 }
 
 export type MethodKind = 'vanilla' | 'text-human' | 'text-captions' | 'text-summary' | 'image-prompt' | 'concept' | 'forgetting';
@@ -74,6 +76,7 @@ export const METHODS: readonly EvalMethod[] = [
   ...[0, 2, 4, 8, 32].map((k) => concept(`k${k}`, `k = ${k} latent tokens`, 'latent-tokens', { ...DEFAULT_RECIPE, latentCount: k }, `The Yo'LLaVA recipe with ${k} latent tokens (n = 5, full data).`)),
   ...[1, 3, 10].map((n) => concept(`n${n}`, `n = ${n} photo${n === 1 ? '' : 's'}`, 'photos', { ...DEFAULT_RECIPE, photos: n }, `The Yo'LLaVA recipe trained on ${n} photo${n === 1 ? '' : 's'} (k = 16, full data; fewer when a subject has fewer training photos).`)),
   concept('start-random', 'Ours, latent tokens started at random', 'yollava', { ...DEFAULT_RECIPE, randomStart: true }, 'Our recipe (Yes/No answers, balanced negatives, shifted windows, 5 epochs, the boundary set on held-out negatives) without the description start: the latent tokens start at random, as in the paper.'),
+  concept('yollava-text', 'Ours + its description as words', 'yollava', { ...DEFAULT_RECIPE, descriptionText: true }, 'Our recipe, with the base model\'s description (the one the latent tokens start from) also written as words after them, in training and after: "<name> is <name_0>…<name_15>. <name> is {description}.".'),
   concept('data-recognition', 'Data: recognition only', 'training-data', { ...DEFAULT_RECIPE, data: 'recognition' }, 'Recognition Q/A on the 5 photos and 100 random (easy) negatives only.'),
   concept('data-conversation', 'Data: + conversations', 'training-data', { ...DEFAULT_RECIPE, data: 'conversation' }, 'Recognition Q/A, random negatives, and the base model\'s conversations (no hard negatives).'),
   { id: 'forgetting', title: 'Forgetting', group: 'forgetting', kind: 'forgetting', recipe: DEFAULT_RECIPE, description: 'Visual questions about OTHER subjects (by default the next 3 in the list) asked with and without a subject\'s Yo\'LLaVA concept attached (its rows and "<name> is <name_0>…." in the prompt): the base model\'s own skill, which a concept should not disturb (all weights are frozen; only the context differs).' },
@@ -86,7 +89,7 @@ export const METHOD_GROUPS: Readonly<Record<string, readonly string[]>> = {
   'latent-tokens': ['yollava', 'k0', 'k2', 'k4', 'k8', 'k32'],
   photos: ['yollava', 'n1', 'n3', 'n10'],
   'training-data': ['yollava', 'data-recognition', 'data-conversation'],
-  recipe: ['yollava-paper', 'start-random', 'yollava'],
+  recipe: ['yollava-paper', 'start-random', 'yollava', 'yollava-text'],
   ablations: ['yollava', 'k0', 'k2', 'k4', 'k8', 'k32', 'n1', 'n3', 'n10', 'data-recognition', 'data-conversation'],
   all: METHODS.map((m) => m.id),
 };

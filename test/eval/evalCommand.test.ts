@@ -134,6 +134,25 @@ test('yollava eval: outputs, reuse, recomputing one result, interruption', async
   assert.equal(resumedSummary.methods[0].recognition.positives + resumedSummary.methods[0].recognition.negatives, 8);
 });
 
+test('yollava eval --methods yollava-text: the concept\'s description is words in its prompt, counted as tokens used', async (t) => {
+  const tiny = await makeTinyCheckpoint(t);
+  const work = mkdtempSync(join(tmpdir(), 'yollava-eval-text-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  const data = await writeTinyDataset(join(work, 'data'), { subjects: ['bo', 'mam'], trainPhotos: 2, testPhotos: 1, poolImages: 4 });
+  const out = join(work, 'out');
+  const result = spawnSync(process.execPath, [cli, 'eval', data, '--model', tiny.dir, '--out', out, '--epochs', '1', '--methods', 'yollava,yollava-text', '--subjects', 'bo'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, YOLLAVA_HOME: join(work, 'home') } });
+  assert.equal(result.status, 0, result.stderr);
+  const stored = (method: string) => JSON.parse(readFileSync(join(out, 'results', method, 'bo.json'), 'utf8'));
+  const plain = stored('yollava'), worded = stored('yollava-text');
+  assert.match(plain.context, /^<bo> is <bo_0>.*<bo_15>\.$/);
+  const match = /^<bo> is <bo_0>.*<bo_15>\. <bo> is (.+)\.$/s.exec(worded.context);
+  assert.ok(match, worded.context);
+  // The words are the description the rows started from (the same prepared description as ours).
+  const description = JSON.parse(readFileSync(join(out, worded.concept.file.replace(/\.concept\.safetensors$/, '.data.json')), 'utf8')).description;
+  assert.equal(match[1], description.replace(/\s+/g, ' ').replace(/[.\s]+$/, '').trim());
+  assert.ok(worded.tokensUsed > plain.tokensUsed, `${worded.tokensUsed} > ${plain.tokensUsed}`);
+});
+
 test('yollava eval: bad input gives one line and exit code 2', async (t) => {
   const tiny = await makeTinyCheckpoint(t);
   const work = mkdtempSync(join(tmpdir(), 'yollava-eval-bad-'));
