@@ -64,8 +64,9 @@ export interface CreateConceptOptions {
    * kept (describeSubjectFromPhotos). Default DEFAULT_DESCRIBED_PHOTOS (5). One photo's
    * description can name the wrong thing, and a concept started from it may never recover (pebo
    * on c8: 0.486, with 5 photos 0.970); on the world benchmark's 40 subjects 5 photos name the
-   * right kind of thing more often, and recognition rose with them on c8, the shipped model
-   * (0.914 → 0.921), though it fell on c6 (0.909 → 0.892; docs/results.md, sessions 16–18).
+   * right kind of thing more often, and recognition rose with them on c8 (0.914 → 0.921), though
+   * it fell on c6 (0.909 → 0.892); c9, the shipped model, scores 0.925 with them (docs/results.md,
+   * sessions 16–18).
    */
   readonly describedPhotos?: number;
   readonly seed?: number;

@@ -69,10 +69,10 @@ export function mostAgreed(texts: readonly string[]): string {
  * The base model's description of the subject from several of its photos: each one given is described
  * (describeSubject), the one that agrees most with the others kept. One photo can be misread
  * where the others are not — a small subject, dim light, part of it hidden: on the world
- * benchmark's 40 subjects the first photo's description named the right kind of thing 50 % (the
- * shipped model) / 60 % (c8) of the time, the most agreed of 5 photos' 57 % / 72 %. Concepts
- * started from it recognized worse on c6 and better on c8 (docs/results.md, sessions 16–17);
- * createConcept describes DEFAULT_DESCRIBED_PHOTOS of them unless told otherwise.
+ * benchmark's 40 subjects the first photo's description named the right kind of thing 50 % (c6)
+ * / 60 % (c8) of the time, the most agreed of 5 photos' 57 % / 72 %. Concepts started from it
+ * recognized worse on c6 and better on c8 (docs/results.md, sessions 16–18);
+ * createConcept describes DEFAULT_DESCRIBED_PHOTOS (5) of them unless told otherwise.
  */
 export async function describeSubjectFromPhotos(
   vlm: VisionLanguageModel, photos: readonly string[],
