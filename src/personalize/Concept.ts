@@ -5,6 +5,7 @@
  * header's metadata), written atomically.
  */
 import { readSafetensors, readSafetensorsHeader, SafetensorsError, writeSafetensors } from '../engine/safetensors.ts';
+import { personalizationPrefix } from '../models/prompts.ts';
 import { checkConceptName } from './conceptData.ts';
 import type { ModelIdentity } from './modelIdentity.ts';
 
@@ -85,7 +86,7 @@ export class Concept {
   get tokens(): string[] { return [this.identifier, ...this.latentTokens]; }
   /** Yo'LLaVA's personalization text: "<bo> is <bo_0>…<bo_15>.", then the concept's text if it has one. */
   get personalization(): string {
-    const paper = `${this.identifier} is ${this.latentTokens.join('')}.`;
+    const paper = personalizationPrefix(this.identifier, this.latentTokens);
     return this.info.text ? `${paper} ${this.identifier} is ${this.info.text}.` : paper;
   }
 
