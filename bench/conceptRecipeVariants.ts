@@ -87,6 +87,13 @@ interface Variant {
   readonly contrastConversations?: boolean;
   /** trainConcept's descriptionInPrompt: the description also as words in the concept's prompt text. */
   readonly descriptionInPrompt?: boolean;
+  /**
+   * The description the rows start from made shorter, so that more of it fits in the 16 latent
+   * rows (one token each; 16 of the 40 world descriptions are longer): 'articles' drops a/an/the,
+   * 'content' also "with", "in", "and", "on", "of" and commas; 'fit' the first of the full text,
+   * 'articles' and 'content' whose tokens fit in the rows.
+   */
+  readonly compactStart?: 'articles' | 'content' | 'fit';
 }
 
 /** Session 7's recipe (trainConcept's defaults but the boundary step), which most variants change one thing of. */
@@ -145,7 +152,20 @@ const VARIANTS: Record<string, Variant> = {
   'ours-boundary-10': { ...OURS, targetFalsePositiveRate: 0.1 },
   // Session 18: the description also as words after the latent tokens ("<bo> is <bo_0>…<bo_15>. <bo> is {description}.").
   'ours-description-text': { ...OURS_BOUNDARY_8, descriptionInPrompt: true },
+  // Session 19: a shorter description start, so that the people's shirts and trousers reach the rows.
+  'ours-compact-articles': { ...OURS_BOUNDARY_8, compactStart: 'articles' },
+  'ours-compact-content': { ...OURS_BOUNDARY_8, compactStart: 'content' },
+  'ours-compact-fit': { ...OURS_BOUNDARY_8, compactStart: 'fit' },
 };
+
+function compactDescription(description: string, how: 'articles' | 'content' | 'fit'): string {
+  if (how === 'fit') {
+    const fits = (text: string) => vlm.tokenizer.encode(text, { addSpecialTokens: false }).length <= 16;
+    return [description, compactDescription(description, 'articles')].find(fits) ?? compactDescription(description, 'content');
+  }
+  const noArticles = description.replace(/\b(?:a|an|the) /gi, '');
+  return how === 'articles' ? noArticles : noArticles.replace(/\b(?:with|in|and|on|of) /gi, '').replace(/,/g, '').replace(/\s+/g, ' ').trim();
+}
 
 const { values } = parseArgs({ options: { eval: { type: 'string' }, subjects: { type: 'string' }, variants: { type: 'string' }, model: { type: 'string' }, 'index-model': { type: 'string' }, dataset: { type: 'string' }, describe: { type: 'boolean' }, seed: { type: 'string' }, 'per-epoch': { type: 'boolean' }, 'describe-photos': { type: 'string' } } });
 const describedPhotos = Number(values['describe-photos'] ?? DEFAULT_DESCRIBED_PHOTOS);
@@ -188,13 +208,14 @@ async function dataFor(subject: string, v: Variant): Promise<ConceptData> {
   let description: string | undefined;
   if (v.description && values.describe) {
     const evalSubject = dataset.subjects.find((s) => s.conceptName === subject)!;
-    if (!described.has(subject)) described.set(subject, (await describeSubjectFromPhotos(vlm, evalSubject.trainPhotos.slice(0, describedPhotos), { subjectKind: evalSubject.kind === 'person' ? 'person' : 'subject' })).description);
+    if (!described.has(subject)) described.set(subject, await describeSubjectFromPhotos(vlm, evalSubject.trainPhotos.slice(0, describedPhotos), { subjectKind: evalSubject.kind === 'person' ? 'person' : 'subject' }));
     description = described.get(subject);
     process.stderr.write(`${subject}: "${description}"\n`);
   } else if (v.description) {
     description = loadConceptData(join(oursData(), `${subject}.data.json`)).description;
   }
   if (v.truth === 'description' || v.truth === 'both') description = trueIndividual(subject).description;
+  if (v.compactStart && description) description = compactDescription(description, v.compactStart);
   if (v.truth === 'conversations' || v.truth === 'both') {
     const { individual } = trueIndividual(subject);
     const kind = individual.kind === 'person' ? 'person' : 'subject';

@@ -48,8 +48,9 @@ export interface EvalConcept {
  * paper's; none for the paper's version 1, so that fingerprints made before versions keep matching.
  */
 export function pipelineField(recipe: ConceptRecipe): { pipeline?: number } {
-  // 10: the description start reads 5 photos, not 1 (a random start does not describe).
-  return recipe.style === 'paper' ? {} : { pipeline: recipe.randomStart ? 9 : 10 };
+  // 10: the description start reads 5 photos, not 1; 11: decoded jointly over them, not the most
+  // agreed of their descriptions (a random start does not describe).
+  return recipe.style === 'paper' ? {} : { pipeline: recipe.randomStart ? 9 : 11 };
 }
 
 export function conceptFolder(settings: ConceptSettings, recipe: ConceptRecipe): string {

@@ -128,10 +128,7 @@ export class VisionLanguageModel {
   /** Generates an answer to a prompt text (see `prompt`), streaming text through onText. */
   async generate(promptText: string, images: readonly Float32Array[], options: GenerateTextOptions = {}): Promise<GeneratedText> {
     const ids = this.encode(promptText);
-    const stream = this.tokenizer.createDecodeStream({ skipSpecialTokens: true });
-    let text = '';
-    const stopStrings = options.stopStrings ?? [];
-    let stopAt = -1;
+    const text = this.textCollector(options);
     const result = await this.model.generate({ ids, images, extra: options.extra }, {
       maxNewTokens: options.maxNewTokens ?? 256,
       temperature: options.temperature,
@@ -139,7 +136,40 @@ export class VisionLanguageModel {
       seed: options.seed,
       signal: options.signal,
       stopTokenIds: this.tokenizer.eosTokenIds,
-      onToken: (id) => {
+      onToken: text.push,
+      shouldStop: text.stopped,
+    });
+    return { ...result, text: text.finish(), promptTokens: ids.length };
+  }
+
+  /**
+   * One greedy answer to the same prompt text shown with each of several image sets (e.g. one
+   * photo each), decoded jointly (LlavaModel.generateJointly): the words most of them support.
+   */
+  async generateJointly(
+    promptText: string, imageSets: readonly (readonly Float32Array[])[],
+    options: Pick<GenerateTextOptions, 'maxNewTokens' | 'stopStrings' | 'onText' | 'signal' | 'extra'> = {},
+  ): Promise<GeneratedText> {
+    const ids = this.encode(promptText);
+    const text = this.textCollector(options);
+    const result = await this.model.generateJointly(imageSets.map((images) => ({ ids, images, extra: options.extra })), {
+      maxNewTokens: options.maxNewTokens ?? 256,
+      signal: options.signal,
+      stopTokenIds: this.tokenizer.eosTokenIds,
+      onToken: text.push,
+      shouldStop: text.stopped,
+    });
+    return { ...result, text: text.finish(), promptTokens: ids.length };
+  }
+
+  /** Decodes generated ids as they come, streams them to onText and cuts the text at the first stop string. */
+  private textCollector(options: Pick<GenerateTextOptions, 'stopStrings' | 'onText'>): { push: (id: number) => void; stopped: () => boolean; finish: () => string } {
+    const stream = this.tokenizer.createDecodeStream({ skipSpecialTokens: true });
+    const stopStrings = options.stopStrings ?? [];
+    let text = '';
+    let stopAt = -1;
+    return {
+      push: (id) => {
         const chunk = stream.push(id);
         text += chunk;
         for (const stop of stopStrings) {
@@ -148,13 +178,14 @@ export class VisionLanguageModel {
         }
         if (chunk && stopAt < 0) options.onText?.(chunk);
       },
-      shouldStop: () => stopAt >= 0,
-    });
-    const rest = stream.flush();
-    text += rest;
-    if (rest && stopAt < 0) options.onText?.(rest);
-    if (stopAt >= 0) text = text.slice(0, stopAt);
-    return { ...result, text: text.trim(), promptTokens: ids.length };
+      stopped: () => stopAt >= 0,
+      finish: () => {
+        const rest = stream.flush();
+        text += rest;
+        if (rest && stopAt < 0) options.onText?.(rest);
+        return (stopAt >= 0 ? text.slice(0, stopAt) : text).trim();
+      },
+    };
   }
 }
 

@@ -103,6 +103,9 @@ export interface GenerateOptions extends SamplingOptions {
   readonly cache?: KVCache;
 }
 
+/** What generateJointly takes: greedy only, no cache given (each input gets its own). */
+export type JointGenerateOptions = Pick<GenerateOptions, 'maxNewTokens' | 'stopTokenIds' | 'shouldStop' | 'onToken' | 'signal'>;
+
 export interface GenerateResult {
   readonly ids: number[];
   readonly logits: Float32Array[];
@@ -419,6 +422,59 @@ export class LlavaModel {
     }
     return { ids: generated, logits: keptLogits, stoppedBy };
   }
+
+  /**
+   * Greedy decoding of ONE continuation shared by several inputs (e.g. the same question about
+   * several photos): each step takes the token whose log-probabilities, summed over the inputs,
+   * are highest — the product of their distributions — and appends it to every input. A token
+   * most inputs find likely wins over one that a single input is sure of, so one misread photo
+   * does not decide a word. Each input keeps its own KV cache (memory grows with their number).
+   */
+  async generateJointly(inputs: readonly SequenceInput[], options: JointGenerateOptions = {}): Promise<GenerateResult> {
+    if (inputs.length === 0) throw new RangeError('generateJointly needs at least one input');
+    const maxNewTokens = options.maxNewTokens ?? 256;
+    const stopTokens = new Set(options.stopTokenIds ?? []);
+    const caches = inputs.map((input) => this.decoder.newCache(input.ids.length + Math.min(maxNewTokens, 4096) + 1));
+    let hiddens = inputs.map((input, i) => this.forward(input, caches[i]!));
+    let lastRows = inputs.map((input) => input.ids.length - 1);
+    const generated: number[] = [];
+    let stoppedBy: GenerateResult['stoppedBy'] = 'max-tokens';
+    let summed: Float64Array | null = null;
+    for (let step = 0; step < maxNewTokens; step++) {
+      if (options.signal?.aborted) { stoppedBy = 'aborted'; break; }
+      for (const [i, input] of inputs.entries()) {
+        const logits = this.logitsAt(hiddens[i]!, [lastRows[i]!], input.extra ?? NO_EXTRA_TOKENS);
+        if (summed === null) summed = new Float64Array(logits.length);
+        else if (summed.length !== logits.length) throw new RangeError('generateJointly: every input needs the same extra output rows');
+        if (i === 0) summed.fill(0);
+        addLogSoftmax(summed, logits);
+      }
+      const imageToken = this.config.imageTokenId;
+      if (imageToken < this.vocabSize) summed![imageToken] = -Infinity;
+      let column = 0;
+      for (let j = 1; j < summed!.length; j++) if (summed![j]! > summed![column]!) column = j;
+      const id = this.tokenOfColumn(column, inputs[0]!.extra ?? NO_EXTRA_TOKENS);
+      generated.push(id);
+      options.onToken?.(id);
+      if (stopTokens.has(id)) { stoppedBy = 'stop-token'; break; }
+      if (options.shouldStop?.(generated)) { stoppedBy = 'stop-condition'; break; }
+      if (step + 1 === maxNewTokens) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      hiddens = inputs.map((input, i) => this.forward({ ids: [id], extra: input.extra }, caches[i]!));
+      lastRows = inputs.map(() => 0);
+    }
+    return { ids: generated, logits: [], stoppedBy };
+  }
+}
+
+/** total += log softmax(logits), in float64. */
+function addLogSoftmax(total: Float64Array, logits: Float32Array): void {
+  let max = -Infinity;
+  for (let j = 0; j < logits.length; j++) if (logits[j] > max) max = logits[j];
+  let sum = 0;
+  for (let j = 0; j < logits.length; j++) sum += Math.exp(logits[j] - max);
+  const logSum = max + Math.log(sum);
+  for (let j = 0; j < logits.length; j++) total[j] += logits[j] - logSum;
 }
 
 /**

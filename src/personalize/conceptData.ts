@@ -47,7 +47,7 @@ export interface ConceptData {
    * A short description of the subject ("a small brown dog with a red collar"): the latent tokens
    * start from its token embeddings instead of at random, so that "<bo> is <bo_0>…" starts out
    * reading like a description the base model understands. Written by the base model from the
-   * photos (prepareConceptData: the most agreed of describedPhotos) or by hand; absent: random start (the paper's).
+   * photos (prepareConceptData: decoded jointly over describedPhotos) or by hand; absent: random start (the paper's).
    */
   readonly description?: string;
   /**

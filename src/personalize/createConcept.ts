@@ -60,13 +60,11 @@ export interface CreateConceptOptions {
    */
   readonly description?: boolean | string;
   /**
-   * How many of the photos the base model describes for that start, the most agreed description
-   * kept (describeSubjectFromPhotos). Default DEFAULT_DESCRIBED_PHOTOS (5). One photo's
-   * description can name the wrong thing, and a concept started from it may never recover (pebo
-   * on c8: 0.486, with 5 photos 0.970); on the world benchmark's 40 subjects 5 photos name the
-   * right kind of thing more often, and recognition rose with them on c8 (0.914 → 0.921), though
-   * it fell on c6 (0.909 → 0.892); c9, the shipped model, scores 0.925 with them (docs/results.md,
-   * sessions 16–18).
+   * How many of the photos the base model describes for that start, as one description decoded
+   * jointly over them (describeSubjectFromPhotos). Default DEFAULT_DESCRIBED_PHOTOS (5). One
+   * photo's description can name the wrong thing, and a concept started from it may never
+   * recover (pebo on c8: 0.486, started from 5 photos 0.970); on the world benchmark's 40
+   * subjects 5 photos name the right kind of thing more often (docs/results.md, sessions 16–19).
    */
   readonly describedPhotos?: number;
   readonly seed?: number;
@@ -127,7 +125,7 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
   let description: string | undefined;
   if (typeof options.description === 'string') description = options.description;
   else if (options.description ?? true) {
-    description = (await describeSubjectFromPhotos(vlm, positives.slice(0, options.describedPhotos ?? DEFAULT_DESCRIBED_PHOTOS), { subjectKind: options.subjectKind, signal: options.signal })).description;
+    description = await describeSubjectFromPhotos(vlm, positives.slice(0, options.describedPhotos ?? DEFAULT_DESCRIBED_PHOTOS), { subjectKind: options.subjectKind, signal: options.signal });
     options.onProgress?.({ stage: 'description', description });
   }
   return buildConceptData({

@@ -58,3 +58,41 @@ test('a checkpoint folder answers about a photo, streaming its text', async (t) 
   assert.equal(textOnly.promptTokens, vlm.encode(vlm.prompt([{ user: 'Hello' }])).length);
   await assert.rejects(() => vlm.generate(prompt, [], { maxNewTokens: 2 }), /image tokens but 0 image/);
 });
+
+test('generateJointly takes, each step, the token of highest summed log-probability over the inputs', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 3 });
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const prompt = vlm.prompt([{ user: 'What is this?' }], { image: true });
+  const ids = vlm.encode(prompt);
+  const imageSets = [];
+  for (const photo of tiny.photos) imageSets.push([await vlm.imageFeatures(photo)]);
+  const joint = await vlm.model.generateJointly(imageSets.map((images) => ({ ids, images })), { maxNewTokens: 8 });
+  assert.equal(joint.ids.length, 8);
+
+  // Each token again from a full forward pass of every input (no cache reuse), in float64.
+  const logSoftmax = (row: Float32Array) => {
+    const max = Math.max(...row);
+    const logSum = max + Math.log(row.reduce((sum, x) => sum + Math.exp(x - max), 0));
+    return Array.from(row, (x) => x - logSum);
+  };
+  for (let step = 0; step < joint.ids.length; step++) {
+    const sequence = [...ids, ...joint.ids.slice(0, step)];
+    const summed = new Array<number>(vlm.model.vocabSize).fill(0);
+    for (const images of imageSets) {
+      const hidden = vlm.model.forward({ ids: sequence, images }, vlm.model.decoder.newCache(sequence.length + 1));
+      logSoftmax(vlm.model.logitsAt(hidden, [sequence.length - 1])).forEach((x, j) => { summed[j] += x; });
+    }
+    summed[vlm.model.config.imageTokenId] = -Infinity;
+    assert.equal(joint.ids[step], summed.indexOf(Math.max(...summed)), `step ${step}`);
+  }
+
+  // One input is plain greedy decoding; the photos' own greedy answers are not all the joint one.
+  const alone = await Promise.all(imageSets.map((images) => vlm.model.generate({ ids, images }, { maxNewTokens: 8 })));
+  assert.deepEqual((await vlm.model.generateJointly([{ ids, images: imageSets[0]! }], { maxNewTokens: 8 })).ids, alone[0]!.ids);
+  assert.ok(alone.some((answer) => answer.ids.join() !== joint.ids.join()), 'the joint answer differs from some photo\'s own');
+
+  const text = await vlm.generateJointly(prompt, imageSets, { maxNewTokens: 8 });
+  assert.deepEqual(text.ids, joint.ids);
+  assert.equal(text.text, vlm.tokenizer.decode(joint.ids, { skipSpecialTokens: true }).trim());
+  await assert.rejects(() => vlm.model.generateJointly([], {}), /at least one input/);
+});

@@ -35,32 +35,36 @@ test('wordOverlap is the F1 of the two texts\' words; mostAgreed keeps the text 
   assert.throws(() => mostAgreed([]), /at least one/);
 });
 
-test('describeSubjectFromPhotos describes each photo and keeps the most agreed', async (t) => {
+test('describeSubjectFromPhotos decodes one description jointly over the photos', async (t) => {
   const tiny = await makeTinyCheckpoint(t, { photos: 4 });
   const vlm = await VisionLanguageModel.load(tiny.dir);
-  const all = await describeSubjectFromPhotos(vlm, tiny.photos, { maxNewTokens: 6 });
-  assert.equal(all.candidates.length, 4);
-  for (const [i, photo] of tiny.photos.entries()) assert.equal(all.candidates[i], await describeSubject(vlm, photo, { maxNewTokens: 6 }));
-  assert.equal(all.description, mostAgreed(all.candidates));
-  const two = await describeSubjectFromPhotos(vlm, tiny.photos.slice(0, 2), { maxNewTokens: 6 });
-  assert.deepEqual(two.candidates, all.candidates.slice(0, 2));
+  const alone = await describeSubject(vlm, tiny.photos[0]!, { maxNewTokens: 6 });
+  assert.equal(await describeSubjectFromPhotos(vlm, tiny.photos.slice(0, 1), { maxNewTokens: 6 }), alone, 'one photo: its own description');
+  assert.equal(await describeSubjectFromPhotos(vlm, [tiny.photos[0]!, tiny.photos[0]!, tiny.photos[0]!], { maxNewTokens: 6 }), alone, 'the same photo thrice: the same words');
+  const prompt = vlm.prompt([{ user: descriptionPrompt('subject') }], { image: true });
+  const imageSets = [];
+  for (const photo of tiny.photos) imageSets.push([await vlm.imageFeatures(photo)]);
+  const joint = await vlm.generateJointly(prompt, imageSets, { maxNewTokens: 6, stopStrings: ['\n'] });
+  assert.equal(await describeSubjectFromPhotos(vlm, tiny.photos, { maxNewTokens: 6 }), descriptionFromCaption(joint.text));
   await assert.rejects(describeSubjectFromPhotos(vlm, []), /at least one photo/);
 });
 
-test('prepareConceptData starts from the most agreed of DEFAULT_DESCRIBED_PHOTOS descriptions, or the first photo\'s with describedPhotos 1', async (t) => {
+test('prepareConceptData starts from the joint description of DEFAULT_DESCRIBED_PHOTOS photos, or the first photo\'s with describedPhotos 1', async (t) => {
   const tiny = await makeTinyCheckpoint(t, { photos: 3 });
   const vlm = await VisionLanguageModel.load(tiny.dir);
-  const described = new Map<string, string>();
-  for (const photo of tiny.photos) described.set(photo, await describeSubject(vlm, photo));
-  // The photos in an order where the first one's description is not the most agreed.
+  // The photos in an order where the first one's description is not the joint one.
   const orders = tiny.photos.map((_, r) => [...tiny.photos.slice(r), ...tiny.photos.slice(0, r)]);
-  const photos = orders.find((order) => mostAgreed(order.map((p) => described.get(p)!)) !== described.get(order[0]!));
-  assert.ok(photos, 'in some order the first photo\'s description is not the most agreed');
-  const agreed = mostAgreed(photos.map((p) => described.get(p)!));
+  let photos: string[] | undefined;
+  let joint = '';
+  for (const order of orders) {
+    joint = await describeSubjectFromPhotos(vlm, order);
+    if (joint !== await describeSubject(vlm, order[0]!)) { photos = order; break; }
+  }
+  assert.ok(photos, 'in some order the first photo\'s description is not the joint one');
   const stored = (text: string) => text.replace(/\s+/g, ' ').trim(); // as ConceptData keeps a description: one line
   assert.ok(DEFAULT_DESCRIBED_PHOTOS >= photos.length, 'the default describes all 3 photos');
   const byDefault = await prepareConceptData(vlm, { name: 'bo', photos, conversations: false });
-  assert.equal(byDefault.description, stored(agreed));
+  assert.equal(byDefault.description, stored(joint));
   const first = await prepareConceptData(vlm, { name: 'bo', photos, conversations: false, describedPhotos: 1 });
-  assert.equal(first.description, stored(described.get(photos[0]!)!));
+  assert.equal(first.description, stored(await describeSubject(vlm, photos[0]!)));
 });
