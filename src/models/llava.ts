@@ -393,34 +393,21 @@ export class LlavaModel {
    */
   async generate(input: SequenceInput, options: GenerateOptions = {}): Promise<GenerateResult> {
     const extra = input.extra ?? NO_EXTRA_TOKENS;
-    const maxNewTokens = options.maxNewTokens ?? 256;
-    const stopTokens = new Set(options.stopTokenIds ?? []);
     const random = seededRandom(options.seed ?? 0);
-    const cache = options.cache ?? this.decoder.newCache(input.ids.length + Math.min(maxNewTokens, 4096) + 1);
-    const generated: number[] = [];
+    const cache = options.cache ?? this.decoder.newCache(input.ids.length + Math.min(options.maxNewTokens ?? 256, 4096) + 1);
     const keptLogits: Float32Array[] = [];
     let hidden = this.forward(input, cache);
     let lastRow = input.ids.length - 1;
-    let stoppedBy: GenerateResult['stoppedBy'] = 'max-tokens';
-    for (let step = 0; step < maxNewTokens; step++) {
-      if (options.signal?.aborted) { stoppedBy = 'aborted'; break; }
-      const logits = this.logitsAt(hidden, [lastRow], extra);
-      if (options.keepLogits) keptLogits.push(logits.slice());
-      // The image placeholder is an input-only token: never generate it.
-      const imageToken = this.config.imageTokenId;
-      if (imageToken < this.vocabSize) logits[imageToken] = -Infinity;
-      const column = sampleToken(logits, options, random);
-      const id = this.tokenOfColumn(column, extra);
-      generated.push(id);
-      options.onToken?.(id);
-      if (stopTokens.has(id)) { stoppedBy = 'stop-token'; break; }
-      if (options.shouldStop?.(generated)) { stoppedBy = 'stop-condition'; break; }
-      if (step + 1 === maxNewTokens) break;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      hidden = this.forward({ ids: [id], extra }, cache);
-      lastRow = 0;
-    }
-    return { ids: generated, logits: keptLogits, stoppedBy };
+    const { ids, stoppedBy } = await this.decode(extra, options, {
+      scores: () => {
+        const logits = this.logitsAt(hidden, [lastRow], extra);
+        if (options.keepLogits) keptLogits.push(logits.slice());
+        return logits;
+      },
+      choose: (logits) => sampleToken(logits, options, random),
+      advance: (id) => { hidden = this.forward({ ids: [id], extra }, cache); lastRow = 0; },
+    });
+    return { ids, logits: keptLogits, stoppedBy };
   }
 
   /**
@@ -432,38 +419,57 @@ export class LlavaModel {
    */
   async generateJointly(inputs: readonly SequenceInput[], options: JointGenerateOptions = {}): Promise<GenerateResult> {
     if (inputs.length === 0) throw new RangeError('generateJointly needs at least one input');
-    const maxNewTokens = options.maxNewTokens ?? 256;
-    const stopTokens = new Set(options.stopTokenIds ?? []);
-    const caches = inputs.map((input) => this.decoder.newCache(input.ids.length + Math.min(maxNewTokens, 4096) + 1));
+    const extras = inputs.map((input) => input.extra ?? NO_EXTRA_TOKENS);
+    if (extras.some((extra) => extra.outputIds.join() !== extras[0]!.outputIds.join())) throw new RangeError('generateJointly: every input needs the same extra output tokens');
+    const caches = inputs.map((input) => this.decoder.newCache(input.ids.length + Math.min(options.maxNewTokens ?? 256, 4096) + 1));
     let hiddens = inputs.map((input, i) => this.forward(input, caches[i]!));
     let lastRows = inputs.map((input) => input.ids.length - 1);
+    const { ids, stoppedBy } = await this.decode(extras[0]!, options, {
+      scores: () => {
+        let summed: Float64Array | null = null;
+        for (const [i, extra] of extras.entries()) {
+          const logits = this.logitsAt(hiddens[i]!, [lastRows[i]!], extra);
+          summed ??= new Float64Array(logits.length);
+          addLogSoftmax(summed, logits);
+        }
+        return summed!;
+      },
+      choose: argmax,
+      advance: (id) => {
+        hiddens = inputs.map((input, i) => this.forward({ ids: [id], extra: input.extra }, caches[i]!));
+        lastRows = inputs.map(() => 0);
+      },
+    });
+    return { ids, logits: [], stoppedBy };
+  }
+
+  /**
+   * The token loop both generators share: score the next token, never the image placeholder (an
+   * input-only token), choose, report, stop on a stop token / condition / the length limit /
+   * an abort, yield to the event loop, run the chosen token forward.
+   */
+  private async decode<Row extends Float32Array | Float64Array>(
+    extra: ExtraTokens, options: JointGenerateOptions,
+    step: { scores: () => Row; choose: (row: Row) => number; advance: (id: number) => void },
+  ): Promise<{ ids: number[]; stoppedBy: GenerateResult['stoppedBy'] }> {
+    const maxNewTokens = options.maxNewTokens ?? 256;
+    const stopTokens = new Set(options.stopTokenIds ?? []);
     const generated: number[] = [];
-    let stoppedBy: GenerateResult['stoppedBy'] = 'max-tokens';
-    let summed: Float64Array | null = null;
-    for (let step = 0; step < maxNewTokens; step++) {
-      if (options.signal?.aborted) { stoppedBy = 'aborted'; break; }
-      for (const [i, input] of inputs.entries()) {
-        const logits = this.logitsAt(hiddens[i]!, [lastRows[i]!], input.extra ?? NO_EXTRA_TOKENS);
-        if (summed === null) summed = new Float64Array(logits.length);
-        else if (summed.length !== logits.length) throw new RangeError('generateJointly: every input needs the same extra output rows');
-        if (i === 0) summed.fill(0);
-        addLogSoftmax(summed, logits);
-      }
+    for (let n = 0; n < maxNewTokens; n++) {
+      if (options.signal?.aborted) return { ids: generated, stoppedBy: 'aborted' };
+      const row = step.scores();
       const imageToken = this.config.imageTokenId;
-      if (imageToken < this.vocabSize) summed![imageToken] = -Infinity;
-      let column = 0;
-      for (let j = 1; j < summed!.length; j++) if (summed![j]! > summed![column]!) column = j;
-      const id = this.tokenOfColumn(column, inputs[0]!.extra ?? NO_EXTRA_TOKENS);
+      if (imageToken < this.vocabSize) row[imageToken] = -Infinity;
+      const id = this.tokenOfColumn(step.choose(row), extra);
       generated.push(id);
       options.onToken?.(id);
-      if (stopTokens.has(id)) { stoppedBy = 'stop-token'; break; }
-      if (options.shouldStop?.(generated)) { stoppedBy = 'stop-condition'; break; }
-      if (step + 1 === maxNewTokens) break;
+      if (stopTokens.has(id)) return { ids: generated, stoppedBy: 'stop-token' };
+      if (options.shouldStop?.(generated)) return { ids: generated, stoppedBy: 'stop-condition' };
+      if (n + 1 === maxNewTokens) break;
       await new Promise<void>((resolve) => setImmediate(resolve));
-      hiddens = inputs.map((input, i) => this.forward({ ids: [id], extra: input.extra }, caches[i]!));
-      lastRows = inputs.map(() => 0);
+      step.advance(id);
     }
-    return { ids: generated, logits: [], stoppedBy };
+    return { ids: generated, stoppedBy: 'max-tokens' };
   }
 }
 

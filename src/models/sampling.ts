@@ -12,7 +12,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function argmax(row: Float32Array, length = row.length): number {
+export function argmax(row: Float32Array | Float64Array, length = row.length): number {
   let best = 0;
   let bestValue = -Infinity;
   for (let i = 0; i < length; i++) {

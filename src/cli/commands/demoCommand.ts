@@ -78,7 +78,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     onProgress: (p) => {
       if (p.stage === 'index') { if (p.progress.total > 0) line.update(`   indexing the negative pool: ${p.progress.done}/${p.progress.total}`); }
       else if (p.stage === 'negatives') { line.done(); say(`   negatives: ${p.hard} hard (most similar in the pool), ${p.easy} easy (random), ${p.heldOut} kept out of training to set the Yes/No boundary on`); }
-      else if (p.stage === 'conversations') line.update(`   the base model describes the photos: ${p.done}/${p.total}`);
+      else if (p.stage === 'conversations') line.update(`   asking the base model about the photos: ${p.done}/${p.total}`);
       else if (p.stage === 'description') { line.done(); say(`   the latent tokens start from the base model's description: "${p.description}"`); }
       else if (p.progress.phase === 'calibrating') line.update('   setting the Yes/No boundary on the held-out negatives…');
       else if (p.progress.phase === 'training') line.update(`   training: epoch ${p.progress.epoch}/${p.progress.epochs}, step ${p.progress.step}/${p.progress.steps}, loss ${p.progress.loss.toFixed(3)}, ${formatSeconds(p.progress.remainingSeconds)} left`);
