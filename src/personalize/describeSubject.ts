@@ -27,14 +27,25 @@ export function descriptionFromCaption(caption: string): string {
   return text.replace(/[.!\s]+$/, '');
 }
 
+export interface DescribeOptions {
+  readonly subjectKind?: SubjectKind;
+  /** Longest description in tokens (default 48). */
+  readonly maxNewTokens?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** The prompt text and generation options a description is asked with: one line, greedy. */
+function descriptionRequest(vlm: VisionLanguageModel, options: DescribeOptions) {
+  return {
+    prompt: vlm.prompt([{ user: descriptionPrompt(options.subjectKind ?? 'subject') }], { image: true }),
+    generation: { maxNewTokens: options.maxNewTokens ?? 48, stopStrings: ['\n'], signal: options.signal },
+  };
+}
+
 /** The base model's greedy answer to descriptionPrompt about `photo`, as descriptionFromCaption returns it. */
-export async function describeSubject(
-  vlm: VisionLanguageModel, photo: string, options: { subjectKind?: SubjectKind; maxNewTokens?: number; signal?: AbortSignal } = {},
-): Promise<string> {
-  const features = await vlm.imageFeatures(photo);
-  const answer = await vlm.generate(vlm.prompt([{ user: descriptionPrompt(options.subjectKind ?? 'subject') }], { image: true }), [features], {
-    maxNewTokens: options.maxNewTokens ?? 48, stopStrings: ['\n'], signal: options.signal,
-  });
+export async function describeSubject(vlm: VisionLanguageModel, photo: string, options: DescribeOptions = {}): Promise<string> {
+  const { prompt, generation } = descriptionRequest(vlm, options);
+  const answer = await vlm.generate(prompt, [await vlm.imageFeatures(photo)], generation);
   return descriptionFromCaption(answer.text);
 }
 
@@ -75,15 +86,11 @@ export function mostAgreed(texts: readonly string[]): string {
  * (mostAgreed; docs/results.md, session 19). createConcept describes DEFAULT_DESCRIBED_PHOTOS (5)
  * of them unless told otherwise; with one photo this is describeSubject.
  */
-export async function describeSubjectFromPhotos(
-  vlm: VisionLanguageModel, photos: readonly string[],
-  options: { subjectKind?: SubjectKind; maxNewTokens?: number; signal?: AbortSignal } = {},
-): Promise<string> {
+export async function describeSubjectFromPhotos(vlm: VisionLanguageModel, photos: readonly string[], options: DescribeOptions = {}): Promise<string> {
   if (photos.length === 0) throw new RangeError('describeSubjectFromPhotos needs at least one photo');
   const imageSets: Float32Array[][] = [];
   for (const photo of photos) imageSets.push([await vlm.imageFeatures(photo)]);
-  const answer = await vlm.generateJointly(vlm.prompt([{ user: descriptionPrompt(options.subjectKind ?? 'subject') }], { image: true }), imageSets, {
-    maxNewTokens: options.maxNewTokens ?? 48, stopStrings: ['\n'], signal: options.signal,
-  });
+  const { prompt, generation } = descriptionRequest(vlm, options);
+  const answer = await vlm.generateJointly(prompt, imageSets, generation);
   return descriptionFromCaption(answer.text);
 }
