@@ -56,7 +56,6 @@ export const CORPUS_TASKS = [
   'paper_conversation',
   'recognition_pair',
   'recognition_explained',
-  'word_order',
 ] as const;
 export type CorpusTask = (typeof CORPUS_TASKS)[number];
 
@@ -80,7 +79,6 @@ export const DEFAULT_CORPUS_MIX: Readonly<Record<CorpusTask, number>> = {
   paper_conversation: 0,
   recognition_pair: 0,
   recognition_explained: 0,
-  word_order: 0,
 };
 
 export const DEFAULT_KIND_WEIGHTS: Readonly<Record<Kind, number>> = {
@@ -269,8 +267,6 @@ class CorpusContext {
         return this.recognitionPair();
       case 'recognition_explained':
         return this.recognitionExplained();
-      case 'word_order':
-        return this.wordOrder();
     }
   }
 
@@ -704,29 +700,6 @@ class CorpusContext {
     return { task: 'option_match', turns: dedupe(turns) };
   }
 
-  /**
-   * Text only, every answer read off a list of distinct world words in the prompt: the whole list
-   * again, the word right of a given one, or the word left of it. The copy gives every answer
-   * token a label, and "left of" is the last step of a two-option question (the letter before
-   * the matching value); a decoder from random that has these circuits might learn the letter
-   * sooner (session 20).
-   */
-  private wordOrder(): CorpusSample {
-    const list = this.rng.shuffled(attributeValueWords()).slice(0, 4 + this.rng.int(7));
-    const line = list.join(' ');
-    const turns: CorpusTurn[] = [];
-    const turnCount = 1 + this.rng.weightedIndex([0.4, 0.35, 0.25]);
-    for (let k = 0; k < turnCount; k++) {
-      const form = this.rng.weightedIndex([0.3, 0.35, 0.35]);
-      const at = 1 + this.rng.int(list.length - 1);
-      const prompt = k === 0 ? `${line}\n` : '';
-      if (form === 0) turns.push({ user: `${prompt}Please give this phrase.`, assistant: line });
-      else if (form === 1) turns.push({ user: `${prompt}What word is right of ${list[at - 1]}?`, assistant: list[at] });
-      else turns.push({ user: `${prompt}What word is left of ${list[at]}?`, assistant: list[at - 1] });
-    }
-    return { task: 'word_order', turns: dedupe(turns) };
-  }
-
   private descriptionText(): CorpusSample {
     const ind = this.individual();
     const name = this.name();
@@ -856,15 +829,6 @@ function colorPhrase(ind: Individual): string {
   const color = ind.attributes[MAIN_COLOR[ind.kind]];
   if (ind.kind === 'person') return `${withArticle(typeNoun(ind))} in a ${color} shirt`;
   return withArticle(`${color} ${typeNoun(ind)}`);
-}
-
-let attributeWords: readonly string[] | null = null;
-/** The distinct lower-case words of every attribute value (vocabulary.ts imports this module, so not WORLD_VOCABULARY). */
-function attributeValueWords(): readonly string[] {
-  attributeWords ??= [...new Set(KINDS.flatMap((k) => KIND_SCHEMAS[k].flatMap((a) => a.values.flatMap((v) => String(v).split(/\s+/)))))]
-    .filter((w) => /^[a-z]+$/.test(w))
-    .sort();
-  return attributeWords;
 }
 
 function dedupe(turns: CorpusTurn[]): CorpusTurn[] {
