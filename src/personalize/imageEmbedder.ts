@@ -7,8 +7,6 @@
  * vectors made by another one.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { ImageProcessor } from '../models/image/ImageProcessor.ts';
 import type { RgbImage } from '../models/image/RgbImage.ts';
 import type { VisionEncoder } from '../models/visionEncoder.ts';
@@ -44,7 +42,6 @@ export function l2Normalize(vector: Float32Array, embedderId = 'embedding'): Flo
 
 /** What visionTowerEmbedder needs of a VisionLanguageModel. */
 export interface VisionModelSource {
-  readonly source: string;
   readonly imageProcessor: ImageProcessor;
   readonly model: { readonly visionTower: VisionEncoder };
 }
@@ -64,20 +61,18 @@ function shortHash(parts: readonly string[]): string {
  * Why the mean and not CLIP's class token: LLaVA-family towers are used through their patch
  * tokens and SigLIP has no class token; the mean is defined for both and reflects the whole
  * image. It is a weaker retrieval embedding than a trained CLIP projection (clipEmbedder).
- * The id holds the model's folder and a hash of its config.json, vision config, preprocessing
- * and a fingerprint of the tower's weights, so vectors from another model (or from this folder
- * before its weights were retrained) are never reused.
+ * The id is a hash of the vision config, the preprocessing and a fingerprint of the tower's
+ * weights, and nothing else: vectors from another tower (or from this folder before its weights
+ * were retrained) are never reused, while the same tower under another folder, or in another
+ * checkpoint built on it (LLaVA-1.5 7B and 13B share theirs), finds the index already built.
  */
 export function visionTowerEmbedder(vlm: VisionModelSource): ImageEmbedder {
   const tower = vlm.model.visionTower;
   const hidden = tower.config.hiddenSize;
   const tokens = tower.numTokens;
-  const source = resolve(vlm.source);
-  const configFile = join(source, 'config.json');
-  const configText = existsSync(configFile) ? readFileSync(configFile, 'utf8') : '';
   // The weights count too: a tower retrained in place must not reuse the old tower's vectors.
   const weights = 'weights' in tower ? weightsFingerprint((tower as { weights: unknown }).weights) : '';
-  const id = `vision-tower-mean-v1:${source}:${shortHash([configText, JSON.stringify(tower.config), JSON.stringify(vlm.imageProcessor.options), weights])}`;
+  const id = `vision-tower-mean-v2:${shortHash([tower.constructor.name, JSON.stringify(tower.config), JSON.stringify(vlm.imageProcessor.options), weights])}`;
   return {
     id,
     dimension: hidden,
@@ -103,7 +98,8 @@ export function visionTowerEmbedder(vlm: VisionModelSource): ImageEmbedder {
  */
 export function clipEmbedder(dir: string, options: LoadClipOptions = {}): ImageEmbedder {
   const clip = loadClipVision(dir, options);
-  const id = `clip-image-embeds-v1:${clip.dir}:${clip.configHash.slice(0, 16)}`;
+  // Like the tower embedder's: the same checkpoint under another folder shares its index.
+  const id = `clip-image-embeds-v2:${shortHash([clip.configHash, weightsFingerprint({ tower: clip.tower.weights, projection: clip.projection })])}`;
   return {
     id,
     dimension: clip.projectionDim,
