@@ -24,6 +24,9 @@
  *                      one- or two-attribute look-alikes, another of the same kind, another kind
  *   --no-yes-no-options  yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10)
  *   --yes-no-options-text-only  that form only in questions without a picture (from a description)
+ *   --decoder-layers N  decoder depth (default 4, or what the stage-2 checkpoint has); a model
+ *                      folder (warm start, --language-from) with fewer layers gets new ones on top
+ *                      that start as the identity (growDecoder.ts)
  *   --workers N        stage 2 on N worker processes sharing each step's micro-batches (default 1);
  *                      the same sums as one process, faster where there are cores to spare
  *   --quiet            no progress lines
@@ -49,6 +52,7 @@ import { progressLine, TrainingLog } from './progress.ts';
 import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
 import { trainInstructStage } from './stage2Instruct.ts';
 import { findCheckpoint, loadTowerWeights, writeTowerOnlyCheckpoint } from './trainingState.ts';
+import { growDecoder } from './growDecoder.ts';
 import { bpeVocabSize } from './trainBpeTokenizer.ts';
 import type { CorpusTask } from '../world/index.ts';
 import { parseMix, parseRecognitionNegatives, type RecognitionNegatives } from './weightSpecs.ts';
@@ -109,6 +113,8 @@ export interface PretrainOptions {
   readonly yesNoOptions?: boolean | 'text';
   /** Stage-2 worker processes (default 1: all in this process; stage2Workers.ts). */
   readonly workers?: number;
+  /** Decoder depth (default: the stage-2 checkpoint's, else the size's 4); a shallower folder is grown. */
+  readonly decoderLayers?: number;
 }
 
 export interface PretrainReport {
@@ -148,11 +154,28 @@ function loadLanguageSide(dir: string, out: string, config: LlavaConfig): LlavaM
     throw new Error(`--language-from ${dir}: its tokenizer.json differs from ${join(out, 'tokenizer.json')}; the decoder's rows would mean other tokens`);
   }
   const { model } = loadLlava(dir, { dtype: 'float32' });
-  const mismatch = (['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'vocabSize'] as const).find((k) => model.decoder.config[k] !== config.text[k]);
+  const mismatch = (['hiddenSize', 'intermediateSize', 'numHeads', 'numKvHeads', 'vocabSize'] as const).find((k) => model.decoder.config[k] !== config.text[k]);
   if (mismatch) throw new Error(`--language-from ${dir}: its decoder's ${mismatch} is ${model.decoder.config[mismatch]}, this model's ${config.text[mismatch]}`);
+  // Fewer layers are grown after (growDecoder); more would be cut, which nothing here does.
+  if (model.decoder.config.numLayers > config.text.numLayers) throw new Error(`--language-from ${dir}: its decoder has ${model.decoder.config.numLayers} layers, more than this run's ${config.text.numLayers} (--decoder-layers)`);
   const sorted = (o: object) => JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
   if (sorted(model.config.vision) !== sorted(config.vision)) throw new Error(`--language-from ${dir}: its vision tower has another shape than this model's`);
   return model;
+}
+
+/**
+ * The decoder depth of this run: --decoder-layers, else what a stage-2 checkpoint to resume was
+ * trained with (so a grown model resumes grown), else the size's default. A checkpoint of
+ * another depth than the flag's is refused: its tensors would not match.
+ */
+function decoderLayersFor(options: PretrainOptions, stage2Dir: string): number | undefined {
+  const found = options.resume ? findCheckpoint(stage2Dir) : null;
+  const saved = found?.state.decoderLayers;
+  const checkpointLayers = typeof saved === 'number' ? saved : undefined;
+  if (options.decoderLayers !== undefined && checkpointLayers !== undefined && options.decoderLayers !== checkpointLayers) {
+    throw new Error(`--decoder-layers ${options.decoderLayers}: the stage-2 checkpoint in ${found!.dir} has ${checkpointLayers} decoder layers (start over with --no-resume or another --cache)`);
+  }
+  return options.decoderLayers ?? checkpointLayers;
 }
 
 function readSummary(dir: string): Record<string, unknown> | null {
@@ -192,19 +215,27 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
   const tokenizer = await Tokenizer.fromDirectory(options.out);
   const imageTokenId = tokenizer.tokenToId('<image>');
   if (imageTokenId === undefined) throw new Error(`${options.out}/tokenizer.json has no <image> token`);
-  const config = worldModelConfig(options.size, tokenizer.vocabSize, imageTokenId);
   const stage1Dir = join(seedCache, 'stage1');
   const stage2Dir = join(seedCache, 'stage2');
+  const config = worldModelConfig(options.size, tokenizer.vocabSize, imageTokenId, decoderLayersFor(options, stage2Dir));
   // A fresh clone has the committed model folder but not the git-ignored checkpoints: continue
   // from the folder's weights (fresh optimizer moments) at the steps its summary records.
   const warm = options.resume && !options.languageFrom && !findCheckpoint(stage1Dir) && !findCheckpoint(stage2Dir) ? warmStart(options) : null;
   const languageFrom = options.languageFrom && !(options.resume && findCheckpoint(stage2Dir)) ? options.languageFrom : null;
-  const model = warm
+  let model = warm
     ? loadLlava(options.out, { dtype: 'float32' }).model
     : languageFrom
       ? loadLanguageSide(languageFrom, options.out, config)
       : createRandomLlava(config, { seed: options.seed, std: 0.02 });
   if (languageFrom) progressLine(quiet, `[pretrain] projector and decoder from ${languageFrom}; the tower from stage 1`);
+  const trainedLayers = model.decoder.weights.layers.length;
+  if (warm && options.decoderLayers !== undefined && trainedLayers > options.decoderLayers) {
+    throw new Error(`--decoder-layers ${options.decoderLayers}: the model in ${options.out} already has ${trainedLayers} decoder layers`);
+  }
+  if ((warm || languageFrom) && trainedLayers < config.text.numLayers) {
+    model = growDecoder(model, config.text.numLayers, { seed: options.seed + 7919 });
+    progressLine(quiet, `[pretrain] decoder grown from ${trainedLayers} to ${config.text.numLayers} layers (the new ones on top, starting as the identity)`);
+  }
   const tower = model.visionTower as ConvVisionTower;
   if (warm) {
     progressLine(quiet, `[pretrain] no checkpoints in ${seedCache}: continuing from the weights in ${options.out} (stage 2 step ${warm.step}, sample ${warm.nextSample}; optimizer moments start over)`);
@@ -333,6 +364,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'no-yes-no-options': { type: 'boolean', default: false },
       'yes-no-options-text-only': { type: 'boolean', default: false },
       workers: { type: 'string', default: '1' },
+      'decoder-layers': { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -369,6 +401,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
     ...(values['no-yes-no-options'] ? { yesNoOptions: false } : values['yes-no-options-text-only'] ? { yesNoOptions: 'text' as const } : {}),
     workers: positiveInteger('workers', values.workers!),
+    ...(values['decoder-layers'] === undefined ? {} : { decoderLayers: positiveInteger('decoder-layers', values['decoder-layers']) }),
     quiet: values.quiet!,
   };
 }

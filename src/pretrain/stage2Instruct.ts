@@ -96,7 +96,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   // One sample that did not fit the previous step starts the next one (the packer carries it); it is not trained on yet either.
   const packer = new MicroBatchPacker<StreamItem>();
   const firstUntrained = () => prepared?.batches[0][0].index ?? packer.carried?.index ?? nextSample;
-  const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: firstUntrained(), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep, rewarmFrom }, (dir) => {
+  const save = () => writeCheckpoint(options.checkpointDir, { stage: 2, step, nextSample: firstUntrained(), seed: options.seed, totalSteps: options.totalSteps, tokensPerStep, rewarmFrom, decoderLayers: model.decoder.weights.layers.length }, (dir) => {
     writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerTensors(optimizer));
   });
   const corpus: StreamCorpus = { ...options.corpus, seed: options.seed };

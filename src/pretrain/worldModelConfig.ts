@@ -38,14 +38,14 @@ function towerConfig(size: WorldModelSize): ConvVisionConfig {
 }
 
 /** The model configuration for a tokenizer of `vocabSize` tokens whose `<image>` is `imageTokenId`. */
-export function worldModelConfig(size: WorldModelSize, vocabSize: number, imageTokenId: number): LlavaConfig {
+export function worldModelConfig(size: WorldModelSize, vocabSize: number, imageTokenId: number, decoderLayers?: number): LlavaConfig {
   const vision = towerConfig(size);
   const text = size === 'tiny'
     ? { kind: 'llama', hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8 } as const
     : { kind: 'llama', hiddenSize: 256, intermediateSize: 704, numLayers: 4, numHeads: 8, numKvHeads: 4, headDim: 32 } as const;
   return {
     vision,
-    text: { ...text, vocabSize, ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: false },
+    text: { ...text, ...(decoderLayers === undefined ? {} : { numLayers: decoderLayers }), vocabSize, ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: false },
     imageTokenId,
     projectorAct: 'gelu',
     projectorBias: true,

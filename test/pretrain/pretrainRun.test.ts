@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensors } from '../../src/engine/safetensors.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
+import { growDecoder } from '../../src/pretrain/growDecoder.ts';
 import { parseMix, parsePretrainArgs, parseRecognitionNegatives, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
@@ -195,6 +196,38 @@ test('--language-from: a fresh stage 2 starts its projector and decoder from ano
   // Another vocabulary size means another tokenizer: refused with the file named.
   const other = options(join(dir, 'other'), { stage1Steps: 2, stage2Steps: 2, vocabSize: 500, languageFrom: join(dir, 'donor', 'model') });
   await assert.rejects(pretrain(other), /--language-from .*tokenizer\.json differs/);
+});
+
+test('--decoder-layers grows a trained folder: new layers on top start as the identity, train, and resume grown; another depth is refused', async (t) => {
+  const dir = tempDir(t);
+  const first = options(dir, { stage1Steps: 5, stage2Steps: 10 });
+  await pretrain(first);
+  const folder = join(dir, 'model');
+  const configOf = () => JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as { text_config: { num_hidden_layers: number } };
+  assert.equal(configOf().text_config.num_hidden_layers, 2);
+
+  // Grown in memory: the same logits to the last bit, since the new layers add zero.
+  const vlm = await VisionLanguageModel.load(folder);
+  const ids = vlm.tokenizer.encode('USER: What kind of subject is a dog? ASSISTANT:');
+  const lastLogits = (model: typeof vlm.model) => model.logitsAt(model.forward({ ids }, model.decoder.newCache(ids.length)), [ids.length - 1]);
+  const grown = growDecoder(vlm.model, 4, { seed: 5 });
+  assert.equal(grown.decoder.weights.layers.length, 4);
+  assert.deepEqual(lastLogits(grown), lastLogits(vlm.model));
+  assert.throws(() => growDecoder(vlm.model, 1), /cannot grow a 2-layer decoder to 1 layers/);
+
+  // A warm start with --decoder-layers 3: the folder comes back with 3 layers, the new one trained.
+  rmSync(join(dir, 'cache'), { recursive: true, force: true });
+  await pretrain({ ...first, stage2Steps: 14, decoderLayers: 3 });
+  assert.equal(configOf().text_config.num_hidden_layers, 3);
+  const weights = readSafetensors(join(folder, 'model.safetensors'));
+  const o = weights.get('model.language_model.layers.2.self_attn.o_proj.weight')!.data as Float32Array;
+  assert.ok(o.some((x) => x !== 0), 'the new layer\'s output projection left zero');
+  // The next sitting resumes 3 layers deep without the flag; a flag for another depth is refused.
+  await pretrain({ ...first, stage2Steps: 16 });
+  assert.equal(configOf().text_config.num_hidden_layers, 3);
+  await assert.rejects(pretrain({ ...first, stage2Steps: 18, decoderLayers: 2 }), /--decoder-layers 2: the stage-2 checkpoint in .* has 3 decoder layers/);
+  assert.equal(parsePretrainArgs(['--decoder-layers', '6']).decoderLayers, 6);
+  assert.throws(() => parsePretrainArgs(['--decoder-layers', '0']), /--decoder-layers must be an integer/);
 });
 
 test('--mix names the stage-2 tasks and their weights; the rest get 0; bad names and weights are refused', () => {
