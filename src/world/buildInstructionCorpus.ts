@@ -56,6 +56,7 @@ export const CORPUS_TASKS = [
   'paper_conversation',
   'recognition_pair',
   'recognition_explained',
+  'description_recall',
 ] as const;
 export type CorpusTask = (typeof CORPUS_TASKS)[number];
 
@@ -79,6 +80,7 @@ export const DEFAULT_CORPUS_MIX: Readonly<Record<CorpusTask, number>> = {
   paper_conversation: 0,
   recognition_pair: 0,
   recognition_explained: 0,
+  description_recall: 0,
 };
 
 export const DEFAULT_KIND_WEIGHTS: Readonly<Record<Kind, number>> = {
@@ -267,6 +269,8 @@ class CorpusContext {
         return this.recognitionPair();
       case 'recognition_explained':
         return this.recognitionExplained();
+      case 'description_recall':
+        return this.descriptionRecall();
     }
   }
 
@@ -712,6 +716,22 @@ class CorpusContext {
     const first = unique[0];
     unique[0] = { user: `${name} is ${describeIndividual(ind)}. ${first.user}`, assistant: first.assistant };
     return { task: 'description_text', turns: unique, named: ind };
+  }
+
+  /**
+   * The whole description asked back, text only: "<n> is <description>. What does <n> look
+   * like?" → the description. No other task asks for it without a picture, and the shipped
+   * model answered it with another individual (a cat described as "a purple striped monster"),
+   * which is what a concept's free description with no photo relies on.
+   */
+  private descriptionRecall(): CorpusSample {
+    const ind = this.individual();
+    const name = this.name();
+    const description = describeIndividual(ind);
+    const turn: CorpusTurn = this.rng.chance(0.5)
+      ? { user: `What does ${name} look like?`, assistant: `${capitalize(description)}.` }
+      : { user: `Describe ${name}.`, assistant: `${name} is ${description}.` };
+    return { task: 'description_recall', turns: [{ user: `${name} is ${description}. ${turn.user}`, assistant: turn.assistant }], named: ind };
   }
 
   private descriptionImage(): CorpusSample {

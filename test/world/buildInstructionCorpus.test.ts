@@ -393,3 +393,30 @@ test('recognition_explained: Yes exactly for the described individual, else ever
   assert.ok(counts.yes > 110 && counts.yes < 190, JSON.stringify(counts));
   assert.ok(counts.lookAlike > counts.otherKind * 4, JSON.stringify(counts));
 });
+
+test('description_recall: the whole description asked back with no picture, in both forms, in the world\'s words', () => {
+  const only = [...buildInstructionCorpus({ seed: 7, count: 200, mix: Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'description_recall' ? 1 : 0])) })];
+  const forms = { lookLike: 0, describe: 0 };
+  for (const s of only) {
+    assert.equal(s.task, 'description_recall');
+    assert.equal(s.image, undefined);
+    assert.equal(s.turns.length, 1);
+    const [turn] = s.turns;
+    const m = /^(<[a-z]+>) is (.+?)\. (What does (<[a-z]+>) look like\?|Describe (<[a-z]+>)\.)$/.exec(turn.user);
+    assert.ok(m, turn.user);
+    const [, name, description, , lookLikeName, describeName] = m;
+    assert.equal(description, describeIndividual(s.named!));
+    if (lookLikeName) {
+      forms.lookLike++;
+      assert.equal(lookLikeName, name);
+      assert.equal(turn.assistant, `${description[0].toUpperCase()}${description.slice(1)}.`);
+    } else {
+      forms.describe++;
+      assert.equal(describeName, name);
+      assert.equal(turn.assistant, `${name} is ${description}.`);
+    }
+    assert.deepEqual(unknownWords(turn.user), [], turn.user);
+    assert.deepEqual(unknownWords(turn.assistant), [], turn.assistant);
+  }
+  assert.ok(forms.lookLike > 70 && forms.describe > 70, JSON.stringify(forms));
+});
