@@ -9,6 +9,8 @@ export interface Parameter {
   readonly grad: Float32Array;
   /** Parameters such as norms and biases are usually excluded from weight decay. */
   readonly decay?: boolean;
+  /** This parameter's rate is the optimizer's times this (default 1), e.g. for layers new to a trained model. */
+  readonly lrScale?: number;
 }
 
 export interface AdamWOptions {
@@ -59,12 +61,14 @@ export class AdamW {
       const { value, grad } = parameter;
       const m = this.m[index];
       const v = this.v[index];
-      const decay = parameter.decay === false ? 1 : 1 - lr * this.weightDecay;
+      const scale = parameter.lrScale ?? 1;
+      const decay = parameter.decay === false ? 1 : 1 - lr * scale * this.weightDecay;
+      const size = stepSize * scale;
       for (let i = 0; i < value.length; i++) {
         const g = grad[i];
         const mi = (m[i] = beta1 * m[i] + (1 - beta1) * g);
         const vi = (v[i] = beta2 * v[i] + (1 - beta2) * g * g);
-        value[i] = value[i] * decay - stepSize * mi / (Math.sqrt(vi) / sqrtCorrection2 + eps);
+        value[i] = value[i] * decay - size * mi / (Math.sqrt(vi) / sqrtCorrection2 + eps);
       }
     });
   }

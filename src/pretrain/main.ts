@@ -27,6 +27,8 @@
  *   --decoder-layers N  decoder depth (default 4, or what the stage-2 checkpoint has); a model
  *                      folder (warm start, --language-from) with fewer layers gets new ones on top
  *                      that start as the identity (growDecoder.ts)
+ *   --layer-lr-scale L:S  decoder layers from L on learn at S times the stage-2 rate (layers just
+ *                      grown start at zero and move slowly at a rate tuned for trained ones)
  *   --workers N        stage 2 on N worker processes sharing each step's micro-batches (default 1);
  *                      the same sums as one process, faster where there are cores to spare
  *   --quiet            no progress lines
@@ -115,6 +117,8 @@ export interface PretrainOptions {
   readonly workers?: number;
   /** Decoder depth (default: the stage-2 checkpoint's, else the size's 4); a shallower folder is grown. */
   readonly decoderLayers?: number;
+  /** Decoder layers from `fromLayer` on learn at `scale` times the stage-2 rate. */
+  readonly layerLrScale?: { readonly fromLayer: number; readonly scale: number };
 }
 
 export interface PretrainReport {
@@ -266,7 +270,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     const result = await trainInstructStage(model, tokenizer, {
       seed: options.seed, checkpointDir: stage2Dir, resume: options.resume, totalSteps: options.stage2Steps,
       minutes: options.minutes ?? 150, stopRequested: options.stopRequested, tokensPerStep: options.tokensPerStep, log, quiet,
-      lr: options.stage2Lr, promptLoss: options.promptLoss,
+      lr: options.stage2Lr, promptLoss: options.promptLoss, layerLrScale: options.layerLrScale,
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
       start: warm ?? undefined,
@@ -291,6 +295,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       stage2: {
         step: result.step, totalSteps: options.stage2Steps, samples: result.samples, done: result.done, tokensPerStep: options.tokensPerStep,
         lr: options.stage2Lr ?? 1e-3, promptLoss: options.promptLoss ?? 0, mix: options.mix ?? STAGE2_MIX,
+        ...(options.layerLrScale ? { layerLrScale: options.layerLrScale } : {}),
         ...yesNoOptions,
       },
       // Where this projector and decoder came from, when not from random (kept by later sittings).
@@ -365,6 +370,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'yes-no-options-text-only': { type: 'boolean', default: false },
       workers: { type: 'string', default: '1' },
       'decoder-layers': { type: 'string' },
+      'layer-lr-scale': { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -402,8 +408,16 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     ...(values['no-yes-no-options'] ? { yesNoOptions: false } : values['yes-no-options-text-only'] ? { yesNoOptions: 'text' as const } : {}),
     workers: positiveInteger('workers', values.workers!),
     ...(values['decoder-layers'] === undefined ? {} : { decoderLayers: positiveInteger('decoder-layers', values['decoder-layers']) }),
+    ...(values['layer-lr-scale'] === undefined ? {} : { layerLrScale: parseLayerLrScale(values['layer-lr-scale']) }),
     quiet: values.quiet!,
   };
+}
+
+function parseLayerLrScale(value: string): { fromLayer: number; scale: number } {
+  const m = /^(\d+):([0-9.eE+-]+)$/.exec(value);
+  const scale = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isFinite(scale) || scale <= 0) throw new Error(`--layer-lr-scale must be LAYER:SCALE, e.g. 4:10 (layers from 4 on at 10 times the rate); got ${value}`);
+  return { fromLayer: Number(m[1]), scale };
 }
 
 function positiveInteger(name: string, value: string): number {

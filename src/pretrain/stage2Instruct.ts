@@ -9,7 +9,7 @@
  * the checkpoint left off.
  */
 import { join } from 'node:path';
-import { AdamW } from '../engine/adamw.ts';
+import { AdamW, type Parameter } from '../engine/adamw.ts';
 import { writeSafetensors } from '../engine/safetensors.ts';
 import type { LlavaModel } from '../models/llava.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
@@ -50,6 +50,8 @@ export interface Stage2Options extends StageSittingOptions {
   /** Called every `evalEvery` steps (and at the end) to measure and log held-out metrics. */
   readonly evaluate?: (step: number) => Record<string, unknown>;
   readonly evalEvery?: number;
+  /** Decoder layers from `fromLayer` on learn at `scale` times the rate (layers added by growDecoder). */
+  readonly layerLrScale?: { readonly fromLayer: number; readonly scale: number };
   /** Where to begin when there is no checkpoint (a warm start from saved weights). */
   readonly start?: { readonly step: number; readonly nextSample: number };
   /**
@@ -73,7 +75,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   const tokensPerStep = options.tokensPerStep ?? 1024;
   const peak = options.lr ?? 1e-3;
   const micro = new InstructMicroStep(model, tokenizer, options.promptLoss ?? 0);
-  const params = micro.params;
+  const params = withLayerLrScale(micro.params, options.layerLrScale);
   const optimizer = new AdamW(params, { lr: peak, weightDecay: 0.01, beta2: 0.98 });
   let step = 0;
   let nextSample = 0;
@@ -195,3 +197,12 @@ interface StreamItem extends EncodedCorpusSample {
 }
 
 type StreamCorpus = Omit<CorpusOptions, 'count'>;
+
+/** `params` with decoder layers from `fromLayer` on at `scale` times the rate (the same arrays). */
+export function withLayerLrScale(params: readonly Parameter[], layerLrScale: Stage2Options['layerLrScale']): Parameter[] {
+  if (!layerLrScale || layerLrScale.scale === 1) return [...params];
+  return params.map((p) => {
+    const layer = /^decoder\.layers\.(\d+)\./.exec(p.name);
+    return layer && Number(layer[1]) >= layerLrScale.fromLayer ? { ...p, lrScale: layerLrScale.scale } : p;
+  });
+}

@@ -41,3 +41,16 @@ test('AdamW minimises a quadratic; no decay where decay is false; state round-tr
   assert.equal(copy.stepCount, 2000);
   assert.throws(() => new AdamW([{ name: 'y', value: new Float32Array(2), grad: new Float32Array(2) }]).loadState(optimizer.state()), /does not match/);
 });
+
+test('AdamW lrScale: a parameter at scale s takes the step (and decay) of the rate times s', () => {
+  const grad = Float32Array.from([0.5, -1]);
+  const plain = Float32Array.from([1, -2]);
+  const scaled = Float32Array.from([1, -2]);
+  const reference = Float32Array.from([1, -2]);
+  new AdamW([{ name: 'a', value: plain, grad }, { name: 'b', value: scaled, grad, lrScale: 4 }], { lr: 0.01 }).step();
+  new AdamW([{ name: 'c', value: reference, grad }], { lr: 0.04 }).step();
+  for (let i = 0; i < 2; i++) {
+    assert.ok(Math.abs(scaled[i] - reference[i]) < 1e-7, `${scaled[i]} vs ${reference[i]}`);
+    assert.ok(Math.abs(Math.abs(scaled[i] - [1, -2][i]) - 4 * Math.abs(plain[i] - [1, -2][i])) < 1e-6);
+  }
+});

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { readSafetensors } from '../../src/engine/safetensors.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { growDecoder } from '../../src/pretrain/growDecoder.ts';
+import { withLayerLrScale } from '../../src/pretrain/stage2Instruct.ts';
 import { parseMix, parsePretrainArgs, parseRecognitionNegatives, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
@@ -227,6 +228,13 @@ test('--decoder-layers grows a trained folder: new layers on top start as the id
   assert.equal(configOf().text_config.num_hidden_layers, 3);
   await assert.rejects(pretrain({ ...first, stage2Steps: 18, decoderLayers: 2 }), /--decoder-layers 2: the stage-2 checkpoint in .* has 3 decoder layers/);
   assert.equal(parsePretrainArgs(['--decoder-layers', '6']).decoderLayers, 6);
+  assert.deepEqual(parsePretrainArgs(['--layer-lr-scale', '4:10']).layerLrScale, { fromLayer: 4, scale: 10 });
+  assert.throws(() => parsePretrainArgs(['--layer-lr-scale', '4']), /--layer-lr-scale must be LAYER:SCALE/);
+  // Only the named layers' parameters get the scale; the arrays stay the model's.
+  const params = [{ name: 'decoder.layers.1.o.weight', value: new Float32Array(1), grad: new Float32Array(1) }, { name: 'decoder.layers.2.o.weight', value: new Float32Array(1), grad: new Float32Array(1) }, { name: 'projector.linear_1.weight', value: new Float32Array(1), grad: new Float32Array(1) }];
+  const scaled = withLayerLrScale(params, { fromLayer: 2, scale: 10 });
+  assert.deepEqual(scaled.map((p) => p.lrScale), [undefined, 10, undefined]);
+  assert.equal(scaled[1].value, params[1].value);
   assert.throws(() => parsePretrainArgs(['--decoder-layers', '0']), /--decoder-layers must be an integer/);
 });
 
