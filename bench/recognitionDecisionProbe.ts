@@ -1,0 +1,99 @@
+/**
+ * Where recognition with the true description is decided: the held-out measurement's items
+ * ("<name> is <description>. Can you see if <name> is in this photo?", evaluate.ts) over a
+ * picture of the subject or of its look-alike, several models side by side.
+ *
+ *   node --import tsx bench/recognitionDecisionProbe.ts [--items 800] [--probe] MODEL_DIR…
+ *
+ * For each model: weighted accuracy (subject accepted, look-alike rejected), the look-alikes
+ * rejected by distance (one or two attributes) and the ROC AUC of the Yes−No margin, on items of
+ * seed 2001 (metrics.json's). With `--probe`, also a logistic-regression probe on the residual
+ * stream at the last prompt position after each decoder layer (trained on items of seed 9001,
+ * tested on the measured ones): how much of the decision each layer already holds.
+ */
+import { parseArgs } from 'node:util';
+import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
+import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
+import { createWorldSplit } from '../src/world/index.ts';
+
+const { values, positionals } = parseArgs({
+  options: { items: { type: 'string', default: '800' }, probe: { type: 'boolean', default: false }, 'probe-train-items': { type: 'string', default: '1500' } },
+  allowPositionals: true,
+});
+if (positionals.length === 0) throw new Error('usage: recognitionDecisionProbe.ts [--items N] [--probe] MODEL_DIR…');
+const items = Number(values.items);
+const split = createWorldSplit(0);
+
+function auc(positives: readonly number[], negatives: readonly number[]): number {
+  let s = 0;
+  for (const p of positives) for (const n of negatives) s += p > n ? 1 : p === n ? 0.5 : 0;
+  return s / (positives.length * negatives.length);
+}
+
+interface Scored { margin: number; isSubject: boolean; distance: 1 | 2; layers: Float32Array[] }
+
+function score(vlm: VisionLanguageModel, scorer: BaseModelScorer, seed: number, count: number, keepLayers: boolean): Scored[] {
+  const model = vlm.model;
+  const C = model.hiddenSize;
+  const out: Scored[] = [];
+  for (let i = 0; i < count; i++) {
+    const item = recognitionItem(seed, i, split, true);
+    for (const isSubject of [true, false]) {
+      const image = scorer.features(item.scenes[isSubject ? 0 : 1]);
+      const layers: Float32Array[] = [];
+      if (keepLayers) {
+        const ids = scorer.promptIds(item.question, true);
+        const last = ids.length - 1;
+        // RMS-normalised, as every layer and the final norm read the stream.
+        model.forward({ ids, images: [image] }, model.decoder.newCache(ids.length), (l, x) => {
+          const v = x.slice(last * C, (last + 1) * C);
+          let ss = 0;
+          for (const a of v) ss += a * a;
+          const r = 1 / Math.sqrt(ss / C + 1e-5);
+          layers[l] = v.map((a) => a * r);
+        });
+      }
+      out.push({ margin: scorer.yesMargin(item.question, image), isSubject, distance: item.distance, layers });
+    }
+  }
+  return out;
+}
+
+/** Plain full-batch gradient descent on the logistic loss with a little L2 (256 features). */
+function fitProbe(xs: readonly Float32Array[], ys: readonly boolean[], epochs = 300, lr = 0.5, lambda = 1e-3): (x: Float32Array) => number {
+  const d = xs[0].length;
+  const w = new Float64Array(d + 1);
+  const g = new Float64Array(d + 1);
+  for (let e = 0; e < epochs; e++) {
+    g.fill(0);
+    xs.forEach((x, i) => {
+      let z = w[d];
+      for (let j = 0; j < d; j++) z += w[j] * x[j];
+      const err = 1 / (1 + Math.exp(-z)) - (ys[i] ? 1 : 0);
+      for (let j = 0; j < d; j++) g[j] += err * x[j];
+      g[d] += err;
+    });
+    for (let j = 0; j <= d; j++) w[j] -= lr * (g[j] / xs.length + (j < d ? lambda * w[j] : 0));
+  }
+  return (x) => { let z = w[d]; for (let j = 0; j < d; j++) z += w[j] * x[j]; return z; };
+}
+
+for (const dir of positionals) {
+  const vlm = await VisionLanguageModel.load(dir);
+  const scorer = new BaseModelScorer(vlm.model, vlm.tokenizer);
+  const measured = score(vlm, scorer, 2001, items, values.probe!);
+  const subjects = measured.filter((s) => s.isSubject);
+  const lookAlikes = measured.filter((s) => !s.isSubject);
+  const share = (xs: readonly Scored[], f: (s: Scored) => boolean) => xs.filter(f).length / xs.length;
+  const accepted = share(subjects, (s) => s.margin > 0);
+  const rejected = share(lookAlikes, (s) => s.margin <= 0);
+  const layerCount = vlm.model.decoder.weights.layers.length;
+  console.log(`${dir} (${layerCount} decoder layers, ${items} items): weighted ${((accepted + rejected) / 2).toFixed(3)}  subject accepted ${accepted.toFixed(3)}  look-alikes rejected ${share(lookAlikes.filter((s) => s.distance === 1), (s) => s.margin <= 0).toFixed(3)} (one attribute) / ${share(lookAlikes.filter((s) => s.distance === 2), (s) => s.margin <= 0).toFixed(3)} (two)  AUC ${auc(subjects.map((s) => s.margin), lookAlikes.map((s) => s.margin)).toFixed(3)}`);
+  if (!values.probe) continue;
+  const train = score(vlm, scorer, 9001, Number(values['probe-train-items']), true);
+  for (let l = 1; l <= layerCount; l++) {
+    const probe = fitProbe(train.map((s) => s.layers[l]), train.map((s) => s.isSubject));
+    const z = measured.map((s) => probe(s.layers[l]));
+    console.log(`  probe after layer ${l}: AUC ${auc(z.filter((_, i) => measured[i].isSubject), z.filter((_, i) => !measured[i].isSubject)).toFixed(3)}`);
+  }
+}
