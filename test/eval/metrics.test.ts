@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accuracy, areaUnderCurve, recognitionScores, rocAuc, rocCurve, weightedAccuracy } from '../../src/eval/metrics.ts';
 import { isYesNoQuestion, qaScore, type QaRecord } from '../../src/eval/results.ts';
+import { formatDuration } from '../../src/eval/report.ts';
 
 test('weighted accuracy is the mean of positive and negative accuracy', () => {
   assert.equal(weightedAccuracy(1, 0), 0.5);
@@ -78,4 +79,13 @@ test('QA scores apart by form: options Yes / No (either order, any case) and the
   assert.deepEqual(s.byForm.yesNo, { questions: 3, accuracy: 1 / 3 });
   assert.deepEqual(s.byForm.other, { questions: 2, accuracy: 1 });
   assert.deepEqual(qaScore([]).byForm.yesNo, { questions: 0, accuracy: null });
+});
+
+test('report durations round once: 299.6 s is "5 min 0 s", never "4 min 60 s"', () => {
+  assert.equal(formatDuration(299.6), '5 min 0 s');
+  assert.equal(formatDuration(59.7), '1 min 0 s');
+  assert.equal(formatDuration(9.96), '10 s');
+  assert.equal(formatDuration(7.64), '7.6 s');
+  assert.equal(formatDuration(3599.6), '1 h 0 min');
+  assert.equal(formatDuration(Number.NaN), '–');
 });
