@@ -9,6 +9,7 @@
  * description's words the answer has, with two answers as examples.
  */
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
+import { capitalize } from '../src/world/describeIndividual.ts';
 import { createWorldSplit, describeIndividual } from '../src/world/index.ts';
 
 const models = process.argv.slice(2);
@@ -25,7 +26,7 @@ for (const dir of models) {
     const description = describeIndividual(individual);
     const prompt = vlm.prompt([{ user: `<sks> is ${description}. What does <sks> look like?` }]);
     const answer = (await vlm.generate(prompt, [], { maxNewTokens: 48, stopStrings: ['\n'] })).text.trim();
-    const expected = `${description[0].toUpperCase()}${description.slice(1)}.`;
+    const expected = `${capitalize(description)}.`;
     if (answer === expected) exact++;
     const said = new Set(words(answer));
     const wanted = words(description);

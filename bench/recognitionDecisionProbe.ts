@@ -12,6 +12,7 @@
  * tested on the measured ones): how much of the decision each layer already holds.
  */
 import { parseArgs } from 'node:util';
+import { rocAuc } from '../src/eval/metrics.ts';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
 import { createWorldSplit } from '../src/world/index.ts';
@@ -24,36 +25,38 @@ if (positionals.length === 0) throw new Error('usage: recognitionDecisionProbe.t
 const items = Number(values.items);
 const split = createWorldSplit(0);
 
-function auc(positives: readonly number[], negatives: readonly number[]): number {
-  let s = 0;
-  for (const p of positives) for (const n of negatives) s += p > n ? 1 : p === n ? 0.5 : 0;
-  return s / (positives.length * negatives.length);
-}
+/** ROC AUC of `scores` for telling the subject's pictures from the look-alikes'. */
+const aucOf = (scored: readonly Scored[], scores: readonly number[]): number => rocAuc(scores, scored.map((s) => s.isSubject))!;
 
 interface Scored { margin: number; isSubject: boolean; distance: 1 | 2; layers: Float32Array[] }
 
 function score(vlm: VisionLanguageModel, scorer: BaseModelScorer, seed: number, count: number, keepLayers: boolean): Scored[] {
   const model = vlm.model;
   const C = model.hiddenSize;
+  const [yes, no] = [scorer.answerToken('Yes'), scorer.answerToken('No')];
   const out: Scored[] = [];
   for (let i = 0; i < count; i++) {
     const item = recognitionItem(seed, i, split, true);
     for (const isSubject of [true, false]) {
       const image = scorer.features(item.scenes[isSubject ? 0 : 1]);
-      const layers: Float32Array[] = [];
-      if (keepLayers) {
-        const ids = scorer.promptIds(item.question, true);
-        const last = ids.length - 1;
-        // RMS-normalised, as every layer and the final norm read the stream.
-        model.forward({ ids, images: [image] }, model.decoder.newCache(ids.length), (l, x) => {
-          const v = x.slice(last * C, (last + 1) * C);
-          let ss = 0;
-          for (const a of v) ss += a * a;
-          const r = 1 / Math.sqrt(ss / C + 1e-5);
-          layers[l] = v.map((a) => a * r);
-        });
+      if (!keepLayers) {
+        out.push({ margin: scorer.yesMargin(item.question, image), isSubject, distance: item.distance, layers: [] });
+        continue;
       }
-      out.push({ margin: scorer.yesMargin(item.question, image), isSubject, distance: item.distance, layers });
+      // One forward gives both the stream after each layer and the answer's margin (yesMargin's).
+      const layers: Float32Array[] = [];
+      const ids = scorer.promptIds(item.question, true);
+      const last = ids.length - 1;
+      const hidden = model.forward({ ids, images: [image] }, model.decoder.newCache(ids.length), (l, x) => {
+        // RMS-normalised, as every layer and the final norm read the stream.
+        const v = x.slice(last * C, (last + 1) * C);
+        let ss = 0;
+        for (const a of v) ss += a * a;
+        const r = 1 / Math.sqrt(ss / C + 1e-5);
+        layers[l] = v.map((a) => a * r);
+      });
+      const logits = model.logitsAt(hidden, [last]);
+      out.push({ margin: logits[yes] - logits[no], isSubject, distance: item.distance, layers });
     }
   }
   return out;
@@ -88,12 +91,12 @@ for (const dir of positionals) {
   const accepted = share(subjects, (s) => s.margin > 0);
   const rejected = share(lookAlikes, (s) => s.margin <= 0);
   const layerCount = vlm.model.decoder.weights.layers.length;
-  console.log(`${dir} (${layerCount} decoder layers, ${items} items): weighted ${((accepted + rejected) / 2).toFixed(3)}  subject accepted ${accepted.toFixed(3)}  look-alikes rejected ${share(lookAlikes.filter((s) => s.distance === 1), (s) => s.margin <= 0).toFixed(3)} (one attribute) / ${share(lookAlikes.filter((s) => s.distance === 2), (s) => s.margin <= 0).toFixed(3)} (two)  AUC ${auc(subjects.map((s) => s.margin), lookAlikes.map((s) => s.margin)).toFixed(3)}`);
+  console.log(`${dir} (${layerCount} decoder layers, ${items} items): weighted ${((accepted + rejected) / 2).toFixed(3)}  subject accepted ${accepted.toFixed(3)}  look-alikes rejected ${share(lookAlikes.filter((s) => s.distance === 1), (s) => s.margin <= 0).toFixed(3)} (one attribute) / ${share(lookAlikes.filter((s) => s.distance === 2), (s) => s.margin <= 0).toFixed(3)} (two)  AUC ${aucOf(measured, measured.map((s) => s.margin)).toFixed(3)}`);
   if (!values.probe) continue;
   const train = score(vlm, scorer, 9001, Number(values['probe-train-items']), true);
   for (let l = 1; l <= layerCount; l++) {
     const probe = fitProbe(train.map((s) => s.layers[l]), train.map((s) => s.isSubject));
     const z = measured.map((s) => probe(s.layers[l]));
-    console.log(`  probe after layer ${l}: AUC ${auc(z.filter((_, i) => measured[i].isSubject), z.filter((_, i) => !measured[i].isSubject)).toFixed(3)}`);
+    console.log(`  probe after layer ${l}: AUC ${aucOf(measured, z).toFixed(3)}`);
   }
 }
