@@ -8,6 +8,7 @@ import { demoCommand, demoUsage } from './commands/demoCommand.ts';
 import { evalCommand, evalUsage } from './commands/evalCommand.ts';
 import { explainCommand, explainUsage } from './commands/explainCommand.ts';
 import { recognizeCommand, recognizeUsage } from './commands/recognizeCommand.ts';
+import { serveCommand, serveUsage } from './commands/serveCommand.ts';
 import { trainCommand, trainUsage } from './commands/trainCommand.ts';
 import { verifyCommand, verifyUsage } from './commands/verifyCommand.ts';
 
@@ -18,6 +19,7 @@ const commands: Record<string, Command> = {
   train: { run: trainCommand, summary: 'learn a concept from a few photos of it', usage: trainUsage },
   chat: { run: chatCommand, summary: 'talk with the model, with or without a photo and concepts', usage: chatUsage },
   recognize: { run: recognizeCommand, summary: 'find a concept in photos: Yes/No and P(Yes), most likely first', usage: recognizeUsage },
+  serve: { run: serveCommand, summary: 'the web UI and an HTTP API on one loaded model', usage: serveUsage },
   eval: { run: evalCommand, summary: 'evaluate baselines, concepts and ablations on a dataset: report with tables and plots', usage: evalUsage },
   explain: { run: explainCommand, summary: "what each of a concept's tokens holds", usage: explainUsage },
   concepts: { run: conceptsCommand, summary: 'the concept library: list, show, rename, delete, export, import', usage: conceptsUsage },

@@ -41,6 +41,9 @@ test('chat, recognize, explain and the concept library', async (t) => {
   const oneShot = run(home, ['chat', ...model, '--concept', 'bo', '--max-tokens', '5', 'What', 'is', '<bo>?']);
   assert.equal(oneShot.code, 0, oneShot.stderr);
   assert.ok(oneShot.stdout.trim().length > 0);
+  const badMode = run(home, ['chat', ...model, '--concept', 'bo', '--personalize', 'sometimes', 'Hi']);
+  assert.equal(badMode.code, 2);
+  assert.match(badMode.stderr, /--personalize must be mentioned or all, got sometimes/);
   const piped = run(home, ['chat', ...model, '--image', tiny.photos[2], '--max-tokens', '5'], 'Describe the photo.');
   assert.equal(piped.code, 0, piped.stderr);
 

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import type { ChatTurn, VisionLanguageModel } from '../../models/VisionLanguageModel.ts';
-import type { ConceptSet } from '../../personalize/ConceptSet.ts';
+import type { ConceptSet, PersonalizationMode } from '../../personalize/ConceptSet.ts';
 import { CliError } from '../CliError.ts';
 import { collectPhotos } from '../collectPhotos.ts';
 import { attachConcepts, modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
@@ -24,7 +24,9 @@ ${modelOptionsHelp}
       --temperature <t>   0 (default) is greedy
       --top-p <p>         nucleus sampling mass (default 1)
       --seed <n>          sampling seed (default 0)
-      --system <text>     the system prompt (llava_v1 models)`;
+      --system <text>     the system prompt (llava_v1 models)
+      --personalize <when>  mentioned (default): a concept's text goes into the prompt once
+                          the conversation names it (<name>); all: every loaded concept's, always`;
 
 interface ChatSettings {
   maxNewTokens: number;
@@ -32,10 +34,11 @@ interface ChatSettings {
   topP: number;
   seed: number;
   system?: string;
+  personalize: PersonalizationMode;
 }
 
 async function answer(vlm: VisionLanguageModel, concepts: ConceptSet, turns: ChatTurn[], image: string | null, settings: ChatSettings, signal?: AbortSignal): Promise<string> {
-  const personalization = concepts.concepts.map((c) => c.personalization).join(' ') || undefined;
+  const personalization = concepts.personalizationFor(turns.flatMap((turn) => [turn.user, turn.assistant ?? '']), settings.personalize);
   const prompt = vlm.prompt(turns, { image: image !== null, personalization, system: settings.system });
   const images = image ? [await vlm.imageFeatures(image)] : [];
   const result = await vlm.generate(prompt, images, {
@@ -47,13 +50,19 @@ async function answer(vlm: VisionLanguageModel, concepts: ConceptSet, turns: Cha
   return result.text;
 }
 
+function personalizeMode(value: string | undefined): PersonalizationMode {
+  if (value === undefined) return 'mentioned';
+  if (value === 'mentioned' || value === 'all') return value;
+  throw new CliError(`--personalize must be mentioned or all, got ${value}`);
+}
+
 export async function chatCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: {
       ...modelOptions, concept: { type: 'string', short: 'c', multiple: true }, image: { type: 'string', short: 'i' },
       'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
-      system: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      system: { type: 'string' }, personalize: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { process.stdout.write(chatUsage + '\n'); return 0; }
@@ -69,6 +78,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
     topP: number('top-p', values['top-p'], 1, (x) => x > 0 && x <= 1),
     seed: number('seed', values.seed, 0, Number.isInteger),
     system: values.system,
+    personalize: personalizeMode(values.personalize),
   };
   let image = values.image ? collectPhotos([values.image])[0] : null;
   const library = openLibrary(values.library);

@@ -1,0 +1,51 @@
+/** `yollava serve`: the HTTP API and the web UI on one loaded model, until Ctrl-C. */
+import { parseArgs } from 'node:util';
+import { YollavaServer } from '../../server/YollavaServer.ts';
+import { CliError } from '../CliError.ts';
+import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
+
+export const serveUsage = `Usage: yollava serve [options]
+
+Serves the web UI (chat about a photo with your concepts, find a concept in photos) and a JSON
+API on one loaded model (docs: README, "Server"). Requests are answered one at a time.
+
+${modelOptionsHelp}
+  -p, --port <n>          port (default 8737; 0 picks a free one)
+      --host <address>    address to listen on (default 127.0.0.1: this machine only)
+      --quiet             no request log on stderr`;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { ...modelOptions, port: { type: 'string', short: 'p' }, host: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) { process.stdout.write(serveUsage + '\n'); return 0; }
+  if (positionals.length > 0) throw new CliError(`serve takes no arguments, got ${positionals.join(' ')}\n\n${serveUsage}`);
+  const port = values.port === undefined ? 8737 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number (0–65535), got ${values.port}`);
+  const host = values.host ?? '127.0.0.1';
+  const library = openLibrary(values.library);
+  const vlm = await openModel(values.model);
+  const server = new YollavaServer({ vlm, library, log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+  let url: string;
+  try {
+    url = await server.listen(port, host);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is in use; pass --port <n> (0 picks a free one)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError(`cannot listen on ${host}: no such address on this machine`);
+    throw error;
+  }
+  if (!LOOPBACK.has(host)) process.stderr.write(`warning: listening on ${host}: anyone who can reach it can use the model and read the concept list (there is no authentication)\n`);
+  // The URL goes to stdout so that scripts can read where it listens.
+  process.stdout.write(`${url}/\n`);
+  process.stderr.write(`serving ${vlm.source} with the concepts in ${library.dir}; Ctrl-C stops\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => { process.stderr.write('stopping\n'); void server.close().then(resolve); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

@@ -1,0 +1,286 @@
+/**
+ * The HTTP server: the model and the concept library behind a small JSON API, and the web UI.
+ *
+ *   GET  /                  the web UI (src/server/web/)
+ *   GET  /api/model         the loaded base model
+ *   GET  /api/concepts      the library's concepts, and whether each fits the loaded model
+ *   POST /api/chat          { messages, image?, concepts?, maxTokens?, temperature?, topP?, seed?, system?, personalize?, stream? }
+ *   POST /api/recognize     { concept, images, threshold? }
+ *
+ * One model, one request at a time: requests queue (the engine already uses every core for one).
+ * A client that goes away stops its generation. Errors are JSON `{ "error": "…" }` with a status.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeImage } from '../models/image/decodeImage.ts';
+import type { RgbImage } from '../models/image/RgbImage.ts';
+import type { ChatTurn, VisionLanguageModel } from '../models/VisionLanguageModel.ts';
+import { ConceptError } from '../personalize/Concept.ts';
+import type { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
+import { ConceptSet } from '../personalize/ConceptSet.ts';
+import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
+import { recognize } from '../personalize/recognize.ts';
+import { field, HttpError, readJsonBody, sendJson } from './httpBody.ts';
+
+export interface YollavaServerOptions {
+  readonly vlm: VisionLanguageModel;
+  readonly library: ConceptLibrary;
+  /** Largest request body (photos travel as base64 in JSON). Default 32 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Longest answer a request may ask for. Default 1024 tokens. */
+  readonly maxNewTokensLimit?: number;
+  /** One line per request and per failure; default none. */
+  readonly log?: (line: string) => void;
+}
+
+const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'web');
+const WEB_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+/** Runs tasks one after another. */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  private waitingCount = 0;
+
+  get waiting(): number { return this.waitingCount; }
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    this.waitingCount++;
+    const start = () => { this.waitingCount--; return task(); };
+    const result = this.tail.then(start, start);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export class YollavaServer {
+  readonly server: Server;
+  private readonly vlm: VisionLanguageModel;
+  private readonly library: ConceptLibrary;
+  private readonly concepts: ConceptSet;
+  /** Attached concepts' file versions: a concept retrained while the server runs is attached again. */
+  private readonly attachedVersions = new Map<string, string>();
+  private readonly queue = new SerialQueue();
+  private readonly maxBodyBytes: number;
+  private readonly maxNewTokensLimit: number;
+  private readonly log: (line: string) => void;
+
+  constructor(options: YollavaServerOptions) {
+    this.vlm = options.vlm;
+    this.library = options.library;
+    this.concepts = new ConceptSet(options.vlm);
+    this.maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
+    this.maxNewTokensLimit = options.maxNewTokensLimit ?? 1024;
+    this.log = options.log ?? (() => {});
+    this.server = createServer((request, response) => { void this.handle(request, response); });
+  }
+
+  /** Starts listening; resolves to the base URL (port 0 picks a free port). */
+  listen(port: number, host = '127.0.0.1'): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const address = this.server.address() as AddressInfo;
+        const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+        resolve(`http://${shownHost}:${address.port}`);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    try {
+      await this.route(request.method ?? 'GET', path, request, response);
+    } catch (error) {
+      const status = error instanceof HttpError ? error.status : isUserError(error) ? 400 : 500;
+      const message = (error as Error).message;
+      if (status === 500) this.log(`error in ${request.method} ${path}: ${(error as Error).stack ?? message}`);
+      if (!response.headersSent) sendJson(response, status, { error: message });
+      else if (!response.writableEnded) response.end(JSON.stringify({ error: message }) + '\n');
+    }
+    this.log(`${request.method} ${path} ${response.statusCode} ${Math.round(performance.now() - started)} ms`);
+  }
+
+  private async route(method: string, path: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const web = WEB_FILES[path];
+    if (web) {
+      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${path} answers GET only`);
+      const body = readFileSync(join(WEB_DIR, web.file));
+      response.writeHead(200, { 'Content-Type': web.type, 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
+      response.end(method === 'HEAD' ? undefined : body);
+      return;
+    }
+    const routes: Record<string, { method: string; run: () => Promise<void> }> = {
+      '/api/model': { method: 'GET', run: async () => sendJson(response, 200, this.modelInfo()) },
+      '/api/concepts': { method: 'GET', run: async () => sendJson(response, 200, { concepts: this.conceptList() }) },
+      '/api/chat': { method: 'POST', run: () => this.chat(request, response) },
+      '/api/recognize': { method: 'POST', run: () => this.recognize(request, response) },
+    };
+    const route = routes[path];
+    if (!route) throw new HttpError(404, `no such path: ${path}`);
+    if (method !== route.method) throw new HttpError(405, `${path} answers ${route.method} only`);
+    await route.run();
+  }
+
+  private modelInfo() {
+    const config = this.vlm.config;
+    return {
+      source: this.vlm.source,
+      promptFormat: this.vlm.promptFormat,
+      imageTokens: this.vlm.model.imageTokenCount,
+      vocabSize: this.vlm.model.vocabSize,
+      hiddenSize: this.vlm.model.hiddenSize,
+      decoder: config.text.kind,
+      queued: this.queue.waiting,
+    };
+  }
+
+  private conceptList() {
+    const identity = modelIdentity(this.vlm.model);
+    return this.library.list().map(({ name, info }) => {
+      const best = info.bestEpoch === null ? undefined : info.epochs.find((e) => e.epoch === info.bestEpoch);
+      return {
+        name,
+        identifier: `<${name}>`,
+        latentTokens: info.latentCount,
+        createdAt: info.createdAt,
+        baseModel: info.baseModel.source,
+        fitsModel: sameModel(info.baseModel, identity),
+        recognitionAccuracy: best?.weightedAccuracy ?? null,
+      };
+    });
+  }
+
+  /** Concept names without the brackets; 404 for one the library lacks. */
+  private requireConcepts(names: readonly string[]): string[] {
+    const plain = names.map((n) => n.replace(/^<(.*)>$/, '$1'));
+    for (const name of plain) {
+      if (!this.library.has(name)) throw new HttpError(404, `no concept "${name}" in the library (have: ${this.library.list().map((e) => e.name).join(', ') || 'none'})`);
+    }
+    return plain;
+  }
+
+  /** Attaches the named concepts, loading or reloading them from the library. */
+  private attach(names: readonly string[]): string[] {
+    const plain = this.requireConcepts(names);
+    for (const name of plain) {
+      const stat = statSync(this.library.conceptFile(name));
+      const version = `${stat.mtimeMs}:${stat.size}`;
+      if (this.attachedVersions.get(name) === version) continue;
+      if (this.attachedVersions.has(name)) this.concepts.remove(name);
+      this.attachedVersions.delete(name);
+      this.concepts.add(this.library.load(name));
+      this.attachedVersions.set(name, version);
+    }
+    return plain;
+  }
+
+  private async chat(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJsonBody(request, this.maxBodyBytes);
+    const turns = chatTurns(body.messages);
+    const names = field.strings(body, 'concepts');
+    const imageText = field.string(body, 'image');
+    const maxNewTokens = field.number(body, 'maxTokens', (x) => Number.isInteger(x) && x > 0 && x <= this.maxNewTokensLimit, `an integer from 1 to ${this.maxNewTokensLimit}`) ?? 256;
+    const temperature = field.number(body, 'temperature', (x) => x >= 0, 'a number ≥ 0') ?? 0;
+    const topP = field.number(body, 'topP', (x) => x > 0 && x <= 1, 'a number in (0, 1]') ?? 1;
+    const seed = field.number(body, 'seed', Number.isInteger, 'an integer') ?? 0;
+    const system = field.string(body, 'system');
+    const personalize = field.string(body, 'personalize') ?? 'mentioned';
+    if (personalize !== 'mentioned' && personalize !== 'all') throw new HttpError(400, `"personalize" must be "mentioned" or "all", got ${JSON.stringify(personalize)}`);
+    const stream = field.boolean(body, 'stream') ?? false;
+    this.requireConcepts(names);
+    const image = imageText === undefined ? null : await decodeUpload(imageText, 'the image');
+
+    const abort = new AbortController();
+    response.on('close', () => { if (!response.writableEnded) abort.abort(); });
+    await this.queue.run(async () => {
+      if (abort.signal.aborted) return;
+      const attached = this.attach(names);
+      const texts = turns.flatMap((turn) => [turn.user, turn.assistant ?? '']);
+      const personalized = this.concepts.personalizedConcepts(texts, personalize, attached);
+      const personalization = personalized.map((c) => c.personalization).join(' ') || undefined;
+      const prompt = this.vlm.prompt(turns, { image: image !== null, personalization, system });
+      const features = image ? [await this.vlm.imageFeatures(image)] : [];
+      if (stream) response.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
+      const result = await this.vlm.generate(prompt, features, {
+        maxNewTokens, temperature, topP, seed, signal: abort.signal, extra: this.concepts.extraTokens(), stopStrings: ['USER:', '</s>'],
+        onText: stream ? (text) => response.write(JSON.stringify({ text }) + '\n') : undefined,
+      });
+      const final = { text: result.text, promptTokens: result.promptTokens, newTokens: result.ids.length, stoppedBy: result.stoppedBy, personalized: personalized.map((c) => c.identifier) };
+      if (stream) response.end(JSON.stringify({ done: true, ...final }) + '\n');
+      else sendJson(response, 200, final);
+    });
+  }
+
+  private async recognize(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJsonBody(request, this.maxBodyBytes);
+    const name = field.string(body, 'concept');
+    if (!name) throw new HttpError(400, '"concept" (a concept name) is required');
+    const images = field.strings(body, 'images');
+    if (images.length === 0) throw new HttpError(400, '"images" must hold at least one image (a data URL or base64)');
+    const threshold = field.number(body, 'threshold', (x) => x >= 0 && x <= 1, 'a probability in [0, 1]') ?? 0.5;
+    this.requireConcepts([name]);
+    const decoded = await Promise.all(images.map((text, i) => decodeUpload(text, `images[${i}]`)));
+    const abort = new AbortController();
+    response.on('close', () => { if (!response.writableEnded) abort.abort(); });
+    await this.queue.run(async () => {
+      if (abort.signal.aborted) return;
+      const [plain] = this.attach([name]);
+      const concept = this.concepts.get(plain);
+      const results = await recognize(this.vlm, this.concepts, concept, decoded.map((image, i) => ({ label: `images[${i}]`, image })), { signal: abort.signal });
+      sendJson(response, 200, {
+        concept: concept.identifier,
+        question: `Can you see if ${concept.identifier} is in this photo?`,
+        results: results.map((r, index) => ({ index, probability: r.probability, answer: r.probability >= threshold ? 'Yes' : 'No' })),
+      });
+    });
+  }
+}
+
+function chatTurns(messages: unknown): ChatTurn[] {
+  if (!Array.isArray(messages) || messages.length === 0) throw new HttpError(400, '"messages" must be a non-empty list of { role, content }');
+  const turns: ChatTurn[] = [];
+  messages.forEach((message, i) => {
+    const { role, content } = (message ?? {}) as { role?: unknown; content?: unknown };
+    if (typeof content !== 'string') throw new HttpError(400, `messages[${i}].content must be a string`);
+    const expected = i % 2 === 0 ? 'user' : 'assistant';
+    if (role !== expected) throw new HttpError(400, `messages[${i}].role must be "${expected}" (messages alternate user, assistant, …), got ${JSON.stringify(role)}`);
+    if (role === 'user') turns.push({ user: content });
+    else turns[turns.length - 1] = { user: turns[turns.length - 1].user, assistant: content };
+  });
+  if (turns[turns.length - 1].assistant !== undefined) throw new HttpError(400, 'the last message must be the user\'s');
+  return turns;
+}
+
+/** A photo sent as a data URL ("data:image/png;base64,…") or bare base64. */
+async function decodeUpload(text: string, what: string): Promise<RgbImage> {
+  const match = /^data:([^;,]*)(;base64)?,/.exec(text);
+  if (match && !match[2]) throw new HttpError(400, `${what}: a data URL must be base64 ("data:<type>;base64,…")`);
+  const payload = match ? text.slice(match[0].length) : text;
+  if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw new HttpError(400, `${what}: not base64 image data`);
+  const bytes = Buffer.from(payload, 'base64');
+  try {
+    return await decodeImage(bytes, { source: what });
+  } catch (error) {
+    throw new HttpError(400, (error as Error).message);
+  }
+}
+
+function isUserError(error: unknown): boolean {
+  return error instanceof ConceptError || (error instanceof Error && ['ImageError', 'PromptError', 'TokenizerError'].includes(error.name));
+}

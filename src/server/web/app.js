@@ -1,0 +1,222 @@
+// The web UI: one conversation at a time, about an optional photo, with the ticked concepts.
+const $ = (selector) => document.querySelector(selector);
+const state = { photo: null, messages: [], controller: null, concepts: [] };
+
+function setStatus(text) { $('#status').textContent = text; }
+
+async function getJson(path) {
+  const response = await fetch(path);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error ?? `${path}: HTTP ${response.status}`);
+  return body;
+}
+
+async function loadModel() {
+  try {
+    const model = await getJson('/api/model');
+    $('#model').textContent = model.source;
+  } catch (error) {
+    $('#model').textContent = `model unavailable: ${error.message}`;
+  }
+}
+
+async function loadConcepts() {
+  const list = $('#concepts');
+  try {
+    const { concepts } = await getJson('/api/concepts');
+    state.concepts = concepts;
+    list.replaceChildren();
+    if (concepts.length === 0) {
+      list.innerHTML = '<li class="muted">No concepts yet: <code>yollava train &lt;name&gt; photos…</code> makes one.</li>';
+    }
+    for (const concept of concepts) {
+      const item = document.createElement('li');
+      const label = document.createElement('label');
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.value = concept.name;
+      box.disabled = !concept.fitsModel;
+      box.addEventListener('change', updateButtons);
+      label.append(box, ` ${concept.identifier}`);
+      const meta = document.createElement('span');
+      meta.className = 'meta';
+      meta.textContent = concept.fitsModel
+        ? `k=${concept.latentTokens}${concept.recognitionAccuracy === null ? '' : `, recognition ${concept.recognitionAccuracy.toFixed(3)}`}`
+        : `trained for another model (${concept.baseModel})`;
+      item.append(label, meta);
+      list.append(item);
+    }
+  } catch (error) {
+    list.innerHTML = '';
+    const item = document.createElement('li');
+    item.className = 'muted';
+    item.textContent = `cannot list concepts: ${error.message}`;
+    list.append(item);
+  }
+  updateButtons();
+}
+
+function selectedConcepts() {
+  return [...document.querySelectorAll('#concepts input:checked')].map((box) => box.value);
+}
+
+function updateButtons() {
+  $('#recognize').disabled = !state.photo || selectedConcepts().length === 0 || state.controller !== null;
+  $('#send').disabled = state.controller !== null;
+  $('#stop').hidden = state.controller === null;
+}
+
+function readFile(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+async function setPhoto(file) {
+  if (!file) return;
+  state.photo = await readFile(file);
+  $('#photo-preview').src = state.photo;
+  $('#photo-preview').hidden = false;
+  $('#drop-text').hidden = true;
+  $('#photo-clear').hidden = false;
+  $('#recognition-results').replaceChildren();
+  newConversation(`New conversation about ${file.name}.`);
+}
+
+function clearPhoto() {
+  state.photo = null;
+  $('#photo-input').value = '';
+  $('#photo-preview').hidden = true;
+  $('#drop-text').hidden = false;
+  $('#photo-clear').hidden = true;
+  $('#recognition-results').replaceChildren();
+  newConversation('New conversation without a photo.');
+}
+
+function newConversation(status) {
+  state.controller?.abort();
+  state.messages = [];
+  $('#messages').replaceChildren();
+  setStatus(status);
+  updateButtons();
+}
+
+function addMessage(role, text, photo) {
+  const item = document.createElement('li');
+  item.className = `message ${role}`;
+  if (photo) {
+    const img = document.createElement('img');
+    img.src = photo;
+    img.alt = 'the photo';
+    item.append(img);
+  }
+  const body = document.createElement('span');
+  body.className = 'text';
+  body.textContent = text;
+  item.append(body);
+  $('#messages').append(item);
+  item.scrollIntoView({ block: 'end' });
+  return body;
+}
+
+async function send(event) {
+  event.preventDefault();
+  const prompt = $('#prompt').value.trim();
+  if (!prompt || state.controller) return;
+  $('#prompt').value = '';
+  const first = state.messages.length === 0;
+  state.messages.push({ role: 'user', content: prompt });
+  addMessage('user', prompt, first ? state.photo : null);
+  const answer = addMessage('assistant', '');
+  answer.parentElement.classList.add('pending');
+  state.controller = new AbortController();
+  updateButtons();
+  setStatus('answering…');
+  const request = {
+    messages: state.messages,
+    concepts: selectedConcepts(),
+    maxTokens: Number($('#max-tokens').value) || 256,
+    temperature: Number($('#temperature').value) || 0,
+    stream: true,
+  };
+  if (state.photo) request.image = state.photo;
+  try {
+    const response = await fetch('/api/chat', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request), signal: state.controller.signal,
+    });
+    if (!response.ok) throw new Error((await response.json()).error ?? `HTTP ${response.status}`);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    let final = null;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buffered.slice(0, newline));
+        buffered = buffered.slice(newline + 1);
+        if (line.error) throw new Error(line.error);
+        if (line.done) final = line;
+        else answer.textContent += line.text;
+      }
+    }
+    if (!final) throw new Error('the answer stopped before it ended');
+    answer.textContent = final.text;
+    state.messages.push({ role: 'assistant', content: final.text });
+    const personalized = final.personalized.length ? `, with ${final.personalized.join(', ')}` : '';
+    setStatus(`${final.newTokens} tokens${personalized}`);
+  } catch (error) {
+    state.messages.pop();
+    answer.parentElement.classList.add('error');
+    answer.textContent = error.name === 'AbortError' ? `${answer.textContent} (stopped)` : `error: ${error.message}`;
+    setStatus('');
+  } finally {
+    answer.parentElement.classList.remove('pending');
+    state.controller = null;
+    updateButtons();
+  }
+}
+
+async function recognizePhoto() {
+  const results = $('#recognition-results');
+  results.replaceChildren();
+  $('#recognize').disabled = true;
+  for (const name of selectedConcepts()) {
+    const item = document.createElement('li');
+    item.textContent = `<${name}>: …`;
+    results.append(item);
+    try {
+      const response = await fetch('/api/recognize', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ concept: name, images: [state.photo] }),
+      });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+      const [result] = body.results;
+      item.textContent = `${body.concept}: ${result.answer} (P(Yes) ${result.probability.toFixed(3)})`;
+      item.dataset.probability = String(result.probability);
+    } catch (error) {
+      item.textContent = `<${name}>: error: ${error.message}`;
+    }
+  }
+  updateButtons();
+}
+
+$('#photo-input').addEventListener('change', (event) => setPhoto(event.target.files[0]));
+$('#photo-clear').addEventListener('click', clearPhoto);
+const drop = $('#drop');
+drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (event) => { event.preventDefault(); drop.classList.remove('over'); setPhoto(event.dataTransfer.files[0]); });
+$('#ask').addEventListener('submit', send);
+$('#prompt').addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey) { event.preventDefault(); $('#ask').requestSubmit(); }
+});
+$('#stop').addEventListener('click', () => state.controller?.abort());
+$('#clear').addEventListener('click', () => newConversation('New conversation.'));
+$('#recognize').addEventListener('click', recognizePhoto);
+loadModel();
+loadConcepts();

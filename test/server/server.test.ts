@@ -1,0 +1,182 @@
+/**
+ * The HTTP server over real loopback HTTP, on a tiny checkpoint and a concept trained through
+ * the API: every answer is checked against the library called directly with the same inputs;
+ * bad requests get a status and a message; `yollava serve` as a real process.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
+import { buildConceptData } from '../../src/personalize/conceptData.ts';
+import { ConceptLibrary } from '../../src/personalize/ConceptLibrary.ts';
+import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
+import { recognize } from '../../src/personalize/recognize.ts';
+import { trainConcept } from '../../src/personalize/trainConcept.ts';
+import { YollavaServer } from '../../src/server/YollavaServer.ts';
+import { repoRoot } from '../helpers/fixtures.ts';
+import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
+
+async function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, json: await response.json() };
+}
+
+const dataUrl = (path: string) => `data:image/png;base64,${readFileSync(path).toString('base64')}`;
+
+test('the server answers as the library does, and refuses bad requests clearly', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 3 });
+  const home = mkdtempSync(join(tmpdir(), 'yollava-serve-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const trainingModel = await VisionLanguageModel.load(tiny.dir);
+  const data = buildConceptData({ name: 'bo', positives: [tiny.photos[0]], easyNegatives: [tiny.photos[1]], questionsPerPositive: 2 });
+  const { concept } = await trainConcept(trainingModel, data, { latentCount: 2, epochs: 1 });
+  const library = new ConceptLibrary(join(home, 'concepts'));
+  library.save(concept, data);
+
+  const server = new YollavaServer({ vlm: await VisionLanguageModel.load(tiny.dir), library, maxBodyBytes: 200_000 });
+  const url = await server.listen(0);
+  t.after(() => server.close());
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+  // What the library says, on a model of its own.
+  const reference = await VisionLanguageModel.load(tiny.dir);
+  const set = new ConceptSet(reference);
+  set.add(library.load('bo'));
+  const expected = async (question: string, personalized: boolean, photo: string | null) => (await reference.generate(
+    reference.prompt([{ user: question }], { image: photo !== null, personalization: personalized ? set.concepts[0].personalization : undefined }),
+    photo ? [await reference.imageFeatures(photo)] : [], { maxNewTokens: 6, extra: set.extraTokens(), stopStrings: ['USER:', '</s>'] })).text;
+
+  const model = await (await fetch(`${url}/api/model`)).json() as any;
+  assert.equal(model.source, tiny.dir);
+  assert.equal(model.imageTokens, reference.model.imageTokenCount);
+  const { concepts } = await (await fetch(`${url}/api/concepts`)).json() as any;
+  assert.deepEqual(concepts.map((c: any) => [c.name, c.identifier, c.latentTokens, c.fitsModel]), [['bo', '<bo>', 2, true]]);
+
+  const named = await post(`${url}/api/chat`, { messages: [{ role: 'user', content: 'What is <bo> doing?' }], image: dataUrl(tiny.photos[2]), concepts: ['bo'], maxTokens: 6 });
+  assert.equal(named.status, 200, named.json.error);
+  assert.deepEqual(named.json.personalized, ['<bo>']);
+  assert.equal(named.json.text, await expected('What is <bo> doing?', true, tiny.photos[2]));
+  assert.ok(named.json.newTokens >= 1 && named.json.newTokens <= 6);
+
+  // A concept that the conversation does not name stays out of the prompt (unless asked for).
+  const unnamed = await post(`${url}/api/chat`, { messages: [{ role: 'user', content: 'Describe the photo.' }], image: dataUrl(tiny.photos[2]), concepts: ['<bo>'], maxTokens: 6 });
+  assert.deepEqual(unnamed.json.personalized, []);
+  assert.equal(unnamed.json.text, await expected('Describe the photo.', false, tiny.photos[2]));
+  const all = await post(`${url}/api/chat`, { messages: [{ role: 'user', content: 'Describe the photo.' }], image: dataUrl(tiny.photos[2]), concepts: ['bo'], personalize: 'all', maxTokens: 6 });
+  assert.deepEqual(all.json.personalized, ['<bo>']);
+  assert.equal(all.json.text, await expected('Describe the photo.', true, tiny.photos[2]));
+
+  // Streaming: NDJSON chunks that add up to the final text, which equals the plain answer.
+  const streamed = await fetch(`${url}/api/chat`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'What is <bo> doing?' }], image: dataUrl(tiny.photos[2]), concepts: ['bo'], maxTokens: 6, stream: true }),
+  });
+  assert.match(streamed.headers.get('content-type') ?? '', /application\/x-ndjson/);
+  const lines = (await streamed.text()).trim().split('\n').map((line) => JSON.parse(line));
+  const final = lines.pop();
+  assert.equal(final.done, true);
+  assert.equal(final.text, named.json.text);
+  assert.equal(lines.map((line) => line.text).join('').trim(), final.text);
+
+  // A conversation: the earlier answer is part of the prompt.
+  const second = await post(`${url}/api/chat`, {
+    messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'Who is <bo>?' }], concepts: ['bo'], maxTokens: 6,
+  });
+  const secondPrompt = reference.prompt([{ user: 'Hi', assistant: 'Hello' }, { user: 'Who is <bo>?' }], { personalization: set.concepts[0].personalization });
+  assert.equal(second.json.text, (await reference.generate(secondPrompt, [], { maxNewTokens: 6, extra: set.extraTokens(), stopStrings: ['USER:', '</s>'] })).text);
+
+  // Recognition: the same probabilities as the library's on the files.
+  const found = await post(`${url}/api/recognize`, { concept: 'bo', images: tiny.photos.map(dataUrl) });
+  assert.equal(found.status, 200, found.json.error);
+  const direct = await recognize(reference, set, set.concepts[0], tiny.photos);
+  assert.equal(found.json.concept, '<bo>');
+  for (const [i, result] of found.json.results.entries()) {
+    assert.ok(Math.abs(result.probability - direct[i].probability) < 1e-6, `photo ${i}: ${result.probability} vs ${direct[i].probability}`);
+    assert.equal(result.answer, direct[i].probability >= 0.5 ? 'Yes' : 'No');
+  }
+
+  // A concept retrained while the server runs is read again.
+  const retrainedData = buildConceptData({ name: 'bo', positives: [tiny.photos[1]], easyNegatives: [tiny.photos[0]], questionsPerPositive: 2 });
+  const { concept: retrained } = await trainConcept(trainingModel, retrainedData, { latentCount: 3, epochs: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 20)); // a new modification time
+  library.save(retrained, retrainedData);
+  const again = await post(`${url}/api/recognize`, { concept: 'bo', images: [dataUrl(tiny.photos[0])] });
+  const fresh = new ConceptSet(await VisionLanguageModel.load(tiny.dir));
+  fresh.add(library.load('bo'));
+  const [freshResult] = await recognize(fresh.vlm, fresh, fresh.concepts[0], [tiny.photos[0]]);
+  assert.ok(Math.abs(again.json.results[0].probability - freshResult.probability) < 1e-6);
+  assert.equal(((await (await fetch(`${url}/api/concepts`)).json()) as any).concepts[0].latentTokens, 3);
+
+  // Bad requests: a status and a message that names the problem.
+  const bad = async (path: string, init: RequestInit, status: number, message: RegExp) => {
+    const response = await fetch(`${url}${path}`, init);
+    const body = await response.json() as any;
+    assert.equal(response.status, status, `${path}: ${JSON.stringify(body)}`);
+    assert.match(body.error, message);
+  };
+  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  await bad('/api/chat', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"messages": [' }, 400, /not valid JSON/);
+  await bad('/api/chat', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' }, 415, /must be JSON/);
+  await bad('/api/chat', json({ messages: [] }), 400, /"messages" must be a non-empty list/);
+  await bad('/api/chat', json({ messages: [{ role: 'assistant', content: 'Hi' }] }), 400, /messages\[0\]\.role must be "user"/);
+  await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }] }), 400, /last message must be the user's/);
+  await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }], maxTokens: 0 }), 400, /"maxTokens" must be an integer from 1 to 1024/);
+  await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }], concepts: ['nobody'] }), 404, /no concept "nobody" in the library \(have: bo\)/);
+  await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }], image: 'data:image/png;base64,aGVsbG8=' }), 400, /the image: not an image/);
+  await bad('/api/recognize', json({ concept: 'bo', images: [dataUrl(tiny.photos[0]), 'bm90IGFuIGltYWdl'] }), 400, /images\[1\]: not an image/);
+  await bad('/api/recognize', json({ images: [dataUrl(tiny.photos[0])] }), 400, /"concept" .* is required/);
+  await bad('/api/recognize', json({ concept: 'bo', images: ['x'.repeat(300_000)] }), 413, /over the limit of 200000 bytes/);
+  await bad('/api/chat', { method: 'GET' }, 405, /answers POST only/);
+  await bad('/api/nothing', { method: 'GET' }, 404, /no such path/);
+
+  // A client that goes away mid-answer does not block the next request.
+  await new Promise<void>((resolve) => {
+    const body = JSON.stringify({ messages: [{ role: 'user', content: 'Tell me everything.' }], maxTokens: 1024, stream: true });
+    const request = httpRequest(`${url}/api/chat`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (response) => {
+      response.once('data', () => { request.destroy(); resolve(); });
+    });
+    request.on('error', () => resolve());
+    request.end(body);
+  });
+  const after = await post(`${url}/api/chat`, { messages: [{ role: 'user', content: 'Describe the photo.' }], image: dataUrl(tiny.photos[2]), maxTokens: 6 });
+  assert.equal(after.status, 200);
+  assert.equal(after.json.text, await expected('Describe the photo.', false, tiny.photos[2]));
+
+  // The web UI's files.
+  const page = await fetch(`${url}/`);
+  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(await page.text(), /<script type="module" src="app.js">/);
+  assert.equal((await fetch(`${url}/app.js`)).status, 200);
+});
+
+test('yollava serve runs as a process, prints where it listens and stops on SIGTERM', async (t) => {
+  const tiny = await makeTinyCheckpoint(t);
+  const home = mkdtempSync(join(tmpdir(), 'yollava-serve-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'yollava.mjs'), 'serve', '--model', tiny.dir, '--port', '0', '--quiet'], {
+    env: { ...process.env, YOLLAVA_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  assert.deepEqual(((await (await fetch(`${url}api/concepts`)).json()) as any).concepts, []);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+
+  const taken = spawn(process.execPath, [join(repoRoot, 'bin', 'yollava.mjs'), 'serve', '--model', tiny.dir, '--port', 'many'], { env: { ...process.env, YOLLAVA_HOME: home } });
+  let takenErr = '';
+  taken.stderr.on('data', (chunk) => { takenErr += chunk; });
+  assert.equal(await new Promise((resolve) => taken.once('exit', resolve)), 2);
+  assert.match(takenErr, /--port must be a port number/);
+});

@@ -1,0 +1,84 @@
+/**
+ * The web UI in a real browser (Debian's chromium, driven by puppeteer-core) against the real
+ * server on loopback: it lists the concepts, takes a photo from the file picker, streams an
+ * answer that equals the API's, and shows the API's recognition probability.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import puppeteer from 'puppeteer-core';
+import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
+import { buildConceptData } from '../../src/personalize/conceptData.ts';
+import { ConceptLibrary } from '../../src/personalize/ConceptLibrary.ts';
+import { trainConcept } from '../../src/personalize/trainConcept.ts';
+import { YollavaServer } from '../../src/server/YollavaServer.ts';
+import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
+
+test('the web UI: concepts, a photo, a streamed answer and recognition, as the API gives them', async (t) => {
+  assert.ok(CHROMIUM, 'no chromium found (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it');
+  const tiny = await makeTinyCheckpoint(t, { photos: 3 });
+  const home = mkdtempSync(join(tmpdir(), 'yollava-web-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const data = buildConceptData({ name: 'bo', positives: [tiny.photos[0]], easyNegatives: [tiny.photos[1]], questionsPerPositive: 2 });
+  const { concept } = await trainConcept(vlm, data, { latentCount: 2, epochs: 1 });
+  const library = new ConceptLibrary(join(home, 'concepts'));
+  library.save(concept, data);
+  const server = new YollavaServer({ vlm, library });
+  const url = await server.listen(0);
+  t.after(() => server.close());
+
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  await page.goto(`${url}/`);
+  await page.waitForFunction(`document.querySelector('#model')?.textContent !== 'loading…'`);
+  assert.equal(await page.$eval('#model', (el) => el.textContent), tiny.dir);
+  await page.waitForSelector('#concepts input[value="bo"]');
+  assert.match(await page.$eval('#concepts', (el) => el.textContent ?? ''), /<bo>\s*k=2, recognition \d\.\d{3}/);
+
+  await page.click('#concepts input[value="bo"]');
+  const picker = await page.$('#photo-input');
+  await (picker as any).uploadFile(tiny.photos[2]);
+  await page.waitForSelector('#photo-preview:not([hidden])');
+  assert.equal(await page.$eval('#recognize', (el: any) => el.disabled), false);
+
+  await page.$eval('#max-tokens', (el: any) => { el.value = '6'; });
+  await page.type('#prompt', 'What is <bo> doing?');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.message.assistant:not(.pending)');
+  const shown = await page.$eval('.message.assistant .text', (el) => el.textContent);
+  const photo = `data:image/png;base64,${readFileSync(tiny.photos[2]).toString('base64')}`;
+  const api = await (await fetch(`${url}/api/chat`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'What is <bo> doing?' }], image: photo, concepts: ['bo'], maxTokens: 6 }),
+  })).json() as any;
+  assert.ok(api.text.length > 0);
+  assert.equal(shown, api.text);
+  assert.match(await page.$eval('#status', (el) => el.textContent ?? ''), /tokens, with <bo>/);
+  assert.equal(await page.$$eval('.message.user img', (imgs) => imgs.length), 1, 'the question shows its photo');
+
+  await page.click('#recognize');
+  await page.waitForSelector('#recognition-results li[data-probability]');
+  const probability = Number(await page.$eval('#recognition-results li', (el: any) => el.dataset.probability));
+  const found = await (await fetch(`${url}/api/recognize`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ concept: 'bo', images: [photo] }),
+  })).json() as any;
+  assert.equal(probability, found.results[0].probability);
+  assert.match(await page.$eval('#recognition-results li', (el) => el.textContent ?? ''), new RegExp(`^<bo>: ${found.results[0].answer} \\(P\\(Yes\\) \\d\\.\\d{3}\\)$`));
+
+  // An error from the server reaches the page as a message, not a silent failure.
+  await page.click('#clear');
+  await page.$eval('#max-tokens', (el: any) => { el.value = '5000'; });
+  await page.type('#prompt', 'Hello');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.message.assistant.error');
+  assert.match(await page.$eval('.message.assistant.error', (el) => el.textContent ?? ''), /error: "maxTokens" must be an integer from 1 to 1024/);
+  assert.deepEqual(pageErrors, []);
+});
