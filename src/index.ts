@@ -32,7 +32,7 @@ export * from './models/prompts.ts';
 export * from './models/image/index.ts';
 // personalize
 export { Concept, ConceptError, type ConceptInfo, type EpochMetrics, type OperatingPoint } from './personalize/Concept.ts';
-export { ConceptSet } from './personalize/ConceptSet.ts';
+export { ConceptSet, type PersonalizationMode } from './personalize/ConceptSet.ts';
 export { ConceptLibrary, defaultLibraryDir } from './personalize/ConceptLibrary.ts';
 export { buildConceptData, type ConceptData, type TrainingSample, type ConversationPair, type SampleKind, type RecognitionAnswerStyle } from './personalize/conceptData.ts';
 export { describeSubject, describeSubjectFromPhotos, descriptionFromCaption, descriptionPrompt, mostAgreed, wordOverlap } from './personalize/describeSubject.ts';
@@ -41,7 +41,7 @@ export { exportPublicJson, importPublicJson } from './personalize/publicJson.ts'
 export { generateConversations } from './personalize/conversations.ts';
 export { trainConcept, balancedNegativeWeight, setDescriptionRows, photoStartRows, DEFAULT_EPOCHS, PAPER_EPOCHS, HARD_NEGATIVE_SHARE, DEFAULT_CROP_PROBABILITY, DEFAULT_FALSE_POSITIVE_RATE, MAX_SHIFT, searchShift, boundaryShare, type BoundaryAnswers, type TrainConceptOptions, type TrainProgress, type TrainConceptResult } from './personalize/trainConcept.ts';
 export { createConcept, prepareConceptData, heldOutNegatives, PAPER_RECIPE, DEFAULT_HELD_OUT_COUNT, DEFAULT_DESCRIBED_PHOTOS, type CreateConceptOptions, type CreateConceptProgress } from './personalize/createConcept.ts';
-export { recognize, type RecognitionResult } from './personalize/recognize.ts';
+export { recognize, type RecognitionResult, type RecognitionPhoto } from './personalize/recognize.ts';
 export { explainConcept } from './personalize/explainConcept.ts';
 export { ImageIndex, hardNegatives, easyNegatives } from './personalize/ImageIndex.ts';
 export { visionTowerEmbedder, clipEmbedder, type ImageEmbedder } from './personalize/imageEmbedder.ts';
@@ -51,3 +51,5 @@ export { runEvaluation, type EvalOptions, type EvalProgress, type EvalRunResult 
 export { readEvalDataset, DatasetError, type EvalDataset, type EvalSubject } from './eval/dataset.ts';
 export { weightedAccuracy, recognitionScores, rocAuc } from './eval/metrics.ts';
 export * from './eval/parseAnswers.ts';
+// interfaces
+export { YollavaServer, type YollavaServerOptions } from './server/YollavaServer.ts';
