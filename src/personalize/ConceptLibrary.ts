@@ -5,7 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { readSafetensorsHeader } from '../engine/safetensors.ts';
 import { Concept, ConceptError, type ConceptInfo } from './Concept.ts';
 import { checkConceptName, type ConceptData } from './conceptData.ts';
@@ -80,6 +80,15 @@ export class ConceptLibrary {
 
   delete(name: string): void {
     if (!this.has(name)) throw new ConceptError(`no concept "${name}" in ${this.dir}`);
+    // Photos uploaded to `yollava serve` for this concept live in uploads/<folder>/ here: they go with it.
+    const uploads = resolve(this.dir, 'uploads');
+    let photos: string[] = [];
+    try {
+      photos = this.loadData(name)?.samples.filter((s) => s.kind === 'positive' && s.image).map((s) => resolve(s.image!)) ?? [];
+    } catch {
+      // unreadable training data: the concept is deleted all the same
+    }
+    for (const folder of new Set(photos.filter((p) => dirname(dirname(p)) === uploads).map((p) => dirname(p)))) rmSync(folder, { recursive: true, force: true });
     rmSync(this.conceptFile(name));
     rmSync(this.dataFile(name), { force: true });
     rmSync(join(this.dir, `${name}.training.safetensors`), { force: true });

@@ -36,7 +36,7 @@ export interface CreateConceptOptions {
   readonly indexFile?: string;
   /** The embedder of the index (default: the base model's own vision tower, pooled). */
   readonly embedder?: ImageEmbedder;
-  /** Hard negatives per photo (default: 100 in all, as the paper's n × m ≈ 100–130). */
+  /** Hard negatives per photo (default: 100 in all, as the paper's n × m ≈ 100–130, at most half of a small pool). */
   readonly hardPerPhoto?: number;
   /** Random negatives (default 100). */
   readonly easyCount?: number;
@@ -106,7 +106,9 @@ export async function prepareConceptData(vlm: VisionLanguageModel, options: Crea
     try {
       await index.update(options.negativePool, { signal: options.signal, onProgress: (progress) => options.onProgress?.({ stage: 'index', progress }) });
       const embeddings = await Promise.all(positives.map(async (photo) => embedder.embed(await decodeImage(photo))));
-      const perPhoto = options.hardPerPhoto ?? Math.ceil(100 / positives.length);
+      // In a small pool the hard negatives take at most half of it, so that random (easy) ones remain.
+      const candidates = index.size - positives.filter((p) => index.has(p)).length;
+      const perPhoto = options.hardPerPhoto ?? Math.max(1, Math.min(Math.ceil(100 / positives.length), Math.floor(candidates / 2 / positives.length)));
       hard = hardNegatives(index, embeddings, { perPositive: perPhoto, exclude: positives });
       easy = easyNegatives(index, options.easyCount ?? 100, { seed, exclude: [...positives, ...hard] });
       heldOut = heldOutNegatives(index, { count: options.heldOutCount ?? DEFAULT_HELD_OUT_COUNT, seed, exclude: [...positives, ...hard, ...easy] });

@@ -6,19 +6,23 @@
  *   GET  /api/concepts      the library's concepts, and whether each fits the loaded model
  *   POST /api/chat          { messages, image?, concepts?, maxTokens?, temperature?, topP?, seed?, system?, personalize?, stream? }
  *   POST /api/recognize     { concept, images, threshold? }
+ *   POST /api/concepts      { name, photos, subject?, description?, epochs? }: learns a concept (NDJSON progress)
  *
  * One model, one request at a time: requests queue (the engine already uses every core for one).
  * A client that goes away stops its generation. Errors are JSON `{ "error": "…" }` with a status.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeImage } from '../models/image/decodeImage.ts';
+import { writePng } from '../models/image/encodePng.ts';
 import type { RgbImage } from '../models/image/RgbImage.ts';
 import type { ChatTurn, VisionLanguageModel } from '../models/VisionLanguageModel.ts';
 import { ConceptError } from '../personalize/Concept.ts';
+import { checkConceptName } from '../personalize/conceptData.ts';
+import { createConcept } from '../personalize/createConcept.ts';
 import type { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
 import { ConceptSet } from '../personalize/ConceptSet.ts';
 import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
@@ -28,6 +32,8 @@ import { field, HttpError, readJsonBody, sendJson } from './httpBody.ts';
 export interface YollavaServerOptions {
   readonly vlm: VisionLanguageModel;
   readonly library: ConceptLibrary;
+  /** A folder of other images that concepts learned here draw negatives from (as `yollava train -n`). */
+  readonly negativePool?: string;
   /** Largest request body (photos travel as base64 in JSON). Default 32 MiB. */
   readonly maxBodyBytes?: number;
   /** Longest answer a request may ask for. Default 1024 tokens. */
@@ -69,6 +75,7 @@ export class YollavaServer {
   private readonly queue = new SerialQueue();
   private readonly maxBodyBytes: number;
   private readonly maxNewTokensLimit: number;
+  private readonly negativePool: string | undefined;
   private readonly log: (line: string) => void;
 
   constructor(options: YollavaServerOptions) {
@@ -77,6 +84,7 @@ export class YollavaServer {
     this.concepts = new ConceptSet(options.vlm);
     this.maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
     this.maxNewTokensLimit = options.maxNewTokensLimit ?? 1024;
+    this.negativePool = options.negativePool;
     this.log = options.log ?? (() => {});
     this.server = createServer((request, response) => { void this.handle(request, response); });
   }
@@ -127,7 +135,9 @@ export class YollavaServer {
     }
     const routes: Record<string, { method: string; run: () => Promise<void> }> = {
       '/api/model': { method: 'GET', run: async () => sendJson(response, 200, this.modelInfo()) },
-      '/api/concepts': { method: 'GET', run: async () => sendJson(response, 200, { concepts: this.conceptList() }) },
+      '/api/concepts': method === 'POST'
+        ? { method: 'POST', run: () => this.learnConcept(request, response) }
+        : { method: 'GET', run: async () => sendJson(response, 200, { concepts: this.conceptList(), negativePool: this.negativePool ?? null }) },
       '/api/chat': { method: 'POST', run: () => this.chat(request, response) },
       '/api/recognize': { method: 'POST', run: () => this.recognize(request, response) },
     };
@@ -250,6 +260,72 @@ export class YollavaServer {
       });
     });
   }
+
+  /**
+   * Learns a concept from uploaded photos, as `yollava train` does (createConcept's defaults, the
+   * server's negative pool), streaming its progress as NDJSON. The photos are kept in
+   * `<library>/uploads/<name>-<time>/` (the training data refers to them). A client that goes
+   * away stops it; once training has begun, the best epoch so far is saved (as Ctrl-C does in
+   * `yollava train`).
+   */
+  private async learnConcept(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJsonBody(request, this.maxBodyBytes);
+    const name = field.string(body, 'name')?.replace(/^<(.*)>$/, '$1');
+    if (!name) throw new HttpError(400, '"name" (the new concept\'s name) is required');
+    checkConceptName(name);
+    if (this.library.has(name)) throw new HttpError(409, `a concept named "${name}" already exists in the library; choose another name`);
+    const photos = field.strings(body, 'photos');
+    if (photos.length === 0) throw new HttpError(400, '"photos" must hold at least one photo of the subject (data URLs or base64)');
+    const subjectKind = field.string(body, 'subject') ?? 'subject';
+    if (subjectKind !== 'subject' && subjectKind !== 'person') throw new HttpError(400, `"subject" must be "subject" or "person", got ${JSON.stringify(subjectKind)}`);
+    const description = field.string(body, 'description');
+    if (description !== undefined && description.trim() === '') throw new HttpError(400, '"description" needs some text (or leave it out: the base model describes the photos)');
+    const epochs = field.number(body, 'epochs', (x) => Number.isInteger(x) && x >= 1 && x <= 50, 'an integer from 1 to 50');
+    const decoded = await Promise.all(photos.map((text, i) => decodeUpload(text, `photos[${i}]`)));
+    const abort = new AbortController();
+    response.on('close', () => { if (!response.writableEnded) abort.abort(); });
+    await this.queue.run(async () => {
+      if (abort.signal.aborted) return;
+      if (this.library.has(name)) throw new HttpError(409, `a concept named "${name}" already exists in the library; choose another name`);
+      const uploads = join(this.library.dir, 'uploads');
+      const folder = join(uploads, `${name}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`);
+      const staging = `${folder}.${process.pid}.tmp`;
+      mkdirSync(staging, { recursive: true });
+      try {
+        await Promise.all(decoded.map((image, i) => writePng(image, join(staging, `${i}.png`))));
+        rmSync(folder, { recursive: true, force: true });
+        renameSync(staging, folder);
+      } catch (error) {
+        rmSync(staging, { recursive: true, force: true });
+        throw error;
+      }
+      const send = (line: unknown) => response.write(JSON.stringify(line) + '\n');
+      response.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
+      let saved = false;
+      let lastStepSentMs = 0;
+      try {
+        const result = await createConcept(this.vlm, {
+          name, photos: decoded.map((_, i) => join(folder, `${i}.png`)), negativePool: this.negativePool, subjectKind,
+          description: description ?? true, signal: abort.signal, training: epochs === undefined ? undefined : { epochs },
+          onProgress: (progress) => {
+            // Training steps come hundreds a minute: a few lines a second are enough to show.
+            const step = progress.stage === 'training' && progress.progress.phase === 'training';
+            if (step && performance.now() - lastStepSentMs < 250) return;
+            if (step) lastStepSentMs = performance.now();
+            send({ progress });
+          },
+        });
+        this.library.save(result.concept, result.data);
+        saved = true;
+        response.end(JSON.stringify({ done: true, interrupted: result.interrupted, concept: this.conceptList().find((c) => c.name === name) }) + '\n');
+      } catch (error) {
+        if (!abort.signal.aborted) throw error;
+        response.end(); // the client is gone and stopped it before training began: nothing to save
+      } finally {
+        if (!saved) rmSync(folder, { recursive: true, force: true });
+      }
+    });
+  }
 }
 
 function chatTurns(messages: unknown): ChatTurn[] {
@@ -282,5 +358,5 @@ async function decodeUpload(text: string, what: string): Promise<RgbImage> {
 }
 
 function isUserError(error: unknown): boolean {
-  return error instanceof ConceptError || (error instanceof Error && ['ImageError', 'PromptError', 'TokenizerError'].includes(error.name));
+  return error instanceof ConceptError || (error instanceof Error && ['ImageError', 'PromptError', 'TokenizerError', 'ConceptDataError', 'ImageIndexError', 'EmbeddingError'].includes(error.name));
 }

@@ -6,15 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { buildConceptData } from '../../src/personalize/conceptData.ts';
 import { ConceptLibrary } from '../../src/personalize/ConceptLibrary.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
+import { createConcept } from '../../src/personalize/createConcept.ts';
 import { recognize } from '../../src/personalize/recognize.ts';
 import { trainConcept } from '../../src/personalize/trainConcept.ts';
 import { YollavaServer } from '../../src/server/YollavaServer.ts';
@@ -179,4 +180,61 @@ test('yollava serve runs as a process, prints where it listens and stops on SIGT
   taken.stderr.on('data', (chunk) => { takenErr += chunk; });
   assert.equal(await new Promise((resolve) => taken.once('exit', resolve)), 2);
   assert.match(takenErr, /--port must be a port number/);
+});
+
+test('a concept learned through the server equals createConcept on the same photos, and is usable at once', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 6 });
+  const home = mkdtempSync(join(tmpdir(), 'yollava-learn-'));
+  const previousHome = process.env.YOLLAVA_HOME;
+  process.env.YOLLAVA_HOME = home; // the negative pool's index goes here
+  t.after(() => {
+    if (previousHome === undefined) delete process.env.YOLLAVA_HOME; else process.env.YOLLAVA_HOME = previousHome;
+    rmSync(home, { recursive: true, force: true });
+  });
+  const pool = join(home, 'pool');
+  mkdirSync(pool);
+  for (const photo of tiny.photos.slice(2)) copyFileSync(photo, join(pool, basename(photo)));
+  const library = new ConceptLibrary(join(home, 'concepts'));
+  const server = new YollavaServer({ vlm: await VisionLanguageModel.load(tiny.dir), library, negativePool: pool });
+  const url = await server.listen(0);
+  t.after(() => server.close());
+
+  const response = await fetch(`${url}/api/concepts`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'mo', photos: tiny.photos.slice(0, 2).map(dataUrl), epochs: 1 }),
+  });
+  assert.equal(response.status, 200);
+  const lines = (await response.text()).trim().split('\n').map((line) => JSON.parse(line));
+  const final = lines.pop();
+  assert.equal(final.done, true, JSON.stringify(final));
+  assert.equal(final.interrupted, false);
+  assert.deepEqual([final.concept.name, final.concept.fitsModel, final.concept.latentTokens], ['mo', true, 16]);
+  const stages = [...new Set(lines.map((line) => line.progress.stage))];
+  assert.deepEqual(stages, ['index', 'negatives', 'conversations', 'description', 'training']);
+
+  // The photos were kept in the library's uploads; the same call of the library on them gives the same rows.
+  const data = library.loadData('mo')!;
+  const positives = data.samples.filter((s) => s.kind === 'positive').map((s) => s.image!);
+  assert.ok(positives.every((p) => p.startsWith(join(library.dir, 'uploads', 'mo-'))), positives.join(', '));
+  const direct = await createConcept(await VisionLanguageModel.load(tiny.dir), { name: 'mo', photos: [...new Set(positives)].sort(), negativePool: pool, training: { epochs: 1 } });
+  const served = library.load('mo');
+  assert.deepEqual(served.inputRows, direct.concept.inputRows);
+  assert.deepEqual(served.outputRow, direct.concept.outputRow);
+
+  const found = await post(`${url}/api/recognize`, { concept: 'mo', images: [dataUrl(tiny.photos[0])] });
+  assert.equal(found.status, 200, found.json.error);
+  const again = await post(`${url}/api/concepts`, { name: 'mo', photos: [dataUrl(tiny.photos[0])] });
+  assert.equal(again.status, 409);
+  assert.match(again.json.error, /a concept named "mo" already exists/);
+  const badName = await post(`${url}/api/concepts`, { name: 'my dog', photos: [dataUrl(tiny.photos[0])] });
+  assert.equal(badName.status, 400);
+  assert.match(badName.json.error, /concept name "my dog": use 1–32 ASCII letters/);
+  const noPhotos = await post(`${url}/api/concepts`, { name: 'po', photos: [] });
+  assert.match(noPhotos.json.error, /"photos" must hold at least one photo/);
+
+  // Deleting the concept takes its uploaded photos with it.
+  const uploads = dirname(positives[0]);
+  assert.ok(existsSync(uploads));
+  library.delete('mo');
+  assert.equal(existsSync(uploads), false);
 });

@@ -73,6 +73,17 @@ test('the web UI: concepts, a photo, a streamed answer and recognition, as the A
   assert.equal(probability, found.results[0].probability);
   assert.match(await page.$eval('#recognition-results li', (el) => el.textContent ?? ''), new RegExp(`^<bo>: ${found.results[0].answer} \\(P\\(Yes\\) \\d\\.\\d{3}\\)$`));
 
+  // Learning a concept from the page: progress, then the concept ticked in the list.
+  assert.match(await page.$eval('#learn-pool', (el) => el.textContent ?? ''), /No negative pool/);
+  await page.type('#learn-name', 'mo');
+  await (await page.$('#learn-photos') as any).uploadFile(tiny.photos[0], tiny.photos[1]);
+  await page.click('#learn-start');
+  await page.waitForFunction(`/^(learned|error)/.test(document.querySelector('#learn-progress').textContent)`, { timeout: 120_000 });
+  assert.match(await page.$eval('#learn-progress', (el) => el.textContent ?? ''), /^learned <mo> \(recognition \d\.\d{3} on its photos\)\. Name it in a question as <mo>\.$/);
+  assert.equal(await page.$eval('#concepts input[value="mo"]', (el: any) => el.checked), true);
+  assert.ok(library.has('mo'));
+  assert.equal(new Set(library.loadData('mo')!.samples.filter((s) => s.kind === 'positive').map((s) => s.image)).size, 2, 'both photos');
+
   // An error from the server reaches the page as a message, not a silent failure.
   await page.click('#clear');
   await page.$eval('#max-tokens', (el: any) => { el.value = '5000'; });

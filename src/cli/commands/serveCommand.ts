@@ -1,4 +1,5 @@
 /** `yollava serve`: the HTTP API and the web UI on one loaded model, until Ctrl-C. */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { YollavaServer } from '../../server/YollavaServer.ts';
 import { CliError } from '../CliError.ts';
@@ -6,10 +7,14 @@ import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../model
 
 export const serveUsage = `Usage: yollava serve [options]
 
-Serves the web UI (chat about a photo with your concepts, find a concept in photos) and a JSON
-API on one loaded model (docs: README, "Server"). Requests are answered one at a time.
+Serves the web UI (learn a concept from photos, chat about a photo with your concepts, find a
+concept in a photo) and a JSON API on one loaded model (README, "yollava serve"). Requests
+are answered one at a time.
 
 ${modelOptionsHelp}
+  -n, --negatives <folder>  a pool of other images that concepts learned in the web UI draw
+                          negatives from (as yollava train -n); without one they learn
+                          from your photos alone and answer "Yes" too easily
   -p, --port <n>          port (default 8737; 0 picks a free one)
       --host <address>    address to listen on (default 127.0.0.1: this machine only)
       --quiet             no request log on stderr`;
@@ -19,7 +24,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { ...modelOptions, port: { type: 'string', short: 'p' }, host: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { ...modelOptions, negatives: { type: 'string', short: 'n' }, port: { type: 'string', short: 'p' }, host: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { process.stdout.write(serveUsage + '\n'); return 0; }
   if (positionals.length > 0) throw new CliError(`serve takes no arguments, got ${positionals.join(' ')}\n\n${serveUsage}`);
@@ -27,8 +32,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number (0–65535), got ${values.port}`);
   const host = values.host ?? '127.0.0.1';
   const library = openLibrary(values.library);
+  if (values.negatives !== undefined && !existsSync(values.negatives)) throw new CliError(`--negatives ${values.negatives}: no such folder`);
   const vlm = await openModel(values.model);
-  const server = new YollavaServer({ vlm, library, log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+  const server = new YollavaServer({ vlm, library, negativePool: values.negatives, log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
   let url: string;
   try {
     url = await server.listen(port, host);

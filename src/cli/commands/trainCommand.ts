@@ -18,7 +18,8 @@ and saves it in the concept library. Ctrl-C stops training and keeps the best ep
 ${modelOptionsHelp}
   -n, --negatives <folder>  a pool of other images: hard negatives (the most similar to your
                             photos, through a persistent index) and easy ones (random)
-      --hard <n>            hard negatives per photo (default: 100 in all)
+      --hard <n>            hard negatives per photo (default: 100 in all, at most half
+                            of a small pool, so that random ones remain)
       --easy <n>            easy negatives (default 100)
       --held-out <n>        random pool images kept out of training, to set the Yes/No
                             boundary on after training (default 150; 0: none)

@@ -1,6 +1,6 @@
 // The web UI: one conversation at a time, about an optional photo, with the ticked concepts.
 const $ = (selector) => document.querySelector(selector);
-const state = { photo: null, messages: [], controller: null, concepts: [] };
+const state = { photo: null, messages: [], controller: null, concepts: [], learning: null };
 
 function setStatus(text) { $('#status').textContent = text; }
 
@@ -23,8 +23,11 @@ async function loadModel() {
 async function loadConcepts() {
   const list = $('#concepts');
   try {
-    const { concepts } = await getJson('/api/concepts');
+    const { concepts, negativePool } = await getJson('/api/concepts');
     state.concepts = concepts;
+    $('#learn-pool').textContent = negativePool
+      ? `Negatives come from ${negativePool}.`
+      : 'No negative pool: a concept learns from its photos alone and says "Yes" too easily (yollava serve -n <folder> adds one).';
     list.replaceChildren();
     if (concepts.length === 0) {
       list.innerHTML = '<li class="muted">No concepts yet: <code>yollava train &lt;name&gt; photos…</code> makes one.</li>';
@@ -54,6 +57,82 @@ async function loadConcepts() {
     list.append(item);
   }
   updateButtons();
+}
+
+function describeProgress(progress) {
+  switch (progress.stage) {
+    case 'index': return progress.progress.total === 0 ? 'the negative pool is indexed already' : `indexing negatives: ${progress.progress.done}/${progress.progress.total}`;
+    case 'negatives': return `negatives: ${progress.hard} hard, ${progress.easy} easy, ${progress.heldOut} held out`;
+    case 'conversations': return `asking the base model about the photos: ${progress.done}/${progress.total}`;
+    case 'description': return `starting from: "${progress.description}"`;
+    case 'training': {
+      const p = progress.progress;
+      if (p.phase === 'preparing') return 'preparing training…';
+      if (p.phase === 'evaluating') return `epoch ${p.epoch}/${p.epochs}: checking recognition…`;
+      if (p.phase === 'calibrating') return 'setting the Yes/No boundary…';
+      if (p.phase === 'done') return 'saving…';
+      const left = p.remainingSeconds === null ? '' : `, ${Math.ceil(p.remainingSeconds)} s left`;
+      const accuracy = p.lastAccuracy === null ? '' : `, recognition ${p.lastAccuracy.toFixed(3)}`;
+      return `epoch ${p.epoch}/${p.epochs}, step ${p.step}/${p.steps}${accuracy}${left}`;
+    }
+    default: return progress.stage;
+  }
+}
+
+async function readLines(response, onLine) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += value;
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = JSON.parse(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      if (line.error) throw new Error(line.error);
+      onLine(line);
+    }
+  }
+}
+
+async function learn(event) {
+  event.preventDefault();
+  if (state.learning) return;
+  const name = $('#learn-name').value.trim().replace(/^<(.*)>$/, '$1');
+  const files = [...$('#learn-photos').files];
+  const progressText = $('#learn-progress');
+  state.learning = new AbortController();
+  $('#learn-start').disabled = true;
+  $('#learn-stop').hidden = false;
+  progressText.textContent = 'reading the photos…';
+  let final = null;
+  try {
+    const photos = await Promise.all(files.map(readFile));
+    const response = await fetch('/api/concepts', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: state.learning.signal,
+      body: JSON.stringify({ name, photos, subject: $('#learn-subject').value }),
+    });
+    if (!response.ok) throw new Error((await response.json()).error ?? `HTTP ${response.status}`);
+    await readLines(response, (line) => {
+      if (line.done) final = line;
+      else progressText.textContent = describeProgress(line.progress);
+    });
+    if (!final) throw new Error('learning stopped before it ended');
+    const accuracy = final.concept.recognitionAccuracy === null ? '' : ` (recognition ${final.concept.recognitionAccuracy.toFixed(3)} on its photos)`;
+    progressText.textContent = `learned <${name}>${accuracy}${final.interrupted ? ', stopped early' : ''}. Name it in a question as <${name}>.`;
+    $('#learn').reset();
+    await loadConcepts();
+    const box = document.querySelector(`#concepts input[value="${CSS.escape(name)}"]`);
+    if (box) { box.checked = true; updateButtons(); }
+  } catch (error) {
+    progressText.textContent = error.name === 'AbortError' ? 'stopped (training that had begun keeps its best epoch)' : `error: ${error.message}`;
+    if (error.name === 'AbortError') setTimeout(loadConcepts, 500);
+  } finally {
+    state.learning = null;
+    $('#learn-start').disabled = false;
+    $('#learn-stop').hidden = true;
+  }
 }
 
 function selectedConcepts() {
@@ -148,22 +227,11 @@ async function send(event) {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request), signal: state.controller.signal,
     });
     if (!response.ok) throw new Error((await response.json()).error ?? `HTTP ${response.status}`);
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = '';
     let final = null;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      let newline;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buffered.slice(0, newline));
-        buffered = buffered.slice(newline + 1);
-        if (line.error) throw new Error(line.error);
-        if (line.done) final = line;
-        else answer.textContent += line.text;
-      }
-    }
+    await readLines(response, (line) => {
+      if (line.done) final = line;
+      else answer.textContent += line.text;
+    });
     if (!final) throw new Error('the answer stopped before it ended');
     answer.textContent = final.text;
     state.messages.push({ role: 'assistant', content: final.text });
@@ -218,5 +286,7 @@ $('#prompt').addEventListener('keydown', (event) => {
 $('#stop').addEventListener('click', () => state.controller?.abort());
 $('#clear').addEventListener('click', () => newConversation('New conversation.'));
 $('#recognize').addEventListener('click', recognizePhoto);
+$('#learn').addEventListener('submit', learn);
+$('#learn-stop').addEventListener('click', () => state.learning?.abort());
 loadModel();
 loadConcepts();
