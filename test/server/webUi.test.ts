@@ -75,6 +75,7 @@ test('the web UI: concepts, a photo, a streamed answer and recognition, as the A
 
   // Learning a concept from the page: progress, then the concept ticked in the list.
   assert.match(await page.$eval('#learn-pool', (el) => el.textContent ?? ''), /No negative pool/);
+  await page.click('#learn-section summary');
   await page.type('#learn-name', 'mo');
   await (await page.$('#learn-photos') as any).uploadFile(tiny.photos[0], tiny.photos[1]);
   await page.click('#learn-start');

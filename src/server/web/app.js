@@ -197,7 +197,7 @@ function addMessage(role, text, photo) {
   body.textContent = text;
   item.append(body);
   $('#messages').append(item);
-  item.scrollIntoView({ block: 'end' });
+  $('#messages').scrollTop = $('#messages').scrollHeight;
   return body;
 }
 
@@ -230,7 +230,7 @@ async function send(event) {
     let final = null;
     await readLines(response, (line) => {
       if (line.done) final = line;
-      else answer.textContent += line.text;
+      else { answer.textContent += line.text; $('#messages').scrollTop = $('#messages').scrollHeight; }
     });
     if (!final) throw new Error('the answer stopped before it ended');
     answer.textContent = final.text;
