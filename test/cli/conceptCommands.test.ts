@@ -6,15 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
-import { buildConceptData } from '../../src/personalize/conceptData.ts';
-import { ConceptLibrary } from '../../src/personalize/ConceptLibrary.ts';
-import { trainConcept } from '../../src/personalize/trainConcept.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
-import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
+import { makeTinyConceptLibrary } from '../helpers/tinyConceptLibrary.ts';
 
 function run(home: string, args: string[], input?: string) {
   const result = spawnSync(process.execPath, [join(repoRoot, 'bin', 'yollava.mjs'), ...args], {
@@ -24,14 +19,7 @@ function run(home: string, args: string[], input?: string) {
 }
 
 test('chat, recognize, explain and the concept library', async (t) => {
-  const tiny = await makeTinyCheckpoint(t, { photos: 3 });
-  const home = mkdtempSync(join(tmpdir(), 'yollava-home-'));
-  t.after(() => rmSync(home, { recursive: true, force: true }));
-  const vlm = await VisionLanguageModel.load(tiny.dir);
-  const data = buildConceptData({ name: 'bo', positives: [tiny.photos[0]], easyNegatives: [tiny.photos[1]], questionsPerPositive: 2 });
-  const { concept } = await trainConcept(vlm, data, { latentCount: 2, epochs: 1 });
-  const library = new ConceptLibrary(join(home, 'concepts'));
-  library.save(concept, data);
+  const { tiny, home, library } = await makeTinyConceptLibrary(t);
   const model = ['--model', tiny.dir];
 
   const list = run(home, ['concepts', 'list']);

@@ -21,6 +21,7 @@ import { trainConcept } from '../../src/personalize/trainConcept.ts';
 import { YollavaServer } from '../../src/server/YollavaServer.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
+import { makeTinyConceptLibrary } from '../helpers/tinyConceptLibrary.ts';
 
 async function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
   const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -30,14 +31,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
 const dataUrl = (path: string) => `data:image/png;base64,${readFileSync(path).toString('base64')}`;
 
 test('the server answers as the library does, and refuses bad requests clearly', async (t) => {
-  const tiny = await makeTinyCheckpoint(t, { photos: 3 });
-  const home = mkdtempSync(join(tmpdir(), 'yollava-serve-'));
-  t.after(() => rmSync(home, { recursive: true, force: true }));
-  const trainingModel = await VisionLanguageModel.load(tiny.dir);
-  const data = buildConceptData({ name: 'bo', positives: [tiny.photos[0]], easyNegatives: [tiny.photos[1]], questionsPerPositive: 2 });
-  const { concept } = await trainConcept(trainingModel, data, { latentCount: 2, epochs: 1 });
-  const library = new ConceptLibrary(join(home, 'concepts'));
-  library.save(concept, data);
+  const { tiny, library, vlm: trainingModel } = await makeTinyConceptLibrary(t);
 
   const server = new YollavaServer({ vlm: await VisionLanguageModel.load(tiny.dir), library, maxBodyBytes: 200_000 });
   const url = await server.listen(0);

@@ -5,29 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import puppeteer from 'puppeteer-core';
-import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
-import { buildConceptData } from '../../src/personalize/conceptData.ts';
-import { ConceptLibrary } from '../../src/personalize/ConceptLibrary.ts';
-import { trainConcept } from '../../src/personalize/trainConcept.ts';
 import { YollavaServer } from '../../src/server/YollavaServer.ts';
-import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
+import { makeTinyConceptLibrary } from '../helpers/tinyConceptLibrary.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
 
 test('the web UI: concepts, a photo, a streamed answer and recognition, as the API gives them', async (t) => {
   assert.ok(CHROMIUM, 'no chromium found (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it');
-  const tiny = await makeTinyCheckpoint(t, { photos: 3 });
-  const home = mkdtempSync(join(tmpdir(), 'yollava-web-'));
-  t.after(() => rmSync(home, { recursive: true, force: true }));
-  const vlm = await VisionLanguageModel.load(tiny.dir);
-  const data = buildConceptData({ name: 'bo', positives: [tiny.photos[0]], easyNegatives: [tiny.photos[1]], questionsPerPositive: 2 });
-  const { concept } = await trainConcept(vlm, data, { latentCount: 2, epochs: 1 });
-  const library = new ConceptLibrary(join(home, 'concepts'));
-  library.save(concept, data);
+  const { tiny, library, vlm } = await makeTinyConceptLibrary(t);
   const server = new YollavaServer({ vlm, library });
   const url = await server.listen(0);
   t.after(() => server.close());
@@ -83,7 +70,7 @@ test('the web UI: concepts, a photo, a streamed answer and recognition, as the A
   assert.match(await page.$eval('#learn-progress', (el) => el.textContent ?? ''), /^learned <mo> \(recognition \d\.\d{3} on its photos\)\. Name it in a question as <mo>\.$/);
   assert.equal(await page.$eval('#concepts input[value="mo"]', (el: any) => el.checked), true);
   assert.ok(library.has('mo'));
-  assert.equal(new Set(library.loadData('mo')!.samples.filter((s) => s.kind === 'positive').map((s) => s.image)).size, 2, 'both photos');
+  assert.equal(new Set(library.loadData('mo')!.samples.filter((sample) => sample.kind === 'positive').map((sample) => sample.image)).size, 2, 'both photos');
 
   // An error from the server reaches the page as a message, not a silent failure.
   await page.click('#clear');
