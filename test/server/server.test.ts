@@ -168,6 +168,7 @@ test('yollava serve runs as a process, prints where it listens and stops on SIGT
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
+  assert.match(stderr, /no negative pool: concepts learned here answer "Yes" too easily; -n <folder> gives them one\n/);
 
   const taken = spawn(process.execPath, [join(repoRoot, 'bin', 'yollava.mjs'), 'serve', '--model', tiny.dir, '--port', 'many'], { env: { ...process.env, YOLLAVA_HOME: home } });
   let takenErr = '';

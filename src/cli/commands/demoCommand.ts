@@ -17,6 +17,11 @@ import { CliError } from '../CliError.ts';
 import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
 import { formatSeconds, ProgressLine } from '../progressLine.ts';
 
+/** Where the demo writes its world's photos (the benchmark layout; `yollava-data/pool` is its negative pool). */
+export function demoWorldDir(seed = 0, poolSize = 1000): string {
+  return join(process.env.YOLLAVA_HOME ?? join(homedir(), '.yollava'), 'demo', `world-${seed}-pool-${poolSize}`);
+}
+
 export const demoUsage = `Usage: yollava demo [options]
 
 Learns one subject of the generated world from 5 photos (with easy and hard negatives),
@@ -50,8 +55,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const line = new ProgressLine();
 
   const vlm = await openModel(values.model);
-  const home = process.env.YOLLAVA_HOME ?? join(homedir(), '.yollava');
-  const dir = join(home, 'demo', `world-${seed}-pool-${poolSize}`);
+  const dir = demoWorldDir(seed, poolSize);
   const root = join(dir, 'yollava-data');
   // A benchmark drawn by an older world generator holds other pictures: written again.
   if (!benchmarkIsCurrent(dir)) {

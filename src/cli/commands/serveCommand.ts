@@ -1,9 +1,11 @@
 /** `yollava serve`: the HTTP API and the web UI on one loaded model, until Ctrl-C. */
 import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { YollavaServer } from '../../server/YollavaServer.ts';
 import { CliError } from '../CliError.ts';
-import { modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
+import { DEFAULT_MODEL_DIR, modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
+import { demoWorldDir } from './demoCommand.ts';
 
 export const serveUsage = `Usage: yollava serve [options]
 
@@ -13,13 +15,20 @@ are answered one at a time.
 
 ${modelOptionsHelp}
   -n, --negatives <folder>  a pool of other images that concepts learned in the web UI draw
-                          negatives from (as yollava train -n); without one they learn
+                          negatives from (as yollava train -n; default for the shipped
+                          model: the pool yollava demo wrote); without one they learn
                           from your photos alone and answer "Yes" too easily
   -p, --port <n>          port (default 8737; 0 picks a free one)
       --host <address>    address to listen on (default 127.0.0.1: this machine only)
       --quiet             no request log on stderr`;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** For the shipped model: the pool `yollava demo` wrote, if it is there (its pictures are of the same world). */
+function defaultNegativePool(modelSource: string): string | undefined {
+  const pool = join(demoWorldDir(), 'yollava-data', 'pool');
+  return resolve(modelSource) === DEFAULT_MODEL_DIR && existsSync(pool) ? pool : undefined;
+}
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -34,7 +43,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const library = openLibrary(values.library);
   if (values.negatives !== undefined && !existsSync(values.negatives)) throw new CliError(`--negatives ${values.negatives}: no such folder`);
   const vlm = await openModel(values.model);
-  const server = new YollavaServer({ vlm, library, negativePool: values.negatives, log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
+  const negativePool = values.negatives ?? defaultNegativePool(vlm.source);
+  const server = new YollavaServer({ vlm, library, negativePool, log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`) });
   let url: string;
   try {
     url = await server.listen(port, host);
@@ -48,6 +58,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // The URL goes to stdout so that scripts can read where it listens.
   process.stdout.write(`${url}/\n`);
   process.stderr.write(`serving ${vlm.source} with the concepts in ${library.dir}; Ctrl-C stops\n`);
+  process.stderr.write(negativePool
+    ? `concepts learned here draw negatives from ${negativePool}${values.negatives ? '' : ' (the demo world\'s pool; -n sets another)'}\n`
+    : `no negative pool: concepts learned here answer "Yes" too easily; -n <folder> gives them one${resolve(vlm.source) === DEFAULT_MODEL_DIR ? ' (`yollava demo` writes one for the shipped model)' : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => { process.stderr.write('stopping\n'); void server.close().then(resolve); };
     process.once('SIGINT', stop);
