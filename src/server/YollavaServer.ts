@@ -7,6 +7,7 @@
  *   POST /api/chat          { messages, image?, concepts?, maxTokens?, temperature?, topP?, seed?, system?, personalize?, stream? }
  *   POST /api/recognize     { concept, images, threshold? }
  *   POST /api/concepts      { name, photos, subject?, description?, epochs? }: learns a concept (NDJSON progress)
+ *   DELETE /api/concepts/<name>
  *
  * One model, one request at a time: requests queue (the engine already uses every core for one).
  * A client that goes away stops its generation. Errors are JSON `{ "error": "…" }` with a status.
@@ -133,18 +134,33 @@ export class YollavaServer {
       response.end(method === 'HEAD' ? undefined : body);
       return;
     }
-    const routes: Record<string, { method: string; run: () => Promise<void> }> = {
-      '/api/model': { method: 'GET', run: async () => sendJson(response, 200, this.modelInfo()) },
-      '/api/concepts': method === 'POST'
-        ? { method: 'POST', run: () => this.learnConcept(request, response) }
-        : { method: 'GET', run: async () => sendJson(response, 200, { concepts: this.conceptList(), negativePool: this.negativePool ?? null }) },
-      '/api/chat': { method: 'POST', run: () => this.chat(request, response) },
-      '/api/recognize': { method: 'POST', run: () => this.recognize(request, response) },
-    };
-    const route = routes[path];
-    if (!route) throw new HttpError(404, `no such path: ${path}`);
-    if (method !== route.method) throw new HttpError(405, `${path} answers ${route.method} only`);
+    const conceptPath = /^\/api\/concepts\/([^/]+)$/.exec(path);
+    const routes: { path: string; method: string; run: () => Promise<void> }[] = [
+      { path: '/api/model', method: 'GET', run: async () => sendJson(response, 200, this.modelInfo()) },
+      { path: '/api/concepts', method: 'GET', run: async () => sendJson(response, 200, { concepts: this.conceptList(), negativePool: this.negativePool ?? null }) },
+      { path: '/api/concepts', method: 'POST', run: () => this.learnConcept(request, response) },
+      { path: '/api/chat', method: 'POST', run: () => this.chat(request, response) },
+      { path: '/api/recognize', method: 'POST', run: () => this.recognize(request, response) },
+      ...(conceptPath ? [{ path, method: 'DELETE', run: () => this.deleteConcept(decodePathPart(conceptPath[1]), response) }] : []),
+    ];
+    const matching = routes.filter((r) => r.path === path);
+    if (matching.length === 0) throw new HttpError(404, `no such path: ${path}`);
+    const route = matching.find((r) => r.method === method);
+    if (!route) throw new HttpError(405, `${path} answers ${matching.map((r) => r.method).join(' and ')} only`);
     await route.run();
+  }
+
+  /** Deletes a concept from the library (its training data and uploaded photos too), after the requests before it. */
+  private async deleteConcept(name: string, response: ServerResponse): Promise<void> {
+    const [plain] = this.requireConcepts([name]);
+    await this.queue.run(async () => {
+      if (this.attachedVersions.has(plain)) {
+        this.concepts.remove(plain);
+        this.attachedVersions.delete(plain);
+      }
+      this.library.delete(plain);
+      sendJson(response, 200, { deleted: `<${plain}>` });
+    });
   }
 
   private modelInfo() {
@@ -325,6 +341,14 @@ export class YollavaServer {
         if (!saved) rmSync(folder, { recursive: true, force: true });
       }
     });
+  }
+}
+
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `the path part ${part} is not valid percent-encoding`);
   }
 }
 

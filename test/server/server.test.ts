@@ -227,9 +227,36 @@ test('a concept learned through the server equals createConcept on the same phot
   const noPhotos = await post(`${url}/api/concepts`, { name: 'po', photos: [] });
   assert.match(noPhotos.json.error, /"photos" must hold at least one photo/);
 
-  // Deleting the concept takes its uploaded photos with it.
+  // Deleting the concept (through the API) takes its uploaded photos with it.
   const uploads = dirname(positives[0]);
   assert.ok(existsSync(uploads));
-  library.delete('mo');
+  const deleted = await fetch(`${url}/api/concepts/mo`, { method: 'DELETE' });
+  assert.deepEqual([deleted.status, await deleted.json()], [200, { deleted: '<mo>' }]);
+  assert.equal(library.has('mo'), false);
   assert.equal(existsSync(uploads), false);
+  const gone = await post(`${url}/api/recognize`, { concept: 'mo', images: [dataUrl(tiny.photos[0])] });
+  assert.equal(gone.status, 404);
+  assert.equal((await fetch(`${url}/api/concepts/mo`, { method: 'DELETE' })).status, 404);
+  const wrongMethod = await fetch(`${url}/api/concepts`, { method: 'PUT' });
+  assert.deepEqual([wrongMethod.status, ((await wrongMethod.json()) as any).error], [405, '/api/concepts answers GET and POST only']);
+
+  // A client that stops learning once training has begun gets the best epoch so far saved (as Ctrl-C in yollava train).
+  await new Promise<void>((resolve, reject) => {
+    const body = JSON.stringify({ name: 'lo', photos: tiny.photos.slice(0, 2).map(dataUrl), epochs: 50 });
+    const request = httpRequest(`${url}/api/concepts`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (response) => {
+      let buffered = '';
+      response.on('data', (chunk) => {
+        buffered += chunk;
+        if (/"phase":"training","epoch":2\b/.test(buffered)) { request.destroy(); resolve(); }
+      });
+      response.on('end', () => reject(new Error(`learning ended before the client stopped it: ${buffered.slice(-300)}`)));
+    });
+    request.on('error', () => undefined);
+    request.end(body);
+  });
+  // A chat request waits in the queue behind the stopped one, so when it is answered that one has ended.
+  assert.equal((await post(`${url}/api/chat`, { messages: [{ role: 'user', content: 'Hi' }], maxTokens: 1 })).status, 200);
+  assert.ok(library.has('lo'), 'the stopped concept was saved');
+  const stopped = library.load('lo').info;
+  assert.ok(stopped.epochs.length >= 2 && stopped.epochs.length < 51, `epochs measured: ${stopped.epochs.length}`);
 });

@@ -72,6 +72,13 @@ test('the web UI: concepts, a photo, a streamed answer and recognition, as the A
   assert.ok(library.has('mo'));
   assert.equal(new Set(library.loadData('mo')!.samples.filter((sample) => sample.kind === 'positive').map((sample) => sample.image)).size, 2, 'both photos');
 
+  // Deleting it from the page, after the confirmation.
+  page.once('dialog', (dialog) => { void dialog.accept(); });
+  await page.click('#concepts li:has(input[value="mo"]) button.delete');
+  await page.waitForFunction(`!document.querySelector('#concepts input[value="mo"]')`);
+  assert.equal(library.has('mo'), false);
+  assert.match(await page.$eval('#status', (el) => el.textContent ?? ''), /^deleted <mo>$/);
+
   // An error from the server reaches the page as a message, not a silent failure.
   await page.click('#clear');
   await page.$eval('#max-tokens', (el: any) => { el.value = '5000'; });

@@ -41,12 +41,18 @@ async function loadConcepts() {
       box.disabled = !concept.fitsModel;
       box.addEventListener('change', updateButtons);
       label.append(box, ` ${concept.identifier}`);
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'delete';
+      remove.title = `delete ${concept.identifier}`;
+      remove.textContent = '×';
+      remove.addEventListener('click', () => deleteConcept(concept));
       const meta = document.createElement('span');
       meta.className = 'meta';
       meta.textContent = concept.fitsModel
         ? `k=${concept.latentTokens}${concept.recognitionAccuracy === null ? '' : `, recognition ${concept.recognitionAccuracy.toFixed(3)}`}`
         : `trained for another model (${concept.baseModel})`;
-      item.append(label, meta);
+      item.append(remove, label, meta);
       list.append(item);
     }
   } catch (error) {
@@ -133,6 +139,19 @@ async function learn(event) {
     $('#learn-start').disabled = false;
     $('#learn-stop').hidden = true;
   }
+}
+
+async function deleteConcept(concept) {
+  if (!confirm(`Delete ${concept.identifier} from the library, with its training data?`)) return;
+  try {
+    const response = await fetch(`/api/concepts/${encodeURIComponent(concept.name)}`, { method: 'DELETE' });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+    setStatus(`deleted ${body.deleted}`);
+  } catch (error) {
+    setStatus(`cannot delete ${concept.identifier}: ${error.message}`);
+  }
+  await loadConcepts();
 }
 
 function selectedConcepts() {
