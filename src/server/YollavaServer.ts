@@ -113,16 +113,18 @@ export class YollavaServer {
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const started = performance.now();
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    let failure = '';
     try {
       await this.route(request.method ?? 'GET', path, request, response);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : isUserError(error) ? 400 : 500;
       const message = (error as Error).message;
       if (status === 500) this.log(`error in ${request.method} ${path}: ${(error as Error).stack ?? message}`);
+      else failure = `: ${message}`;
       if (!response.headersSent) sendJson(response, status, { error: message });
       else if (!response.writableEnded) response.end(JSON.stringify({ error: message }) + '\n');
     }
-    this.log(`${request.method} ${path} ${response.statusCode} ${Math.round(performance.now() - started)} ms`);
+    this.log(`${request.method} ${path} ${response.statusCode} ${Math.round(performance.now() - started)} ms${failure}`);
   }
 
   private async route(method: string, path: string, request: IncomingMessage, response: ServerResponse): Promise<void> {

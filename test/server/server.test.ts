@@ -33,7 +33,8 @@ const dataUrl = (path: string) => `data:image/png;base64,${readFileSync(path).to
 test('the server answers as the library does, and refuses bad requests clearly', async (t) => {
   const { tiny, library, vlm: trainingModel } = await makeTinyConceptLibrary(t);
 
-  const server = new YollavaServer({ vlm: await VisionLanguageModel.load(tiny.dir), library, maxBodyBytes: 200_000 });
+  const logged: string[] = [];
+  const server = new YollavaServer({ vlm: await VisionLanguageModel.load(tiny.dir), library, maxBodyBytes: 200_000, log: (line) => logged.push(line) });
   const url = await server.listen(0);
   t.after(() => server.close());
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -128,6 +129,8 @@ test('the server answers as the library does, and refuses bad requests clearly',
   await bad('/api/recognize', json({ concept: 'bo', images: ['x'.repeat(300_000)] }), 413, /over the limit of 200000 bytes/);
   await bad('/api/chat', { method: 'GET' }, 405, /answers POST only/);
   await bad('/api/nothing', { method: 'GET' }, 404, /no such path/);
+  assert.ok(logged.some((line) => /^POST \/api\/chat 400 \d+ ms: "messages" must be a non-empty list/.test(line)), 'the log says why a request failed');
+  assert.ok(logged.some((line) => /^GET \/api\/model 200 \d+ ms$/.test(line)));
 
   // A client that goes away mid-answer does not block the next request.
   await new Promise<void>((resolve) => {
