@@ -9,7 +9,7 @@
  */
 import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
 import { llavaV1TrainingPrompt, maskTokensInSpans } from '../models/prompts.ts';
-import type { Concept } from './Concept.ts';
+import { ConceptError, type Concept } from './Concept.ts';
 
 export interface SplitPrompt {
   /** Ids before the concept's first token, image tokens expanded. */
@@ -48,9 +48,16 @@ function expandAndSplit(vlm: VisionLanguageModel, ids: readonly number[], labels
   };
 }
 
+/** Training builds LLaVA-1.5's llava_v1 prompts; a model that talks through its chat template (Qwen2-based LLaVA) is refused. */
+export function assertTrainablePromptFormat(vlm: VisionLanguageModel): void {
+  if (vlm.promptFormat !== 'llava_v1') {
+    throw new ConceptError(`${vlm.source}: concepts can only be trained on models that use LLaVA-1.5's llava_v1 prompts; this one talks through its chat template (Qwen2-style), which training does not support yet`);
+  }
+}
+
 /** A training sample: loss on the answer tokens (and the closing end-of-answer token). */
 export function encodeTrainingSample(vlm: VisionLanguageModel, concept: Concept, identifierId: number, question: string, answer: string, withImage: boolean): SplitPrompt {
-  if (vlm.promptFormat !== 'llava_v1') throw new Error(`training prompts use llava_v1; this model uses ${vlm.promptFormat}`);
+  assertTrainablePromptFormat(vlm);
   const prompt = llavaV1TrainingPrompt([{ user: question, assistant: answer }], {
     image: withImage, personalization: concept.personalization, endOfAnswer: vlm.tokenizer.eosToken ?? '</s>',
   });

@@ -18,6 +18,7 @@ import { describeSubjectFromPhotos } from './describeSubject.ts';
 import { visionTowerEmbedder, type ImageEmbedder } from './imageEmbedder.ts';
 import { easyNegatives, hardNegatives, ImageIndex, type UpdateProgress } from './ImageIndex.ts';
 import type { SubjectKind } from './recognitionTemplates.ts';
+import { assertTrainablePromptFormat } from './conceptPrompts.ts';
 import { PAPER_EPOCHS, trainConcept, type TrainConceptOptions, type TrainProgress } from './trainConcept.ts';
 
 export type CreateConceptProgress =
@@ -93,6 +94,7 @@ export function defaultIndexFile(pool: string, embedder: ImageEmbedder): string 
 /** Builds the training data (negatives, conversations) without training. */
 export async function prepareConceptData(vlm: VisionLanguageModel, options: CreateConceptOptions): Promise<ConceptData> {
   checkConceptName(options.name);
+  assertTrainablePromptFormat(vlm); // before the index and the conversations, not after them
   const seed = options.seed ?? 0;
   if (options.photos.length === 0) throw new ConceptDataError(`concept ${options.name}: no photos given`);
   const positives = options.photos.slice(0, options.maxPositives ?? 5).map((p) => resolve(p));

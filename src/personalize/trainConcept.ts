@@ -22,7 +22,7 @@ import { seededRandom } from '../models/sampling.ts';
 import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
 import { Concept, ConceptError, type EpochMetrics, type OperatingPoint } from './Concept.ts';
 import type { ConceptData, TrainingSample } from './conceptData.ts';
-import { encodeQuestion, encodeTrainingSample, yesNoTokenIds, type SplitPrompt } from './conceptPrompts.ts';
+import { assertTrainablePromptFormat, encodeQuestion, encodeTrainingSample, yesNoTokenIds, type SplitPrompt } from './conceptPrompts.ts';
 import { ConceptSet } from './ConceptSet.ts';
 import { PrefixCache } from './PrefixCache.ts';
 import { recognitionEvalPrompt } from './recognitionTemplates.ts';
@@ -250,6 +250,7 @@ export function balancedNegativeWeight(data: ConceptData): number {
 }
 
 export async function trainConcept(vlm: VisionLanguageModel, data: ConceptData, options: TrainConceptOptions = {}): Promise<TrainConceptResult> {
+  assertTrainablePromptFormat(vlm);
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const k = options.latentCount ?? options.initialConcept?.info.latentCount ?? 16;

@@ -23,6 +23,7 @@ import type { RgbImage } from '../models/image/RgbImage.ts';
 import type { ChatTurn, VisionLanguageModel } from '../models/VisionLanguageModel.ts';
 import { ConceptError } from '../personalize/Concept.ts';
 import { checkConceptName } from '../personalize/conceptData.ts';
+import { assertTrainablePromptFormat } from '../personalize/conceptPrompts.ts';
 import { createConcept } from '../personalize/createConcept.ts';
 import type { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
 import { ConceptSet } from '../personalize/ConceptSet.ts';
@@ -291,6 +292,7 @@ export class YollavaServer {
     const name = field.string(body, 'name')?.replace(/^<(.*)>$/, '$1');
     if (!name) throw new HttpError(400, '"name" (the new concept\'s name) is required');
     checkConceptName(name);
+    assertTrainablePromptFormat(this.vlm);
     if (this.library.has(name)) throw new HttpError(409, `a concept named "${name}" already exists in the library; choose another name`);
     const photos = field.strings(body, 'photos');
     if (photos.length === 0) throw new HttpError(400, '"photos" must hold at least one photo of the subject (data URLs or base64)');
