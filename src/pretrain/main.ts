@@ -22,6 +22,8 @@
  *   --mix task=w,…     stage-2 task weights instead of STAGE2_MIX (others 0), e.g. description_text=1,kind_text=0.2
  *   --recognition-negatives one=w,two=w,same=w,other=w  kinds of recognition negatives (default 0.5/0.3/0.1/0.1):
  *                      one- or two-attribute look-alikes, another of the same kind, another kind
+ *   --recognition-forms world|paper  recognition's other half of questions: the corpus's 10 forms
+ *                      with sentence answers (default), or the paper's 33 questions answered Yes/No
  *   --no-yes-no-options  yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10)
  *   --yes-no-options-text-only  that form only in questions without a picture (from a description)
  *   --decoder-layers N  decoder depth (default 4, or what the stage-2 checkpoint has); a model
@@ -111,6 +113,7 @@ export interface PretrainOptions {
   readonly mix?: Partial<Record<CorpusTask, number>>;
   /** Weights of the kinds of recognition negatives (corpus default 0.5 / 0.3 / 0.1 / 0.1), e.g. an easier curriculum. */
   readonly recognitionNegatives?: RecognitionNegatives;
+  readonly recognitionForms?: 'world' | 'paper';
   /** false: yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10); 'text': that form only without a picture. Default true. */
   readonly yesNoOptions?: boolean | 'text';
   /** Stage-2 worker processes (default 1: all in this process; stage2Workers.ts). */
@@ -276,7 +279,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       start: warm ?? undefined,
       workers: options.workers, tokenizerDir: options.out,
       corpus: {
-        mix: options.mix ?? STAGE2_MIX, ...(options.recognitionNegatives ? { recognition: { negatives: options.recognitionNegatives } } : {}),
+        mix: options.mix ?? STAGE2_MIX,
+        ...(options.recognitionNegatives || options.recognitionForms ? { recognition: { negatives: options.recognitionNegatives, forms: options.recognitionForms } } : {}),
         ...yesNoOptions,
       },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
@@ -366,6 +370,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'recognition-focus-from': { type: 'string', default: '0.6' },
       mix: { type: 'string' },
       'recognition-negatives': { type: 'string' },
+      'recognition-forms': { type: 'string' },
       'no-yes-no-options': { type: 'boolean', default: false },
       'yes-no-options-text-only': { type: 'boolean', default: false },
       workers: { type: 'string', default: '1' },
@@ -405,12 +410,18 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     recognitionFocusFrom: nonNegative('recognition-focus-from', values['recognition-focus-from']),
     mix: values.mix === undefined ? undefined : parseMix(values.mix),
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
+    ...(values['recognition-forms'] === undefined ? {} : { recognitionForms: parseRecognitionForms(values['recognition-forms']) }),
     ...(values['no-yes-no-options'] ? { yesNoOptions: false } : values['yes-no-options-text-only'] ? { yesNoOptions: 'text' as const } : {}),
     workers: positiveInteger('workers', values.workers!),
     ...(values['decoder-layers'] === undefined ? {} : { decoderLayers: positiveInteger('decoder-layers', values['decoder-layers']) }),
     ...(values['layer-lr-scale'] === undefined ? {} : { layerLrScale: parseLayerLrScale(values['layer-lr-scale']) }),
     quiet: values.quiet!,
   };
+}
+
+function parseRecognitionForms(value: string): 'world' | 'paper' {
+  if (value === 'world' || value === 'paper') return value;
+  throw new Error(`--recognition-forms must be world or paper; got ${value}`);
 }
 
 function parseLayerLrScale(value: string): { fromLayer: number; scale: number } {

@@ -35,6 +35,7 @@ import {
   withArticle,
 } from './describeIndividual.ts';
 import { attributeDistance, randomLookAlike, sameIndividual, withAttribute } from './individuals.ts';
+import { CONCEPT_PLACEHOLDER, NEGATIVE_RECOGNITION_TEMPLATES, POSITIVE_RECOGNITION_TEMPLATES } from '../personalize/recognitionTemplates.ts';
 import { paperConversationTurns } from './paperConversation.ts';
 import { KIND_SCHEMAS, KINDS, type Individual, type Kind } from './kindSchemas.ts';
 import { renderScene, type EntityDescription, type PositionWord, type SceneDescription, type SceneSpec } from './renderScene.ts';
@@ -132,7 +133,16 @@ export interface RecognitionOptions {
   companionChance?: number;
   /** Share asked with the evaluation prompt (answer exactly "Yes"/"No"). Default 0.5. */
   evalPromptRate?: number;
+  /**
+   * The other questions: 'world' (default) the corpus's 10 forms with sentence answers; 'paper' the
+   * paper's 33 recognition questions (those concept training asks) answered "Yes"/"No", so that
+   * recognition does not hang on one wording.
+   */
+  forms?: 'world' | 'paper';
 }
+
+/** The paper's recognition questions (positive and negative tables), with {n} for the name. */
+const PAPER_RECOGNITION_QUESTIONS: readonly string[] = [...new Set([...POSITIVE_RECOGNITION_TEMPLATES, ...NEGATIVE_RECOGNITION_TEMPLATES].map((t) => t.question.replaceAll(CONCEPT_PLACEHOLDER, '{n}')))];
 
 export interface CorpusOptions {
   seed: number;
@@ -592,6 +602,8 @@ class CorpusContext {
     let turn: CorpusTurn;
     if (this.rng.chance(opts.evalPromptRate ?? 0.5)) {
       turn = { user: `${prefix} ${recognitionEvalQuestion(name)}`, assistant: positive ? 'Yes' : 'No' };
+    } else if (opts.forms === 'paper') {
+      turn = { user: `${prefix} ${this.rng.pick(PAPER_RECOGNITION_QUESTIONS).replaceAll('{n}', name)}`, assistant: positive ? 'Yes' : 'No' };
     } else {
       const [q, yes, no] = this.rng.pick(RECOGNITION_TEMPLATES);
       turn = { user: `${prefix} ${q.replaceAll('{n}', name)}`, assistant: (positive ? yes : no).replaceAll('{n}', name) };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { NEGATIVE_RECOGNITION_TEMPLATES, POSITIVE_RECOGNITION_TEMPLATES } from '../../src/personalize/recognitionTemplates.ts';
 import { test } from 'node:test';
 import {
   attributeAnswer,
@@ -186,6 +187,24 @@ test('recognition answers Yes exactly when the described individual is in the pi
   const total = samples.filter((x) => x.task === 'recognition').length;
   assert.ok(positives > total * 0.4 && positives < total * 0.6, `${positives}/${total} positive`);
   assert.ok(lookAlikeNegatives > (total - positives) * 0.6, `${lookAlikeNegatives} look-alike negatives`);
+});
+
+test("recognition in the paper's forms: its questions answered Yes/No as the picture says, the evaluation prompt in about half", () => {
+  const only = [...buildInstructionCorpus({ seed: 8, count: 200, mix: Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'recognition' ? 1 : 0])), recognition: { forms: 'paper' } })];
+  const paperQuestions = new Set([...POSITIVE_RECOGNITION_TEMPLATES, ...NEGATIVE_RECOGNITION_TEMPLATES].map((t) => t.question));
+  let evalPrompt = 0;
+  const forms = new Set<string>();
+  for (const s of only) {
+    const [turn] = s.turns;
+    const m = /^(<[a-z]+>) is (.+?)\. (.+)$/.exec(turn.user)!;
+    const question = m[3].replaceAll(m[1], '<sks>');
+    if (question === 'Can you see if <sks> is in this photo? Answer with a single word or phrase.') evalPrompt++;
+    else { assert.ok(paperQuestions.has(question), question); forms.add(question); }
+    const present = sceneOf(s).entities.some((e) => e.description === m[2]);
+    assert.equal(turn.assistant, present ? 'Yes' : 'No', turn.user);
+  }
+  assert.ok(evalPrompt > 70 && evalPrompt < 130, `${evalPrompt} of 200 with the evaluation prompt`);
+  assert.ok(forms.size >= 25, `${forms.size} of the paper's 33 forms seen`);
 });
 
 test('questions about a described individual are answered from its ground truth', () => {
