@@ -5,7 +5,7 @@
  * test photo of the subject and on `--negatives` test photos of other subjects per subject.
  * First-token P(Yes) against P(No), as `yollava recognize` reads it. Trains nothing.
  *
- *   node --import tsx bench/recognitionForms.ts --concepts eval/world-0-c10/concepts/k16-n5-full-e5-s0 [--model models/yollava-world] [--dataset ~/.yollava/eval/world-0] [--negatives 10]
+ *   node --import tsx bench/recognitionForms.ts --concepts eval/world-0-c10/concepts/k16-n5-full-e5-s0 [--model models/yollava-world] [--dataset ~/.yollava/eval/world-0] [--negatives 10] [--suffix "Answer with a single word or phrase."]
  *
  * Prints, per question form: photos of the subject accepted, other subjects' rejected, weighted,
  * and ROC AUC; the benchmark's prompt first.
@@ -28,13 +28,15 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'models/yollava-world' },
     dataset: { type: 'string', default: join(homedir(), '.yollava', 'eval', 'world-0') },
     negatives: { type: 'string', default: '10' },
+    // Appended to each training form ("Answer with a single word or phrase."): does the benchmark prompt's strength come from its last sentence?
+    suffix: { type: 'string' },
   },
 });
 if (!values.concepts) throw new Error('--concepts DIR (an evaluation\'s concepts/<recipe> folder) is required');
 const vlm = await VisionLanguageModel.load(values.model!);
 const dataset = readEvalDataset(values.dataset!);
 const { yes, no } = yesNoTokenIds(vlm);
-const forms = [RECOGNITION_EVAL_PROMPT, ...new Set(POSITIVE_RECOGNITION_TEMPLATES.map((t) => t.question))];
+const forms = [RECOGNITION_EVAL_PROMPT, ...new Set(POSITIVE_RECOGNITION_TEMPLATES.map((t) => (values.suffix ? `${t.question} ${values.suffix}` : t.question)))];
 const margins = forms.map(() => ({ positive: [] as number[], negative: [] as number[] }));
 const negativeCount = Number(values.negatives);
 
