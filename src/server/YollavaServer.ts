@@ -199,6 +199,7 @@ export class YollavaServer {
   private requireConcepts(names: readonly string[]): string[] {
     const plain = names.map((n) => n.replace(/^<(.*)>$/, '$1'));
     for (const name of plain) {
+      checkConceptName(name); // letters, digits, '_' and '-' only: a name never reaches outside the library folder
       if (!this.library.has(name)) throw new HttpError(404, `no concept "${name}" in the library (have: ${this.library.list().map((e) => e.name).join(', ') || 'none'})`);
     }
     return plain;

@@ -248,6 +248,8 @@ test('a concept learned through the server equals createConcept on the same phot
   const gone = await post(`${url}/api/recognize`, { concept: 'mo', images: [dataUrl(tiny.photos[0])] });
   assert.equal(gone.status, 404);
   assert.equal((await fetch(`${url}/api/concepts/mo`, { method: 'DELETE' })).status, 404);
+  const outside = await fetch(`${url}/api/concepts/..%2Fconcepts%2Fmo`, { method: 'DELETE' });
+  assert.deepEqual([outside.status, ((await outside.json()) as any).error], [400, 'concept name "../concepts/mo": use 1–32 ASCII letters, digits, \'_\' or \'-\' (it becomes the token <../concepts/mo>)']);
   const wrongMethod = await fetch(`${url}/api/concepts`, { method: 'PUT' });
   assert.deepEqual([wrongMethod.status, ((await wrongMethod.json()) as any).error], [405, '/api/concepts answers GET and POST only']);
 
