@@ -372,6 +372,9 @@ function chatTurns(messages: unknown): ChatTurn[] {
   return turns;
 }
 
+/** Larger uploads are refused before decoding (a small compressed file can hold a huge picture). */
+const MAX_UPLOAD_PIXELS = 40_000_000;
+
 /** A photo sent as a data URL ("data:image/png;base64,…") or bare base64. */
 async function decodeUpload(text: string, what: string): Promise<RgbImage> {
   const match = /^data:([^;,]*)(;base64)?,/.exec(text);
@@ -380,7 +383,7 @@ async function decodeUpload(text: string, what: string): Promise<RgbImage> {
   if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw new HttpError(400, `${what}: not base64 image data`);
   const bytes = Buffer.from(payload, 'base64');
   try {
-    return await decodeImage(bytes, { source: what });
+    return await decodeImage(bytes, { source: what, maxPixels: MAX_UPLOAD_PIXELS });
   } catch (error) {
     throw new HttpError(400, (error as Error).message);
   }

@@ -18,6 +18,7 @@ import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
 import { createConcept } from '../../src/personalize/createConcept.ts';
 import { recognize } from '../../src/personalize/recognize.ts';
 import { trainConcept } from '../../src/personalize/trainConcept.ts';
+import sharp from 'sharp';
 import { YollavaServer } from '../../src/server/YollavaServer.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
@@ -221,6 +222,9 @@ test('a concept learned through the server equals createConcept on the same phot
 
   const found = await post(`${url}/api/recognize`, { concept: 'mo', images: [dataUrl(tiny.photos[0])] });
   assert.equal(found.status, 200, found.json.error);
+  const huge = await sharp({ create: { width: 7000, height: 6000, channels: 3, background: 'red' } }).png().toBuffer(); // 42 Mpx in ~0.6 MB
+  const tooBig = await post(`${url}/api/recognize`, { concept: 'mo', images: [huge.toString('base64')] });
+  assert.deepEqual([tooBig.status, tooBig.json.error], [400, 'Cannot decode image images[0]: too many pixels (Input image exceeds pixel limit)']);
   const again = await post(`${url}/api/concepts`, { name: 'mo', photos: [dataUrl(tiny.photos[0])] });
   assert.equal(again.status, 409);
   assert.match(again.json.error, /a concept named "mo" already exists/);
