@@ -31,5 +31,8 @@ test('demo runs every step and saves the concept', async (t) => {
   assert.match(out, /^3\. With a photo/m);
   assert.match(out, /^4\. With no photo at all:/m);
   assert.ok(existsSync(join(home, 'concepts', `${name}.concept.safetensors`)));
+  // The closing hints name this run's model, so that they find the concept.
+  assert.ok(out.includes(`try: yollava chat --model ${tiny.dir} -c ${name} "Tell me about <${name}>."`), out.slice(-400));
+  assert.ok(out.includes(`Or in the browser: yollava serve --model ${tiny.dir}, then open http://127.0.0.1:8737/`));
   assert.ok(existsSync(join(home, 'demo', 'world-0-pool-300', 'yollava-data', 'world.json')));
 });

@@ -133,6 +133,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const free = await vlm.generate(vlm.prompt([{ user: `What does <${name}> look like?` }], { personalization }), [], { maxNewTokens: 40, extra, stopStrings: ['\n'] });
     say(`   What does <${name}> look like? — ${free.text}`);
   }
-  say(`\nDone in ${formatSeconds((performance.now() - started) / 1000)}. <${name}> is saved in ${library.dir}; try: yollava chat -c ${name} "Tell me about <${name}>."`);
+  // The same library and model as this run, so that the commands find <name>.
+  const options = `${values.model ? ` --model ${values.model}` : ''}${values.library ? ` --library ${values.library}` : ''}`;
+  say(`\nDone in ${formatSeconds((performance.now() - started) / 1000)}. <${name}> is saved in ${library.dir}; try: yollava chat${options} -c ${name} "Tell me about <${name}>."`);
+  say(`Or in the browser: yollava serve${options}, then open http://127.0.0.1:8737/`);
   return 0;
 }
