@@ -1,6 +1,7 @@
 /** The yollava command line: one module per command, answers on stdout, progress on stderr. */
 import { ModelLoadError } from '../models/config.ts';
 import { ReferenceError } from '../models/verifyReference.ts';
+import { isInputError } from '../personalize/inputErrors.ts';
 import { CliError } from './CliError.ts';
 import { chatCommand, chatUsage } from './commands/chatCommand.ts';
 import { conceptsCommand, conceptsUsage } from './commands/conceptsCommand.ts';
@@ -35,7 +36,7 @@ function usage(): string {
 /** Errors a user can act on: printed as one line without a stack. */
 function isUserError(error: unknown): error is Error {
   return error instanceof CliError || error instanceof ModelLoadError || error instanceof ReferenceError ||
-    (error instanceof Error && ['SafetensorsError', 'TokenizerError', 'ImageError', 'PreprocessorConfigError', 'ConceptError', 'ConceptDataError', 'PromptError', 'ImageIndexError', 'EmbeddingError'].includes(error.name)) ||
+    isInputError(error) ||
     (error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'));
 }
 

@@ -30,6 +30,9 @@ export class ConceptLibrary {
   conceptFile(name: string): string { return join(this.dir, `${name}${CONCEPT_SUFFIX}`); }
   dataFile(name: string): string { return join(this.dir, `${name}${DATA_SUFFIX}`); }
 
+  /** Photos uploaded to `yollava serve` to learn concepts from, one folder per concept. */
+  get uploadsDir(): string { return join(this.dir, 'uploads'); }
+
   has(name: string): boolean { return existsSync(this.conceptFile(name)); }
 
   /** Where an interrupted training run of `name` keeps its state (the folder is created). */
@@ -80,8 +83,8 @@ export class ConceptLibrary {
 
   delete(name: string): void {
     if (!this.has(name)) throw new ConceptError(`no concept "${name}" in ${this.dir}`);
-    // Photos uploaded to `yollava serve` for this concept live in uploads/<folder>/ here: they go with it.
-    const uploads = resolve(this.dir, 'uploads');
+    // Photos uploaded to `yollava serve` for this concept live in a folder of uploadsDir: they go with it.
+    const uploads = resolve(this.uploadsDir);
     let photos: string[] = [];
     try {
       photos = this.loadData(name)?.samples.filter((s) => s.kind === 'positive' && s.image).map((s) => resolve(s.image!)) ?? [];

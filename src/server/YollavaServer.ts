@@ -21,13 +21,13 @@ import { decodeImage } from '../models/image/decodeImage.ts';
 import { writePng } from '../models/image/encodePng.ts';
 import type { RgbImage } from '../models/image/RgbImage.ts';
 import type { ChatTurn, VisionLanguageModel } from '../models/VisionLanguageModel.ts';
-import { ConceptError } from '../personalize/Concept.ts';
 import { checkConceptName } from '../personalize/conceptData.ts';
 import { assertTrainablePromptFormat } from '../personalize/conceptPrompts.ts';
 import { createConcept } from '../personalize/createConcept.ts';
 import type { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
 import { ConceptSet } from '../personalize/ConceptSet.ts';
 import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
+import { isInputError } from '../personalize/inputErrors.ts';
 import { recognize } from '../personalize/recognize.ts';
 import { field, HttpError, readJsonBody, sendJson } from './httpBody.ts';
 
@@ -118,7 +118,7 @@ export class YollavaServer {
     try {
       await this.route(request.method ?? 'GET', path, request, response);
     } catch (error) {
-      const status = error instanceof HttpError ? error.status : isUserError(error) ? 400 : 500;
+      const status = error instanceof HttpError ? error.status : isInputError(error) ? 400 : 500;
       const message = (error as Error).message;
       if (status === 500) this.log(`error in ${request.method} ${path}: ${(error as Error).stack ?? message}`);
       else failure = `: ${message}`;
@@ -157,10 +157,7 @@ export class YollavaServer {
   private async deleteConcept(name: string, response: ServerResponse): Promise<void> {
     const [plain] = this.requireConcepts([name]);
     await this.queue.run(async () => {
-      if (this.attachedVersions.has(plain)) {
-        this.concepts.remove(plain);
-        this.attachedVersions.delete(plain);
-      }
+      this.detach(plain);
       this.library.delete(plain);
       sendJson(response, 200, { deleted: `<${plain}>` });
     });
@@ -212,12 +209,16 @@ export class YollavaServer {
       const stat = statSync(this.library.conceptFile(name));
       const version = `${stat.mtimeMs}:${stat.size}`;
       if (this.attachedVersions.get(name) === version) continue;
-      if (this.attachedVersions.has(name)) this.concepts.remove(name);
-      this.attachedVersions.delete(name);
+      this.detach(name);
       this.concepts.add(this.library.load(name));
       this.attachedVersions.set(name, version);
     }
     return plain;
+  }
+
+  private detach(name: string): void {
+    if (!this.attachedVersions.delete(name)) return;
+    this.concepts.remove(name);
   }
 
   private async chat(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -236,8 +237,7 @@ export class YollavaServer {
     this.requireConcepts(names);
     const image = imageText === undefined ? null : await decodeUpload(imageText, 'the image');
 
-    const abort = new AbortController();
-    response.on('close', () => { if (!response.writableEnded) abort.abort(); });
+    const abort = abortWhenClientLeaves(response);
     await this.queue.run(async () => {
       if (abort.signal.aborted) return;
       const attached = this.attach(names);
@@ -266,8 +266,7 @@ export class YollavaServer {
     const threshold = field.number(body, 'threshold', (x) => x >= 0 && x <= 1, 'a probability in [0, 1]') ?? 0.5;
     this.requireConcepts([name]);
     const decoded = await Promise.all(images.map((text, i) => decodeUpload(text, `images[${i}]`)));
-    const abort = new AbortController();
-    response.on('close', () => { if (!response.writableEnded) abort.abort(); });
+    const abort = abortWhenClientLeaves(response);
     await this.queue.run(async () => {
       if (abort.signal.aborted) return;
       const [plain] = this.attach([name]);
@@ -303,13 +302,11 @@ export class YollavaServer {
     if (description !== undefined && description.trim() === '') throw new HttpError(400, '"description" needs some text (or leave it out: the base model describes the photos)');
     const epochs = field.number(body, 'epochs', (x) => Number.isInteger(x) && x >= 1 && x <= 50, 'an integer from 1 to 50');
     const decoded = await Promise.all(photos.map((text, i) => decodeUpload(text, `photos[${i}]`)));
-    const abort = new AbortController();
-    response.on('close', () => { if (!response.writableEnded) abort.abort(); });
+    const abort = abortWhenClientLeaves(response);
     await this.queue.run(async () => {
       if (abort.signal.aborted) return;
       if (this.library.has(name)) throw new HttpError(409, `a concept named "${name}" already exists in the library; choose another name`);
-      const uploads = join(this.library.dir, 'uploads');
-      const folder = join(uploads, `${name}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`);
+      const folder = join(this.library.uploadsDir, `${name}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`);
       const staging = `${folder}.${process.pid}.tmp`;
       mkdirSync(staging, { recursive: true });
       try {
@@ -347,6 +344,13 @@ export class YollavaServer {
       }
     });
   }
+}
+
+/** Aborted when the client closes the connection before the response has ended. */
+function abortWhenClientLeaves(response: ServerResponse): AbortController {
+  const abort = new AbortController();
+  response.on('close', () => { if (!response.writableEnded) abort.abort(); });
+  return abort;
 }
 
 function decodePathPart(part: string): string {
@@ -387,8 +391,4 @@ async function decodeUpload(text: string, what: string): Promise<RgbImage> {
   } catch (error) {
     throw new HttpError(400, (error as Error).message);
   }
-}
-
-function isUserError(error: unknown): boolean {
-  return error instanceof ConceptError || (error instanceof Error && ['ImageError', 'PromptError', 'TokenizerError', 'ConceptDataError', 'ImageIndexError', 'EmbeddingError'].includes(error.name));
 }

@@ -35,7 +35,7 @@ import {
   withArticle,
 } from './describeIndividual.ts';
 import { attributeDistance, randomLookAlike, sameIndividual, withAttribute } from './individuals.ts';
-import { CONCEPT_PLACEHOLDER, NEGATIVE_RECOGNITION_TEMPLATES, POSITIVE_RECOGNITION_TEMPLATES } from '../personalize/recognitionTemplates.ts';
+import { fillConcept, NEGATIVE_RECOGNITION_TEMPLATES, POSITIVE_RECOGNITION_TEMPLATES } from '../personalize/recognitionTemplates.ts';
 import { paperConversationTurns } from './paperConversation.ts';
 import { KIND_SCHEMAS, KINDS, type Individual, type Kind } from './kindSchemas.ts';
 import { renderScene, type EntityDescription, type PositionWord, type SceneDescription, type SceneSpec } from './renderScene.ts';
@@ -141,8 +141,8 @@ export interface RecognitionOptions {
   forms?: 'world' | 'paper';
 }
 
-/** The paper's recognition questions (positive and negative tables), with {n} for the name. */
-const PAPER_RECOGNITION_QUESTIONS: readonly string[] = [...new Set([...POSITIVE_RECOGNITION_TEMPLATES, ...NEGATIVE_RECOGNITION_TEMPLATES].map((t) => t.question.replaceAll(CONCEPT_PLACEHOLDER, '{n}')))];
+/** The paper's recognition questions (positive and negative tables), naming CONCEPT_PLACEHOLDER. */
+const PAPER_RECOGNITION_QUESTIONS: readonly string[] = [...new Set([...POSITIVE_RECOGNITION_TEMPLATES, ...NEGATIVE_RECOGNITION_TEMPLATES].map((t) => t.question))];
 
 export interface CorpusOptions {
   seed: number;
@@ -603,7 +603,7 @@ class CorpusContext {
     if (this.rng.chance(opts.evalPromptRate ?? 0.5)) {
       turn = { user: `${prefix} ${recognitionEvalQuestion(name)}`, assistant: positive ? 'Yes' : 'No' };
     } else if (opts.forms === 'paper') {
-      turn = { user: `${prefix} ${this.rng.pick(PAPER_RECOGNITION_QUESTIONS).replaceAll('{n}', name)}`, assistant: positive ? 'Yes' : 'No' };
+      turn = { user: `${prefix} ${fillConcept(this.rng.pick(PAPER_RECOGNITION_QUESTIONS), name)}`, assistant: positive ? 'Yes' : 'No' };
     } else {
       const [q, yes, no] = this.rng.pick(RECOGNITION_TEMPLATES);
       turn = { user: `${prefix} ${q.replaceAll('{n}', name)}`, assistant: (positive ? yes : no).replaceAll('{n}', name) };
