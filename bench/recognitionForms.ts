@@ -17,9 +17,9 @@ import { readEvalDataset } from '../src/eval/dataset.ts';
 import { rocAuc } from '../src/eval/metrics.ts';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import { Concept } from '../src/personalize/Concept.ts';
-import { encodeQuestion, yesNoTokenIds } from '../src/personalize/conceptPrompts.ts';
 import { ConceptSet } from '../src/personalize/ConceptSet.ts';
-import { fillConcept, POSITIVE_RECOGNITION_TEMPLATES, RECOGNITION_EVAL_PROMPT } from '../src/personalize/recognitionTemplates.ts';
+import { POSITIVE_RECOGNITION_TEMPLATES, RECOGNITION_EVAL_PROMPT } from '../src/personalize/recognitionTemplates.ts';
+import { RecognitionQuestion } from '../src/personalize/recognize.ts';
 import { Rng } from '../src/world/Rng.ts';
 
 const { values } = parseArgs({
@@ -35,7 +35,6 @@ const { values } = parseArgs({
 if (!values.concepts) throw new Error('--concepts DIR (an evaluation\'s concepts/<recipe> folder) is required');
 const vlm = await VisionLanguageModel.load(values.model!);
 const dataset = readEvalDataset(values.dataset!);
-const { yes, no } = yesNoTokenIds(vlm);
 const forms = [RECOGNITION_EVAL_PROMPT, ...new Set(POSITIVE_RECOGNITION_TEMPLATES.map((t) => (values.suffix ? `${t.question} ${values.suffix}` : t.question)))];
 const margins = forms.map(() => ({ positive: [] as number[], negative: [] as number[] }));
 const negativeCount = Number(values.negatives);
@@ -44,20 +43,14 @@ for (const [s, subject] of dataset.subjects.entries()) {
   const concept = Concept.load(join(values.concepts, `${subject.conceptName}.concept.safetensors`));
   const set = new ConceptSet(vlm);
   set.add(concept);
-  const extra = set.extraTokens();
   const others = dataset.subjects.filter((o) => o !== subject).flatMap((o) => o.testPhotos);
   const rng = Rng.from('recognition-forms', s);
   const negatives = Array.from({ length: negativeCount }, () => rng.pick(others));
   const photos = [...subject.testPhotos.map((photo) => ({ photo, positive: true })), ...negatives.map((photo) => ({ photo, positive: false }))];
   const features = await Promise.all(photos.map(({ photo }) => vlm.imageFeatures(photo)));
   forms.forEach((form, f) => {
-    const prompt = encodeQuestion(vlm, concept, set.identifierId(concept.name), fillConcept(form, concept.identifier), true);
-    photos.forEach(({ positive }, p) => {
-      const cache = vlm.model.prefill({ ids: prompt.prefixIds, images: [features[p]] }, prompt.suffixIds.length + 1);
-      const hidden = vlm.model.forward({ ids: prompt.suffixIds, extra }, cache);
-      const logits = vlm.model.logitsAt(hidden, [prompt.suffixIds.length - 1], extra);
-      (positive ? margins[f].positive : margins[f].negative).push(logits[yes] - logits[no]);
-    });
+    const question = new RecognitionQuestion(vlm, set, concept, { question: form });
+    photos.forEach(({ positive }, p) => (positive ? margins[f].positive : margins[f].negative).push(question.yesMargin(features[p])));
   });
   set.remove(concept.name);
   process.stderr.write(`\r${s + 1}/${dataset.subjects.length} subjects`);

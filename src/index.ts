@@ -41,7 +41,7 @@ export { exportPublicJson, importPublicJson } from './personalize/publicJson.ts'
 export { generateConversations } from './personalize/conversations.ts';
 export { trainConcept, balancedNegativeWeight, setDescriptionRows, photoStartRows, DEFAULT_EPOCHS, PAPER_EPOCHS, HARD_NEGATIVE_SHARE, DEFAULT_CROP_PROBABILITY, DEFAULT_FALSE_POSITIVE_RATE, MAX_SHIFT, searchShift, boundaryShare, type BoundaryAnswers, type TrainConceptOptions, type TrainProgress, type TrainConceptResult } from './personalize/trainConcept.ts';
 export { createConcept, prepareConceptData, heldOutNegatives, PAPER_RECIPE, DEFAULT_HELD_OUT_COUNT, DEFAULT_DESCRIBED_PHOTOS, type CreateConceptOptions, type CreateConceptProgress } from './personalize/createConcept.ts';
-export { recognize, type RecognitionResult, type RecognitionPhoto } from './personalize/recognize.ts';
+export { recognize, RecognitionQuestion, type RecognitionResult, type RecognitionPhoto, type RecognizeOptions } from './personalize/recognize.ts';
 export { explainConcept } from './personalize/explainConcept.ts';
 export { ImageIndex, hardNegatives, easyNegatives } from './personalize/ImageIndex.ts';
 export { visionTowerEmbedder, clipEmbedder, type ImageEmbedder } from './personalize/imageEmbedder.ts';

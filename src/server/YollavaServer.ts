@@ -5,7 +5,7 @@
  *   GET  /api/model         the loaded base model
  *   GET  /api/concepts      the library's concepts, and whether each fits the loaded model
  *   POST /api/chat          { messages, image?, concepts?, maxTokens?, temperature?, topP?, seed?, system?, personalize?, stream? }
- *   POST /api/recognize     { concept, images, threshold? }
+ *   POST /api/recognize     { concept, images, threshold?, question? }
  *   POST /api/concepts      { name, photos, subject?, description?, epochs? }: learns a concept (NDJSON progress)
  *   DELETE /api/concepts/<name>
  *
@@ -29,6 +29,7 @@ import { ConceptSet } from '../personalize/ConceptSet.ts';
 import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
 import { isInputError } from '../personalize/inputErrors.ts';
 import { recognize } from '../personalize/recognize.ts';
+import { CONCEPT_PLACEHOLDER, fillConcept, RECOGNITION_EVAL_PROMPT } from '../personalize/recognitionTemplates.ts';
 import { field, HttpError, readJsonBody, sendJson } from './httpBody.ts';
 
 export interface YollavaServerOptions {
@@ -264,17 +265,21 @@ export class YollavaServer {
     const images = field.strings(body, 'images');
     if (images.length === 0) throw new HttpError(400, '"images" must hold at least one image (a data URL or base64)');
     const threshold = field.number(body, 'threshold', (x) => x >= 0 && x <= 1, 'a probability in [0, 1]') ?? 0.5;
-    this.requireConcepts([name]);
+    const [plainName] = this.requireConcepts([name]);
+    const question = field.string(body, 'question');
+    if (question !== undefined && !question.includes(`<${plainName}>`)) throw new HttpError(400, `"question" must name the concept as <${plainName}>, got ${JSON.stringify(question)}`);
     const decoded = await Promise.all(images.map((text, i) => decodeUpload(text, `images[${i}]`)));
     const abort = abortWhenClientLeaves(response);
     await this.queue.run(async () => {
       if (abort.signal.aborted) return;
       const [plain] = this.attach([name]);
       const concept = this.concepts.get(plain);
-      const results = await recognize(this.vlm, this.concepts, concept, decoded.map((image, i) => ({ label: `images[${i}]`, image })), { signal: abort.signal });
+      // The question names the concept as the user knows it; attached, its tokens may be renamed.
+      const asked = question === undefined ? undefined : question.split(`<${plainName}>`).join(CONCEPT_PLACEHOLDER);
+      const results = await recognize(this.vlm, this.concepts, concept, decoded.map((image, i) => ({ label: `images[${i}]`, image })), { signal: abort.signal, question: asked });
       sendJson(response, 200, {
         concept: concept.identifier,
-        question: `Can you see if ${concept.identifier} is in this photo?`,
+        question: fillConcept(asked ?? RECOGNITION_EVAL_PROMPT, concept.identifier),
         results: results.map((r, index) => ({ index, probability: r.probability, answer: r.probability >= threshold ? 'Yes' : 'No' })),
       });
     });

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
+import { recognize } from '../../src/personalize/recognize.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { makeTinyConceptLibrary } from '../helpers/tinyConceptLibrary.ts';
 
@@ -19,7 +21,7 @@ function run(home: string, args: string[], input?: string) {
 }
 
 test('chat, recognize, explain and the concept library', async (t) => {
-  const { tiny, home, library } = await makeTinyConceptLibrary(t);
+  const { tiny, home, library, vlm } = await makeTinyConceptLibrary(t);
   const model = ['--model', tiny.dir];
 
   const list = run(home, ['concepts', 'list']);
@@ -44,6 +46,16 @@ test('chat, recognize, explain and the concept library', async (t) => {
   for (const row of rows) assert.match(row, /^(Yes|No ) +\d\.\d{3} +\S+photo-\d\.png$/);
   const json = run(home, ['recognize', 'bo', ...model, '--json', tiny.dir]);
   assert.equal(json.stdout.trim().split('\n').map((line) => JSON.parse(line)).length, 3, 'a folder is searched for photos');
+  // In other words: the probability the library gives for the same question.
+  const otherWords = run(home, ['recognize', 'bo', ...model, '--json', '--question', 'Is <bo> in this photo?', tiny.photos[0]]);
+  assert.equal(otherWords.code, 0, otherWords.stderr);
+  const concepts = new ConceptSet(vlm);
+  concepts.add(library.load('bo'));
+  const [expected] = await recognize(vlm, concepts, concepts.get('bo'), [tiny.photos[0]], { question: 'Is <sks> in this photo?' });
+  assert.ok(Math.abs(JSON.parse(otherWords.stdout).probability - expected.probability) < 1e-9);
+  const unnamed = run(home, ['recognize', 'bo', ...model, '--question', 'Is the dog in this photo?', tiny.photos[0]]);
+  assert.equal(unnamed.code, 2);
+  assert.match(unnamed.stderr, /--question must name the concept as <bo>/);
 
   const explained = run(home, ['explain', 'bo', ...model, '--max-tokens', '4']);
   assert.equal(explained.code, 0, explained.stderr);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ModelAsker, multipleChoiceQuestion, recognitionQuestion, type PromptContext } from '../../src/eval/askModel.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { Concept } from '../../src/personalize/Concept.ts';
+import { yesNoTokenIds } from '../../src/personalize/conceptPrompts.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
 import { modelIdentity } from '../../src/personalize/modelIdentity.ts';
 import { recognize } from '../../src/personalize/recognize.ts';
@@ -47,6 +48,12 @@ test('answers through the shared prefix equal a full recompute, with and without
     // The same P(Yes) as the product's recognize (same prompt, same first-token scoring).
     const [product] = await recognize(vlm, concepts, concept, [photo]);
     assert.ok(Math.abs((await asker.recognize(withConcept, photo)).probability - product.probability) < 1e-5);
+    // In other words (recognize's `question`, "<sks>" standing for the concept), as the asker reads them.
+    const [asked] = await recognize(vlm, concepts, concept, [photo], { question: 'Is <sks> in this photo?' });
+    const { yes, no } = yesNoTokenIds(vlm);
+    const reference = await asker.ask(withConcept, 'Is <bo> in this photo?', photo, { first: yes, second: no }, 1);
+    assert.ok(Math.abs(asked.probability - reference.probability) < 1e-5, `${asked.probability} vs ${reference.probability}`);
+    assert.ok(Math.abs(asked.probability - product.probability) > 1e-7, 'other words, another probability');
   }
   // Text-only questions share the system prompt's prefix; the answers are unchanged.
   const options = { A: 'red', B: 'blue' };

@@ -96,6 +96,12 @@ test('the server answers as the library does, and refuses bad requests clearly',
     assert.ok(Math.abs(result.probability - direct[i].probability) < 1e-6, `photo ${i}: ${result.probability} vs ${direct[i].probability}`);
     assert.equal(result.answer, direct[i].probability >= 0.5 ? 'Yes' : 'No');
   }
+  assert.equal(found.json.question, 'Can you see if <bo> is in this photo? Answer with a single word or phrase.');
+  const otherWords = await post(`${url}/api/recognize`, { concept: 'bo', images: [dataUrl(tiny.photos[0])], question: 'Is <bo> in this photo?' });
+  assert.equal(otherWords.status, 200, otherWords.json.error);
+  assert.equal(otherWords.json.question, 'Is <bo> in this photo?');
+  const [directOtherWords] = await recognize(reference, set, set.concepts[0], [tiny.photos[0]], { question: 'Is <sks> in this photo?' });
+  assert.ok(Math.abs(otherWords.json.results[0].probability - directOtherWords.probability) < 1e-6);
 
   // A concept retrained while the server runs is read again.
   const retrainedData = buildConceptData({ name: 'bo', positives: [tiny.photos[1]], easyNegatives: [tiny.photos[0]], questionsPerPositive: 2 });
@@ -127,6 +133,7 @@ test('the server answers as the library does, and refuses bad requests clearly',
   await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }], image: 'data:image/png;base64,aGVsbG8=' }), 400, /the image: not an image/);
   await bad('/api/recognize', json({ concept: 'bo', images: [dataUrl(tiny.photos[0]), 'bm90IGFuIGltYWdl'] }), 400, /images\[1\]: not an image/);
   await bad('/api/recognize', json({ images: [dataUrl(tiny.photos[0])] }), 400, /"concept" .* is required/);
+  await bad('/api/recognize', json({ concept: 'bo', images: [dataUrl(tiny.photos[0])], question: 'Is the dog here?' }), 400, /"question" must name the concept as <bo>/);
   await bad('/api/recognize', json({ concept: 'bo', images: ['x'.repeat(300_000)] }), 413, /over the limit of 200000 bytes/);
   await bad('/api/chat', { method: 'GET' }, 405, /answers POST only/);
   await bad('/api/nothing', { method: 'GET' }, 404, /no such path/);
