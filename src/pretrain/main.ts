@@ -24,6 +24,8 @@
  *                      one- or two-attribute look-alikes, another of the same kind, another kind
  *   --recognition-forms world|paper  recognition's other half of questions: the corpus's 10 forms
  *                      with sentence answers (default), or the paper's 33 questions answered Yes/No
+ *   --look-alike-weights kind.attribute=w,…  how often a look-alike changes each attribute (others 1),
+ *                      e.g. person.hairStyle=4: more recognition negatives that differ there
  *   --no-yes-no-options  yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10)
  *   --yes-no-options-text-only  that form only in questions without a picture (from a description)
  *   --decoder-layers N  decoder depth (default 4, or what the stage-2 checkpoint has); a model
@@ -59,9 +61,9 @@ import { findCheckpoint, loadTowerWeights, writeTowerOnlyCheckpoint } from './tr
 import { growDecoder } from './growDecoder.ts';
 import { bpeVocabSize } from './trainBpeTokenizer.ts';
 import type { CorpusTask } from '../world/index.ts';
-import { parseMix, parseRecognitionNegatives, type RecognitionNegatives } from './weightSpecs.ts';
+import { parseLookAlikeWeights, parseMix, parseRecognitionNegatives, type RecognitionNegatives } from './weightSpecs.ts';
 
-export { parseMix, parseRecognitionNegatives };
+export { parseLookAlikeWeights, parseMix, parseRecognitionNegatives };
 import { worldModelConfig, worldPreprocessorConfig, type WorldModelSize } from './worldModelConfig.ts';
 import { trainWorldTokenizer, writeTokenizerFiles } from './worldTokenizer.ts';
 
@@ -114,6 +116,7 @@ export interface PretrainOptions {
   /** Weights of the kinds of recognition negatives (corpus default 0.5 / 0.3 / 0.1 / 0.1), e.g. an easier curriculum. */
   readonly recognitionNegatives?: RecognitionNegatives;
   readonly recognitionForms?: 'world' | 'paper';
+  readonly lookAlikeWeights?: Readonly<Record<string, number>>;
   /** false: yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10); 'text': that form only without a picture. Default true. */
   readonly yesNoOptions?: boolean | 'text';
   /** Stage-2 worker processes (default 1: all in this process; stage2Workers.ts). */
@@ -269,6 +272,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     if ((stage1State.step as number) < (stage1State.totalSteps as number)) progressLine(quiet, `[stage 2] note: stage 1 stopped at step ${stage1State.step}/${stage1State.totalSteps}`);
     const scorer = new BaseModelScorer(model, tokenizer);
     // Only a departure from the corpus default is passed on and recorded in the summary.
+    const recognition = options.recognitionNegatives || options.recognitionForms || options.lookAlikeWeights
+      ? { recognition: { negatives: options.recognitionNegatives, forms: options.recognitionForms, lookAlikeWeights: options.lookAlikeWeights } }
+      : {};
     const yesNoOptions = options.yesNoOptions === false || options.yesNoOptions === 'text' ? { yesNoOptions: options.yesNoOptions } : {};
     const result = await trainInstructStage(model, tokenizer, {
       seed: options.seed, checkpointDir: stage2Dir, resume: options.resume, totalSteps: options.stage2Steps,
@@ -280,7 +286,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       workers: options.workers, tokenizerDir: options.out,
       corpus: {
         mix: options.mix ?? STAGE2_MIX,
-        ...(options.recognitionNegatives || options.recognitionForms ? { recognition: { negatives: options.recognitionNegatives, forms: options.recognitionForms } } : {}),
+        ...recognition,
         ...yesNoOptions,
       },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
@@ -301,6 +307,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
         lr: options.stage2Lr ?? 1e-3, promptLoss: options.promptLoss ?? 0, mix: options.mix ?? STAGE2_MIX,
         ...(options.layerLrScale ? { layerLrScale: options.layerLrScale } : {}),
         ...yesNoOptions,
+        ...recognition,
       },
       // Where this projector and decoder came from, when not from random (kept by later sittings).
       ...(languageFrom ? { languageFrom: { folder: languageFrom, trainingSummary: readSummary(languageFrom) } } : {}),
@@ -371,6 +378,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       mix: { type: 'string' },
       'recognition-negatives': { type: 'string' },
       'recognition-forms': { type: 'string' },
+      'look-alike-weights': { type: 'string' },
       'no-yes-no-options': { type: 'boolean', default: false },
       'yes-no-options-text-only': { type: 'boolean', default: false },
       workers: { type: 'string', default: '1' },
@@ -411,6 +419,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     mix: values.mix === undefined ? undefined : parseMix(values.mix),
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
     ...(values['recognition-forms'] === undefined ? {} : { recognitionForms: parseRecognitionForms(values['recognition-forms']) }),
+    ...(values['look-alike-weights'] === undefined ? {} : { lookAlikeWeights: parseLookAlikeWeights(values['look-alike-weights']) }),
     ...(values['no-yes-no-options'] ? { yesNoOptions: false } : values['yes-no-options-text-only'] ? { yesNoOptions: 'text' as const } : {}),
     workers: positiveInteger('workers', values.workers!),
     ...(values['decoder-layers'] === undefined ? {} : { decoderLayers: positiveInteger('decoder-layers', values['decoder-layers']) }),

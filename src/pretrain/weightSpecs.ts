@@ -1,8 +1,9 @@
 /**
- * The weight lists of `npm run pretrain` (`--mix`, `--recognition-negatives`), parsed in one
+ * The weight lists of `npm run pretrain` (`--mix`, `--recognition-negatives`,
+ * `--look-alike-weights`), parsed in one
  * place; a module of its own so that bench scripts can use them without main.ts's entry point.
  */
-import { CORPUS_TASKS, type CorpusTask, type RecognitionOptions } from '../world/index.ts';
+import { CORPUS_TASKS, KIND_SCHEMAS, type CorpusTask, type Kind, type RecognitionOptions } from '../world/index.ts';
 
 export type RecognitionNegatives = NonNullable<RecognitionOptions['negatives']>;
 const NEGATIVE_KINDS = { one: 'oneAttribute', two: 'twoAttributes', same: 'sameKind', other: 'otherKind' } as const;
@@ -32,4 +33,26 @@ export function parseRecognitionNegatives(spec: string): RecognitionNegatives {
 /** "description_text=1,kind_text=0.2" → task weights; every task not named gets 0. */
 export function parseMix(spec: string): Record<CorpusTask, number> {
   return parseWeights('--mix', 'task', spec, Object.fromEntries(CORPUS_TASKS.map((t) => [t, t])) as Record<CorpusTask, CorpusTask>);
+}
+
+/**
+ * "person.hairStyle=4,landmark.flag=3" → how often a look-alike changes each named attribute
+ * (the others weigh 1).
+ */
+export function parseLookAlikeWeights(spec: string): Record<string, number> {
+  const weights: Record<string, number> = {};
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, weight] = part.split('=');
+    const [kind, attribute] = key.split('.');
+    const schema = Object.hasOwn(KIND_SCHEMAS, kind) ? KIND_SCHEMAS[kind as Kind] : null;
+    if (!schema || !schema.some((s) => s.name === attribute)) {
+      const known = schema ? schema.map((s) => `${kind}.${s.name}`).join(', ') : `kinds ${Object.keys(KIND_SCHEMAS).join(', ')}`;
+      throw new Error(`--look-alike-weights: unknown attribute "${key}" (${known})`);
+    }
+    const value = Number(weight);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`--look-alike-weights: weight of ${key} must be a positive number; got ${weight}`);
+    weights[key] = value;
+  }
+  if (Object.keys(weights).length === 0) throw new Error('--look-alike-weights: name at least one attribute, e.g. person.hairStyle=4');
+  return weights;
 }

@@ -129,6 +129,12 @@ export interface RecognitionOptions {
   positiveRate?: number;
   /** Weights of negative kinds. Default 0.5 / 0.3 / 0.1 / 0.1. */
   negatives?: { oneAttribute?: number; twoAttributes?: number; sameKind?: number; otherKind?: number };
+  /**
+   * How often each attribute is the one a look-alike changes, by "kind.attribute" (e.g.
+   * "person.hairStyle": 4); 1 where absent. Default: every attribute alike. Applies to every
+   * look-alike the corpus draws (recognition, its explained and paired forms, companions).
+   */
+  lookAlikeWeights?: Readonly<Record<string, number>>;
   /** Chance of one more individual in the picture (never the described one in negatives). Default 0.35. */
   companionChance?: number;
   /** Share asked with the evaluation prompt (answer exactly "Yes"/"No"). Default 0.5. */
@@ -301,10 +307,19 @@ class CorpusContext {
   /** A look-alike at exactly `distance` attributes that pretraining may use, or null. */
   private lookAlike(ind: Individual, distance: number): Individual | null {
     for (let attempt = 0; attempt < 30; attempt++) {
-      const candidate = randomLookAlike(this.rng, ind, distance);
+      const candidate = randomLookAlike(this.rng, ind, distance, this.lookAlikeWeights(ind.kind));
       if (this.allowed(candidate)) return candidate;
     }
     return null;
+  }
+
+  /** `recognition.lookAlikeWeights` of one kind, by attribute name (undefined: uniform). */
+  private lookAlikeWeights(kind: Kind): Record<string, number> | undefined {
+    const all = this.options.recognition?.lookAlikeWeights;
+    if (!all) return undefined;
+    const prefix = `${kind}.`;
+    const own = Object.entries(all).filter(([key]) => key.startsWith(prefix));
+    return own.length ? Object.fromEntries(own.map(([key, w]) => [key.slice(prefix.length), w])) : undefined;
   }
 
   /** An individual of a kind other than `named`'s. */

@@ -80,15 +80,31 @@ export function lookAlikes(ind: Individual, distance: number): Individual[] {
   return out;
 }
 
-/** One random look-alike at exactly `distance` attributes (changed attributes drawn uniformly). */
-export function randomLookAlike(rng: Rng, ind: Individual, distance: number): Individual {
+/**
+ * One random look-alike at exactly `distance` attributes. The changed attributes are drawn
+ * uniformly, or, with `attributeWeights` (by attribute name; 1 where absent), in proportion to
+ * their weights, without replacement.
+ */
+export function randomLookAlike(rng: Rng, ind: Individual, distance: number, attributeWeights?: Readonly<Record<string, number>>): Individual {
   const specs = KIND_SCHEMAS[ind.kind];
   if (distance < 1 || distance > specs.length) throw new Error(`look-alike distance ${distance} out of range`);
-  const chosen = rng.shuffled(specs).slice(0, distance);
+  const chosen = attributeWeights ? weightedDraw(rng, specs, specs.map((s) => attributeWeights[s.name] ?? 1), distance) : rng.shuffled(specs).slice(0, distance);
   const attributes = { ...ind.attributes };
   for (const spec of chosen) {
     const others = spec.values.filter((v) => v !== ind.attributes[spec.name]);
     attributes[spec.name] = rng.pick(others);
   }
   return { kind: ind.kind, attributes };
+}
+
+/** `count` distinct items, each draw in proportion to the remaining items' weights. */
+function weightedDraw<T>(rng: Rng, items: readonly T[], weights: readonly number[], count: number): T[] {
+  const left = items.map((item, i) => ({ item, weight: weights[i] }));
+  const out: T[] = [];
+  while (out.length < count) {
+    const i = rng.weightedIndex(left.map((e) => e.weight));
+    out.push(left[i].item);
+    left.splice(i, 1);
+  }
+  return out;
 }

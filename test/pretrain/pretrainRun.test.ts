@@ -13,7 +13,7 @@ import { readSafetensors } from '../../src/engine/safetensors.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { growDecoder } from '../../src/pretrain/growDecoder.ts';
 import { withLayerLrScale } from '../../src/pretrain/stage2Instruct.ts';
-import { parseMix, parsePretrainArgs, parseRecognitionNegatives, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
+import { parseLookAlikeWeights, parseMix, parsePretrainArgs, parseRecognitionNegatives, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'yollava-pretrain-'));
@@ -256,6 +256,16 @@ test('--recognition-negatives weighs the kinds of recognition negatives; the res
   assert.throws(() => parseRecognitionNegatives('three=1'), /unknown kind "three"/);
   assert.throws(() => parseRecognitionNegatives('one=x'), /non-negative/);
   assert.throws(() => parseRecognitionNegatives('one=0'), /at least one kind/);
+});
+
+test('--look-alike-weights names kind.attribute weights; unknown attributes and bad weights are refused', () => {
+  assert.deepEqual(parseLookAlikeWeights('person.hairStyle=4, landmark.flag=2.5'), { 'person.hairStyle': 4, 'landmark.flag': 2.5 });
+  assert.deepEqual(parsePretrainArgs(['--look-alike-weights', 'pet.collar=3']).lookAlikeWeights, { 'pet.collar': 3 });
+  assert.equal(parsePretrainArgs([]).lookAlikeWeights, undefined);
+  assert.throws(() => parseLookAlikeWeights('person.wings=2'), /unknown attribute "person.wings" \(person.gender, /);
+  assert.throws(() => parseLookAlikeWeights('dragon.color=2'), /unknown attribute "dragon.color" \(kinds person, /);
+  assert.throws(() => parseLookAlikeWeights('person.skin=0'), /positive number/);
+  assert.throws(() => parseLookAlikeWeights(''), /name at least one attribute/);
 });
 
 test('--no-yes-no-options / --yes-no-options-text-only set the corpus form of yes/no checks; both at once are refused', () => {

@@ -207,6 +207,33 @@ test("recognition in the paper's forms: its questions answered Yes/No as the pic
   assert.ok(forms.size >= 25, `${forms.size} of the paper's 33 forms seen`);
 });
 
+test('recognition.lookAlikeWeights: look-alikes change the weighted attribute more often; without it the samples are unchanged', () => {
+  const mix = Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'recognition' ? 1 : 0]));
+  const changedHair = (recognition: object): { hair: number; person: number } => {
+    let hair = 0;
+    let person = 0;
+    for (const s of buildInstructionCorpus({ seed: 9, count: 1500, mix, recognition: { negatives: { oneAttribute: 1 }, ...recognition } })) {
+      const shown = sceneOf(s).entities.find((e) => e.kind === 'person' && e.description !== describeIndividual(s.named!));
+      if (s.named!.kind !== 'person' || !shown || s.turns[0].assistant !== 'No') continue;
+      const changed = KIND_SCHEMAS.person.filter((a) => shown.attributes[a.name] !== s.named!.attributes[a.name]).map((a) => a.name);
+      if (changed.length !== 1) continue;
+      person++;
+      if (changed[0] === 'hairStyle') hair++;
+    }
+    return { hair, person };
+  };
+  const uniform = changedHair({});
+  const weighted = changedHair({ lookAlikeWeights: { 'person.hairStyle': 9, 'pet.collar': 5 } });
+  const attributes = KIND_SCHEMAS.person.length;
+  assert.ok(uniform.person > 50 && weighted.person > 50, `${uniform.person} / ${weighted.person} one-attribute person negatives`);
+  // Uniform: 1 in `attributes`; hairStyle at 9: 9 in (attributes + 8).
+  assert.ok(uniform.hair / uniform.person < 2 / attributes, `uniform: ${uniform.hair}/${uniform.person}`);
+  assert.ok(weighted.hair / weighted.person > 0.35, `weighted: ${weighted.hair}/${weighted.person}`);
+  const plain = [...buildInstructionCorpus({ seed: 9, count: 50, mix })];
+  const otherKindWeighted = [...buildInstructionCorpus({ seed: 9, count: 50, mix, recognition: { lookAlikeWeights: {} } })];
+  assert.deepEqual(otherKindWeighted, plain, 'no weights for any kind: the same samples');
+});
+
 test('questions about a described individual are answered from its ground truth', () => {
   let checked = 0;
   let yesNoChoices = 0;
