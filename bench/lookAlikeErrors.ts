@@ -8,7 +8,8 @@
  *
  *   node --import tsx bench/lookAlikeErrors.ts [--model models/yollava-world] [--items 400] [--seed 2001]
  *
- * Prints the share of look-alikes answered "Yes" (a false acceptance) per group and attribute.
+ * Prints the share of look-alikes answered "Yes" (a false acceptance) per group and attribute, and
+ * how far below the subject's own photo the look-alike's Yes−No margin falls (paired, same item).
  */
 import { parseArgs } from 'node:util';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
@@ -27,17 +28,18 @@ const { values } = parseArgs({
 
 const UNNAMED_VALUES = new Set(['none', 'plain']);
 
-type Tally = Map<string, { n: number; accepted: number }>;
-const count = (tally: Tally, key: string, accepted: boolean): void => {
-  const entry = tally.get(key) ?? { n: 0, accepted: 0 };
+type Tally = Map<string, { n: number; accepted: number; drop: number }>;
+const count = (tally: Tally, key: string, accepted: boolean, drop: number): void => {
+  const entry = tally.get(key) ?? { n: 0, accepted: 0, drop: 0 };
   entry.n++;
   if (accepted) entry.accepted++;
+  entry.drop += drop;
   tally.set(key, entry);
 };
 const print = (title: string, tally: Tally): void => {
   console.log(`\n${title}`);
-  for (const [key, { n, accepted }] of [...tally.entries()].sort((a, b) => b[1].accepted / b[1].n - a[1].accepted / a[1].n || b[1].n - a[1].n)) {
-    console.log(`  ${key.padEnd(40)} ${String(n).padStart(4)} look-alikes   accepted ${(accepted / n).toFixed(2)}`);
+  for (const [key, { n, accepted, drop }] of [...tally.entries()].sort((a, b) => b[1].accepted / b[1].n - a[1].accepted / a[1].n || b[1].n - a[1].n)) {
+    console.log(`  ${key.padEnd(40)} ${String(n).padStart(4)} look-alikes   accepted ${(accepted / n).toFixed(2)}   Yes−No margin below the subject's ${(drop / n).toFixed(2)}`);
   }
 };
 
@@ -57,17 +59,21 @@ for (let i = 0; i < Number(values.items); i += 2) {
   const shown = lookAlike.entities[0].individual;
   const changed = Object.keys(shown.attributes).find((a) => shown.attributes[a] !== item.subject.attributes[a]);
   if (!changed) throw new Error(`item ${i}: the look-alike equals the subject`);
-  const accepted = scorer.yesMargin(item.question, scorer.features(lookAlike)) > 0;
+  const lookAlikeMargin = scorer.yesMargin(item.question, scorer.features(lookAlike));
+  const positiveMargin = scorer.yesMargin(item.question, scorer.features(positive));
+  const accepted = lookAlikeMargin > 0;
+  // How much the changed attribute lowers the answer (same description, the subject's photo against the look-alike's): ~0 where the model does not look.
+  const drop = positiveMargin - lookAlikeMargin;
   positives++;
-  if (scorer.yesMargin(item.question, scorer.features(positive)) > 0) positivesAccepted++;
+  if (positiveMargin > 0) positivesAccepted++;
   const kind = item.subject.kind;
   // The description's head phrase (before "with") names the changed attribute when it reads differently.
-  count(byPlace, headPhrase(shown) !== headPhrase(item.subject) ? 'head phrase ("a chubby gray dog")' : 'feature list ("with yellow eyes …")', accepted);
+  count(byPlace, headPhrase(shown) !== headPhrase(item.subject) ? 'head phrase ("a chubby gray dog")' : 'feature list ("with yellow eyes …")', accepted, drop);
   const from = item.subject.attributes[changed];
   const to = shown.attributes[changed];
-  count(byNaming, UNNAMED_VALUES.has(from) ? 'description leaves it out, photo has it' : UNNAMED_VALUES.has(to) ? 'description names it, photo lacks it' : 'another value', accepted);
-  count(byAttribute, `${kind}.${changed}`, accepted);
-  count(byKind, kind, accepted);
+  count(byNaming, UNNAMED_VALUES.has(from) ? 'description leaves it out, photo has it' : UNNAMED_VALUES.has(to) ? 'description names it, photo lacks it' : 'another value', accepted, drop);
+  count(byAttribute, `${kind}.${changed}`, accepted, drop);
+  count(byKind, kind, accepted, drop);
 }
 console.log(`${values.model}: ${positives} one-attribute look-alikes; the subject itself accepted ${(positivesAccepted / positives).toFixed(2)}`);
 print('Where the changed attribute is in the description', byPlace);

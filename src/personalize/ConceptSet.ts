@@ -10,6 +10,13 @@ import { modelIdentity, sameModel, type ModelIdentity } from './modelIdentity.ts
 
 /** Which attached concepts' personalization text a prompt carries (ConceptSet.personalizationFor). */
 export type PersonalizationMode = 'mentioned' | 'all';
+export const PERSONALIZATION_MODES: readonly PersonalizationMode[] = ['mentioned', 'all'];
+
+/** The mode a user wrote (absent: 'mentioned'), or null when it is not one. */
+export function personalizationMode(value: string | undefined): PersonalizationMode | null {
+  if (value === undefined) return 'mentioned';
+  return (PERSONALIZATION_MODES as readonly string[]).includes(value) ? (value as PersonalizationMode) : null;
+}
 
 export class ConceptSet {
   private readonly attached: Concept[] = [];

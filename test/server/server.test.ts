@@ -129,6 +129,7 @@ test('the server answers as the library does, and refuses bad requests clearly',
   await bad('/api/chat', json({ messages: [{ role: 'assistant', content: 'Hi' }] }), 400, /messages\[0\]\.role must be "user"/);
   await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }] }), 400, /last message must be the user's/);
   await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }], maxTokens: 0 }), 400, /"maxTokens" must be an integer from 1 to 1024/);
+  await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }], personalize: 'sometimes' }), 400, /"personalize" must be "mentioned" or "all", got "sometimes"/);
   await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }], concepts: ['nobody'] }), 404, /no concept "nobody" in the library \(have: bo\)/);
   await bad('/api/chat', json({ messages: [{ role: 'user', content: 'Hi' }], image: 'data:image/png;base64,aGVsbG8=' }), 400, /the image: not an image/);
   await bad('/api/recognize', json({ concept: 'bo', images: [dataUrl(tiny.photos[0]), 'bm90IGFuIGltYWdl'] }), 400, /images\[1\]: not an image/);

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import type { ChatTurn, VisionLanguageModel } from '../../models/VisionLanguageModel.ts';
-import type { ConceptSet, PersonalizationMode } from '../../personalize/ConceptSet.ts';
+import { PERSONALIZATION_MODES, personalizationMode, type ConceptSet, type PersonalizationMode } from '../../personalize/ConceptSet.ts';
 import { CliError } from '../CliError.ts';
 import { collectPhotos } from '../collectPhotos.ts';
 import { attachConcepts, modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
@@ -51,9 +51,9 @@ async function answer(vlm: VisionLanguageModel, concepts: ConceptSet, turns: Cha
 }
 
 function personalizeMode(value: string | undefined): PersonalizationMode {
-  if (value === undefined) return 'mentioned';
-  if (value === 'mentioned' || value === 'all') return value;
-  throw new CliError(`--personalize must be mentioned or all, got ${value}`);
+  const mode = personalizationMode(value);
+  if (mode === null) throw new CliError(`--personalize must be ${PERSONALIZATION_MODES.join(' or ')}, got ${value}`);
+  return mode;
 }
 
 export async function chatCommand(argv: string[]): Promise<number> {
