@@ -58,6 +58,7 @@ export const CORPUS_TASKS = [
   'recognition_pair',
   'recognition_explained',
   'description_recall',
+  'attribute_compare',
 ] as const;
 export type CorpusTask = (typeof CORPUS_TASKS)[number];
 
@@ -82,6 +83,7 @@ export const DEFAULT_CORPUS_MIX: Readonly<Record<CorpusTask, number>> = {
   recognition_pair: 0,
   recognition_explained: 0,
   description_recall: 0,
+  attribute_compare: 0,
 };
 
 export const DEFAULT_KIND_WEIGHTS: Readonly<Record<Kind, number>> = {
@@ -102,6 +104,22 @@ export const PLACEHOLDER_NAMES: readonly string[] = [
 
 /** The placeholder the benchmark's questions use for the subject. */
 export const SUBJECT_PLACEHOLDER = '<sks>';
+
+/**
+ * One attribute compared between a described individual and the one in the picture, the
+ * attribute named: "<n> is <description>. What is this person's hairstyle? Is it the same for <n>?"
+ * Answered "Yes" exactly when `shown` has `named`'s value of `attribute`.
+ */
+export function attributeCompareTurn(name: string, named: Individual, shown: Individual, attribute: string): CorpusTurn {
+  // "this person", "this pet": the type noun ("this man", "this cat") would answer type questions.
+  const noun = KIND_NOUNS[shown.kind].singular;
+  const ref: SubjectRef = { name: `this ${noun}`, possessive: `this ${noun}'s` };
+  const question = attributeQuestion(ref, shown, attribute);
+  return {
+    user: `${name} is ${describeIndividual(named)}. ${capitalize(question)} Is it the same for ${name}?`,
+    assistant: shown.attributes[attribute] === named.attributes[attribute] ? 'Yes' : 'No',
+  };
+}
 
 /** The evaluation's recognition prompt (the paper's), whose answers are exactly Yes / No. */
 export function recognitionEvalQuestion(name: string): string {
@@ -287,6 +305,8 @@ class CorpusContext {
         return this.recognitionExplained();
       case 'description_recall':
         return this.descriptionRecall();
+      case 'attribute_compare':
+        return this.attributeCompare();
     }
   }
 
@@ -674,6 +694,30 @@ class CorpusContext {
     const { spec } = this.scene([shown]);
     const user = `${name} is ${describeIndividual(named)}. Is ${name} in this photo? Give details.`;
     return { task: 'recognition_explained', image: spec, turns: [{ user, assistant: explainedRecognitionAnswer(name, named, shown) }], named };
+  }
+
+  /**
+   * Recognition taken apart: the photo shows the described individual or a one-attribute
+   * look-alike (60 %), and the question names one attribute to compare (the changed one in 80 % of
+   * the look-alikes: about half the answers are "No"). c10's recognition is blind to some attributes — a look-alike that differs there
+   * gets the subject's own Yes−No margin (bench/lookAlikeErrors.ts) — although it reads them in
+   * the picture (mcq) and in the description (text QA); this asks for the comparison itself. The
+   * attribute is drawn with `recognition.lookAlikeWeights`.
+   */
+  private attributeCompare(): CorpusSample {
+    const named = this.individual();
+    const name = this.name();
+    const lookAlike = this.rng.chance(0.6) ? this.lookAlike(named, 1) : null;
+    const shown = lookAlike ?? named;
+    const changed = lookAlike ? KIND_SCHEMAS[named.kind].find((a) => lookAlike.attributes[a.name] !== named.attributes[a.name])!.name : null;
+    const attributes = this.askableAttributes(named);
+    const weights = this.lookAlikeWeights(named.kind);
+    const attribute = changed !== null && this.rng.chance(0.8)
+      ? changed
+      : attributes[this.rng.weightedIndex(attributes.map((a) => weights?.[a] ?? 1))];
+    // No occlusion: a hidden attribute could not be compared.
+    const { spec } = this.scene([shown], { occlusionChance: 0 });
+    return { task: 'attribute_compare', image: spec, turns: [attributeCompareTurn(name, named, shown, attribute)], named };
   }
 
   /**

@@ -77,6 +77,7 @@ export {
   buildInstructionCorpus,
   instructionSample,
   recognitionEvalQuestion,
+  attributeCompareTurn,
   entityReferences,
   entityIndividual,
   type CorpusTask,

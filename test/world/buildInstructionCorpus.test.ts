@@ -3,6 +3,7 @@ import { NEGATIVE_RECOGNITION_TEMPLATES, POSITIVE_RECOGNITION_TEMPLATES } from '
 import { test } from 'node:test';
 import {
   attributeAnswer,
+  attributeDistance,
   attributeCheckQuestion,
   attributeQuestion,
   buildInstructionCorpus,
@@ -232,6 +233,36 @@ test('recognition.lookAlikeWeights: look-alikes change the weighted attribute mo
   const plain = [...buildInstructionCorpus({ seed: 9, count: 50, mix })];
   const otherKindWeighted = [...buildInstructionCorpus({ seed: 9, count: 50, mix, recognition: { lookAlikeWeights: {} } })];
   assert.deepEqual(otherKindWeighted, plain, 'no weights for any kind: the same samples');
+});
+
+test('attribute_compare: one named attribute of the picture against the description, "Yes" exactly when they agree', () => {
+  const only = [...buildInstructionCorpus({ seed: 10, count: 400, mix: Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'attribute_compare' ? 1 : 0])) })];
+  const split = createWorldSplit(0);
+  let no = 0;
+  const asked = new Set<string>();
+  for (const s of only) {
+    assert.equal(s.task, 'attribute_compare');
+    const [turn] = s.turns;
+    const m = /^(<[a-z]+>) is (.+?)\. (.+) Is it the same for (<[a-z]+>)\?$/.exec(turn.user);
+    assert.ok(m, turn.user);
+    assert.equal(m[1], m[4]);
+    assert.equal(m[2], describeIndividual(s.named!));
+    const [entity] = sceneOf(s).entities;
+    assert.equal(sceneOf(s).entities.length, 1);
+    const shown = entityIndividual(entity);
+    assert.ok(attributeDistance(shown, s.named!) <= 1, 'the subject or a one-attribute look-alike');
+    assert.ok(!split.isHeldOut(s.named!) && !split.isHeldOut(shown));
+    // Which attribute is asked: the one whose question about "this <kind>" is the sample's.
+    const ref = { name: `this ${s.named!.kind}`, possessive: `this ${s.named!.kind}'s` };
+    const attribute = KIND_SCHEMAS[s.named!.kind].map((a) => a.name).find((a) => m[3] === attributeQuestion(ref, shown, a));
+    assert.ok(attribute, `asked: ${m[3]}`);
+    asked.add(`${s.named!.kind}.${attribute}`);
+    assert.equal(turn.assistant, shown.attributes[attribute] === s.named!.attributes[attribute] ? 'Yes' : 'No', turn.user);
+    assert.ok(!m[3].includes(`this ${typeNoun(shown)}`), `the question does not name the type: ${m[3]}`);
+    if (turn.assistant === 'No') no++;
+  }
+  assert.ok(no > 150 && no < 250, `${no} of 400 answered No`);
+  assert.ok(asked.size > 25, `${asked.size} attributes asked`);
 });
 
 test('questions about a described individual are answered from its ground truth', () => {
