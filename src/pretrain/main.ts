@@ -24,6 +24,8 @@
  *                      one- or two-attribute look-alikes, another of the same kind, another kind
  *   --recognition-forms world|paper  recognition's other half of questions: the corpus's 10 forms
  *                      with sentence answers (default), or the paper's 33 questions answered Yes/No
+ *   --phases "mix@STEP;mix@STEP;mix"  a curriculum: each --mix-style task list for the steps before
+ *                      its @STEP, the last to the end (instead of --mix and the recognition focus)
  *   --look-alike-weights kind.attribute=w,…  how often a look-alike changes each attribute (others 1),
  *                      e.g. person.hairStyle=4: more recognition negatives that differ there
  *   --no-yes-no-options  yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10)
@@ -56,14 +58,14 @@ import { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
 import { BaseModelScorer, evaluateBaseModel, scoreBaseModel, type BaseModelMetrics } from './evaluate.ts';
 import { progressLine, TrainingLog } from './progress.ts';
 import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
-import { trainInstructStage } from './stage2Instruct.ts';
+import { trainInstructStage, type Stage2Phase } from './stage2Instruct.ts';
 import { findCheckpoint, loadTowerWeights, writeTowerOnlyCheckpoint } from './trainingState.ts';
 import { growDecoder } from './growDecoder.ts';
 import { bpeVocabSize } from './trainBpeTokenizer.ts';
 import type { CorpusTask } from '../world/index.ts';
-import { parseLookAlikeWeights, parseMix, parseRecognitionNegatives, type RecognitionNegatives } from './weightSpecs.ts';
+import { parseLookAlikeWeights, parseMix, parsePhases, parseRecognitionNegatives, type RecognitionNegatives } from './weightSpecs.ts';
 
-export { parseLookAlikeWeights, parseMix, parseRecognitionNegatives };
+export { parseLookAlikeWeights, parseMix, parsePhases, parseRecognitionNegatives };
 import { worldModelConfig, worldPreprocessorConfig, type WorldModelSize } from './worldModelConfig.ts';
 import { trainWorldTokenizer, writeTokenizerFiles } from './worldTokenizer.ts';
 
@@ -117,6 +119,8 @@ export interface PretrainOptions {
   readonly recognitionNegatives?: RecognitionNegatives;
   readonly recognitionForms?: 'world' | 'paper';
   readonly lookAlikeWeights?: Readonly<Record<string, number>>;
+  /** A stage-2 curriculum (`--phases`): each phase's mix until its step; replaces mix and the recognition focus. */
+  readonly phases?: readonly Stage2Phase[];
   /** false: yes/no checks only in words, never as two options "Yes" / "No" (the corpus before session 10); 'text': that form only without a picture. Default true. */
   readonly yesNoOptions?: boolean | 'text';
   /** Stage-2 worker processes (default 1: all in this process; stage2Workers.ts). */
@@ -290,6 +294,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
         ...yesNoOptions,
       },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
+      ...(options.phases ? { phases: options.phases } : {}),
     });
     report.stage2 = result;
     const previous = readSummary(options.out) ?? {};
@@ -304,7 +309,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       stage1: stage1State,
       stage2: {
         step: result.step, totalSteps: options.stage2Steps, samples: result.samples, done: result.done, tokensPerStep: options.tokensPerStep,
-        lr: options.stage2Lr ?? 1e-3, promptLoss: options.promptLoss ?? 0, mix: options.mix ?? STAGE2_MIX,
+        lr: options.stage2Lr ?? 1e-3, promptLoss: options.promptLoss ?? 0,
+        ...(options.phases ? { phases: options.phases } : { mix: options.mix ?? STAGE2_MIX }),
         ...(options.layerLrScale ? { layerLrScale: options.layerLrScale } : {}),
         ...yesNoOptions,
         ...recognition,
@@ -379,6 +385,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'recognition-negatives': { type: 'string' },
       'recognition-forms': { type: 'string' },
       'look-alike-weights': { type: 'string' },
+      phases: { type: 'string' },
       'no-yes-no-options': { type: 'boolean', default: false },
       'yes-no-options-text-only': { type: 'boolean', default: false },
       workers: { type: 'string', default: '1' },
@@ -389,6 +396,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     strict: true,
   });
   if (values['no-yes-no-options'] && values['yes-no-options-text-only']) throw new Error('--no-yes-no-options and --yes-no-options-text-only exclude each other');
+  if (values.phases !== undefined && values.mix !== undefined) throw new Error('--phases and --mix exclude each other: each phase has its own mix');
   const stage = values.stage as PretrainOptions['stage'];
   if (!['all', 'tokenizer', '1', '2', 'eval'].includes(stage)) throw new Error(`--stage must be all, tokenizer, 1, 2 or eval; got ${stage}`);
   const size = values.size as WorldModelSize;
@@ -420,6 +428,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
     ...(values['recognition-forms'] === undefined ? {} : { recognitionForms: parseRecognitionForms(values['recognition-forms']) }),
     ...(values['look-alike-weights'] === undefined ? {} : { lookAlikeWeights: parseLookAlikeWeights(values['look-alike-weights']) }),
+    ...(values.phases === undefined ? {} : { phases: parsePhases(values.phases) }),
     ...(values['no-yes-no-options'] ? { yesNoOptions: false } : values['yes-no-options-text-only'] ? { yesNoOptions: 'text' as const } : {}),
     workers: positiveInteger('workers', values.workers!),
     ...(values['decoder-layers'] === undefined ? {} : { decoderLayers: positiveInteger('decoder-layers', values['decoder-layers']) }),

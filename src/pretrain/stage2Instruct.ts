@@ -13,7 +13,7 @@ import { AdamW, type Parameter } from '../engine/adamw.ts';
 import { writeSafetensors } from '../engine/safetensors.ts';
 import type { LlavaModel } from '../models/llava.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
-import type { CorpusOptions } from '../world/index.ts';
+import type { CorpusOptions, CorpusTask } from '../world/index.ts';
 import { addTally, DEFAULT_MICRO_TOKENS, emptyTally, InstructMicroStep, MicroBatchPacker, type EncodedCorpusSample } from './instructMicroStep.ts';
 import { formatDuration, progressLine, secondsLeft, Smoothed, type TrainingLog } from './progress.ts';
 import { Stage2WorkerPool } from './stage2Workers.ts';
@@ -45,6 +45,11 @@ export interface Stage2Options extends StageSittingOptions {
    * only once it dominated the mix, after the model had learned to see and to read descriptions.
    */
   readonly recognitionFocusFrom?: number;
+  /**
+   * A curriculum instead: the task mix of each phase, used for the steps before its `untilStep`
+   * (the last phase to the end). Replaces `corpus.mix` and the recognition focus.
+   */
+  readonly phases?: readonly Stage2Phase[];
   readonly log: TrainingLog;
   readonly quiet?: boolean;
   /** Called every `evalEvery` steps (and at the end) to measure and log held-out metrics. */
@@ -102,18 +107,33 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
     writeSafetensors(join(dir, 'optimizer.safetensors'), optimizerTensors(optimizer));
   });
   const corpus: StreamCorpus = { ...options.corpus, seed: options.seed };
-  const focusedCorpus: StreamCorpus = { ...corpus, mix: { ...options.corpus?.mix, recognition: RECOGNITION_FOCUS_WEIGHT } };
+  // The corpus of each phase; without a curriculum, the mix and then the recognition-focused mix.
   const focusFrom = Math.round((options.recognitionFocusFrom ?? 0.3) * options.totalSteps);
+  const phases: readonly Stage2Phase[] = options.phases ?? [
+    { mix: { ...options.corpus?.mix }, untilStep: focusFrom },
+    { mix: { ...options.corpus?.mix, recognition: RECOGNITION_FOCUS_WEIGHT } },
+  ];
+  const corpora: StreamCorpus[] = phases.map((phase) => ({ ...corpus, mix: { ...phase.mix } }));
+  const phaseAt = (forStep: number): number => {
+    const i = phases.findIndex((phase) => forStep < (phase.untilStep ?? Infinity));
+    return i < 0 ? phases.length - 1 : i;
+  };
   const deadline = Date.now() + options.minutes * 60_000;
   const warmup = options.warmupSteps ?? Math.min(100, Math.ceil(options.totalSteps / 10));
   const smoothed = new Smoothed(0.95);
   /** The next samples up to `budget` tokens (at least one). */
-  const nextMicroBatch = (budget: number, forStep: number): { batch: StreamItem[]; tokens: number } => packer.take(budget, () => {
-    const focused = forStep >= focusFrom;
-    const item = { ...micro.sample(focused ? focusedCorpus : corpus, nextSample), index: nextSample, focused };
-    nextSample++;
-    return item;
-  });
+  const nextMicroBatch = (budget: number, forStep: number): { batch: StreamItem[]; tokens: number } => {
+    const phase = phaseAt(forStep);
+    // A sample carried over a phase boundary is drawn again from the new phase's mix, as a sitting
+    // that stopped at the boundary would draw it.
+    const carried = packer.carried;
+    if (carried && carried.phase !== phase) packer.carried = { ...micro.sample(corpora[phase], carried.index), index: carried.index, phase };
+    return packer.take(budget, () => {
+      const item = { ...micro.sample(corpora[phase], nextSample), index: nextSample, phase };
+      nextSample++;
+      return item;
+    });
+  };
   // Attention over a packed sequence costs T² per head, so a step is several micro-batches
   // of ≤ microTokens tokens whose gradients add up (the loss is their mean).
   const microTokens = Math.min(tokensPerStep, options.microTokens ?? DEFAULT_MICRO_TOKENS);
@@ -132,7 +152,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   const workers = options.workers ?? 1;
   if (workers > 1 && !options.tokenizerDir) throw new Error('stage 2 on worker processes needs tokenizerDir');
   const pool = workers > 1
-    ? await Stage2WorkerPool.start({ workers, model, tokenizerDir: options.tokenizerDir!, corpus, focusedCorpus, promptLoss: options.promptLoss ?? 0, params })
+    ? await Stage2WorkerPool.start({ workers, model, tokenizerDir: options.tokenizerDir!, corpora, promptLoss: options.promptLoss ?? 0, params })
     : null;
   if (pool) progressLine(options.quiet ?? false, `[stage 2] ${pool.size} worker processes`);
   const started = Date.now();
@@ -146,7 +166,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
       prepared = null;
       let loss = 0;
       if (pool) {
-        const pending = pool.step(batches.map((batch) => batch.map(({ index, focused }) => ({ index, focused }))));
+        const pending = pool.step(batches.map((batch) => batch.map(({ index, phase }) => ({ index, phase }))));
         // The next step's samples do not depend on the weights: gather them while the workers compute.
         if (step + 1 < options.totalSteps) prepared = gatherStep(step + 1);
         const result = await pending;
@@ -184,6 +204,13 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   return { step, samples: firstUntrained(), done: step >= options.totalSteps };
 }
 
+/** One phase of a stage-2 curriculum: its task mix, for the steps before `untilStep`. */
+export interface Stage2Phase {
+  readonly mix: Readonly<Partial<Record<CorpusTask, number>>>;
+  /** Absent (or Infinity) for the last phase. */
+  readonly untilStep?: number;
+}
+
 interface GatheredStep {
   readonly batches: StreamItem[][];
   readonly tokens: number;
@@ -193,7 +220,7 @@ interface GatheredStep {
 /** A corpus sample as the step sees it, with its place in the stream (what workers are sent). */
 interface StreamItem extends EncodedCorpusSample {
   readonly index: number;
-  readonly focused: boolean;
+  readonly phase: number;
 }
 
 type StreamCorpus = Omit<CorpusOptions, 'count'>;

@@ -49,7 +49,7 @@ async function handle(message: WorkerMessage): Promise<WorkerReply> {
   micro.tally = emptyTally();
   let loss = 0;
   for (const batch of message.microBatches) {
-    loss += micro.run(batch.map((ref) => micro.sample(ref.focused ? init.focusedCorpus : init.corpus, ref.index)));
+    loss += micro.run(batch.map((ref) => micro.sample(init.corpora[ref.phase], ref.index)));
   }
   writeFloatArrays(init.gradsPath, micro.params.map((p) => p.grad));
   return { type: 'done', loss, tally: micro.tally };

@@ -23,18 +23,18 @@ import { saveLlava } from '../models/saveLlava.ts';
 import type { CorpusOptions } from '../world/index.ts';
 import { addTally, emptyTally, type DecisionTally } from './instructMicroStep.ts';
 
-/** A corpus sample by its place in the stream; `focused`: drawn from the recognition-focused mix. */
+/** A corpus sample by its place in the stream and the phase (the corpus of `WorkerSetup.corpora`) it is drawn from. */
 export interface SampleRef {
   readonly index: number;
-  readonly focused: boolean;
+  readonly phase: number;
 }
 
 /** What every worker needs besides the model: its tokenizer and the corpus streams it draws from. */
 export interface WorkerSetup {
   /** Where the workers read tokenizer.json and its companions. */
   readonly tokenizerDir: string;
-  readonly corpus: Omit<CorpusOptions, 'count'>;
-  readonly focusedCorpus: Omit<CorpusOptions, 'count'>;
+  /** The corpus of each phase of the schedule (the task mix changes between them). */
+  readonly corpora: readonly Omit<CorpusOptions, 'count'>[];
   readonly promptLoss: number;
 }
 
@@ -174,7 +174,7 @@ export class Stage2WorkerPool {
     try {
       await Promise.all(children.map((child, w) => pool.request(child, {
         type: 'init', modelDir, tokenizerDir: options.tokenizerDir, paramsPath: join(dir, 'params.f32'), gradsPath: join(dir, `grads-${w}.f32`),
-        corpus: options.corpus, focusedCorpus: options.focusedCorpus, promptLoss: options.promptLoss,
+        corpora: options.corpora, promptLoss: options.promptLoss,
       } satisfies WorkerInit)));
     } catch (error) {
       pool.close();

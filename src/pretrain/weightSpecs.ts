@@ -56,3 +56,28 @@ export function parseLookAlikeWeights(spec: string): Record<string, number> {
   if (Object.keys(weights).length === 0) throw new Error('--look-alike-weights: name at least one attribute, e.g. person.hairStyle=4');
   return weights;
 }
+
+/**
+ * A stage-2 curriculum: "option_match=1@1100; description_text=0.8,kind_text=0.2@4000; mcq=1,…" →
+ * phases, each mix for the steps before its "@step", the last one (no "@") to the end.
+ */
+export function parsePhases(spec: string): { mix: Record<CorpusTask, number>; untilStep?: number }[] {
+  const parts = spec.split(';').map((p) => p.trim()).filter(Boolean);
+  if (parts.length === 0) throw new Error('--phases: give at least one phase, e.g. option_match=1@1100;description_text=1');
+  let previous = 0;
+  return parts.map((part, i) => {
+    const [mixSpec, until, extra] = part.split('@').map((p) => p.trim());
+    if (extra !== undefined) throw new Error(`--phases: phase ${i + 1} ("${part}") has more than one "@"`);
+    const last = i === parts.length - 1;
+    if (last) {
+      if (until !== undefined) throw new Error(`--phases: the last phase runs to the end of the schedule; drop its "@${until}"`);
+      return { mix: parseMix(mixSpec) };
+    }
+    const untilStep = Number(until);
+    if (until === undefined || !Number.isInteger(untilStep) || untilStep <= previous) {
+      throw new Error(`--phases: phase ${i + 1} ("${part}") needs "@STEP", a step after ${previous} where the next phase begins`);
+    }
+    previous = untilStep;
+    return { mix: parseMix(mixSpec), untilStep };
+  });
+}

@@ -13,7 +13,7 @@ import { readSafetensors } from '../../src/engine/safetensors.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { growDecoder } from '../../src/pretrain/growDecoder.ts';
 import { withLayerLrScale } from '../../src/pretrain/stage2Instruct.ts';
-import { parseLookAlikeWeights, parseMix, parsePretrainArgs, parseRecognitionNegatives, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
+import { parseLookAlikeWeights, parseMix, parsePhases, parsePretrainArgs, parseRecognitionNegatives, pretrain, type PretrainOptions } from '../../src/pretrain/main.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'yollava-pretrain-'));
@@ -266,6 +266,62 @@ test('--look-alike-weights names kind.attribute weights; unknown attributes and 
   assert.throws(() => parseLookAlikeWeights('dragon.color=2'), /unknown attribute "dragon.color" \(kinds person, /);
   assert.throws(() => parseLookAlikeWeights('person.skin=0'), /positive number/);
   assert.throws(() => parseLookAlikeWeights(''), /name at least one attribute/);
+});
+
+test('--phases: a curriculum of mixes with the step each ends at; malformed lists are refused', () => {
+  const phases = parsePhases('option_match=1@1100; description_text=0.8,kind_text=0.2@4000; mcq=1');
+  assert.deepEqual(phases.map((p) => p.untilStep), [1100, 4000, undefined]);
+  assert.equal(phases[0].mix.option_match, 1);
+  assert.equal(phases[0].mix.mcq, 0);
+  assert.equal(phases[1].mix.kind_text, 0.2);
+  assert.deepEqual(parsePretrainArgs(['--phases', 'mcq=1@5;caption=1']).phases?.map((p) => p.untilStep), [5, undefined]);
+  assert.throws(() => parsePhases('mcq=1@5;caption=1@9'), /the last phase runs to the end/);
+  assert.throws(() => parsePhases('mcq=1;caption=1'), /phase 1 \("mcq=1"\) needs "@STEP"/);
+  assert.throws(() => parsePhases('mcq=1@9;caption=1@4;kind_text=1'), /phase 2 .* a step after 9/);
+  assert.throws(() => parsePhases('mcq=1@5@6;caption=1'), /more than one "@"/);
+  assert.throws(() => parsePhases('wings=1@5;caption=1'), /unknown task "wings"/);
+  assert.throws(() => parsePretrainArgs(['--phases', 'mcq=1@5;caption=1', '--mix', 'mcq=1']), /--phases and --mix exclude each other/);
+});
+
+test('--phases: a curriculum in one run ends with the weights of its phases run as sittings with --mix', async (t) => {
+  const dir = tempDir(t);
+  const [first, second] = ['option_match=1', 'caption=0.5,mcq=0.5'];
+  // One stage 1 for both runs, then stage 2 from the same start.
+  const base = options(join(dir, 'whole'), { stage1Steps: 5, stage2Steps: 6, tokensPerStep: 600 });
+  await pretrain({ ...base, stage: '1' });
+  await pretrain({ ...base, stage: '2', minutes: 0 });
+  cpSync(join(dir, 'whole'), join(dir, 'sittings'), { recursive: true });
+  await pretrain({ ...base, stage: '2', phases: parsePhases(`${first}@3;${second}`) });
+  // The same as two sittings: the first mix until step 3, then the second (no recognition focus).
+  const sittings = { ...base, out: join(dir, 'sittings', 'model'), cache: join(dir, 'sittings', 'cache'), stage: '2' as const, recognitionFocusFrom: 1 };
+  let checks = 0;
+  await pretrain({ ...sittings, mix: parseMix(first), stopRequested: () => ++checks > 3 });
+  await pretrain({ ...sittings, mix: parseMix(second) });
+  const whole = readSafetensors(join(dir, 'whole', 'model', 'model.safetensors'));
+  const bySittings = readSafetensors(join(dir, 'sittings', 'model', 'model.safetensors'));
+  let worst = 0;
+  for (const [name, tensor] of whole) {
+    const x = tensor.data as Float32Array;
+    const y = bySittings.get(name)!.data as Float32Array;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  }
+  assert.ok(worst < 1e-4, `max |Δ| ${worst}`);
+  // Not the same as either mix alone: the second phase changed what was trained on.
+  const onlyFirst = options(join(dir, 'first'), { stage1Steps: 5, stage2Steps: 6, tokensPerStep: 600, recognitionFocusFrom: 1, mix: parseMix(first) });
+  cpSync(join(dir, 'whole', 'cache', 'tiny-seed-3', 'stage1'), join(dir, 'first', 'cache', 'tiny-seed-3', 'stage1'), { recursive: true });
+  cpSync(join(dir, 'whole', 'model'), join(dir, 'first', 'model'), { recursive: true, filter: (f) => !f.endsWith('.safetensors') && !f.endsWith('.jsonl') && !f.endsWith('training-summary.json') });
+  await pretrain({ ...onlyFirst, stage: '2' });
+  const alone = readSafetensors(join(dir, 'first', 'model', 'model.safetensors'));
+  let apart = 0;
+  for (const [name, tensor] of whole) {
+    const x = tensor.data as Float32Array;
+    const y = alone.get(name)!.data as Float32Array;
+    for (let i = 0; i < x.length; i++) apart = Math.max(apart, Math.abs(x[i] - y[i]));
+  }
+  assert.ok(apart > 1e-3, `the second phase mattered: max |Δ| ${apart}`);
+  const summary = JSON.parse(readFileSync(join(dir, 'whole', 'model', 'training-summary.json'), 'utf8')) as { stage2: { phases?: { untilStep?: number }[]; mix?: unknown } };
+  assert.deepEqual(summary.stage2.phases?.map((p) => p.untilStep ?? null), [3, null]);
+  assert.equal(summary.stage2.mix, undefined);
 });
 
 test('--no-yes-no-options / --yes-no-options-text-only set the corpus form of yes/no checks; both at once are refused', () => {
