@@ -188,7 +188,7 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
       if (step % 10 === 0 || step === options.totalSteps) {
         const left = secondsLeft(options.totalSteps - step, (step - stepsAtStart) / seconds, deadline);
         progressLine(options.quiet ?? false, `[stage 2] step ${step}/${options.totalSteps}  loss ${smooth.toFixed(3)}  decisions ${(tally.right / Math.max(1, tally.count)).toFixed(2)}  letters ${tally.letterCount > 0 ? (tally.letterRight / tally.letterCount).toFixed(2) : '-'}  ${stepSamples} samples/${tokens} tokens  ${rate.toFixed(1)} samples/s  left ${formatDuration(left)}`);
-        options.log.record({ stage: 2, step, samples: firstUntrained(), loss, decisionLoss: tally.loss / Math.max(1, tally.count), decisionAccuracy: tally.right / Math.max(1, tally.count), letterAccuracy: tally.letterCount > 0 ? tally.letterRight / tally.letterCount : null, letterCount: tally.letterCount, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens, ...(pool ? { workers: pool.size } : {}) });
+        options.log.record({ stage: 2, step, samples: firstUntrained(), loss, decisionLoss: tally.loss / Math.max(1, tally.count), decisionAccuracy: tally.right / Math.max(1, tally.count), letterAccuracy: tally.letterCount > 0 ? tally.letterRight / tally.letterCount : null, letterCount: tally.letterCount, smoothedLoss: smooth, gradNorm, lr: optimizer.lr, samplesPerSecond: rate, tokens, ...(pool ? { workers: pool.size } : {}), ...(options.phases ? { phase: phaseAt(step - 1) } : {}) });
       }
       if (step % 10 === 0) micro.tally = emptyTally();
       if (step % (options.checkpointEvery ?? 50) === 0) save();
