@@ -38,6 +38,20 @@ function losses(file: string, stage: number): number[] {
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** The largest |a − b| over every weight of two model files. */
+function maxWeightDifference(a: string, b: string): number {
+  const x = readSafetensors(a);
+  const y = readSafetensors(b);
+  assert.deepEqual([...x.keys()], [...y.keys()]);
+  let worst = 0;
+  for (const [name, tensor] of x) {
+    const u = tensor.data as Float32Array;
+    const v = y.get(name)!.data as Float32Array;
+    for (let i = 0; i < u.length; i++) worst = Math.max(worst, Math.abs(u[i] - v[i]));
+  }
+  return worst;
+}
+
 test('tiny pretraining: both stages\' losses fall, the model folder loads and answers', async (t) => {
   const dir = tempDir(t);
   const report = await pretrain(options(dir));
@@ -71,15 +85,7 @@ test('resume: a run cut after 20 steps and resumed ends with the weights of an u
   const stateAt0 = JSON.parse(readFileSync(join(dir, 'b', 'cache', 'tiny-seed-3', 'stage2', 'state.json'), 'utf8')) as { step: number };
   assert.equal(stateAt0.step, 0);
   await pretrain({ ...cut, stage: '2' });
-  const a = readSafetensors(join(dir, 'a', 'model', 'model.safetensors'));
-  const b = readSafetensors(join(dir, 'b', 'model', 'model.safetensors'));
-  assert.deepEqual([...a.keys()], [...b.keys()]);
-  let worst = 0;
-  for (const [name, tensor] of a) {
-    const x = tensor.data as Float32Array;
-    const y = b.get(name)!.data as Float32Array;
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
-  }
+  const worst = maxWeightDifference(join(dir, 'a', 'model', 'model.safetensors'), join(dir, 'b', 'model', 'model.safetensors'));
   assert.ok(worst < 1e-4, `max |Δ| ${worst}`);
 });
 
@@ -297,27 +303,15 @@ test('--phases: a curriculum in one run ends with the weights of its phases run 
   let checks = 0;
   await pretrain({ ...sittings, mix: parseMix(first), stopRequested: () => ++checks > 3 });
   await pretrain({ ...sittings, mix: parseMix(second) });
-  const whole = readSafetensors(join(dir, 'whole', 'model', 'model.safetensors'));
-  const bySittings = readSafetensors(join(dir, 'sittings', 'model', 'model.safetensors'));
-  let worst = 0;
-  for (const [name, tensor] of whole) {
-    const x = tensor.data as Float32Array;
-    const y = bySittings.get(name)!.data as Float32Array;
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
-  }
+  const wholeFile = join(dir, 'whole', 'model', 'model.safetensors');
+  const worst = maxWeightDifference(wholeFile, join(dir, 'sittings', 'model', 'model.safetensors'));
   assert.ok(worst < 1e-4, `max |Δ| ${worst}`);
   // Not the same as either mix alone: the second phase changed what was trained on.
   const onlyFirst = options(join(dir, 'first'), { stage1Steps: 5, stage2Steps: 6, tokensPerStep: 600, recognitionFocusFrom: 1, mix: parseMix(first) });
   cpSync(join(dir, 'whole', 'cache', 'tiny-seed-3', 'stage1'), join(dir, 'first', 'cache', 'tiny-seed-3', 'stage1'), { recursive: true });
   cpSync(join(dir, 'whole', 'model'), join(dir, 'first', 'model'), { recursive: true, filter: (f) => !f.endsWith('.safetensors') && !f.endsWith('.jsonl') && !f.endsWith('training-summary.json') });
   await pretrain({ ...onlyFirst, stage: '2' });
-  const alone = readSafetensors(join(dir, 'first', 'model', 'model.safetensors'));
-  let apart = 0;
-  for (const [name, tensor] of whole) {
-    const x = tensor.data as Float32Array;
-    const y = alone.get(name)!.data as Float32Array;
-    for (let i = 0; i < x.length; i++) apart = Math.max(apart, Math.abs(x[i] - y[i]));
-  }
+  const apart = maxWeightDifference(wholeFile, join(dir, 'first', 'model', 'model.safetensors'));
   assert.ok(apart > 1e-3, `the second phase mattered: max |Δ| ${apart}`);
   const summary = JSON.parse(readFileSync(join(dir, 'whole', 'model', 'training-summary.json'), 'utf8')) as { stage2: { phases?: { untilStep?: number }[]; mix?: unknown } };
   assert.deepEqual(summary.stage2.phases?.map((p) => p.untilStep ?? null), [3, null]);
