@@ -164,6 +164,14 @@ export function fillConcept(text: string, identifier: string): string {
   return text.split(CONCEPT_PLACEHOLDER).join(identifier);
 }
 
+/**
+ * fillConcept undone: a question in the user's words about a concept ("Is <bo> here?") with
+ * CONCEPT_PLACEHOLDER for the identifier; null when the question does not name the concept.
+ */
+export function questionWithPlaceholder(question: string, identifier: string): string | null {
+  return question.includes(identifier) ? question.split(identifier).join(CONCEPT_PLACEHOLDER) : null;
+}
+
 export function recognitionEvalPrompt(identifier: string): string {
   return fillConcept(RECOGNITION_EVAL_PROMPT, identifier);
 }

@@ -34,6 +34,11 @@ export interface RecognizeOptions {
   readonly question?: string;
 }
 
+/** The recognition question asked about `identifier`: `question` (with "<sks>") filled, or the paper's evaluation prompt. */
+export function recognitionQuestionText(identifier: string, question?: string): string {
+  return question === undefined ? recognitionEvalPrompt(identifier) : fillConcept(question, identifier);
+}
+
 /**
  * One recognition question made ready for many photos: the prompt encoded once, then for each
  * photo's features the first answer token's logit of "Yes" minus that of "No".
@@ -51,7 +56,7 @@ export class RecognitionQuestion {
     options: { readonly identifier?: string; readonly question?: string } = {},
   ) {
     const identifier = concept?.identifier ?? options.identifier ?? CONCEPT_PLACEHOLDER;
-    this.text = options.question === undefined ? recognitionEvalPrompt(identifier) : fillConcept(options.question, identifier);
+    this.text = recognitionQuestionText(identifier, options.question);
     this.prompt = encodeQuestion(vlm, concept, concept ? concepts.identifierId(concept.name) : null, this.text, true);
     ({ yes: this.yes, no: this.no } = yesNoTokenIds(vlm));
     this.extra = concepts.extraTokens();

@@ -28,8 +28,8 @@ import type { ConceptLibrary } from '../personalize/ConceptLibrary.ts';
 import { ConceptSet, PERSONALIZATION_MODES, personalizationMode } from '../personalize/ConceptSet.ts';
 import { modelIdentity, sameModel } from '../personalize/modelIdentity.ts';
 import { isInputError } from '../personalize/inputErrors.ts';
-import { recognize } from '../personalize/recognize.ts';
-import { CONCEPT_PLACEHOLDER, fillConcept, RECOGNITION_EVAL_PROMPT } from '../personalize/recognitionTemplates.ts';
+import { recognitionQuestionText, recognize } from '../personalize/recognize.ts';
+import { questionWithPlaceholder } from '../personalize/recognitionTemplates.ts';
 import { field, HttpError, readJsonBody, sendJson } from './httpBody.ts';
 
 export interface YollavaServerOptions {
@@ -268,19 +268,18 @@ export class YollavaServer {
     const threshold = field.number(body, 'threshold', (x) => x >= 0 && x <= 1, 'a probability in [0, 1]') ?? 0.5;
     const [plainName] = this.requireConcepts([name]);
     const question = field.string(body, 'question');
-    if (question !== undefined && !question.includes(`<${plainName}>`)) throw new HttpError(400, `"question" must name the concept as <${plainName}>, got ${JSON.stringify(question)}`);
+    const asked = question === undefined ? undefined : questionWithPlaceholder(question, `<${plainName}>`);
+    if (asked === null) throw new HttpError(400, `"question" must name the concept as <${plainName}>, got ${JSON.stringify(question)}`);
     const decoded = await Promise.all(images.map((text, i) => decodeUpload(text, `images[${i}]`)));
     const abort = abortWhenClientLeaves(response);
     await this.queue.run(async () => {
       if (abort.signal.aborted) return;
       const [plain] = this.attach([name]);
       const concept = this.concepts.get(plain);
-      // The question names the concept as the user knows it; attached, its tokens may be renamed.
-      const asked = question === undefined ? undefined : question.split(`<${plainName}>`).join(CONCEPT_PLACEHOLDER);
       const results = await recognize(this.vlm, this.concepts, concept, decoded.map((image, i) => ({ label: `images[${i}]`, image })), { signal: abort.signal, question: asked });
       sendJson(response, 200, {
         concept: concept.identifier,
-        question: fillConcept(asked ?? RECOGNITION_EVAL_PROMPT, concept.identifier),
+        question: recognitionQuestionText(concept.identifier, asked),
         results: results.map((r, index) => ({ index, probability: r.probability, answer: r.probability >= threshold ? 'Yes' : 'No' })),
       });
     });

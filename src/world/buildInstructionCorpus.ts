@@ -260,6 +260,8 @@ class CorpusContext {
   private readonly splits: WorldSplit[];
   private readonly taskWeights: number[];
   private readonly kindWeights: number[];
+  /** `recognition.lookAlikeWeights` split by kind, by attribute name (a kind absent: uniform). */
+  private readonly lookAlikeWeightsByKind = new Map<Kind, Record<string, number>>();
   private rng = new Rng(0);
 
   constructor(options: Omit<CorpusOptions, 'count'>) {
@@ -267,6 +269,10 @@ class CorpusContext {
     this.splits = (options.heldOutSeeds ?? [DEFAULT_BENCHMARK_SEED]).map((s) => createWorldSplit(s));
     this.taskWeights = CORPUS_TASKS.map((t) => options.mix?.[t] ?? DEFAULT_CORPUS_MIX[t]);
     this.kindWeights = KINDS.map((k) => options.kindWeights?.[k] ?? DEFAULT_KIND_WEIGHTS[k]);
+    for (const [key, weight] of Object.entries(options.recognition?.lookAlikeWeights ?? {})) {
+      const [kind, attribute] = key.split('.') as [Kind, string];
+      this.lookAlikeWeightsByKind.set(kind, { ...this.lookAlikeWeightsByKind.get(kind), [attribute]: weight });
+    }
   }
 
   sample(index: number): CorpusSample {
@@ -327,19 +333,10 @@ class CorpusContext {
   /** A look-alike at exactly `distance` attributes that pretraining may use, or null. */
   private lookAlike(ind: Individual, distance: number): Individual | null {
     for (let attempt = 0; attempt < 30; attempt++) {
-      const candidate = randomLookAlike(this.rng, ind, distance, this.lookAlikeWeights(ind.kind));
+      const candidate = randomLookAlike(this.rng, ind, distance, this.lookAlikeWeightsByKind.get(ind.kind));
       if (this.allowed(candidate)) return candidate;
     }
     return null;
-  }
-
-  /** `recognition.lookAlikeWeights` of one kind, by attribute name (undefined: uniform). */
-  private lookAlikeWeights(kind: Kind): Record<string, number> | undefined {
-    const all = this.options.recognition?.lookAlikeWeights;
-    if (!all) return undefined;
-    const prefix = `${kind}.`;
-    const own = Object.entries(all).filter(([key]) => key.startsWith(prefix));
-    return own.length ? Object.fromEntries(own.map(([key, w]) => [key.slice(prefix.length), w])) : undefined;
   }
 
   /** An individual of a kind other than `named`'s. */
@@ -711,7 +708,7 @@ class CorpusContext {
     const shown = lookAlike ?? named;
     const changed = lookAlike ? KIND_SCHEMAS[named.kind].find((a) => lookAlike.attributes[a.name] !== named.attributes[a.name])!.name : null;
     const attributes = this.askableAttributes(named);
-    const weights = this.lookAlikeWeights(named.kind);
+    const weights = this.lookAlikeWeightsByKind.get(named.kind);
     const attribute = changed !== null && this.rng.chance(0.8)
       ? changed
       : attributes[this.rng.weightedIndex(attributes.map((a) => weights?.[a] ?? 1))];

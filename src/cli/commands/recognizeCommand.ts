@@ -1,7 +1,7 @@
 /** `yollava recognize <name> <photos or folders…>`: which photos show the concept, most likely first. */
 import { parseArgs } from 'node:util';
 import { recognize } from '../../personalize/recognize.ts';
-import { CONCEPT_PLACEHOLDER } from '../../personalize/recognitionTemplates.ts';
+import { questionWithPlaceholder } from '../../personalize/recognitionTemplates.ts';
 import { CliError } from '../CliError.ts';
 import { collectPhotos } from '../collectPhotos.ts';
 import { attachConcepts, modelOptions, modelOptionsHelp, openLibrary, openModel } from '../modelOption.ts';
@@ -55,6 +55,7 @@ export async function recognizeCommand(argv: string[]): Promise<number> {
 
 /** The question with the concept as "<sks>" (recognize's placeholder); it has to name the concept. */
 function questionNaming(question: string, identifier: string): string {
-  if (!question.includes(identifier)) throw new CliError(`--question must name the concept as ${identifier}, got ${JSON.stringify(question)}`);
-  return question.split(identifier).join(CONCEPT_PLACEHOLDER);
+  const asked = questionWithPlaceholder(question, identifier);
+  if (asked === null) throw new CliError(`--question must name the concept as ${identifier}, got ${JSON.stringify(question)}`);
+  return asked;
 }
