@@ -1,7 +1,8 @@
 /**
  * The web UI in a real browser (Debian's chromium, driven by puppeteer-core) against the real
  * server on loopback: it lists the concepts, takes a photo from the file picker, streams an
- * answer that equals the API's, and shows the API's recognition probability.
+ * answer that equals the API's, and shows the API's recognition probability (for its own question
+ * and for one in the user's words).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,6 +60,21 @@ test('the web UI: concepts, a photo, a streamed answer and recognition, as the A
   })).json() as any;
   assert.equal(probability, found.results[0].probability);
   assert.match(await page.$eval('#recognition-results li', (el) => el.textContent ?? ''), new RegExp(`^<bo>: ${found.results[0].answer} \\(P\\(Yes\\) \\d\\.\\d{3}\\)$`));
+
+  // In the user's words: "<name>" stands for the concept; the probability is the API's for that question.
+  await page.type('#recognize-question', 'Is <name> on a sofa?');
+  await page.click('#recognize');
+  await page.waitForFunction(`document.querySelector('#recognition-results li')?.title.startsWith('Is <bo> on a sofa?')`);
+  const inWords = await (await fetch(`${url}/api/recognize`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ concept: 'bo', images: [photo], question: 'Is <bo> on a sofa?' }),
+  })).json() as any;
+  assert.equal(Number(await page.$eval('#recognition-results li', (el: any) => el.dataset.probability)), inWords.results[0].probability);
+  assert.notEqual(inWords.results[0].probability, found.results[0].probability, 'other words, another probability');
+  await page.$eval('#recognize-question', (el: any) => { el.value = 'Is it on a sofa?'; });
+  await page.click('#recognize');
+  await page.waitForFunction(`/error/.test(document.querySelector('#recognition-results li')?.textContent)`);
+  assert.match(await page.$eval('#recognition-results li', (el) => el.textContent ?? ''), /^<bo>: error: "question" must name the concept as <bo>/);
+  await page.$eval('#recognize-question', (el: any) => { el.value = ''; });
 
   // Learning a concept from the page: progress, then the concept ticked in the list.
   assert.match(await page.$eval('#learn-pool', (el) => el.textContent ?? ''), /No negative pool/);

@@ -268,6 +268,15 @@ async function send(event) {
   }
 }
 
+/**
+ * The recognition question for one concept in the user's words: "<name>" stands for each ticked
+ * concept; empty asks the model's own question. The server refuses a question not naming it.
+ */
+function recognitionQuestionFor(name) {
+  const words = $('#recognize-question').value.trim();
+  return words === '' ? undefined : words.replaceAll('<name>', `<${name}>`);
+}
+
 async function recognizePhoto() {
   const results = $('#recognition-results');
   results.replaceChildren();
@@ -278,12 +287,13 @@ async function recognizePhoto() {
     results.append(item);
     try {
       const response = await fetch('/api/recognize', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ concept: name, images: [state.photo] }),
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ concept: name, images: [state.photo], question: recognitionQuestionFor(name) }),
       });
       const body = await response.json();
       if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
       const [result] = body.results;
       item.textContent = `${body.concept}: ${result.answer} (P(Yes) ${result.probability.toFixed(3)})`;
+      item.title = body.question;
       item.dataset.probability = String(result.probability);
     } catch (error) {
       item.textContent = `<${name}>: error: ${error.message}`;
