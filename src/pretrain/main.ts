@@ -380,7 +380,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       'tokens-per-step': { type: 'string', default: '4096' },
       eval: { type: 'boolean', default: false },
       'eval-items': { type: 'string', default: '200' },
-      'recognition-focus-from': { type: 'string', default: '0.6' },
+      'recognition-focus-from': { type: 'string' },
       mix: { type: 'string' },
       'recognition-negatives': { type: 'string' },
       'recognition-forms': { type: 'string' },
@@ -397,6 +397,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
   });
   if (values['no-yes-no-options'] && values['yes-no-options-text-only']) throw new Error('--no-yes-no-options and --yes-no-options-text-only exclude each other');
   if (values.phases !== undefined && values.mix !== undefined) throw new Error('--phases and --mix exclude each other: each phase has its own mix');
+  if (values.phases !== undefined && values['recognition-focus-from'] !== undefined) throw new Error('--phases and --recognition-focus-from exclude each other: the phases say when recognition comes');
   const stage = values.stage as PretrainOptions['stage'];
   if (!['all', 'tokenizer', '1', '2', 'eval'].includes(stage)) throw new Error(`--stage must be all, tokenizer, 1, 2 or eval; got ${stage}`);
   const size = values.size as WorldModelSize;
@@ -423,7 +424,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     tokensPerStep: nonNegative('tokens-per-step', values['tokens-per-step']),
     eval: values.eval!,
     evalItems: nonNegative('eval-items', values['eval-items']),
-    recognitionFocusFrom: nonNegative('recognition-focus-from', values['recognition-focus-from']),
+    ...(values['recognition-focus-from'] === undefined ? {} : { recognitionFocusFrom: nonNegative('recognition-focus-from', values['recognition-focus-from']) }),
     mix: values.mix === undefined ? undefined : parseMix(values.mix),
     recognitionNegatives: values['recognition-negatives'] === undefined ? undefined : parseRecognitionNegatives(values['recognition-negatives']),
     ...(values['recognition-forms'] === undefined ? {} : { recognitionForms: parseRecognitionForms(values['recognition-forms']) }),

@@ -5,6 +5,8 @@
  */
 import { CORPUS_TASKS, KIND_SCHEMAS, type CorpusTask, type Kind, type RecognitionOptions } from '../world/index.ts';
 
+import type { Stage2Phase } from './stage2Instruct.ts';
+
 export type RecognitionNegatives = NonNullable<RecognitionOptions['negatives']>;
 const NEGATIVE_KINDS = { one: 'oneAttribute', two: 'twoAttributes', same: 'sameKind', other: 'otherKind' } as const;
 
@@ -61,7 +63,7 @@ export function parseLookAlikeWeights(spec: string): Record<string, number> {
  * A stage-2 curriculum: "option_match=1@1100; description_text=0.8,kind_text=0.2@4000; mcq=1,…" →
  * phases, each mix for the steps before its "@step", the last one (no "@") to the end.
  */
-export function parsePhases(spec: string): { mix: Record<CorpusTask, number>; untilStep?: number }[] {
+export function parsePhases(spec: string): Stage2Phase[] {
   const parts = spec.split(';').map((p) => p.trim()).filter(Boolean);
   if (parts.length === 0) throw new Error('--phases: give at least one phase, e.g. option_match=1@1100;description_text=1');
   let previous = 0;

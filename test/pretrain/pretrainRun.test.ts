@@ -287,6 +287,8 @@ test('--phases: a curriculum of mixes with the step each ends at; malformed list
   assert.throws(() => parsePhases('mcq=1@5@6;caption=1'), /more than one "@"/);
   assert.throws(() => parsePhases('wings=1@5;caption=1'), /unknown task "wings"/);
   assert.throws(() => parsePretrainArgs(['--phases', 'mcq=1@5;caption=1', '--mix', 'mcq=1']), /--phases and --mix exclude each other/);
+  assert.throws(() => parsePretrainArgs(['--phases', 'mcq=1@5;caption=1', '--recognition-focus-from', '0.5']), /--phases and --recognition-focus-from exclude each other/);
+  assert.equal(parsePretrainArgs(['--recognition-focus-from', '0.5']).recognitionFocusFrom, 0.5);
 });
 
 test('--phases: a curriculum in one run ends with the weights of its phases run as sittings with --mix', async (t) => {
