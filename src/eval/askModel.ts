@@ -8,6 +8,8 @@
  *
  *   {system} USER: [<image>\nThis is a photo of <sks>.\n]* [<image>\n][{context text} ]{question} ASSISTANT:
  *
+ * (in llava_v1; a chat template puts the same user text in its user turn).
+ *
  * Everything up to the last image does not depend on the method or the subject, so its KV
  * cache is computed once per photo (set) and shared by every method and subject (causal
  * attention: the answer is the same as a full recompute).
@@ -17,7 +19,7 @@ import type { KVCache } from '../models/kvCache.ts';
 import type { ExtraTokens } from '../models/llava.ts';
 import { IMAGE_TOKEN } from '../models/prompts.ts';
 import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
-import { yesNoTokenIds } from '../personalize/conceptPrompts.ts';
+import { firstAnswerTokenId, yesNoTokenIds } from '../personalize/conceptPrompts.ts';
 import { PrefixCache } from '../personalize/PrefixCache.ts';
 import { parseOptionLetter, parseYesNo, type OptionLetter, type YesNo } from './parseAnswers.ts';
 
@@ -57,14 +59,6 @@ export interface OptionAnswer extends Answer {
   readonly parsed: OptionLetter | null;
 }
 
-/** The first token of " word" after the answer prompt (as conceptPrompts does for Yes/No). */
-function firstAnswerToken(vlm: VisionLanguageModel, word: string): number {
-  const base = vlm.tokenizer.encode('ASSISTANT:', { addSpecialTokens: false });
-  const ids = vlm.tokenizer.encode(`ASSISTANT: ${word}`, { addSpecialTokens: false });
-  const at = base.findIndex((id, i) => ids[i] !== id);
-  return ids[at < 0 ? base.length : at];
-}
-
 export class ModelAsker {
   readonly prefixes: PrefixCache;
   private readonly yesNo: { yes: number; no: number };
@@ -77,7 +71,7 @@ export class ModelAsker {
   constructor(readonly vlm: VisionLanguageModel, options: { prefixCacheBytes?: number } = {}) {
     this.prefixes = new PrefixCache(options.prefixCacheBytes);
     this.yesNo = yesNoTokenIds(vlm);
-    this.letters = { A: firstAnswerToken(vlm, 'A'), B: firstAnswerToken(vlm, 'B') };
+    this.letters = { A: firstAnswerTokenId(vlm, 'A'), B: firstAnswerTokenId(vlm, 'B') };
   }
 
   /** The prompt text of a question under a context, with or without a test photo. */

@@ -12,7 +12,7 @@ import type { RgbImage } from './image/RgbImage.ts';
 import type { LlavaConfig } from './config.ts';
 import { loadLlava, type LoadOptions } from './loadLlava.ts';
 import type { ExtraTokens, GenerateResult, LlavaModel } from './llava.ts';
-import { expandImageTokens, IMAGE_TOKEN, llavaV1GenerationPrompt, renderChatTemplate, type LlavaV1Turn } from './prompts.ts';
+import { expandImageTokens, IMAGE_TOKEN, llavaV1GenerationPrompt, llavaV1TrainingPrompt, renderChatTemplate, type LlavaV1Turn, type TextSpan } from './prompts.ts';
 import { Tokenizer } from './Tokenizer.ts';
 
 export type PromptFormat = 'llava_v1' | 'chat_template';
@@ -84,6 +84,45 @@ export class VisionLanguageModel {
     if (this.promptFormat === 'llava_v1') {
       return llavaV1GenerationPrompt(turns as LlavaV1Turn[], { image: options.image ?? false, system: options.system, personalization: options.personalization, endOfAnswer: this.tokenizer.eosToken ?? '</s>' });
     }
+    return this.renderChat(turns, options, true);
+  }
+
+  /**
+   * A training conversation (every turn answered) and, per answer, the characters the loss is
+   * taken on: the answer and the token that closes it ("</s>" in llava_v1, the template's end of
+   * turn such as "<|im_end|>"), so that the model learns to stop. With a chat template each answer
+   * must follow exactly the text `prompt` gives for the turns before it: what is learned is then
+   * what generation continues.
+   */
+  trainingPrompt(turns: readonly Required<ChatTurn>[], options: PromptOptions = {}): { text: string; answerSpans: TextSpan[] } {
+    if (this.promptFormat === 'llava_v1') {
+      return llavaV1TrainingPrompt(turns, { image: options.image ?? false, system: options.system, personalization: options.personalization, endOfAnswer: this.tokenizer.eosToken ?? '</s>' });
+    }
+    const text = this.renderChat(turns, options, false);
+    const closers = this.endOfTurnStrings();
+    const answerSpans = turns.map((turn, i) => {
+      const prefix = this.renderChat([...turns.slice(0, i), { user: turn.user }], options, true);
+      // Whitespace may separate them ("ASSISTANT: Yes"): the model writes it as part of its answer.
+      const start = prefix.length + (/^[ \t]*/.exec(text.slice(prefix.length))?.[0].length ?? 0);
+      if (!text.startsWith(prefix) || !text.startsWith(turn.assistant, start)) {
+        throw new Error(`${this.source}: its chat template does not write answer ${i + 1} right after the prompt it gives for generation, so training could not learn what generation continues`);
+      }
+      const end = start + turn.assistant.length;
+      const closer = closers.find((c) => text.startsWith(c, end));
+      if (closer === undefined) throw new Error(`${this.source}: its chat template does not close answer ${i + 1} with an end-of-turn token (${closers.join(', ') || 'none known'}), so training could not teach the model to stop`);
+      return { start, end: end + closer.length };
+    });
+    return { text, answerSpans };
+  }
+
+  /** The texts of the tokens that end an answer (generation_config's eos ids, the tokenizer's eos). */
+  private endOfTurnStrings(): string[] {
+    const strings = this.tokenizer.eosTokenIds.map((id) => this.tokenizer.idToToken(id)).filter((s): s is string => typeof s === 'string' && s.length > 0);
+    if (this.tokenizer.eosToken) strings.push(this.tokenizer.eosToken);
+    return [...new Set(strings)];
+  }
+
+  private renderChat(turns: readonly ChatTurn[], options: PromptOptions, addGenerationPrompt: boolean): string {
     const template = this.tokenizer.chatTemplate;
     if (!template) throw new Error(`${this.source}: the tokenizer has no chat template; use promptFormat 'llava_v1'`);
     const messages = turns.flatMap((turn, i) => {
@@ -91,7 +130,7 @@ export class VisionLanguageModel {
       const user = { role: 'user' as const, content: i === 0 && options.image ? [{ type: 'image' as const }, { type: 'text' as const, text }] : text };
       return turn.assistant === undefined ? [user] : [user, { role: 'assistant' as const, content: turn.assistant }];
     });
-    return renderChatTemplate(template, messages, { addGenerationPrompt: true, bosToken: this.tokenizer.bosToken, eosToken: this.tokenizer.eosToken });
+    return renderChatTemplate(template, messages, { addGenerationPrompt, bosToken: this.tokenizer.bosToken, eosToken: this.tokenizer.eosToken });
   }
 
   /** Token ids of a prompt text, image tokens expanded to one per feature row. */

@@ -3,12 +3,12 @@
  * prompt, and the image when there is one) does not depend on the concept rows, so its KV
  * cache can be computed once per photo and reused by every step (causal attention).
  *
- * Layout (llava_v1, as Yo'LLaVA's public code):
+ * Layout (llava_v1, as Yo'LLaVA's public code; a chat template puts the same text in its user turn):
  *   {system} USER: <image>\n<bo> is <bo_0>…<bo_15>. {question} ASSISTANT: {answer}</s>
  *   └──────────── prefix ───────────┘└──────────────────── suffix ────────────────────┘
  */
 import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
-import { llavaV1TrainingPrompt, maskTokensInSpans } from '../models/prompts.ts';
+import { maskTokensInSpans } from '../models/prompts.ts';
 import { ConceptError, type Concept } from './Concept.ts';
 
 export interface SplitPrompt {
@@ -48,19 +48,21 @@ function expandAndSplit(vlm: VisionLanguageModel, ids: readonly number[], labels
   };
 }
 
-/** Training builds LLaVA-1.5's llava_v1 prompts; a model that talks through its chat template (Qwen2-based LLaVA) is refused. */
+/**
+ * Refuses, before any work, a model whose prompts cannot be trained on: a chat template that does
+ * not write an answer right after its generation prompt, or does not close it with an end token.
+ */
 export function assertTrainablePromptFormat(vlm: VisionLanguageModel): void {
-  if (vlm.promptFormat !== 'llava_v1') {
-    throw new ConceptError(`${vlm.source}: concepts can only be trained on models that use LLaVA-1.5's llava_v1 prompts; this one talks through its chat template (Qwen2-style), which training does not support yet`);
+  try {
+    yesNoTokenIds(vlm);
+  } catch (error) {
+    throw new ConceptError(`concepts cannot be trained on this model: ${(error as Error).message}`);
   }
 }
 
-/** A training sample: loss on the answer tokens (and the closing end-of-answer token). */
+/** A training sample: loss on the answer tokens (and the token that closes the answer). */
 export function encodeTrainingSample(vlm: VisionLanguageModel, concept: Concept, identifierId: number, question: string, answer: string, withImage: boolean): SplitPrompt {
-  assertTrainablePromptFormat(vlm);
-  const prompt = llavaV1TrainingPrompt([{ user: question, assistant: answer }], {
-    image: withImage, personalization: concept.personalization, endOfAnswer: vlm.tokenizer.eosToken ?? '</s>',
-  });
+  const prompt = vlm.trainingPrompt([{ user: question, assistant: answer }], { image: withImage, personalization: concept.personalization });
   const { ids, offsets } = vlm.tokenizer.encodeWithOffsets(prompt.text);
   const inAnswer = maskTokensInSpans(offsets, prompt.answerSpans);
   const labels = ids.map((id, i) => (inAnswer[i] ? id : -100));
@@ -73,16 +75,19 @@ export function encodeQuestion(vlm: VisionLanguageModel, concept: Concept | null
   return expandAndSplit(vlm, vlm.tokenizer.encode(prompt), null, identifierId);
 }
 
-/** The first token of " Yes" and of " No" after an answer prompt. */
+/** The first token of an answer as a training sample writes it after the prompt (" Yes" in llava_v1, "Yes" after a chat template's assistant header). */
+export function firstAnswerTokenId(vlm: VisionLanguageModel, answer: string): number {
+  const prompt = vlm.trainingPrompt([{ user: 'Is it in this photo?', assistant: answer }]);
+  const { ids, offsets } = vlm.tokenizer.encodeWithOffsets(prompt.text);
+  const at = maskTokensInSpans(offsets, prompt.answerSpans).indexOf(true);
+  if (at < 0) throw new Error(`${vlm.source}: the answer "${answer}" has no token of its own`);
+  return ids[at];
+}
+
+/** The first token of the answers "Yes" and "No". */
 export function yesNoTokenIds(vlm: VisionLanguageModel): { yes: number; no: number } {
-  const base = vlm.tokenizer.encode('ASSISTANT:', { addSpecialTokens: false });
-  const first = (word: string) => {
-    const ids = vlm.tokenizer.encode(`ASSISTANT: ${word}`, { addSpecialTokens: false });
-    const at = base.findIndex((id, i) => ids[i] !== id);
-    return ids[at < 0 ? base.length : at];
-  };
-  const yes = first('Yes');
-  const no = first('No');
+  const yes = firstAnswerTokenId(vlm, 'Yes');
+  const no = firstAnswerTokenId(vlm, 'No');
   if (yes === no) throw new Error('the tokenizer does not tell "Yes" from "No" in its first token');
   return { yes, no };
 }

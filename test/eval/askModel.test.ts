@@ -1,6 +1,7 @@
 /**
  * The harness's prompts on a real (tiny, random) model: the shared photo prefix gives the same
- * answer and P(Yes) as running the whole prompt, and as the product's own `recognize`.
+ * answer and P(Yes) as running the whole prompt, and as the product's own `recognize`, in llava_v1
+ * prompts and in a chat template's (Qwen2, ChatML).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,8 +19,8 @@ function randomRows(count: number, seed: number): Float32Array {
   return Float32Array.from({ length: count }, () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5));
 }
 
-test('answers through the shared prefix equal a full recompute, with and without a concept', async (t) => {
-  const tiny = await makeTinyCheckpoint(t, { photos: 3 });
+for (const tokenizer of ['llama', 'qwen2'] as const) test(`answers through the shared prefix equal a full recompute, with and without a concept (${tokenizer === 'llama' ? 'llava_v1' : 'a chat template'})`, async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 3, tokenizer });
   const vlm = await VisionLanguageModel.load(tiny.dir);
   const C = vlm.model.hiddenSize;
   const concept = new Concept({

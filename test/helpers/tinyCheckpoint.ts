@@ -1,7 +1,8 @@
 /**
  * A whole tiny checkpoint on disk, for tests that load a real VisionLanguageModel: a random
  * LLaVA (CLIP 28 px + Llama, hidden 32) written by saveLlava, the Llama tokenizer fixture
- * (vocab 382, `<image>` = 380), a CLIP preprocessor_config.json, and a few small PNG photos.
+ * (vocab 382, `<image>` = 380) — or a Qwen2 decoder with the Qwen2 tokenizer fixture and its chat
+ * template — a CLIP preprocessor_config.json, and a few small PNG photos.
  * The folder is removed when the test ends.
  */
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,13 @@ export const TINY_LLAVA_CONFIG: LlavaConfig = {
   imageTokenId: 380, projectorAct: 'gelu', projectorBias: true, visionFeatureLayer: -2, visionFeatureSelect: 'default', imageAspectRatio: null,
 };
 
+/** The same shape with a Qwen2 decoder, for the Qwen2 tokenizer fixture (vocab 294, `<image>` 293, a ChatML template). */
+export const TINY_QWEN2_LLAVA_CONFIG: LlavaConfig = {
+  ...TINY_LLAVA_CONFIG,
+  text: { ...TINY_LLAVA_CONFIG.text, kind: 'qwen2', vocabSize: 294, ropeTheta: 1e6, rmsNormEps: 1e-6 },
+  imageTokenId: 293,
+};
+
 export interface TinyCheckpointOptions {
   /** Seed of the random weights. Default 3. */
   readonly seed?: number;
@@ -27,8 +35,10 @@ export interface TinyCheckpointOptions {
   readonly std?: number;
   /** How many photos to write (photo-0.png …, 40×30, each a different pattern). Default 1. */
   readonly photos?: number;
-  /** Another shape; it must keep the tokenizer's vocab 382 and `<image>` 380, and a 28 px CLIP vision tower. */
+  /** Another shape; it must keep the tokenizer's vocab and `<image>` id, and a 28 px CLIP vision tower. */
   readonly config?: LlavaConfig;
+  /** The tokenizer fixture: 'llama' (default; llava_v1 prompts) or 'qwen2' (its chat template; TINY_QWEN2_LLAVA_CONFIG by default). */
+  readonly tokenizer?: 'llama' | 'qwen2';
 }
 
 export interface TinyCheckpoint {
@@ -42,12 +52,13 @@ export interface TinyCheckpoint {
 }
 
 export async function makeTinyCheckpoint(t: { after: (fn: () => void) => void }, options: TinyCheckpointOptions = {}): Promise<TinyCheckpoint> {
-  const config = options.config ?? TINY_LLAVA_CONFIG;
+  const tokenizer = options.tokenizer ?? 'llama';
+  const config = options.config ?? (tokenizer === 'qwen2' ? TINY_QWEN2_LLAVA_CONFIG : TINY_LLAVA_CONFIG);
   const dir = mkdtempSync(join(tmpdir(), 'yollava-tiny-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const model = createRandomLlava(config, { seed: options.seed ?? 3, std: options.std ?? 0.5 });
   saveLlava(model, dir);
-  const tokenizerDir = join(repoRoot, 'test', 'models', 'fixtures', 'llama-tokenizer');
+  const tokenizerDir = join(repoRoot, 'test', 'models', 'fixtures', `${tokenizer}-tokenizer`);
   for (const file of readdirSync(tokenizerDir)) copyFileSync(join(tokenizerDir, file), join(dir, file));
   writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify({
     image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: 28 }, crop_size: { height: 28, width: 28 },

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -239,13 +239,19 @@ test('a concept learned through the server equals createConcept on the same phot
   const badName = await post(`${url}/api/concepts`, { name: 'my dog', photos: [dataUrl(tiny.photos[0])] });
   assert.equal(badName.status, 400);
   assert.match(badName.json.error, /concept name "my dog": use 1–32 ASCII letters/);
-  // A model that talks through its chat template is refused before any work, with the reason.
-  const templated = new YollavaServer({ vlm: await VisionLanguageModel.load(tiny.dir, { promptFormat: 'chat_template' }), library });
+  // A model whose chat template never closes an answer cannot be trained: refused before any work, with the reason.
+  const unclosed = mkdtempSync(join(tmpdir(), 'yollava-unclosed-'));
+  t.after(() => rmSync(unclosed, { recursive: true, force: true }));
+  for (const file of readdirSync(tiny.dir)) if (!file.endsWith('.png')) copyFileSync(join(tiny.dir, file), join(unclosed, file));
+  const tokenizerConfig = JSON.parse(readFileSync(join(unclosed, 'tokenizer_config.json'), 'utf8'));
+  tokenizerConfig.chat_template = tokenizerConfig.chat_template.replace("eos_token if message['role'] == 'assistant' else ' '", "' '");
+  writeFileSync(join(unclosed, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  const templated = new YollavaServer({ vlm: await VisionLanguageModel.load(unclosed, { promptFormat: 'chat_template' }), library });
   const templatedUrl = await templated.listen(0);
   t.after(() => templated.close());
   const refused = await post(`${templatedUrl}/api/concepts`, { name: 'qo', photos: [dataUrl(tiny.photos[0])] });
   assert.equal(refused.status, 400);
-  assert.match(refused.json.error, /concepts can only be trained on models that use LLaVA-1\.5's llava_v1 prompts; this one talks through its chat template/);
+  assert.match(refused.json.error, /^concepts cannot be trained on this model: .*yollava-unclosed-.*: its chat template does not close answer 1 with an end-of-turn token \(<\/s>\)/);
   assert.equal(existsSync(join(library.dir, 'uploads')) && readdirSync(join(library.dir, 'uploads')).some((f) => f.startsWith('qo-')), false, 'no photos left behind');
   const noPhotos = await post(`${url}/api/concepts`, { name: 'po', photos: [] });
   assert.match(noPhotos.json.error, /"photos" must hold at least one photo/);
