@@ -16,6 +16,7 @@ import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import { BaseModelScorer } from '../src/pretrain/evaluate.ts';
 import { heldOutIndividual } from '../src/pretrain/stage1Tower.ts';
 import { composeScene, createWorldSplit, describeIndividual, KIND_SCHEMAS, recognitionEvalQuestion, Rng, type Individual, type Kind } from '../src/world/index.ts';
+import { fitLogistic, lastPositionStreams } from './residualProbe.ts';
 
 const BLIND = 'person.hairStyle,person.glasses,person.skin,landmark.windows,landmark.roofShape,character.accessory';
 const CONTROLS = 'person.hairColor,person.shirtColor,landmark.roofColor,character.topper';
@@ -27,29 +28,10 @@ const { values } = parseArgs({
   },
 });
 
-/** Full-batch gradient descent on the logistic loss with a little L2. */
-function fitLogistic(xs: readonly Float32Array[], ys: readonly boolean[], epochs = 200, lr = 0.5, lambda = 1e-3): (x: Float32Array) => number {
-  const d = xs[0].length;
-  const w = new Float64Array(d + 1);
-  const g = new Float64Array(d + 1);
-  for (let e = 0; e < epochs; e++) {
-    g.fill(0);
-    xs.forEach((x, i) => {
-      let z = w[d];
-      for (let j = 0; j < d; j++) z += w[j] * x[j];
-      const err = 1 / (1 + Math.exp(-z)) - (ys[i] ? 1 : 0);
-      for (let j = 0; j < d; j++) g[j] += err * x[j];
-      g[d] += err;
-    });
-    for (let j = 0; j <= d; j++) w[j] -= lr * (g[j] / xs.length + (j < d ? lambda * w[j] : 0));
-  }
-  return (x) => { let z = w[d]; for (let j = 0; j < d; j++) z += w[j] * x[j]; return z; };
-}
-
 /** One-vs-rest probes; the held-out share whose highest score is the true value. */
 function valueAccuracy(train: readonly Float32Array[], trainY: readonly string[], test: readonly Float32Array[], testY: readonly string[]): number {
   const classes = [...new Set(trainY)];
-  const probes = classes.map((c) => fitLogistic(train, trainY.map((y) => y === c)));
+  const probes = classes.map((c) => fitLogistic(train, trainY.map((y) => y === c), 200));
   return test.filter((x, i) => {
     const scores = probes.map((p) => p(x));
     return classes[scores.indexOf(Math.max(...scores))] === testY[i];
@@ -61,7 +43,6 @@ interface Row { layers: Float32Array[]; shown: string; described: string; margin
 const vlm = await VisionLanguageModel.load(values.model);
 const scorer = new BaseModelScorer(vlm.model, vlm.tokenizer);
 const model = vlm.model;
-const C = model.hiddenSize;
 const [yes, no] = [scorer.answerToken('Yes'), scorer.answerToken('No')];
 const split = createWorldSplit(0);
 const items = Number(values.items);
@@ -80,17 +61,7 @@ for (const spec of values.attributes.split(',')) {
     const describedValue = rng.chance(0.5) ? shown.attributes[attribute] : rng.pick(other);
     const described: Individual = { ...shown, attributes: { ...shown.attributes, [attribute]: describedValue } };
     const question = `<tamo> is ${describeIndividual(described)}. ${recognitionEvalQuestion('<tamo>')}`;
-    const ids = scorer.promptIds(question, true);
-    const last = ids.length - 1;
-    const layers: Float32Array[] = [];
-    const hidden = model.forward({ ids, images: [scorer.features(composeScene(rng, [shown], { occlusionChance: 0 }))] }, model.decoder.newCache(ids.length), (l, x) => {
-      const v = x.slice(last * C, (last + 1) * C);
-      let ss = 0;
-      for (const a of v) ss += a * a;
-      const r = 1 / Math.sqrt(ss / C + 1e-5);
-      layers[l] = v.map((a) => a * r);
-    });
-    const logits = model.logitsAt(hidden, [last]);
+    const { layers, logits } = lastPositionStreams(model, scorer.promptIds(question, true), [scorer.features(composeScene(rng, [shown], { occlusionChance: 0 }))]);
     rows.push({ layers, shown: shown.attributes[attribute], described: describedValue, margin: logits[yes] - logits[no] });
   }
   const half = Math.floor(rows.length / 2);
@@ -101,7 +72,7 @@ for (const spec of values.attributes.split(',')) {
   const describedAcc = byLayer((l) => valueAccuracy(train.map((r) => r.layers[l]), train.map((r) => r.described), test.map((r) => r.layers[l]), test.map((r) => r.described)));
   const agree = (r: Row) => r.shown === r.described;
   const agreeAuc = byLayer((l) => {
-    const probe = fitLogistic(train.map((r) => r.layers[l]), train.map(agree));
+    const probe = fitLogistic(train.map((r) => r.layers[l]), train.map(agree), 200);
     return rocAuc(test.map((r) => probe(r.layers[l])), test.map(agree))!;
   });
   const modelAuc = rocAuc(test.map((r) => r.margin), test.map(agree))!;

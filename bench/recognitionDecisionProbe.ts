@@ -16,6 +16,7 @@ import { rocAuc } from '../src/eval/metrics.ts';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
 import { createWorldSplit } from '../src/world/index.ts';
+import { fitLogistic, lastPositionStreams } from './residualProbe.ts';
 
 const { values, positionals } = parseArgs({
   options: { items: { type: 'string', default: '800' }, probe: { type: 'boolean', default: false }, 'probe-train-items': { type: 'string', default: '1500' } },
@@ -32,7 +33,6 @@ interface Scored { margin: number; isSubject: boolean; distance: 1 | 2; layers: 
 
 function score(vlm: VisionLanguageModel, scorer: BaseModelScorer, seed: number, count: number, keepLayers: boolean): Scored[] {
   const model = vlm.model;
-  const C = model.hiddenSize;
   const [yes, no] = [scorer.answerToken('Yes'), scorer.answerToken('No')];
   const out: Scored[] = [];
   for (let i = 0; i < count; i++) {
@@ -44,41 +44,11 @@ function score(vlm: VisionLanguageModel, scorer: BaseModelScorer, seed: number, 
         continue;
       }
       // One forward gives both the stream after each layer and the answer's margin (yesMargin's).
-      const layers: Float32Array[] = [];
-      const ids = scorer.promptIds(item.question, true);
-      const last = ids.length - 1;
-      const hidden = model.forward({ ids, images: [image] }, model.decoder.newCache(ids.length), (l, x) => {
-        // RMS-normalised, as every layer and the final norm read the stream.
-        const v = x.slice(last * C, (last + 1) * C);
-        let ss = 0;
-        for (const a of v) ss += a * a;
-        const r = 1 / Math.sqrt(ss / C + 1e-5);
-        layers[l] = v.map((a) => a * r);
-      });
-      const logits = model.logitsAt(hidden, [last]);
+      const { layers, logits } = lastPositionStreams(model, scorer.promptIds(item.question, true), [image]);
       out.push({ margin: logits[yes] - logits[no], isSubject, distance: item.distance, layers });
     }
   }
   return out;
-}
-
-/** Plain full-batch gradient descent on the logistic loss with a little L2 (256 features). */
-function fitProbe(xs: readonly Float32Array[], ys: readonly boolean[], epochs = 300, lr = 0.5, lambda = 1e-3): (x: Float32Array) => number {
-  const d = xs[0].length;
-  const w = new Float64Array(d + 1);
-  const g = new Float64Array(d + 1);
-  for (let e = 0; e < epochs; e++) {
-    g.fill(0);
-    xs.forEach((x, i) => {
-      let z = w[d];
-      for (let j = 0; j < d; j++) z += w[j] * x[j];
-      const err = 1 / (1 + Math.exp(-z)) - (ys[i] ? 1 : 0);
-      for (let j = 0; j < d; j++) g[j] += err * x[j];
-      g[d] += err;
-    });
-    for (let j = 0; j <= d; j++) w[j] -= lr * (g[j] / xs.length + (j < d ? lambda * w[j] : 0));
-  }
-  return (x) => { let z = w[d]; for (let j = 0; j < d; j++) z += w[j] * x[j]; return z; };
 }
 
 for (const dir of positionals) {
@@ -95,7 +65,7 @@ for (const dir of positionals) {
   if (!values.probe) continue;
   const train = score(vlm, scorer, 9001, Number(values['probe-train-items']), true);
   for (let l = 1; l <= layerCount; l++) {
-    const probe = fitProbe(train.map((s) => s.layers[l]), train.map((s) => s.isSubject));
+    const probe = fitLogistic(train.map((s) => s.layers[l]), train.map((s) => s.isSubject));
     const z = measured.map((s) => probe(s.layers[l]));
     console.log(`  probe after layer ${l}: AUC ${aucOf(measured, z).toFixed(3)}`);
   }

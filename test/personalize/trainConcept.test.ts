@@ -6,10 +6,13 @@
  * share one prompt; anchorDecay pulls the rows back to their start; freezeLatentRows keeps them;
  * latentStart (photoStartRows: a photo's image tokens) sets where they start; latentRows 'vocabulary'
  * keeps the latent rows mixes of token embeddings; descriptionInPrompt writes the description into
- * the personalization text.
+ * the personalization text. On a model that talks through its chat template (Qwen2 LLaVA, ChatML)
+ * a sample is the generation prompt, the answer and "<|im_end|>", and a concept trains, recognizes
+ * and chats; a template that never closes an answer is refused before any work.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../../src/engine/safetensors.ts';
 import { cropRegion } from '../../src/models/image/cropRegion.ts';
@@ -18,14 +21,14 @@ import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { buildConceptData } from '../../src/personalize/conceptData.ts';
 import { Concept, ConceptError } from '../../src/personalize/Concept.ts';
 import { ConceptSet } from '../../src/personalize/ConceptSet.ts';
-import { encodeTrainingSample } from '../../src/personalize/conceptPrompts.ts';
+import { encodeQuestion, encodeTrainingSample, yesNoTokenIds } from '../../src/personalize/conceptPrompts.ts';
 import { recognize } from '../../src/personalize/recognize.ts';
 import { balancedNegativeWeight, boundaryShare, HARD_NEGATIVE_SHARE, MAX_SHIFT, photoStartRows, searchShift, trainConcept, type TrainProgress } from '../../src/personalize/trainConcept.ts';
 import { VocabularyRows } from '../../src/personalize/vocabularyRows.ts';
 import { makeTinyCheckpoint } from '../helpers/tinyCheckpoint.ts';
 
-async function setup(t: { after: (fn: () => void) => void }) {
-  const tiny = await makeTinyCheckpoint(t, { photos: 4 });
+async function setup(t: { after: (fn: () => void) => void }, tokenizer: 'llama' | 'qwen2' = 'llama') {
+  const tiny = await makeTinyCheckpoint(t, { photos: 4, tokenizer });
   const vlm = await VisionLanguageModel.load(tiny.dir);
   const data = buildConceptData({
     name: 'bo', positives: tiny.photos.slice(0, 2), easyNegatives: tiny.photos.slice(2), questionsPerPositive: 3,
@@ -399,4 +402,55 @@ test('the Yes/No boundary is set on held-out negatives: the stored rows accept w
   assert.equal(stopped.concept.info.operatingPoint, undefined);
   assert.deepEqual(stopped.concept.inputRows, plain.concept.inputRows);
   assert.throws(() => buildConceptData({ name: 'bo', positives: [tiny.photos[0]], heldOutNegatives: [tiny.photos[0]] }), /given both as a photo of the concept and as a held-out negative/);
+});
+
+test('chat template: the loss is on the answer and <|im_end|>, after exactly the generation prompt', async (t) => {
+  const { tiny, vlm } = await setup(t, 'qwen2');
+  assert.equal(vlm.promptFormat, 'chat_template');
+  const { concept } = await trainConcept(vlm, buildConceptData({ name: 'bo', positives: [tiny.photos[0]], questionsPerPositive: 1 }), { latentCount: 2, epochs: 1 });
+  const set = new ConceptSet(vlm);
+  set.add(concept);
+  const identifierId = set.identifierId('bo');
+  const sample = encodeTrainingSample(vlm, concept, identifierId, 'Is <bo> in this photo?', 'Yes', true);
+  const ids = [...sample.prefixIds, ...sample.suffixIds];
+  const labels = [...sample.prefixIds.map(() => -100), ...sample.suffixLabels];
+  const firstLabel = labels.findIndex((label) => label !== -100);
+  const labelled = ids.filter((_, i) => labels[i] !== -100);
+  assert.equal(vlm.tokenizer.decode(labelled, { skipSpecialTokens: false }), 'Yes<|im_end|>');
+  assert.equal(labelled.at(-1), vlm.tokenizer.tokenToId('<|im_end|>'));
+  assert.deepEqual(labels.slice(firstLabel, firstLabel + labelled.length), ids.slice(firstLabel, firstLabel + labelled.length), 'the labels are one run');
+  const question = encodeQuestion(vlm, concept, identifierId, 'Is <bo> in this photo?', true);
+  assert.deepEqual(ids.slice(0, firstLabel), [...question.prefixIds, ...question.suffixIds], 'the answer follows the generation prompt');
+  assert.equal(yesNoTokenIds(vlm).yes, ids[firstLabel]);
+  assert.notEqual(yesNoTokenIds(vlm).no, ids[firstLabel]);
+});
+
+test('chat template: a concept trains (the loss falls), recognizes and chats', async (t) => {
+  const { tiny, vlm, data } = await setup(t, 'qwen2');
+  const result = await trainConcept(vlm, data, { latentCount: 2, epochs: 4, learningRate: 0.05, seed: 1 });
+  const losses = result.epochs.slice(1).map((e) => e.loss!);
+  assert.ok(losses[3] < losses[0] - 0.3, `loss ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
+  const set = new ConceptSet(vlm);
+  set.add(result.concept);
+  const [found] = await recognize(vlm, set, result.concept, [tiny.photos[0]]);
+  assert.ok(found.probability > 0 && found.probability < 1);
+  const prompt = vlm.prompt([{ user: 'What color is <bo>?' }], { personalization: result.concept.personalization });
+  assert.match(prompt, /^<\|im_start\|>system\n.*<\|im_start\|>user\n<bo> is <bo_0><bo_1>\. What color is <bo>\?<\|im_end\|>\n<\|im_start\|>assistant\n$/s);
+  const answer = await vlm.generate(prompt, [], { maxNewTokens: 4, extra: set.extraTokens() });
+  assert.ok(answer.promptTokens > 0 && answer.ids.length > 0);
+});
+
+test('chat template: one that does not close its answers with an end token is refused before training', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 2, tokenizer: 'qwen2' });
+  const configFile = join(tiny.dir, 'tokenizer_config.json');
+  const config = JSON.parse(readFileSync(configFile, 'utf8'));
+  // Each message ends with "\n" instead of "<|im_end|>\n" (the system line keeps its own).
+  const changed = config.chat_template.replace("{{- '<|im_end|>\\n' -}}", "{{- '\\n' -}}");
+  assert.notEqual(changed, config.chat_template);
+  config.chat_template = changed;
+  writeFileSync(configFile, JSON.stringify(config));
+  const vlm = await VisionLanguageModel.load(tiny.dir);
+  const data = buildConceptData({ name: 'bo', positives: [tiny.photos[0]], questionsPerPositive: 1 });
+  await assert.rejects(trainConcept(vlm, data, { latentCount: 2, epochs: 1 }), (error: unknown) =>
+    error instanceof ConceptError && error.message.includes(tiny.dir) && /does not close answer 1 with an end-of-turn token \(<\|im_end\|>/.test(error.message));
 });
