@@ -34,6 +34,11 @@ const LLAMA_DEFAULTS = {
   vocab_size: 32000, hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32,
   rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu', attention_bias: false,
 };
+// transformers' MistralConfig (Mistral-7B-v0.1, BakLLaVA's language model).
+const MISTRAL_DEFAULTS = {
+  vocab_size: 32000, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8,
+  rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu', attention_bias: false, sliding_window: 4096,
+};
 const QWEN2_DEFAULTS = {
   vocab_size: 151936, hidden_size: 4096, intermediate_size: 22016, num_hidden_layers: 32, num_attention_heads: 32,
   rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, hidden_act: 'silu', attention_bias: true,
@@ -63,14 +68,14 @@ function positiveNumber(file: string, section: string, json: Json, key: string, 
 
 function parseText(file: string, json: Json): DecoderConfig {
   const modelType = json.model_type ?? 'llama';
-  if (modelType !== 'llama' && modelType !== 'qwen2') {
-    throw new ModelLoadError(file, `text_config.model_type ${JSON.stringify(modelType)} is not supported (supported: llama, qwen2)`);
+  if (modelType !== 'llama' && modelType !== 'qwen2' && modelType !== 'mistral') {
+    throw new ModelLoadError(file, `text_config.model_type ${JSON.stringify(modelType)} is not supported (supported: llama, qwen2, mistral)`);
   }
-  const defaults = modelType === 'qwen2' ? QWEN2_DEFAULTS : LLAMA_DEFAULTS;
+  const defaults = modelType === 'qwen2' ? QWEN2_DEFAULTS : modelType === 'mistral' ? MISTRAL_DEFAULTS : LLAMA_DEFAULTS;
   const section = 'text_config';
   const hiddenSize = positiveInt(file, section, json, 'hidden_size', defaults.hidden_size);
   const numHeads = positiveInt(file, section, json, 'num_attention_heads', defaults.num_attention_heads);
-  const numKvHeads = positiveInt(file, section, json, 'num_key_value_heads', numHeads);
+  const numKvHeads = positiveInt(file, section, json, 'num_key_value_heads', 'num_key_value_heads' in defaults ? defaults.num_key_value_heads as number : numHeads);
   const headDim = positiveInt(file, section, json, 'head_dim', Math.floor(hiddenSize / numHeads));
   if (numHeads % numKvHeads !== 0) throw new ModelLoadError(file, `${section}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   if (headDim % 2 !== 0) throw new ModelLoadError(file, `${section}: head_dim ${headDim} must be even for rotary embeddings`);
@@ -82,8 +87,12 @@ function parseText(file: string, json: Json): DecoderConfig {
   }
   const ropeParameters = json.rope_parameters as Json | undefined;
   const ropeTheta = positiveNumber(file, section, json, 'rope_theta', (ropeParameters?.rope_theta as number | undefined) ?? defaults.rope_theta);
-  if (json.attention_bias !== undefined && modelType === 'llama' && json.attention_bias !== false) {
-    throw new ModelLoadError(file, `${section}.attention_bias true is not supported for llama`);
+  if (json.attention_bias !== undefined && modelType !== 'qwen2' && json.attention_bias !== false) {
+    throw new ModelLoadError(file, `${section}.attention_bias true is not supported for ${modelType}`);
+  }
+  const window = modelType === 'mistral' ? (json.sliding_window === undefined ? MISTRAL_DEFAULTS.sliding_window : json.sliding_window) : null;
+  if (window !== null && !(Number.isInteger(window) && (window as number) > 0)) {
+    throw new ModelLoadError(file, `${section}.sliding_window must be a positive integer or null, got ${JSON.stringify(window)}`);
   }
   return {
     kind: modelType,
@@ -97,6 +106,7 @@ function parseText(file: string, json: Json): DecoderConfig {
     ropeTheta,
     rmsNormEps: positiveNumber(file, section, json, 'rms_norm_eps', defaults.rms_norm_eps),
     tieWordEmbeddings: (json.tie_word_embeddings ?? defaults.tie_word_embeddings) === true,
+    ...(window === null ? {} : { slidingWindow: window as number }),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The Llama / Qwen2 decoder: pre-norm transformer layers (RMSNorm → attention with RoPE and
  * grouped KV heads → residual; RMSNorm → SwiGLU MLP → residual), forward with a KV cache and
- * a hand-written backward. Qwen2 differs only by biases on q, k and v.
+ * a hand-written backward. Qwen2 differs only by biases on q, k and v; Mistral only by its sliding
+ * window, which sequences within it never reach.
  *
  * Dimension letters: T new tokens, Tk = past + T, C hidden, H heads, KVH KV heads, D head
  * size, F MLP width.
@@ -14,7 +15,7 @@ import { RotaryTable } from './layers/rope.ts';
 import { KVCache } from './kvCache.ts';
 
 export interface DecoderConfig {
-  readonly kind: 'llama' | 'qwen2';
+  readonly kind: 'llama' | 'qwen2' | 'mistral';
   readonly hiddenSize: number;
   readonly intermediateSize: number;
   readonly numLayers: number;
@@ -25,6 +26,12 @@ export interface DecoderConfig {
   readonly ropeTheta: number;
   readonly rmsNormEps: number;
   readonly tieWordEmbeddings: boolean;
+  /**
+   * Mistral's sliding window (tokens a position sees, itself included); null or absent: full
+   * causal attention. Sequences up to the window are exactly full causal attention, which is all
+   * this decoder computes: longer ones are refused.
+   */
+  readonly slidingWindow?: number | null;
 }
 
 export interface DecoderLayerWeights {
@@ -256,6 +263,8 @@ export class Decoder {
     if (embeds.length < T * C) throw new RangeError(`decoder input holds ${embeds.length} values, expected ${T}×${C}`);
     const past = cache.length;
     const Tk = past + T;
+    const window = this.config.slidingWindow;
+    if (window && Tk > window) throw new RangeError(`${Tk} tokens exceed the model's sliding window of ${window}: sliding-window attention is not implemented (sequences within the window are computed exactly)`);
     cache.reserve(Tk);
     const { segmentStart, positions } = packing(options.segmentStarts, T, past);
     const shape: AttentionShape = { T, past, heads: H, kvHeads: KVH, headDim: D, capacity: cache.capacity, causal: true, segmentStart: segmentStart ?? undefined };

@@ -39,7 +39,8 @@ export function llavaConfigJson(config: LlavaConfig): Record<string, unknown> {
       rms_norm_eps: text.rmsNormEps,
       hidden_act: 'silu',
       tie_word_embeddings: text.tieWordEmbeddings,
-      ...(text.kind === 'llama' ? { attention_bias: false } : {}),
+      ...(text.kind === 'qwen2' ? {} : { attention_bias: false }),
+      ...(text.kind === 'mistral' ? { sliding_window: text.slidingWindow ?? null } : {}),
     },
     vision_config: vision.kind === 'conv' ? convVisionConfigJson(vision) : {
       model_type: vision.kind === 'clip' ? 'clip_vision_model' : 'siglip_vision_model',

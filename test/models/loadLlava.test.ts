@@ -93,6 +93,28 @@ test('the mixed convention (vision_tower.* without vision_model.) loads', (t) =>
   assert.ok(maxAbsDiff(logits, f32(readReference(SOURCE).get('logits'))) <= 1e-4);
 });
 
+test('a Mistral language model (BakLLaVA) is Llama with a sliding window: the same logits within it, a clear refusal past it', (t) => {
+  // HF's Mistral differs from Llama only by the window mask, which sequences within the window never meet.
+  const reference = f32(readReference(SOURCE).get('logits'));
+  const length = ints(readReference(SOURCE).get('input_ids')).length;
+  const dir = tempDir(t);
+  writeVariant(dir, { config: (c) => { (c.text_config as Record<string, unknown>).model_type = 'mistral'; (c.text_config as Record<string, unknown>).sliding_window = length; } });
+  const { logits, model } = logitsOf(dir);
+  assert.equal(model.decoder.config.kind, 'mistral');
+  assert.equal(model.decoder.config.slidingWindow, length);
+  assert.ok(maxAbsDiff(logits, reference) <= 1e-4);
+  const ids = ints(readReference(SOURCE).get('input_ids'));
+  assert.throws(() => model.forward({ ids: [...ids, ids[ids.length - 1]], images: [model.encodeImage(f32(readReference(SOURCE).get('pixel_values')))] }, model.decoder.newCache()),
+    new RegExp(`^RangeError: ${length + 1} tokens exceed the model's sliding window of ${length}: sliding-window attention is not implemented`));
+  // sliding_window null (Mistral v0.2 on) is full causal attention; a bad one names the file.
+  const unbounded = tempDir(t);
+  writeVariant(unbounded, { config: (c) => { (c.text_config as Record<string, unknown>).model_type = 'mistral'; (c.text_config as Record<string, unknown>).sliding_window = null; } });
+  assert.equal(loadLlava(unbounded).model.decoder.config.slidingWindow, undefined);
+  const bad = tempDir(t);
+  writeVariant(bad, { config: (c) => { (c.text_config as Record<string, unknown>).model_type = 'mistral'; (c.text_config as Record<string, unknown>).sliding_window = 0; } });
+  expectLoadError(bad, /config\.json: text_config\.sliding_window must be a positive integer or null, got 0/);
+});
+
 for (const dtype of ['BF16', 'F16'] as const) {
   test(`${dtype} weights stay compact and compute what their float32 widening computes`, (t) => {
     const dir = tempDir(t);
