@@ -6,16 +6,17 @@
 import type { LlavaModel } from '../src/models/llava.ts';
 
 /**
- * One forward of `ids` over `images`: the stream at the last position after each layer
- * (RMS-normalised, as every layer and the final norm read it; index = layer, 1-based) and the
- * logits there.
+ * One forward of `ids` over `images`: the stream at the last position (or at `position`) after
+ * each layer (RMS-normalised, as every layer and the final norm read it; index = layer, 1-based)
+ * and the logits at the last position.
  */
-export function lastPositionStreams(model: LlavaModel, ids: readonly number[], images: readonly Float32Array[]): { layers: Float32Array[]; logits: Float32Array } {
+export function lastPositionStreams(model: LlavaModel, ids: readonly number[], images: readonly Float32Array[], position = ids.length - 1): { layers: Float32Array[]; logits: Float32Array } {
   const C = model.hiddenSize;
   const last = ids.length - 1;
+  const at = position;
   const layers: Float32Array[] = [];
   const hidden = model.forward({ ids: [...ids], images: [...images] }, model.decoder.newCache(ids.length), (l, x) => {
-    const v = x.slice(last * C, (last + 1) * C);
+    const v = x.slice(at * C, (at + 1) * C);
     let ss = 0;
     for (const a of v) ss += a * a;
     const r = 1 / Math.sqrt(ss / C + 1e-5);
