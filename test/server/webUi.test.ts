@@ -80,12 +80,14 @@ test('the web UI: concepts, a photo, a streamed answer and recognition, as the A
   assert.match(await page.$eval('#learn-pool', (el) => el.textContent ?? ''), /No negative pool/);
   await page.click('#learn-section summary');
   await page.type('#learn-name', 'mo');
+  await page.type('#learn-description', 'a small striped tile');
   await (await page.$('#learn-photos') as any).uploadFile(tiny.photos[0], tiny.photos[1]);
   await page.click('#learn-start');
   await page.waitForFunction(`/^(learned|error)/.test(document.querySelector('#learn-progress').textContent)`, { timeout: 120_000 });
   assert.match(await page.$eval('#learn-progress', (el) => el.textContent ?? ''), /^learned <mo> \(recognition \d\.\d{3} on its photos\)\. Name it in a question as <mo>\.$/);
   assert.equal(await page.$eval('#concepts input[value="mo"]', (el: any) => el.checked), true);
   assert.ok(library.has('mo'));
+  assert.equal(library.loadData('mo')!.description, 'a small striped tile', 'the typed description is the one the latent tokens start from');
   assert.equal(new Set(library.loadData('mo')!.samples.filter((sample) => sample.kind === 'positive').map((sample) => sample.image)).size, 2, 'both photos');
 
   // Deleting it from the page, after the confirmation.

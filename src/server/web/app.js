@@ -117,7 +117,8 @@ async function learn(event) {
     const photos = await Promise.all(files.map(readFile));
     const response = await fetch('/api/concepts', {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: state.learning.signal,
-      body: JSON.stringify({ name, photos, subject: $('#learn-subject').value }),
+      // Without a description the base model describes the photos, and the latent tokens start from that.
+      body: JSON.stringify({ name, photos, subject: $('#learn-subject').value, description: $('#learn-description').value.trim() || undefined }),
     });
     if (!response.ok) throw new Error((await response.json()).error ?? `HTTP ${response.status}`);
     await readLines(response, (line) => {
