@@ -83,3 +83,26 @@ test('train: pool negatives, conversations, saved in the library; --add, --save-
   assert.equal(badName.code, 2);
   assert.match(badName.stderr, /without angle brackets/);
 });
+
+test('train, recognize and chat on a model that talks through its chat template (Qwen2 LLaVA, ChatML)', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 6, tokenizer: 'qwen2' });
+  const home = mkdtempSync(join(tmpdir(), 'yollava-home-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const mine = join(home, 'mine');
+  const pool = join(home, 'pool');
+  mkdirSync(mine);
+  mkdirSync(pool);
+  tiny.photos.slice(0, 2).forEach((p, i) => renameSync(p, join(mine, `bo-${i}.png`)));
+  tiny.photos.slice(2).forEach((p, i) => renameSync(p, join(pool, `other-${i}.png`)));
+  const trained = run(home, ['train', 'bo', mine, '--negatives', pool, '--model', tiny.dir, '-k', '2', '--epochs', '1', '--hard', '1', '--easy', '1']);
+  assert.equal(trained.code, 0, trained.stderr);
+  assert.match(trained.stdout, /saved <bo> to .*bo\.concept\.safetensors/);
+  assert.match(trained.stderr, /training data for <bo>: \d+ positive, \d hard-negative, \d easy-negative, \d+ conversation samples/, 'the base model answered the conversations through its template');
+  const recognized = run(home, ['recognize', 'bo', mine, '--model', tiny.dir, '--json']);
+  assert.equal(recognized.code, 0, recognized.stderr);
+  const results = recognized.stdout.trim().split('\n').map((line) => JSON.parse(line) as { probability: number });
+  assert.equal(results.length, 2);
+  assert.ok(results.every((r) => r.probability > 0 && r.probability < 1));
+  const chat = run(home, ['chat', '-c', 'bo', 'What is <bo>?', '--model', tiny.dir, '--max-tokens', '3']);
+  assert.equal(chat.code, 0, chat.stderr);
+});
