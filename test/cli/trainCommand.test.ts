@@ -15,16 +15,22 @@ function run(home: string, args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-test('train: pool negatives, conversations, saved in the library; --add, --save-data, --data', async (t) => {
-  const tiny = await makeTinyCheckpoint(t, { photos: 10 });
+/** A YOLLAVA_HOME with two photos of the subject in mine/ and the next `poolCount` photos in pool/. */
+function homeWithPhotos(t: { after: (fn: () => void) => void }, photos: readonly string[], poolCount: number) {
   const home = mkdtempSync(join(tmpdir(), 'yollava-home-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const mine = join(home, 'mine');
   const pool = join(home, 'pool');
   mkdirSync(mine);
   mkdirSync(pool);
-  tiny.photos.slice(0, 2).forEach((p, i) => renameSync(p, join(mine, `bo-${i}.png`)));
-  tiny.photos.slice(2, 9).forEach((p, i) => renameSync(p, join(pool, `other-${i}.png`)));
+  photos.slice(0, 2).forEach((p, i) => renameSync(p, join(mine, `bo-${i}.png`)));
+  photos.slice(2, 2 + poolCount).forEach((p, i) => renameSync(p, join(pool, `other-${i}.png`)));
+  return { home, mine, pool };
+}
+
+test('train: pool negatives, conversations, saved in the library; --add, --save-data, --data', async (t) => {
+  const tiny = await makeTinyCheckpoint(t, { photos: 10 });
+  const { home, mine, pool } = homeWithPhotos(t, tiny.photos, 7);
   const common = ['--model', tiny.dir, '-k', '2', '--epochs', '2', '--hard', '1', '--easy', '1'];
 
   const first = run(home, ['train', 'bo', mine, '--negatives', pool, ...common]);
@@ -86,14 +92,7 @@ test('train: pool negatives, conversations, saved in the library; --add, --save-
 
 test('train, recognize and chat on a model that talks through its chat template (Qwen2 LLaVA, ChatML)', async (t) => {
   const tiny = await makeTinyCheckpoint(t, { photos: 6, tokenizer: 'qwen2' });
-  const home = mkdtempSync(join(tmpdir(), 'yollava-home-'));
-  t.after(() => rmSync(home, { recursive: true, force: true }));
-  const mine = join(home, 'mine');
-  const pool = join(home, 'pool');
-  mkdirSync(mine);
-  mkdirSync(pool);
-  tiny.photos.slice(0, 2).forEach((p, i) => renameSync(p, join(mine, `bo-${i}.png`)));
-  tiny.photos.slice(2).forEach((p, i) => renameSync(p, join(pool, `other-${i}.png`)));
+  const { home, mine, pool } = homeWithPhotos(t, tiny.photos, 4);
   const trained = run(home, ['train', 'bo', mine, '--negatives', pool, '--model', tiny.dir, '-k', '2', '--epochs', '1', '--hard', '1', '--easy', '1']);
   assert.equal(trained.code, 0, trained.stderr);
   assert.match(trained.stdout, /saved <bo> to .*bo\.concept\.safetensors/);
