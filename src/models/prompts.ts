@@ -133,6 +133,15 @@ export function maskTokensInSpans(offsets: ReadonlyArray<readonly [number, numbe
   return offsets.map(([start, end]) => end > start && spans.some((span) => start < span.end && end > span.start));
 }
 
+/**
+ * The first token of the text span `span` (an answer of a training prompt, maskTokensInSpans's
+ * rule): how the model begins that answer, " Yes" as one token in llava_v1. Null if no token overlaps it.
+ */
+export function firstTokenInSpan(ids: readonly number[], offsets: ReadonlyArray<readonly [number, number]>, span: TextSpan): number | null {
+  const at = maskTokensInSpans(offsets, [span]).indexOf(true);
+  return at < 0 ? null : ids[at];
+}
+
 export type ChatContentPart =
   | { type: 'image' }
   | { type: 'text'; text: string }

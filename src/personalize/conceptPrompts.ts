@@ -8,7 +8,7 @@
  *   └──────────── prefix ───────────┘└──────────────────── suffix ────────────────────┘
  */
 import type { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
-import { maskTokensInSpans } from '../models/prompts.ts';
+import { firstTokenInSpan, maskTokensInSpans } from '../models/prompts.ts';
 import { ConceptError, type Concept } from './Concept.ts';
 
 export interface SplitPrompt {
@@ -79,9 +79,9 @@ export function encodeQuestion(vlm: VisionLanguageModel, concept: Concept | null
 export function firstAnswerTokenId(vlm: VisionLanguageModel, answer: string): number {
   const prompt = vlm.trainingPrompt([{ user: 'Is it in this photo?', assistant: answer }]);
   const { ids, offsets } = vlm.tokenizer.encodeWithOffsets(prompt.text);
-  const at = maskTokensInSpans(offsets, prompt.answerSpans).indexOf(true);
-  if (at < 0) throw new Error(`${vlm.source}: the answer "${answer}" has no token of its own`);
-  return ids[at];
+  const first = firstTokenInSpan(ids, offsets, prompt.answerSpans[0]);
+  if (first === null) throw new Error(`${vlm.source}: the answer "${answer}" has no token of its own`);
+  return first;
 }
 
 /** The first token of the answers "Yes" and "No". */

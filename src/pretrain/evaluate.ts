@@ -14,7 +14,7 @@
  */
 import { rocAuc } from '../eval/metrics.ts';
 import type { LlavaModel } from '../models/llava.ts';
-import { expandImageTokens, llavaV1GenerationPrompt } from '../models/prompts.ts';
+import { expandImageTokens, firstTokenInSpan, llavaV1GenerationPrompt, llavaV1TrainingPrompt } from '../models/prompts.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import {
   attributeAnswer,
@@ -94,11 +94,13 @@ export class BaseModelScorer {
     this.tokenNo = this.answerToken('No');
   }
 
-  /** The first token of `answer` as the model writes it after "ASSISTANT:". */
+  /** The first token of `answer` as a training sample writes it after "ASSISTANT:". */
   answerToken(answer: string): number {
-    const prompt = this.tokenizer.encode('ASSISTANT:', { addSpecialTokens: false });
-    const full = this.tokenizer.encode(`ASSISTANT: ${answer}`, { addSpecialTokens: false });
-    return full[prompt.length];
+    const { text, answerSpans } = llavaV1TrainingPrompt([{ user: '?', assistant: answer }], { image: false });
+    const { ids, offsets } = this.tokenizer.encodeWithOffsets(text);
+    const first = firstTokenInSpan(ids, offsets, answerSpans[0]);
+    if (first === null) throw new Error(`the answer "${answer}" has no token of its own`);
+    return first;
   }
 
   features(scene: SceneSpec): Float32Array {
