@@ -112,6 +112,8 @@ export class ConceptLibrary {
     if (this.has(concept.name) && !options.overwrite) {
       throw new ConceptError(`a concept named "${concept.name}" already exists in ${this.dir}; import it under another name (--name) or overwrite it`);
     }
+    // The concept replaced goes whole: its training data and uploaded photos belong to it, not to the import.
+    if (this.has(concept.name)) this.delete(concept.name);
     this.save(concept);
     return concept;
   }

@@ -8,11 +8,14 @@
  *   POST /api/recognize     { concept, images, threshold?, question? }
  *   POST /api/concepts      { name, photos, subject?, description?, epochs? }: learns a concept (NDJSON progress)
  *   DELETE /api/concepts/<name>
+ *   PATCH  /api/concepts/<name>        { name }: renames it (its tokens too)
+ *   GET    /api/concepts/<name>/file   the portable concept file (as `yollava concepts export`)
+ *   POST   /api/concepts/import        { file, name?, overwrite? }: adds a concept file (base64 or a data URL)
  *
  * One model, one request at a time: requests queue (the engine already uses every core for one).
  * A client that goes away stops its generation. Errors are JSON `{ "error": "…" }` with a status.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -21,6 +24,7 @@ import { decodeImage } from '../models/image/decodeImage.ts';
 import { writePng } from '../models/image/encodePng.ts';
 import type { RgbImage } from '../models/image/RgbImage.ts';
 import type { ChatTurn, VisionLanguageModel } from '../models/VisionLanguageModel.ts';
+import { Concept } from '../personalize/Concept.ts';
 import { checkConceptName } from '../personalize/conceptData.ts';
 import { assertTrainablePromptFormat } from '../personalize/conceptPrompts.ts';
 import { createConcept } from '../personalize/createConcept.ts';
@@ -139,13 +143,19 @@ export class YollavaServer {
       return;
     }
     const conceptPath = /^\/api\/concepts\/([^/]+)$/.exec(path);
+    const conceptFilePath = /^\/api\/concepts\/([^/]+)\/file$/.exec(path);
     const routes: { path: string; method: string; run: () => Promise<void> }[] = [
       { path: '/api/model', method: 'GET', run: async () => sendJson(response, 200, this.modelInfo()) },
       { path: '/api/concepts', method: 'GET', run: async () => sendJson(response, 200, { concepts: this.conceptList(), negativePool: this.negativePool ?? null }) },
       { path: '/api/concepts', method: 'POST', run: () => this.learnConcept(request, response) },
       { path: '/api/chat', method: 'POST', run: () => this.chat(request, response) },
       { path: '/api/recognize', method: 'POST', run: () => this.recognize(request, response) },
-      ...(conceptPath ? [{ path, method: 'DELETE', run: () => this.deleteConcept(decodePathPart(conceptPath[1]), response) }] : []),
+      { path: '/api/concepts/import', method: 'POST', run: () => this.importConcept(request, response) },
+      ...(conceptPath ? [
+        { path, method: 'DELETE', run: () => this.deleteConcept(decodePathPart(conceptPath[1]), response) },
+        { path, method: 'PATCH', run: () => this.renameConcept(decodePathPart(conceptPath[1]), request, response) },
+      ] : []),
+      ...(conceptFilePath ? [{ path, method: 'GET', run: () => this.exportConcept(decodePathPart(conceptFilePath[1]), response) }] : []),
     ];
     const matching = routes.filter((r) => r.path === path);
     if (matching.length === 0) throw new HttpError(404, `no such path: ${path}`);
@@ -161,6 +171,69 @@ export class YollavaServer {
       this.detach(plain);
       this.library.delete(plain);
       sendJson(response, 200, { deleted: `<${plain}>` });
+    });
+  }
+
+  /** Renames a concept and its tokens (`<old>` → `<new>`), after the requests before it. */
+  private async renameConcept(name: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJsonBody(request, this.maxBodyBytes);
+    const to = field.string(body, 'name')?.replace(/^<(.*)>$/, '$1');
+    if (!to) throw new HttpError(400, '"name" (the new name) is required');
+    checkConceptName(to);
+    const [from] = this.requireConcepts([name]);
+    await this.queue.run(async () => {
+      if (to !== from && this.library.has(to)) throw new HttpError(409, `a concept named "${to}" already exists in the library; choose another name`);
+      if (to !== from) {
+        this.detach(from);
+        this.library.rename(from, to);
+      }
+      sendJson(response, 200, { renamed: { from: `<${from}>`, to: `<${to}>` }, concept: this.conceptList().find((c) => c.name === to) });
+    });
+  }
+
+  /** The concept file itself, to save and import elsewhere (the training data stays here). */
+  private async exportConcept(name: string, response: ServerResponse): Promise<void> {
+    const [plain] = this.requireConcepts([name]);
+    const body = readFileSync(this.library.conceptFile(plain));
+    response.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': body.length,
+      'Content-Disposition': `attachment; filename="${plain}.concept.safetensors"`,
+      'Cache-Control': 'no-store',
+    });
+    response.end(body);
+  }
+
+  /** Adds an uploaded concept file to the library, under its own name or `name`. */
+  private async importConcept(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJsonBody(request, this.maxBodyBytes);
+    const fileText = field.string(body, 'file');
+    if (!fileText) throw new HttpError(400, '"file" (a concept file, base64 or a data URL) is required');
+    const newName = field.string(body, 'name')?.replace(/^<(.*)>$/, '$1');
+    if (newName !== undefined) checkConceptName(newName);
+    const overwrite = field.boolean(body, 'overwrite') ?? false;
+    const bytes = base64Payload(fileText, '"file"');
+    await this.queue.run(async () => {
+      mkdirSync(this.library.dir, { recursive: true });
+      // Concept.load reads a path; the upload waits beside the library until it is checked and copied in.
+      const upload = join(this.library.dir, `.import-${process.pid}-${Date.now()}.tmp`);
+      writeFileSync(upload, bytes);
+      try {
+        let uploaded: Concept;
+        try {
+          uploaded = Concept.load(upload);
+        } catch (error) {
+          if (isInputError(error)) throw new HttpError(400, error.message.split(upload).join('the uploaded file'));
+          throw error;
+        }
+        const name = newName ?? uploaded.name;
+        if (this.library.has(name) && !overwrite) throw new HttpError(409, `a concept named "${name}" already exists in the library; import it under another name or overwrite it`);
+        this.detach(name);
+        const concept = this.library.import(upload, { name, overwrite });
+        sendJson(response, 200, { imported: concept.identifier, concept: this.conceptList().find((c) => c.name === concept.name) });
+      } finally {
+        rmSync(upload, { force: true });
+      }
     });
   }
 
@@ -381,16 +454,21 @@ function chatTurns(messages: unknown): ChatTurn[] {
   return turns;
 }
 
+/** The bytes of a data URL ("data:<type>;base64,…") or of bare base64. */
+function base64Payload(text: string, what: string, kind = 'data'): Buffer {
+  const match = /^data:([^;,]*)(;base64)?,/.exec(text);
+  if (match && !match[2]) throw new HttpError(400, `${what}: a data URL must be base64 ("data:<type>;base64,…")`);
+  const payload = match ? text.slice(match[0].length) : text;
+  if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw new HttpError(400, `${what}: not base64 ${kind}`);
+  return Buffer.from(payload, 'base64');
+}
+
 /** Larger uploads are refused before decoding (a small compressed file can hold a huge picture). */
 const MAX_UPLOAD_PIXELS = 40_000_000;
 
 /** A photo sent as a data URL ("data:image/png;base64,…") or bare base64. */
 async function decodeUpload(text: string, what: string): Promise<RgbImage> {
-  const match = /^data:([^;,]*)(;base64)?,/.exec(text);
-  if (match && !match[2]) throw new HttpError(400, `${what}: a data URL must be base64 ("data:<type>;base64,…")`);
-  const payload = match ? text.slice(match[0].length) : text;
-  if (!/^[A-Za-z0-9+/=\s_-]*$/.test(payload)) throw new HttpError(400, `${what}: not base64 image data`);
-  const bytes = Buffer.from(payload, 'base64');
+  const bytes = base64Payload(text, what, 'image data');
   try {
     return await decodeImage(bytes, { source: what, maxPixels: MAX_UPLOAD_PIXELS });
   } catch (error) {

@@ -161,6 +161,72 @@ test('the server answers as the library does, and refuses bad requests clearly',
   assert.equal((await fetch(`${url}/app.js`)).status, 200);
 });
 
+test('concepts are renamed, exported and imported through the API, as the library does it', async (t) => {
+  const { tiny, library } = await makeTinyConceptLibrary(t);
+  const server = new YollavaServer({ vlm: await VisionLanguageModel.load(tiny.dir), library });
+  const url = await server.listen(0);
+  t.after(() => server.close());
+  const send = async (method: string, path: string, body: unknown) => {
+    const response = await fetch(`${url}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: response.status, json: await response.json() as any };
+  };
+  const probability = async (name: string) => {
+    const found = await post(`${url}/api/recognize`, { concept: name, images: [dataUrl(tiny.photos[0])] });
+    assert.equal(found.status, 200, found.json.error);
+    return found.json.results[0].probability as number;
+  };
+  const names = async () => ((await (await fetch(`${url}/api/concepts`)).json()) as any).concepts.map((c: any) => c.name);
+  const before = await probability('bo'); // attached, so a rename must detach it
+
+  // Export: the library's file, byte for byte, named for saving.
+  const exported = await fetch(`${url}/api/concepts/bo/file`);
+  assert.equal(exported.status, 200);
+  assert.match(exported.headers.get('content-disposition') ?? '', /attachment; filename="bo\.concept\.safetensors"/);
+  const file = Buffer.from(await exported.arrayBuffer());
+  assert.deepEqual(file, readFileSync(library.conceptFile('bo')));
+
+  // Rename: the concept answers under its new name, with the same rows.
+  const renamed = await send('PATCH', '/api/concepts/bo', { name: '<rex>' });
+  assert.equal(renamed.status, 200, renamed.json.error);
+  assert.deepEqual(renamed.json.renamed, { from: '<bo>', to: '<rex>' });
+  assert.deepEqual(await names(), ['rex']);
+  assert.equal(library.load('rex').identifier, '<rex>');
+  assert.equal(await probability('rex'), before);
+  assert.equal((await post(`${url}/api/recognize`, { concept: 'bo', images: [dataUrl(tiny.photos[0])] })).status, 404);
+
+  // Import: the exported file comes back under its own name, then under another; a clash is refused unless overwriting.
+  const imported = await post(`${url}/api/concepts/import`, { file: `data:application/octet-stream;base64,${file.toString('base64')}` });
+  assert.equal(imported.status, 200, imported.json.error);
+  assert.equal(imported.json.imported, '<bo>');
+  assert.deepEqual(await names(), ['bo', 'rex']);
+  assert.equal(await probability('bo'), before);
+  const clash = await post(`${url}/api/concepts/import`, { file: file.toString('base64') });
+  assert.equal(clash.status, 409);
+  assert.match(clash.json.error, /a concept named "bo" already exists/);
+  assert.equal((await post(`${url}/api/concepts/import`, { file: file.toString('base64'), name: 'bo2' })).status, 200);
+  assert.equal(library.load('bo2').identifier, '<bo2>');
+  // Overwriting replaces the concept whole: the training data of the one replaced goes with it.
+  assert.ok(existsSync(library.dataFile('rex')));
+  assert.equal((await post(`${url}/api/concepts/import`, { file: file.toString('base64'), name: 'rex', overwrite: true })).status, 200);
+  assert.equal(existsSync(library.dataFile('rex')), false);
+  assert.equal(await probability('rex'), before);
+  assert.deepEqual(await names(), ['bo', 'bo2', 'rex']);
+
+  // Bad requests name the problem; nothing half-written is left in the library.
+  const junk = await post(`${url}/api/concepts/import`, { file: Buffer.from('not a concept').toString('base64') });
+  assert.equal(junk.status, 400);
+  assert.match(junk.json.error, /^the uploaded file: /);
+  assert.equal((await post(`${url}/api/concepts/import`, {})).status, 400);
+  const taken = await send('PATCH', '/api/concepts/rex', { name: 'bo' });
+  assert.equal(taken.status, 409);
+  assert.match(taken.json.error, /a concept named "bo" already exists/);
+  const badName = await send('PATCH', '/api/concepts/rex', { name: '../x' });
+  assert.equal(badName.status, 400);
+  assert.equal((await fetch(`${url}/api/concepts/nobody/file`)).status, 404);
+  assert.deepEqual(readdirSync(library.dir).filter((f) => f.startsWith('.')), []);
+  assert.deepEqual(await names(), ['bo', 'bo2', 'rex']);
+});
+
 test('yollava serve runs as a process, prints where it listens and stops on SIGTERM', async (t) => {
   const tiny = await makeTinyCheckpoint(t);
   const home = mkdtempSync(join(tmpdir(), 'yollava-serve-'));

@@ -1,12 +1,13 @@
 /**
  * The web UI in a real browser (Debian's chromium, driven by puppeteer-core) against the real
  * server on loopback: it lists the concepts, takes a photo from the file picker, streams an
- * answer that equals the API's, and shows the API's recognition probability (for its own question
- * and for one in the user's words).
+ * answer that equals the API's, shows the API's recognition probability (for its own question
+ * and for one in the user's words), learns, deletes, renames, exports and imports concepts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
 import { YollavaServer } from '../../src/server/YollavaServer.ts';
 import { makeTinyConceptLibrary } from '../helpers/tinyConceptLibrary.ts';
@@ -96,6 +97,26 @@ test('the web UI: concepts, a photo, a streamed answer and recognition, as the A
   await page.waitForFunction(`!document.querySelector('#concepts input[value="mo"]')`);
   assert.equal(library.has('mo'), false);
   assert.match(await page.$eval('#status', (el) => el.textContent ?? ''), /^deleted <mo>$/);
+
+  // Renaming (the new name asked in a dialog), saving as a file and importing it back.
+  const exportedHref = await page.$eval('#concepts li:has(input[value="bo"]) a.export', (el: any) => el.href);
+  assert.equal(exportedHref, `${url}/api/concepts/bo/file`);
+  const exported = Buffer.from(await (await fetch(exportedHref)).arrayBuffer());
+  assert.deepEqual(exported, readFileSync(library.conceptFile('bo')));
+  page.once('dialog', (dialog) => { void dialog.accept('rex'); });
+  await page.click('#concepts li:has(input[value="bo"]) button.rename');
+  await page.waitForSelector('#concepts input[value="rex"]');
+  assert.match(await page.$eval('#status', (el) => el.textContent ?? ''), /^renamed <bo> to <rex>$/);
+  assert.deepEqual([library.has('bo'), library.has('rex')], [false, true]);
+  const saved = join(library.dir, '..', 'saved-bo.concept.safetensors');
+  writeFileSync(saved, exported);
+  await (await page.$('#import-file') as any).uploadFile(saved);
+  await page.waitForSelector('#concepts input[value="bo"]');
+  assert.match(await page.$eval('#status', (el) => el.textContent ?? ''), /^imported <bo>$/);
+  assert.deepEqual(readFileSync(library.conceptFile('bo')), exported);
+  await (await page.$('#import-file') as any).uploadFile(saved);
+  await page.waitForFunction(`/^cannot import/.test(document.querySelector('#status').textContent)`);
+  assert.match(await page.$eval('#status', (el) => el.textContent ?? ''), /^cannot import saved-bo\.concept\.safetensors: a concept named "bo" already exists/);
 
   // An error from the server reaches the page as a message, not a silent failure.
   await page.click('#clear');

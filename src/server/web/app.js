@@ -47,12 +47,24 @@ async function loadConcepts() {
       remove.title = `delete ${concept.identifier}`;
       remove.textContent = '×';
       remove.addEventListener('click', () => deleteConcept(concept));
+      const rename = document.createElement('button');
+      rename.type = 'button';
+      rename.className = 'rename';
+      rename.title = `rename ${concept.identifier}`;
+      rename.textContent = '✎';
+      rename.addEventListener('click', () => renameConcept(concept));
+      const download = document.createElement('a');
+      download.className = 'export';
+      download.href = `/api/concepts/${encodeURIComponent(concept.name)}/file`;
+      download.download = `${concept.name}.concept.safetensors`;
+      download.title = `save ${concept.identifier} as one file (import it into another library)`;
+      download.textContent = '⤓';
       const meta = document.createElement('span');
       meta.className = 'meta';
       meta.textContent = concept.fitsModel
         ? `k=${concept.latentTokens}${concept.recognitionAccuracy === null ? '' : `, recognition ${concept.recognitionAccuracy.toFixed(3)}`}`
         : `trained for another model (${concept.baseModel})`;
-      item.append(remove, label, meta);
+      item.append(remove, rename, download, label, meta);
       list.append(item);
     }
   } catch (error) {
@@ -151,6 +163,40 @@ async function deleteConcept(concept) {
     setStatus(`deleted ${body.deleted}`);
   } catch (error) {
     setStatus(`cannot delete ${concept.identifier}: ${error.message}`);
+  }
+  await loadConcepts();
+}
+
+async function renameConcept(concept) {
+  const answer = prompt(`New name for ${concept.identifier} (letters, digits, _ and -):`, concept.name);
+  const to = answer?.trim().replace(/^<(.*)>$/, '$1');
+  if (!to || to === concept.name) return;
+  try {
+    const response = await fetch(`/api/concepts/${encodeURIComponent(concept.name)}`, {
+      method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: to }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+    setStatus(`renamed ${body.renamed.from} to ${body.renamed.to}`);
+  } catch (error) {
+    setStatus(`cannot rename ${concept.identifier}: ${error.message}`);
+  }
+  await loadConcepts();
+}
+
+async function importConcept(event) {
+  const [file] = event.target.files;
+  event.target.value = '';
+  if (!file) return;
+  try {
+    const response = await fetch('/api/concepts/import', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ file: await readFile(file) }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+    setStatus(`imported ${body.imported}`);
+  } catch (error) {
+    setStatus(`cannot import ${file.name}: ${error.message}`);
   }
   await loadConcepts();
 }
@@ -318,5 +364,6 @@ $('#clear').addEventListener('click', () => newConversation('New conversation.')
 $('#recognize').addEventListener('click', recognizePhoto);
 $('#learn').addEventListener('submit', learn);
 $('#learn-stop').addEventListener('click', () => state.learning?.abort());
+$('#import-file').addEventListener('change', importConcept);
 loadModel();
 loadConcepts();
