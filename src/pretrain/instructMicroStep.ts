@@ -9,7 +9,7 @@ import type { ConvVisionTower } from '../models/convVisionTower.ts';
 import type { LlavaModel, LlavaWeightGrads } from '../models/llava.ts';
 import type { ProjectorGrads } from '../models/projector.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
-import { IMAGE_SIZE, instructionSample, renderScene, type CorpusOptions, type CorpusSample } from '../world/index.ts';
+import { IMAGE_SIZE, instructionSample, renderScene, type CorpusOptions, type CorpusSample, type SceneSpec } from '../world/index.ts';
 import { encodeTurns, LETTER_DECISION, packSamples, sharedPromptPrefix, type EncodedSample } from './encodeSample.ts';
 import { decoderParameters, newDecoderGrads, newProjectorGrads, projectorParameters } from './trainingState.ts';
 import { scenePixelValues } from './worldModelConfig.ts';
@@ -79,8 +79,24 @@ export class InstructMicroStep {
   /** `<s>` and the system prompt, run once per micro-batch instead of once per sample. */
   readonly sharedPrefix: readonly number[];
 
-  constructor(readonly model: LlavaModel, readonly tokenizer: Tokenizer, readonly promptLoss = 0, options: { sharePrefix?: boolean } = {}) {
+  /** The tower's output rows for a batch of pictures, [n × imageTokens × tower width]; default: the frozen tower on the rendered pictures. */
+  private readonly towerFeatures: (scenes: readonly SceneSpec[]) => Float32Array;
+  /** When given, the decoder's image rows themselves, [n × imageTokens × width] (no tower, no projector: bench/boundTokensOracle.ts). */
+  private readonly imageRows: ((scenes: readonly SceneSpec[]) => Float32Array) | null;
+
+  constructor(
+    readonly model: LlavaModel,
+    readonly tokenizer: Tokenizer,
+    readonly promptLoss = 0,
+    options: {
+      sharePrefix?: boolean;
+      towerFeatures?: (scenes: readonly SceneSpec[]) => Float32Array;
+      imageRows?: (scenes: readonly SceneSpec[]) => Float32Array;
+    } = {},
+  ) {
+    this.imageRows = options.imageRows ?? null;
     this.sharedPrefix = options.sharePrefix === false ? [] : sharedPromptPrefix(tokenizer);
+    this.towerFeatures = options.towerFeatures ?? ((scenes) => renderedTowerFeatures(model, scenes));
     this.projectorGrads = newProjectorGrads(model.projector);
     this.decoderGrads = newDecoderGrads(model.decoder);
     this.params = [...projectorParameters(model.projector, this.projectorGrads), ...decoderParameters(model.decoder, this.decoderGrads)];
@@ -99,20 +115,20 @@ export class InstructMicroStep {
   /** Forward and backward of one packed micro-batch; gradients are added. Returns the loss. */
   run(batch: ReadonlyArray<EncodedCorpusSample>): number {
     const model = this.model;
-    const tower = model.visionTower as ConvVisionTower;
     const imageTokens = model.imageTokenCount;
-    const Cv = tower.config.hiddenSize;
+    const Cv = (model.visionTower as ConvVisionTower).config.hiddenSize;
     const C = model.hiddenSize;
     // Pictures through the frozen tower (one batch), then the projector with a tape.
     const pictured = batch.filter((b) => b.sample.image !== undefined);
     const n = pictured.length;
     const images: Float32Array[] = [];
     let projectorTape = null;
-    if (n > 0) {
-      const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
-      pictured.forEach((b, i) => scenePixelValues(renderScene(b.sample.image!).pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE));
-      const { hiddenStates } = tower.forwardBatch(pixels, n);
-      const features = hiddenStates[hiddenStates.length - 1];
+    if (n > 0 && this.imageRows) {
+      const rows = this.imageRows(pictured.map((b) => b.sample.image!));
+      if (rows.length !== n * imageTokens * C) throw new Error('unexpected image rows size');
+      for (let i = 0; i < n; i++) images.push(rows.subarray(i * imageTokens * C, (i + 1) * imageTokens * C));
+    } else if (n > 0) {
+      const features = this.towerFeatures(pictured.map((b) => b.sample.image!));
       if (features.length !== n * imageTokens * Cv) throw new Error('unexpected tower output size');
       const projected = model.projector.forward(features, n * imageTokens, true);
       projectorTape = projected.tape!;
@@ -156,4 +172,13 @@ export class InstructMicroStep {
   zeroGrads(): void {
     for (const p of this.params) p.grad.fill(0);
   }
+}
+
+/** The frozen conv tower's last hidden state for rendered pictures, as one batch. */
+export function renderedTowerFeatures(model: LlavaModel, scenes: readonly SceneSpec[]): Float32Array {
+  const n = scenes.length;
+  const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
+  scenes.forEach((scene, i) => scenePixelValues(renderScene(scene).pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE));
+  const { hiddenStates } = (model.visionTower as ConvVisionTower).forwardBatch(pixels, n);
+  return hiddenStates[hiddenStates.length - 1];
 }

@@ -1,0 +1,330 @@
+/**
+ * Would a vision tower whose tokens are bound to attributes let the decoder compare a description
+ * with the picture? The shipped decoder matches the description against the picture as a bag of
+ * features (bench/attributeReadProbe.ts, docs/pretraining.md session 24). Before building a tower
+ * with one token per attribute, this trains the shipped projector and decoder on recognition with
+ * the true description ("<n> is <description>. Can you see if <n> is in this photo?"; one
+ * individual per picture, look-alikes as in the corpus) with the tower replaced by an oracle that
+ * writes the picture's ground truth into its 16 tokens:
+ *
+ *   bound  token j = a fixed random code of (kind, the kind's j-th attribute, its value): every
+ *          value bound to its attribute and to a place — the best a slot tower could give;
+ *   bag    the same information without binding: one code per kind and per value word (the "red"
+ *          of hair and of a shirt is one code), in a random order per picture;
+ *   tower  the shipped tower on the rendered picture (the control: the same data and optimizer);
+ *   tower-fresh  the same with the projector from random (the control for the oracles, whose
+ *          new tokens the decoder must also learn to read);
+ *   text-bound, text-bag  no picture: the same ground truth as words before the question ("In
+ *          the photo: kind: person; gender: man; hair color: red; …" or "red, man, short, …"), to
+ *          separate the comparison from learning to read new image tokens;
+ *   embed-bound, embed-bag  image rows that are the decoder's own word embeddings (no tower, no
+ *          projector): token j = the embedding of the j-th attribute's value plus that of the
+ *          attribute's name (bound), or the value's alone in a random order (bag);
+ *   predicted-bound  the same rows from what the shipped tower sees: linear heads over its mean
+ *          token (stage 1's form, fitted here on --head-pictures training pictures) give each
+ *          value a probability, and the row is the probability-weighted value embeddings plus the
+ *          attribute's name — a tower that writes words, on real pictures; predicted-values
+ *          the same without the attribute's name (each attribute keeps its place).
+ *
+ * Codes are Gaussian, scaled per channel to the real tower's output statistics, so the trained
+ * projector starts on inputs of the usual size. Held-out recognition (evaluate.ts's items on the
+ * benchmark subjects and their one- and two-attribute look-alikes) is measured before training and
+ * every --eval-every steps.
+ *
+ *   node --import tsx bench/boundTokensOracle.ts --variant bound [--steps 300] [--lr 3e-4] [--items 200]
+ */
+import { parseArgs } from 'node:util';
+import { AdamW } from '../src/engine/adamw.ts';
+import { createRandomLlava } from '../src/models/randomLlava.ts';
+import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
+import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
+import { InstructMicroStep, MicroBatchPacker, renderedTowerFeatures, type EncodedCorpusSample } from '../src/pretrain/instructMicroStep.ts';
+import { AttributeHeads, evaluateTower, trainingPicture } from '../src/pretrain/stage1Tower.ts';
+import { clipGradients } from '../src/pretrain/trainingState.ts';
+import { scenePixelValues } from '../src/pretrain/worldModelConfig.ts';
+import type { ConvVisionTower } from '../src/models/convVisionTower.ts';
+import { composeScene, CORPUS_TASKS, createWorldSplit, IMAGE_SIZE, instructionSample, KIND_SCHEMAS, KINDS, type CorpusOptions, type CorpusSample, type Individual, type SceneSpec } from '../src/world/index.ts';
+import { Rng } from '../src/world/Rng.ts';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'models/yollava-world' },
+    variant: { type: 'string', default: 'bound' },
+    steps: { type: 'string', default: '300' },
+    lr: { type: 'string', default: '3e-4' },
+    'eval-every': { type: 'string', default: '50' },
+    items: { type: 'string', default: '200' },
+    'tokens-per-step': { type: 'string', default: '4096' },
+    seed: { type: 'string', default: '2001' },
+    'head-pictures': { type: 'string', default: '12000' },
+  },
+});
+const variant = values.variant;
+const VARIANTS = ['bound', 'bag', 'tower', 'text-bound', 'text-bag', 'embed-bound', 'embed-bag', 'predicted-bound', 'predicted-values', 'tower-fresh'];
+if (!VARIANTS.includes(variant)) throw new Error(`--variant must be one of ${VARIANTS.join(', ')}, not "${variant}"`);
+const textVariant = variant.startsWith('text-');
+const embedVariant = variant.startsWith('embed-') || variant.startsWith('predicted-');
+
+const vlm = await VisionLanguageModel.load(values.model);
+const model = vlm.model;
+if (variant === 'tower-fresh') {
+  // The shipped tower and decoder with a projector from random (pretraining's init): how fast the
+  // decoder learns to compare through the conv tokens when it must learn to read them again.
+  const fresh = createRandomLlava(model.config, { seed: 1, std: 0.02 }).projector.weights;
+  for (const layer of ['linear1', 'linear2'] as const) {
+    (model.projector.weights[layer].weight.data as Float32Array).set(fresh[layer].weight.data as Float32Array);
+    model.projector.weights[layer].bias?.set(fresh[layer].bias!);
+  }
+}
+const imageTokens = model.imageTokenCount;
+const towerWidth = model.projector.weights.linear1.weight.cols;
+
+// Per-channel statistics of the real tower's output on ordinary pictures.
+const statsRng = Rng.from('oracle-stats');
+const split = createWorldSplit(0);
+const sampleScenes = Array.from({ length: 32 }, () => composeScene(statsRng, [statsRng.pick(split.subjects).individual]));
+const real = renderedTowerFeatures(model, sampleScenes);
+const channelMean = new Float32Array(towerWidth);
+const channelStd = new Float32Array(towerWidth);
+const rows = real.length / towerWidth;
+for (let r = 0; r < rows; r++) for (let c = 0; c < towerWidth; c++) channelMean[c] += real[r * towerWidth + c] / rows;
+for (let r = 0; r < rows; r++) for (let c = 0; c < towerWidth; c++) channelStd[c] += (real[r * towerWidth + c] - channelMean[c]) ** 2 / rows;
+for (let c = 0; c < towerWidth; c++) channelStd[c] = Math.sqrt(channelStd[c]);
+
+const codes = new Map<string, Float32Array>();
+function code(key: string): Float32Array {
+  let v = codes.get(key);
+  if (!v) {
+    const rng = Rng.from('oracle-code', key);
+    v = new Float32Array(towerWidth);
+    for (let c = 0; c < towerWidth; c++) {
+      const z = Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+      v[c] = channelMean[c] + channelStd[c] * z;
+    }
+    codes.set(key, v);
+  }
+  return v;
+}
+
+function oracleRows(scene: SceneSpec): Float32Array[] {
+  if (scene.entities.length !== 1) throw new Error(`the oracle describes one individual per picture, not ${scene.entities.length}`);
+  const { kind, attributes } = scene.entities[0].individual;
+  const schema = KIND_SCHEMAS[kind];
+  if (variant === 'bound') {
+    return Array.from({ length: imageTokens }, (_, j) => (j < schema.length ? code(`${kind}.${schema[j].name}=${attributes[schema[j].name]}`) : code(`${kind}.pad${j}`)));
+  }
+  const bag = [code(`kind=${kind}`), ...schema.map((a) => code(`value=${attributes[a.name]}`))];
+  while (bag.length < imageTokens) bag.push(code('pad'));
+  return Rng.from('oracle-bag', scene.seed).shuffled(bag);
+}
+
+/** The picture's ground truth as words (the text variants put it in the prompt instead of a picture). */
+function pictureText(scene: SceneSpec): string {
+  if (scene.entities.length !== 1) throw new Error(`the oracle describes one individual per picture, not ${scene.entities.length}`);
+  const { kind, attributes } = scene.entities[0].individual;
+  const schema = KIND_SCHEMAS[kind];
+  if (variant === 'text-bound') {
+    const words = (name: string) => name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+    return [`kind: ${kind}`, ...schema.map((a) => `${words(a.name)}: ${attributes[a.name]}`)].join('; ');
+  }
+  return Rng.from('oracle-bag', scene.seed).shuffled([kind, ...schema.map((a) => attributes[a.name])]).join(', ');
+}
+
+function withPictureText(sample: CorpusSample): CorpusSample {
+  const [turn, ...rest] = sample.turns;
+  return { ...sample, image: undefined, turns: [{ ...turn, user: `In the photo: ${pictureText(sample.image!)}. ${turn.user}` }, ...rest] };
+}
+
+/** The mean input embedding of a phrase's tokens (as the prompt would spell it, after a space). */
+function phraseEmbedding(phrase: string): Float32Array {
+  const { data: table, dtype } = model.decoder.weights.embedTokens;
+  if (!(table instanceof Float32Array)) throw new Error(`the embed variants need float32 embeddings, not ${dtype}`);
+  const width = model.hiddenSize;
+  const ids = vlm.tokenizer.encode(` ${phrase}`, { addSpecialTokens: false }).filter((id) => id !== spaceId);
+  const out = new Float32Array(width);
+  for (const id of ids) for (let c = 0; c < width; c++) out[c] += table[id * width + c] / ids.length;
+  return out;
+}
+
+/**
+ * predicted-bound: the embed-bound rows built from what the shipped tower sees instead of the
+ * ground truth — linear heads over its mean token (stage 1's form) fitted here on frozen features
+ * of training pictures, each value's embedding weighted by the head's probability.
+ */
+const predictingHeads = variant.startsWith('predicted-') ? fitHeads() : null;
+
+function fitHeads(): AttributeHeads {
+  const width = towerWidth;
+  const heads = new AttributeHeads(width, 5);
+  const optimizer = new AdamW(heads.parameters(), { lr: 3e-3, weightDecay: 0 });
+  const trainSplit = createWorldSplit(0);
+  const pictures = Number(values['head-pictures']);
+  const pooled: Float32Array[] = [];
+  const individuals: Individual[] = [];
+  for (let start = 0; start < pictures; start += 64) {
+    const n = Math.min(64, pictures - start);
+    const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
+    for (let i = 0; i < n; i++) {
+      const picture = trainingPicture(77, start + i, trainSplit);
+      individuals.push(picture.individual);
+      scenePixelValues(picture.pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE);
+    }
+    const { hiddenStates } = (model.visionTower as ConvVisionTower).forwardBatch(pixels, n);
+    for (let i = 0; i < n; i++) pooled.push(meanToken(hiddenStates[hiddenStates.length - 1].subarray(i * imageTokens * width, (i + 1) * imageTokens * width)));
+  }
+  const dx = new Float32Array(width);
+  for (let epoch = 0; epoch < 8; epoch++) {
+    for (let start = 0; start < pictures; start += 128) {
+      for (const p of heads.parameters()) p.grad.fill(0);
+      const end = Math.min(pictures, start + 128);
+      for (let i = start; i < end; i++) {
+        const ind = individuals[i];
+        heads.crossEntropy('kind', pooled[i], KINDS.indexOf(ind.kind), 1 / (end - start), dx);
+        for (const a of KIND_SCHEMAS[ind.kind]) heads.crossEntropy(`${ind.kind}.${a.name}`, pooled[i], a.values.indexOf(ind.attributes[a.name]), 1 / (end - start), dx);
+      }
+      optimizer.step();
+    }
+  }
+  const accuracy = evaluateTower(model.visionTower as ConvVisionTower, heads, 3, 1000);
+  console.log(`heads fitted on ${pictures} pictures: held-out kind ${accuracy.kind.toFixed(3)}, attributes ${accuracy.meanAttribute.toFixed(3)}`);
+  return heads;
+}
+
+function meanToken(tokens: Float32Array): Float32Array {
+  const out = new Float32Array(towerWidth);
+  for (let t = 0; t < imageTokens; t++) for (let c = 0; c < towerWidth; c++) out[c] += tokens[t * towerWidth + c] / imageTokens;
+  return out;
+}
+
+function softmax(z: Float32Array): Float32Array {
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+/** The embed variants' rows: each value's word embedding, plus its attribute's words (bound) or alone in a random order (bag). */
+function embeddedRows(scenes: readonly SceneSpec[]): Float32Array {
+  const width = model.hiddenSize;
+  const out = new Float32Array(scenes.length * imageTokens * width);
+  const words = (name: string) => name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+  if (predictingHeads) {
+    const features = renderedTowerFeatures(model, scenes);
+    scenes.forEach((_, i) => {
+      const x = meanToken(features.subarray(i * imageTokens * towerWidth, (i + 1) * imageTokens * towerWidth));
+      const kind = KINDS[predictingHeads.logits('kind', x).reduce((best, v, j, z) => (v > z[best] ? j : best), 0)];
+      const rows = [phraseEmbedding(kind), ...KIND_SCHEMAS[kind].map((a) => {
+        const p = softmax(predictingHeads.logits(`${kind}.${a.name}`, x));
+        const row = variant === 'predicted-bound' ? phraseEmbedding(words(a.name)) : new Float32Array(width);
+        a.values.forEach((value, v) => {
+          const e = phraseEmbedding(value);
+          for (let c = 0; c < width; c++) row[c] += p[v] * e[c];
+        });
+        return row;
+      })];
+      rows.slice(0, imageTokens).forEach((row, j) => out.set(row, (i * imageTokens + j) * width));
+    });
+    return out;
+  }
+  scenes.forEach((scene, i) => {
+    if (scene.entities.length !== 1) throw new Error(`the oracle describes one individual per picture, not ${scene.entities.length}`);
+    const { kind, attributes } = scene.entities[0].individual;
+    let rows = [phraseEmbedding(kind), ...KIND_SCHEMAS[kind].map((a) => {
+      const row = phraseEmbedding(attributes[a.name]);
+      if (variant === 'embed-bound') {
+        const name = phraseEmbedding(words(a.name));
+        for (let c = 0; c < width; c++) row[c] += name[c];
+      }
+      return row;
+    })];
+    if (variant === 'embed-bag') rows = Rng.from('oracle-bag', scene.seed).shuffled(rows);
+    rows.slice(0, imageTokens).forEach((row, j) => out.set(row, (i * imageTokens + j) * width));
+  });
+  return out;
+}
+
+function towerFeatures(scenes: readonly SceneSpec[]): Float32Array {
+  if (variant === 'tower' || variant === 'tower-fresh') return renderedTowerFeatures(model, scenes);
+  const out = new Float32Array(scenes.length * imageTokens * towerWidth);
+  scenes.forEach((scene, i) => oracleRows(scene).forEach((row, j) => out.set(row, (i * imageTokens + j) * towerWidth)));
+  return out;
+}
+
+// Metaspace tokenizers may give the leading space a token of its own.
+const spaceId = vlm.tokenizer.encode(' ', { addSpecialTokens: false })[0] ?? -1;
+const scorer = new BaseModelScorer(model, vlm.tokenizer);
+function imageOf(scene: SceneSpec): Float32Array {
+  if (embedVariant) return embeddedRows([scene]);
+  return model.projector.forward(towerFeatures([scene]), imageTokens).output;
+}
+
+function auc(positives: readonly number[], negatives: readonly number[]): number {
+  let wins = 0;
+  for (const p of positives) for (const n of negatives) wins += p > n ? 1 : p === n ? 0.5 : 0;
+  return wins / (positives.length * negatives.length);
+}
+
+function measure(): string {
+  const items = Number(values.items);
+  const positives: number[] = [];
+  const lookAlikes: number[] = [];
+  let pos = 0;
+  const rejected = [0, 0];
+  const counted = [0, 0];
+  for (let i = 0; i < items; i++) {
+    const item = recognitionItem(Number(values.seed), i, split, true);
+    const margin = (scene: SceneSpec) => (textVariant ? scorer.yesMargin(`In the photo: ${pictureText(scene)}. ${item.question}`, null) : scorer.yesMargin(item.question, imageOf(scene)));
+    const p = margin(item.scenes[0]);
+    const n = margin(item.scenes[1]);
+    positives.push(p);
+    lookAlikes.push(n);
+    if (p > 0) pos++;
+    counted[item.distance - 1]++;
+    if (n <= 0) rejected[item.distance - 1]++;
+  }
+  const negative = (rejected[0] + rejected[1]) / items;
+  return `weighted ${((pos / items + negative) / 2).toFixed(3)}  (subject ${(pos / items).toFixed(3)}, look-alikes rejected: one ${(rejected[0] / counted[0]).toFixed(3)} / two ${(rejected[1] / counted[1]).toFixed(3)})  AUC look-alikes ${auc(positives, lookAlikes).toFixed(3)}`;
+}
+
+// Recognition alone (a task left out of a mix keeps its default weight).
+const mix = Object.fromEntries(CORPUS_TASKS.map((task) => [task, task === 'recognition' ? 1 : 0]));
+const corpus: Omit<CorpusOptions, 'count'> = { seed: 901, mix, recognition: { companionChance: 0, evalPromptRate: 1 } };
+const micro = new InstructMicroStep(model, vlm.tokenizer, 0, embedVariant ? { imageRows: embeddedRows } : { towerFeatures });
+const optimizer = new AdamW(micro.params, { lr: Number(values.lr), weightDecay: 0.01, beta2: 0.98 });
+const packer = new MicroBatchPacker<EncodedCorpusSample>();
+let nextSample = 0;
+const steps = Number(values.steps);
+const evalEvery = Number(values['eval-every']);
+const tokensPerStep = Number(values['tokens-per-step']);
+const warmupSteps = 20;
+console.log(`variant ${variant}, ${values.model}, lr ${values.lr}, ${tokensPerStep} tokens per step`);
+console.log(`step 0 (0 samples): ${measure()}`);
+const started = Date.now();
+let lossSum = 0;
+for (let step = 1; step <= steps; step++) {
+  micro.zeroGrads();
+  let tokens = 0;
+  let batches = 0;
+  let loss = 0;
+  while (tokens < tokensPerStep) {
+    const { batch, tokens: t } = packer.take(Math.min(512, tokensPerStep - tokens), () => {
+      const sample = instructionSample(corpus, nextSample++);
+      return micro.encode(textVariant ? withPictureText(sample) : sample);
+    });
+    loss += micro.run(batch);
+    tokens += t;
+    batches++;
+  }
+  for (const p of micro.params) for (let i = 0; i < p.grad.length; i++) p.grad[i] /= batches;
+  clipGradients(micro.params, 1);
+  optimizer.lr = Number(values.lr) * Math.min(1, step / warmupSteps);
+  optimizer.step();
+  lossSum += loss / batches;
+  if (step % 10 === 0) {
+    const tally = micro.tally;
+    process.stderr.write(`step ${step}: loss ${(lossSum / 10).toFixed(3)}  decisions ${(tally.right / Math.max(1, tally.count)).toFixed(2)}  ${(nextSample / ((Date.now() - started) / 1000)).toFixed(1)} samples/s\n`);
+    lossSum = 0;
+    micro.tally = { loss: 0, right: 0, count: 0, letterRight: 0, letterCount: 0 };
+  }
+  if (step % evalEvery === 0 || step === steps) console.log(`step ${step} (${nextSample} samples): ${measure()}`);
+}
