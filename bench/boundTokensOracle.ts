@@ -187,6 +187,8 @@ function fitHeads(): AttributeHeads {
   }
   const accuracy = evaluateTower(model.visionTower as ConvVisionTower, heads, 3, 1000);
   console.log(`heads fitted on ${pictures} pictures: held-out kind ${accuracy.kind.toFixed(3)}, attributes ${accuracy.meanAttribute.toFixed(3)}`);
+  const weakest = Object.entries(accuracy.perAttribute).sort((a, b) => a[1] - b[1]).slice(0, 12);
+  console.log(`  weakest: ${weakest.map(([name, value]) => `${name} ${value.toFixed(3)}`).join(', ')}`);
   return heads;
 }
 

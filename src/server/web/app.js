@@ -41,18 +41,8 @@ async function loadConcepts() {
       box.disabled = !concept.fitsModel;
       box.addEventListener('change', updateButtons);
       label.append(box, ` ${concept.identifier}`);
-      const remove = document.createElement('button');
-      remove.type = 'button';
-      remove.className = 'delete';
-      remove.title = `delete ${concept.identifier}`;
-      remove.textContent = '×';
-      remove.addEventListener('click', () => deleteConcept(concept));
-      const rename = document.createElement('button');
-      rename.type = 'button';
-      rename.className = 'rename';
-      rename.title = `rename ${concept.identifier}`;
-      rename.textContent = '✎';
-      rename.addEventListener('click', () => renameConcept(concept));
+      const remove = iconButton('delete', '×', `delete ${concept.identifier}`, () => deleteConcept(concept));
+      const rename = iconButton('rename', '✎', `rename ${concept.identifier}`, () => renameConcept(concept));
       const download = document.createElement('a');
       download.className = 'export';
       download.href = `/api/concepts/${encodeURIComponent(concept.name)}/file`;
@@ -75,6 +65,16 @@ async function loadConcepts() {
     list.append(item);
   }
   updateButtons();
+}
+
+function iconButton(className, text, title, onClick) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = className;
+  button.title = title;
+  button.textContent = text;
+  button.addEventListener('click', onClick);
+  return button;
 }
 
 function describeProgress(progress) {
