@@ -11,6 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/engine/safetensors.ts';
 import { VisionLanguageModel } from '../../src/models/VisionLanguageModel.ts';
 import { buildConceptData } from '../../src/personalize/conceptData.ts';
 import { ConceptLibrary } from '../../src/personalize/ConceptLibrary.ts';
@@ -217,6 +218,16 @@ test('concepts are renamed, exported and imported through the API, as the librar
   assert.equal(junk.status, 400);
   assert.match(junk.json.error, /^the uploaded file: /);
   assert.equal((await post(`${url}/api/concepts/import`, {})).status, 400);
+  // A file whose own name would reach outside the library is refused before anything is written.
+  const stored = readSafetensors(library.conceptFile('bo'));
+  const metadata = { ...readSafetensorsHeader(library.conceptFile('bo')).metadata };
+  metadata.concept = JSON.stringify({ ...JSON.parse(metadata.concept), name: '../evil' });
+  const crafted = join(dirname(library.dir), 'crafted.safetensors');
+  writeSafetensors(crafted, Object.fromEntries([...stored].map(([key, tensor]) => [key, { shape: tensor.shape, data: tensor.data }])), metadata);
+  const evil = await post(`${url}/api/concepts/import`, { file: readFileSync(crafted).toString('base64') });
+  assert.equal(evil.status, 400);
+  assert.match(evil.json.error, /^the uploaded file: /);
+  assert.equal(existsSync(join(dirname(library.dir), 'evil.concept.safetensors')), false);
   const taken = await send('PATCH', '/api/concepts/rex', { name: 'bo' });
   assert.equal(taken.status, 409);
   assert.match(taken.json.error, /a concept named "bo" already exists/);
