@@ -154,51 +154,48 @@ async function learn(event) {
   }
 }
 
-async function deleteConcept(concept) {
-  if (!confirm(`Delete ${concept.identifier} from the library, with its training data?`)) return;
+/** A request that changes the library: its outcome in the status line, then the list again. */
+async function changeLibrary(path, init, describeDone, failed) {
   try {
-    const response = await fetch(`/api/concepts/${encodeURIComponent(concept.name)}`, { method: 'DELETE' });
+    const response = await fetch(path, init);
     const body = await response.json();
     if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
-    setStatus(`deleted ${body.deleted}`);
+    setStatus(describeDone(body));
   } catch (error) {
-    setStatus(`cannot delete ${concept.identifier}: ${error.message}`);
+    setStatus(`cannot ${failed}: ${error.message}`);
   }
   await loadConcepts();
+}
+
+async function deleteConcept(concept) {
+  if (!confirm(`Delete ${concept.identifier} from the library, with its training data?`)) return;
+  await changeLibrary(`/api/concepts/${encodeURIComponent(concept.name)}`, { method: 'DELETE' },
+    (body) => `deleted ${body.deleted}`, `delete ${concept.identifier}`);
 }
 
 async function renameConcept(concept) {
   const answer = prompt(`New name for ${concept.identifier} (letters, digits, _ and -):`, concept.name);
   const to = answer?.trim().replace(/^<(.*)>$/, '$1');
   if (!to || to === concept.name) return;
-  try {
-    const response = await fetch(`/api/concepts/${encodeURIComponent(concept.name)}`, {
-      method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: to }),
-    });
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
-    setStatus(`renamed ${body.renamed.from} to ${body.renamed.to}`);
-  } catch (error) {
-    setStatus(`cannot rename ${concept.identifier}: ${error.message}`);
-  }
-  await loadConcepts();
+  await changeLibrary(`/api/concepts/${encodeURIComponent(concept.name)}`, {
+    method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: to }),
+  }, (body) => `renamed ${body.renamed.from} to ${body.renamed.to}`, `rename ${concept.identifier}`);
 }
 
 async function importConcept(event) {
   const [file] = event.target.files;
   event.target.value = '';
   if (!file) return;
+  let content;
   try {
-    const response = await fetch('/api/concepts/import', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ file: await readFile(file) }),
-    });
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
-    setStatus(`imported ${body.imported}`);
+    content = await readFile(file);
   } catch (error) {
     setStatus(`cannot import ${file.name}: ${error.message}`);
+    return;
   }
-  await loadConcepts();
+  await changeLibrary('/api/concepts/import', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ file: content }),
+  }, (body) => `imported ${body.imported}`, `import ${file.name}`);
 }
 
 function selectedConcepts() {
