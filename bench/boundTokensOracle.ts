@@ -24,7 +24,9 @@
  *          token (stage 1's form, fitted here on --head-pictures training pictures) give each
  *          value a probability, and the row is the probability-weighted value embeddings plus the
  *          attribute's name — a tower that writes words, on real pictures; predicted-values
- *          the same without the attribute's name (each attribute keeps its place).
+ *          the same without the attribute's name (each attribute keeps its place);
+ *   hybrid-values  c10's own 16 image rows (tower and trained projector, frozen) followed by
+ *          `predicted-values`' 11 rows: 27 image tokens, the product form of a tower that writes.
  *
  * Codes are Gaussian, scaled per channel to the real tower's output statistics, so the trained
  * projector starts on inputs of the usual size. Held-out recognition (evaluate.ts's items on the
@@ -60,7 +62,7 @@ const { values } = parseArgs({
   },
 });
 const variant = values.variant;
-const VARIANTS = ['bound', 'bag', 'tower', 'text-bound', 'text-bag', 'embed-bound', 'embed-bag', 'predicted-bound', 'predicted-values', 'tower-fresh'];
+const VARIANTS = ['bound', 'bag', 'tower', 'text-bound', 'text-bag', 'embed-bound', 'embed-bag', 'predicted-bound', 'predicted-values', 'tower-fresh', 'hybrid-values'];
 if (!VARIANTS.includes(variant)) throw new Error(`--variant must be one of ${VARIANTS.join(', ')}, not "${variant}"`);
 const textVariant = variant.startsWith('text-');
 const embedVariant = variant.startsWith('embed-') || variant.startsWith('predicted-');
@@ -151,7 +153,29 @@ function phraseEmbedding(phrase: string): Float32Array {
  * ground truth — linear heads over its mean token (stage 1's form) fitted here on frozen features
  * of training pictures, each value's embedding weighted by the head's probability.
  */
-const predictingHeads = variant.startsWith('predicted-') ? fitHeads() : null;
+const predictingHeads = variant.startsWith('predicted-') || variant === 'hybrid-values' ? fitHeads() : null;
+
+/**
+ * hybrid-values: c10's own 16 image rows (its tower and trained projector, frozen here) followed
+ * by `predicted-values`' kind row and 10 attribute rows — the product form of a tower that writes
+ * words beside its map. The prompts get 27 image tokens.
+ */
+const WRITTEN_ROWS = 11;
+if (variant === 'hybrid-values') Object.defineProperty(model, 'imageTokenCount', { value: imageTokens + WRITTEN_ROWS });
+
+function hybridRows(scenes: readonly SceneSpec[]): Float32Array {
+  const width = model.hiddenSize;
+  const n = scenes.length;
+  const conv = model.projector.forward(renderedTowerFeatures(model, scenes), n * imageTokens).output;
+  const written = embeddedRows(scenes);
+  const perImage = imageTokens + WRITTEN_ROWS;
+  const out = new Float32Array(n * perImage * width);
+  for (let i = 0; i < n; i++) {
+    out.set(conv.subarray(i * imageTokens * width, (i + 1) * imageTokens * width), i * perImage * width);
+    out.set(written.subarray(i * imageTokens * width, (i * imageTokens + WRITTEN_ROWS) * width), (i * perImage + imageTokens) * width);
+  }
+  return out;
+}
 
 function fitHeads(): AttributeHeads {
   const width = towerWidth;
@@ -256,6 +280,7 @@ function towerFeatures(scenes: readonly SceneSpec[]): Float32Array {
 const spaceId = vlm.tokenizer.encode(' ', { addSpecialTokens: false })[0] ?? -1;
 const scorer = new BaseModelScorer(model, vlm.tokenizer);
 function imageOf(scene: SceneSpec): Float32Array {
+  if (variant === 'hybrid-values') return hybridRows([scene]);
   if (embedVariant) return embeddedRows([scene]);
   return model.projector.forward(towerFeatures([scene]), imageTokens).output;
 }
@@ -291,7 +316,7 @@ function measure(): string {
 // Recognition alone (a task left out of a mix keeps its default weight).
 const mix = Object.fromEntries(CORPUS_TASKS.map((task) => [task, task === 'recognition' ? 1 : 0]));
 const corpus: Omit<CorpusOptions, 'count'> = { seed: 901, mix, recognition: { companionChance: 0, evalPromptRate: 1 } };
-const micro = new InstructMicroStep(model, vlm.tokenizer, 0, embedVariant ? { imageRows: embeddedRows } : { towerFeatures });
+const micro = new InstructMicroStep(model, vlm.tokenizer, 0, variant === 'hybrid-values' ? { imageRows: hybridRows } : embedVariant ? { imageRows: embeddedRows } : { towerFeatures });
 const optimizer = new AdamW(micro.params, { lr: Number(values.lr), weightDecay: 0.01, beta2: 0.98 });
 const packer = new MicroBatchPacker<EncodedCorpusSample>();
 let nextSample = 0;
