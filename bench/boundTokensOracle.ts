@@ -39,9 +39,9 @@ import { parseArgs } from 'node:util';
 import { AdamW } from '../src/engine/adamw.ts';
 import { createRandomLlava } from '../src/models/randomLlava.ts';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
-import { BaseModelScorer, recognitionItem } from '../src/pretrain/evaluate.ts';
-import { InstructMicroStep, MicroBatchPacker, renderedTowerFeatures, type EncodedCorpusSample } from '../src/pretrain/instructMicroStep.ts';
-import { AttributeHeads, evaluateTower, trainingPicture } from '../src/pretrain/stage1Tower.ts';
+import { BaseModelScorer, scoreRecognition } from '../src/pretrain/evaluate.ts';
+import { emptyTally, InstructMicroStep, MicroBatchPacker, renderedTowerFeatures, type EncodedCorpusSample } from '../src/pretrain/instructMicroStep.ts';
+import { AttributeHeads, evaluateTower, meanPool, trainingPicture } from '../src/pretrain/stage1Tower.ts';
 import { clipGradients } from '../src/pretrain/trainingState.ts';
 import { scenePixelValues } from '../src/pretrain/worldModelConfig.ts';
 import type { ConvVisionTower } from '../src/models/convVisionTower.ts';
@@ -108,9 +108,17 @@ function code(key: string): Float32Array {
   return v;
 }
 
-function oracleRows(scene: SceneSpec): Float32Array[] {
+/** The picture's one individual (the oracles describe one per picture). */
+function soleIndividual(scene: SceneSpec): Individual {
   if (scene.entities.length !== 1) throw new Error(`the oracle describes one individual per picture, not ${scene.entities.length}`);
-  const { kind, attributes } = scene.entities[0].individual;
+  return scene.entities[0].individual;
+}
+
+/** An attribute's name as words: "hairColor" → "hair color". */
+const attributeWords = (name: string) => name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+
+function oracleRows(scene: SceneSpec): Float32Array[] {
+  const { kind, attributes } = soleIndividual(scene);
   const schema = KIND_SCHEMAS[kind];
   if (variant === 'bound') {
     return Array.from({ length: imageTokens }, (_, j) => (j < schema.length ? code(`${kind}.${schema[j].name}=${attributes[schema[j].name]}`) : code(`${kind}.pad${j}`)));
@@ -122,12 +130,10 @@ function oracleRows(scene: SceneSpec): Float32Array[] {
 
 /** The picture's ground truth as words (the text variants put it in the prompt instead of a picture). */
 function pictureText(scene: SceneSpec): string {
-  if (scene.entities.length !== 1) throw new Error(`the oracle describes one individual per picture, not ${scene.entities.length}`);
-  const { kind, attributes } = scene.entities[0].individual;
+  const { kind, attributes } = soleIndividual(scene);
   const schema = KIND_SCHEMAS[kind];
   if (variant === 'text-bound') {
-    const words = (name: string) => name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
-    return [`kind: ${kind}`, ...schema.map((a) => `${words(a.name)}: ${attributes[a.name]}`)].join('; ');
+    return [`kind: ${kind}`, ...schema.map((a) => `${attributeWords(a.name)}: ${attributes[a.name]}`)].join('; ');
   }
   return Rng.from('oracle-bag', scene.seed).shuffled([kind, ...schema.map((a) => attributes[a.name])]).join(', ');
 }
@@ -194,7 +200,8 @@ function fitHeads(): AttributeHeads {
       scenePixelValues(picture.pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE);
     }
     const { hiddenStates } = (model.visionTower as ConvVisionTower).forwardBatch(pixels, n);
-    for (let i = 0; i < n; i++) pooled.push(meanToken(hiddenStates[hiddenStates.length - 1].subarray(i * imageTokens * width, (i + 1) * imageTokens * width)));
+    const means = meanPool(hiddenStates[hiddenStates.length - 1], n, imageTokens, width);
+    for (let i = 0; i < n; i++) pooled.push(means.subarray(i * width, (i + 1) * width));
   }
   const dx = new Float32Array(width);
   for (let epoch = 0; epoch < 8; epoch++) {
@@ -216,12 +223,6 @@ function fitHeads(): AttributeHeads {
   return heads;
 }
 
-function meanToken(tokens: Float32Array): Float32Array {
-  const out = new Float32Array(towerWidth);
-  for (let t = 0; t < imageTokens; t++) for (let c = 0; c < towerWidth; c++) out[c] += tokens[t * towerWidth + c] / imageTokens;
-  return out;
-}
-
 function softmax(z: Float32Array): Float32Array {
   const max = Math.max(...z);
   const e = z.map((v) => Math.exp(v - max));
@@ -233,15 +234,14 @@ function softmax(z: Float32Array): Float32Array {
 function embeddedRows(scenes: readonly SceneSpec[]): Float32Array {
   const width = model.hiddenSize;
   const out = new Float32Array(scenes.length * imageTokens * width);
-  const words = (name: string) => name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
   if (predictingHeads) {
-    const features = renderedTowerFeatures(model, scenes);
+    const means = meanPool(renderedTowerFeatures(model, scenes), scenes.length, imageTokens, towerWidth);
     scenes.forEach((_, i) => {
-      const x = meanToken(features.subarray(i * imageTokens * towerWidth, (i + 1) * imageTokens * towerWidth));
+      const x = means.subarray(i * towerWidth, (i + 1) * towerWidth);
       const kind = KINDS[predictingHeads.logits('kind', x).reduce((best, v, j, z) => (v > z[best] ? j : best), 0)];
       const rows = [phraseEmbedding(kind), ...KIND_SCHEMAS[kind].map((a) => {
         const p = softmax(predictingHeads.logits(`${kind}.${a.name}`, x));
-        const row = variant === 'predicted-bound' ? phraseEmbedding(words(a.name)) : new Float32Array(width);
+        const row = variant === 'predicted-bound' ? phraseEmbedding(attributeWords(a.name)) : new Float32Array(width);
         a.values.forEach((value, v) => {
           const e = phraseEmbedding(value);
           for (let c = 0; c < width; c++) row[c] += p[v] * e[c];
@@ -253,12 +253,11 @@ function embeddedRows(scenes: readonly SceneSpec[]): Float32Array {
     return out;
   }
   scenes.forEach((scene, i) => {
-    if (scene.entities.length !== 1) throw new Error(`the oracle describes one individual per picture, not ${scene.entities.length}`);
-    const { kind, attributes } = scene.entities[0].individual;
+    const { kind, attributes } = soleIndividual(scene);
     let rows = [phraseEmbedding(kind), ...KIND_SCHEMAS[kind].map((a) => {
       const row = phraseEmbedding(attributes[a.name]);
       if (variant === 'embed-bound') {
-        const name = phraseEmbedding(words(a.name));
+        const name = phraseEmbedding(attributeWords(a.name));
         for (let c = 0; c < width; c++) row[c] += name[c];
       }
       return row;
@@ -285,32 +284,10 @@ function imageOf(scene: SceneSpec): Float32Array {
   return model.projector.forward(towerFeatures([scene]), imageTokens).output;
 }
 
-function auc(positives: readonly number[], negatives: readonly number[]): number {
-  let wins = 0;
-  for (const p of positives) for (const n of negatives) wins += p > n ? 1 : p === n ? 0.5 : 0;
-  return wins / (positives.length * negatives.length);
-}
-
 function measure(): string {
-  const items = Number(values.items);
-  const positives: number[] = [];
-  const lookAlikes: number[] = [];
-  let pos = 0;
-  const rejected = [0, 0];
-  const counted = [0, 0];
-  for (let i = 0; i < items; i++) {
-    const item = recognitionItem(Number(values.seed), i, split, true);
-    const margin = (scene: SceneSpec) => (textVariant ? scorer.yesMargin(`In the photo: ${pictureText(scene)}. ${item.question}`, null) : scorer.yesMargin(item.question, imageOf(scene)));
-    const p = margin(item.scenes[0]);
-    const n = margin(item.scenes[1]);
-    positives.push(p);
-    lookAlikes.push(n);
-    if (p > 0) pos++;
-    counted[item.distance - 1]++;
-    if (n <= 0) rejected[item.distance - 1]++;
-  }
-  const negative = (rejected[0] + rejected[1]) / items;
-  return `weighted ${((pos / items + negative) / 2).toFixed(3)}  (subject ${(pos / items).toFixed(3)}, look-alikes rejected: one ${(rejected[0] / counted[0]).toFixed(3)} / two ${(rejected[1] / counted[1]).toFixed(3)})  AUC look-alikes ${auc(positives, lookAlikes).toFixed(3)}`;
+  const margin = (question: string, scene: SceneSpec) => (textVariant ? scorer.yesMargin(`In the photo: ${pictureText(scene)}. ${question}`, null) : scorer.yesMargin(question, imageOf(scene)));
+  const r = scoreRecognition(Number(values.seed), Number(values.items), split, true, margin);
+  return `weighted ${r.weighted.toFixed(3)}  (subject ${r.positive.toFixed(3)}, look-alikes rejected: one ${r.negativeOneAttribute.toFixed(3)} / two ${r.negativeTwoAttributes.toFixed(3)})  AUC look-alikes ${r.aucLookAlike.toFixed(3)}`;
 }
 
 // Recognition alone (a task left out of a mix keeps its default weight).
@@ -351,7 +328,7 @@ for (let step = 1; step <= steps; step++) {
     const tally = micro.tally;
     process.stderr.write(`step ${step}: loss ${(lossSum / 10).toFixed(3)}  decisions ${(tally.right / Math.max(1, tally.count)).toFixed(2)}  ${(nextSample / ((Date.now() - started) / 1000)).toFixed(1)} samples/s\n`);
     lossSum = 0;
-    micro.tally = { loss: 0, right: 0, count: 0, letterRight: 0, letterCount: 0 };
+    micro.tally = emptyTally();
   }
   if (step % evalEvery === 0 || step === steps) console.log(`step ${step} (${nextSample} samples): ${measure()}`);
 }

@@ -107,8 +107,12 @@ export class ConceptLibrary {
 
   /** Adds a concept file to the library, under its own name or `name`. */
   import(file: string, options: { name?: string; overwrite?: boolean } = {}): Concept {
-    let concept = Concept.load(file);
-    if (options.name) concept = concept.withName(options.name);
+    return this.add(Concept.load(file), options);
+  }
+
+  /** Adds a concept (read from elsewhere) under its own name or `name`. */
+  add(loaded: Concept, options: { name?: string; overwrite?: boolean } = {}): Concept {
+    const concept = options.name ? loaded.withName(options.name) : loaded;
     if (this.has(concept.name) && !options.overwrite) {
       throw new ConceptError(`a concept named "${concept.name}" already exists in ${this.dir}; import it under another name (--name) or overwrite it`);
     }

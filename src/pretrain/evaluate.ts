@@ -235,6 +235,38 @@ export function textQaYesNoItem(seed: number, i: number, split: WorldSplit): Two
 export type ScoredMetrics = Omit<BaseModelMetrics, 'captions'>;
 
 /** The first-token measurements (no generation): synchronous, usable inside a training loop. */
+/**
+ * Recognition over `items` held-out items (recognitionItem's), each answered by `yesMargin`
+ * (logit(Yes) − logit(No) for a question about a picture): the measurement of metrics.json, and
+ * of benches that change how a picture reaches the decoder.
+ */
+export function scoreRecognition(seed: number, items: number, split: WorldSplit, described: boolean, yesMargin: (question: string, scene: SceneSpec) => number): RecognitionScore {
+  let pos = 0;
+  let neg1 = 0;
+  let neg2 = 0;
+  let n1 = 0;
+  let n2 = 0;
+  let negOther = 0;
+  const positiveMargins: number[] = [];
+  const lookAlikeMargins: number[] = [];
+  const otherKindMargins: number[] = [];
+  for (let i = 0; i < items; i++) {
+    const item = recognitionItem(seed, i, split, described);
+    const [positive, lookAlike, otherKind] = item.scenes.map((scene) => yesMargin(item.question, scene));
+    positiveMargins.push(positive);
+    if (positive > 0) pos++;
+    lookAlikeMargins.push(lookAlike);
+    const no = lookAlike <= 0;
+    if (item.distance === 1) { n1++; neg1 += no ? 1 : 0; } else { n2++; neg2 += no ? 1 : 0; }
+    otherKindMargins.push(otherKind);
+    if (otherKind <= 0) negOther++;
+  }
+  const positive = pos / items;
+  const negative = (neg1 + neg2) / items;
+  return { positive, negative, weighted: (positive + negative) / 2, negativeOneAttribute: neg1 / Math.max(1, n1), negativeTwoAttributes: neg2 / Math.max(1, n2), negativeOtherKind: negOther / items,
+    aucLookAlike: marginAuc(positiveMargins, lookAlikeMargins), aucOtherKind: marginAuc(positiveMargins, otherKindMargins) };
+}
+
 export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptions): ScoredMetrics {
   const items = options.items ?? 200;
   const split = createWorldSplit(0);
@@ -244,32 +276,8 @@ export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptio
     const { prompt, correctIsA, scene } = mcqItem(options.seed, i, split);
     if (scorer.choosesA(prompt, scorer.features(scene)) === correctIsA) mcqRight++;
   }
-  const recognition = (described: boolean): RecognitionScore => {
-    let pos = 0;
-    let neg1 = 0;
-    let neg2 = 0;
-    let n1 = 0;
-    let n2 = 0;
-    let negOther = 0;
-    const positiveMargins: number[] = [];
-    const lookAlikeMargins: number[] = [];
-    const otherKindMargins: number[] = [];
-    for (let i = 0; i < items; i++) {
-      const item = recognitionItem(options.seed, i, split, described);
-      const [positive, lookAlike, otherKind] = item.scenes.map((scene) => scorer.yesMargin(item.question, scorer.features(scene)));
-      positiveMargins.push(positive);
-      if (positive > 0) pos++;
-      lookAlikeMargins.push(lookAlike);
-      const no = lookAlike <= 0;
-      if (item.distance === 1) { n1++; neg1 += no ? 1 : 0; } else { n2++; neg2 += no ? 1 : 0; }
-      otherKindMargins.push(otherKind);
-      if (otherKind <= 0) negOther++;
-    }
-    const positive = pos / items;
-    const negative = (neg1 + neg2) / items;
-    return { positive, negative, weighted: (positive + negative) / 2, negativeOneAttribute: neg1 / Math.max(1, n1), negativeTwoAttributes: neg2 / Math.max(1, n2), negativeOtherKind: negOther / items,
-      aucLookAlike: marginAuc(positiveMargins, lookAlikeMargins), aucOtherKind: marginAuc(positiveMargins, otherKindMargins) };
-  };
+  const recognition = (described: boolean): RecognitionScore =>
+    scoreRecognition(options.seed, items, split, described, (question, scene) => scorer.yesMargin(question, scorer.features(scene)));
   // Text-only questions answered from a description.
   let textRight = 0;
   for (let i = 0; i < items; i++) {

@@ -139,7 +139,8 @@ export function heldOutPicture(seed: number, index: number, split: WorldSplit): 
   return { individual, pixels: renderScene(composeScene(rng, [individual], { occlusionChance: 0 })).pixels };
 }
 
-function meanPool(tokens: Float32Array, batch: number, perImage: number, C: number): Float32Array {
+/** The mean of each picture's tokens: [batch × perImage × C] → [batch × C]. */
+export function meanPool(tokens: Float32Array, batch: number, perImage: number, C: number): Float32Array {
   const pooled = new Float32Array(batch * C);
   for (let n = 0; n < batch; n++) {
     for (let t = 0; t < perImage; t++) {

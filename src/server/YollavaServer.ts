@@ -182,8 +182,8 @@ export class YollavaServer {
     checkConceptName(to);
     const [from] = this.requireConcepts([name]);
     await this.queue.run(async () => {
-      if (to !== from && this.library.has(to)) throw new HttpError(409, `a concept named "${to}" already exists in the library; choose another name`);
       if (to !== from) {
+        if (this.library.has(to)) throw new HttpError(409, `a concept named "${to}" already exists in the library; choose another name`);
         this.detach(from);
         this.library.rename(from, to);
       }
@@ -229,7 +229,7 @@ export class YollavaServer {
         const name = newName ?? uploaded.name;
         if (this.library.has(name) && !overwrite) throw new HttpError(409, `a concept named "${name}" already exists in the library; import it under another name or overwrite it`);
         this.detach(name);
-        const concept = this.library.import(upload, { name, overwrite });
+        const concept = this.library.add(uploaded, { name, overwrite });
         sendJson(response, 200, { imported: concept.identifier, concept: this.conceptList().find((c) => c.name === concept.name) });
       } finally {
         rmSync(upload, { force: true });
