@@ -59,6 +59,7 @@ const { values } = parseArgs({
     'tokens-per-step': { type: 'string', default: '4096' },
     seed: { type: 'string', default: '2001' },
     'head-pictures': { type: 'string', default: '12000' },
+    'conv-dropout': { type: 'string', default: '0' },
   },
 });
 const variant = values.variant;
@@ -169,7 +170,10 @@ const predictingHeads = variant.startsWith('predicted-') || variant === 'hybrid-
 const WRITTEN_ROWS = 11;
 if (variant === 'hybrid-values') Object.defineProperty(model, 'imageTokenCount', { value: imageTokens + WRITTEN_ROWS });
 
-function hybridRows(scenes: readonly SceneSpec[]): Float32Array {
+const convDropout = Number(values['conv-dropout']);
+const dropoutRng = Rng.from('oracle-conv-dropout');
+
+function hybridRows(scenes: readonly SceneSpec[], training = false): Float32Array {
   const width = model.hiddenSize;
   const n = scenes.length;
   const conv = model.projector.forward(renderedTowerFeatures(model, scenes), n * imageTokens).output;
@@ -177,7 +181,9 @@ function hybridRows(scenes: readonly SceneSpec[]): Float32Array {
   const perImage = imageTokens + WRITTEN_ROWS;
   const out = new Float32Array(n * perImage * width);
   for (let i = 0; i < n; i++) {
-    out.set(conv.subarray(i * imageTokens * width, (i + 1) * imageTokens * width), i * perImage * width);
+    // --conv-dropout: in training only, some pictures keep their written rows alone, so that the
+    // decoder cannot answer from its conv circuit and must learn to read the words.
+    if (!(training && dropoutRng.next() < convDropout)) out.set(conv.subarray(i * imageTokens * width, (i + 1) * imageTokens * width), i * perImage * width);
     out.set(written.subarray(i * imageTokens * width, (i * imageTokens + WRITTEN_ROWS) * width), (i * perImage + imageTokens) * width);
   }
   return out;
@@ -293,7 +299,7 @@ function measure(): string {
 // Recognition alone (a task left out of a mix keeps its default weight).
 const mix = Object.fromEntries(CORPUS_TASKS.map((task) => [task, task === 'recognition' ? 1 : 0]));
 const corpus: Omit<CorpusOptions, 'count'> = { seed: 901, mix, recognition: { companionChance: 0, evalPromptRate: 1 } };
-const micro = new InstructMicroStep(model, vlm.tokenizer, 0, variant === 'hybrid-values' ? { imageRows: hybridRows } : embedVariant ? { imageRows: embeddedRows } : { towerFeatures });
+const micro = new InstructMicroStep(model, vlm.tokenizer, 0, variant === 'hybrid-values' ? { imageRows: (scenes) => hybridRows(scenes, true) } : embedVariant ? { imageRows: embeddedRows } : { towerFeatures });
 const optimizer = new AdamW(micro.params, { lr: Number(values.lr), weightDecay: 0.01, beta2: 0.98 });
 const packer = new MicroBatchPacker<EncodedCorpusSample>();
 let nextSample = 0;

@@ -7,6 +7,7 @@ import { parseActivation, type ActivationName } from './layers/activations.ts';
 import { CONV_VISION_MODEL_TYPE, convVisionConfigProblem, type ConvVisionConfig } from './convVisionTower.ts';
 import type { DecoderConfig } from './decoder.ts';
 import type { VisionEncoderConfig } from './visionEncoder.ts';
+import type { WrittenTokensConfig } from './writtenTokens.ts';
 
 export class ModelLoadError extends Error {
   constructor(readonly file: string, problem: string) {
@@ -152,6 +153,7 @@ function parseConvVision(file: string, json: Json): ConvVisionConfig {
   if (strides.length !== channels.length) throw new ModelLoadError(file, `${section}: stage_strides lists ${strides.length} strides for ${channels.length} stage_channels`);
   const norm = json.norm_type ?? 'group_norm';
   if (norm !== 'group_norm' && norm !== 'layer_norm') throw new ModelLoadError(file, `${section}.norm_type ${JSON.stringify(norm)} is not supported (group_norm, layer_norm)`);
+  const written = parseWrittenTokens(file, json.written_tokens);
   const config: ConvVisionConfig = {
     kind: 'conv',
     imageSize: positiveInt(file, section, json, 'image_size'),
@@ -166,10 +168,25 @@ function parseConvVision(file: string, json: Json): ConvVisionConfig {
     numGroups: positiveInt(file, section, json, 'num_groups', 8),
     hiddenAct: parseActivationOrFail(file, `${section}.hidden_act`, json.hidden_act ?? 'gelu'),
     layerNormEps: positiveNumber(file, section, json, 'layer_norm_eps', 1e-5),
+    // Absent, not null, when the tower writes nothing: parsed configs of older checkpoints stay as they were.
+    ...(written ? { writtenTokens: written } : {}),
   };
   const problem = convVisionConfigProblem(config);
   if (problem) throw new ModelLoadError(file, `${section} (${CONV_VISION_MODEL_TYPE}): ${problem}`);
   return config;
+}
+
+/** vision_config.written_tokens: { gate_values, group_values } (writtenTokens.ts), or none. */
+function parseWrittenTokens(file: string, value: unknown): WrittenTokensConfig | null {
+  if (value === undefined || value === null) return null;
+  const where = 'vision_config.written_tokens';
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ModelLoadError(file, `${where} must be an object, got ${JSON.stringify(value)}`);
+  const { gate_values: gateValues, group_values: groupValues } = value as Json;
+  if (!Number.isInteger(gateValues) || (gateValues as number) < 1) throw new ModelLoadError(file, `${where}.gate_values must be a positive integer, got ${JSON.stringify(gateValues)}`);
+  if (!Array.isArray(groupValues) || !groupValues.every((row) => Array.isArray(row) && row.every((n) => Number.isInteger(n) && n >= 0))) {
+    throw new ModelLoadError(file, `${where}.group_values must be a list of lists of non-negative integers`);
+  }
+  return { gateValues: gateValues as number, groupValues: groupValues as number[][] };
 }
 
 function parseActivationOrFail(file: string, where: string, value: unknown): ActivationName {

@@ -32,6 +32,7 @@ import { groupNormBackward, groupNormForward } from './layers/groupNorm.ts';
 import type { Linear, LinearGrads } from './layers/linear.ts';
 import { layerNormBackward, layerNormForward } from './layers/norms.ts';
 import type { VisionEncoder, VisionForwardOptions } from './visionEncoder.ts';
+import { WrittenTokens, writtenHeadRows, writtenTokensConfigProblem, type WrittenTokensConfig, type WrittenTokensGrads, type WrittenTokensTape, type WrittenTokensWeights } from './writtenTokens.ts';
 
 export type ConvNormKind = 'group_norm' | 'layer_norm';
 
@@ -59,6 +60,8 @@ export interface ConvVisionConfig {
   readonly numGroups: number;
   readonly hiddenAct: ActivationName;
   readonly layerNormEps: number;
+  /** Tokens written as soft words after the map tokens (writtenTokens.ts); none when absent. */
+  readonly writtenTokens?: WrittenTokensConfig | null;
 }
 
 export interface ConvNormWeights { readonly weight: Float32Array; readonly bias: Float32Array }
@@ -75,7 +78,8 @@ export interface ConvVisionWeights {
   readonly stem: Linear;
   readonly stemNorm: ConvNormWeights;
   readonly stages: readonly ConvStageWeights[];
-  readonly positionEmbedding: Float32Array; // [tokens, hiddenSize]
+  readonly positionEmbedding: Float32Array; // [map tokens, hiddenSize]
+  readonly written?: WrittenTokensWeights | null;
 }
 
 export interface ConvStageGrads { conv1: LinearGrads; norm1: ConvNormGrads; conv2: LinearGrads; norm2: ConvNormGrads }
@@ -85,6 +89,7 @@ export interface ConvVisionGrads {
   stemNorm: ConvNormGrads;
   stages: ConvStageGrads[];
   positionEmbedding: Float32Array | null;
+  written?: WrittenTokensGrads | null;
 }
 
 /** What one conv → norm → act unit keeps for its backward. */
@@ -101,6 +106,13 @@ export interface ConvVisionTape {
   /** Stages run (the hidden state the tape reached). */
   readonly layers: number;
   readonly units: readonly ConvUnitTape[]; // stem, then conv1 and conv2 of each stage run
+  /** The written tokens' tape when they were written. */
+  readonly written: WrittenTokensTape | null;
+}
+
+export interface ConvForwardOptions extends VisionForwardOptions {
+  /** false: the map tokens alone, without the written ones (stage 1 pools and trains on the map). */
+  readonly written?: boolean;
 }
 
 /** A reason the configuration cannot build a tower, or null. */
@@ -119,12 +131,18 @@ export function convVisionConfigProblem(config: ConvVisionConfig): string | null
   let side = convOutputSize(config.imageSize, k, config.stemStride, k >> 1);
   for (const stage of stages) side = convOutputSize(side, k, stage.stride, k >> 1);
   if (!(side >= 1)) return `a ${config.imageSize}×${config.imageSize} image leaves no feature map after the strides`;
+  if (config.writtenTokens) {
+    const written = writtenTokensConfigProblem(config.writtenTokens);
+    if (written) return `written_tokens: ${written}`;
+  }
   return null;
 }
 
 export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVisionGrads> {
   /** Side of each hidden state's map: [stem, stage 0, …]. */
   readonly sides: readonly number[];
+  /** The written tokens' layer, when the tower has one. */
+  readonly written: WrittenTokens | null;
 
   constructor(readonly config: ConvVisionConfig, readonly weights: ConvVisionWeights, private readonly kernels: () => Kernels) {
     const problem = convVisionConfigProblem(config);
@@ -134,13 +152,18 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
     for (const stage of config.stages) sides.push(convOutputSize(sides[sides.length - 1], config.kernelSize, stage.stride, pad));
     this.sides = sides;
     if (weights.stages.length !== config.stages.length) throw new RangeError(`${weights.stages.length} stage weights for ${config.stages.length} stages`);
-    if (weights.positionEmbedding.length !== this.numTokens * config.hiddenSize) {
-      throw new RangeError(`position embedding holds ${weights.positionEmbedding.length} values, expected ${this.numTokens}×${config.hiddenSize}`);
+    if (weights.positionEmbedding.length !== this.mapTokens * config.hiddenSize) {
+      throw new RangeError(`position embedding holds ${weights.positionEmbedding.length} values, expected ${this.mapTokens}×${config.hiddenSize}`);
     }
+    if (Boolean(config.writtenTokens) !== Boolean(weights.written)) throw new RangeError(`written tokens: the config ${config.writtenTokens ? 'has' : 'has none'} but the weights ${weights.written ? 'have' : 'have none'}`);
+    this.written = config.writtenTokens && weights.written ? new WrittenTokens(config.writtenTokens, weights.written, config.hiddenSize) : null;
   }
 
   get featureMapSide(): number { return this.sides[this.sides.length - 1]; }
-  get numTokens(): number { return this.featureMapSide ** 2; }
+  /** Tokens of the feature map (one per position). */
+  get mapTokens(): number { return this.featureMapSide ** 2; }
+  /** Tokens of the last hidden state: the map's, then the written ones. */
+  get numTokens(): number { return this.mapTokens + (this.written?.count ?? 0); }
 
   /** Every weight value. */
   get parameterCount(): number {
@@ -149,7 +172,7 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
     const conv = (l: Linear) => l.weight.rows * l.weight.cols + (l.bias?.length ?? 0);
     let total = conv(w.stem) + norm(w.stemNorm) + w.positionEmbedding.length;
     for (const s of w.stages) total += conv(s.conv1) + norm(s.norm1) + conv(s.conv2) + norm(s.norm2);
-    return total;
+    return total + (this.written?.parameterCount ?? 0);
   }
 
   /** The convolution shapes of every unit (stem, conv1 and conv2 of each stage) for a batch. */
@@ -203,16 +226,17 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
   }
 
   /** One image: pixel values [channels, S, S]. */
-  forward(pixelValues: Float32Array, options: VisionForwardOptions = {}): { hiddenStates: Float32Array[]; tape: ConvVisionTape | null } {
+  forward(pixelValues: Float32Array, options: ConvForwardOptions = {}): { hiddenStates: Float32Array[]; tape: ConvVisionTape | null } {
     return this.forwardBatch(pixelValues, 1, options);
   }
 
   /**
    * `batch` images at once, pixel values [batch, channels, S, S]: every convolution is one
    * im2col and one product over the whole batch. Hidden states are [batch, H_i·W_i, C_i];
-   * `layers` stops after that many stages (the position embedding is added only after the last).
+   * `layers` stops after that many stages (the position embedding is added and the written tokens
+   * follow the map tokens, [batch, numTokens, C], only after the last; `written: false` leaves them out).
    */
-  forwardBatch(pixelValues: Float32Array, batch: number, options: VisionForwardOptions = {}): { hiddenStates: Float32Array[]; tape: ConvVisionTape | null } {
+  forwardBatch(pixelValues: Float32Array, batch: number, options: ConvForwardOptions = {}): { hiddenStates: Float32Array[]; tape: ConvVisionTape | null } {
     const { numChannels, imageSize: S, hiddenAct } = this.config;
     if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
     if (pixelValues.length !== batch * numChannels * S * S) {
@@ -264,8 +288,13 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
         for (let i = 0; i < perImage; i++) tokens[base + i] += position[i];
       }
       hiddenStates[hiddenStates.length - 1] = tokens;
+      if (this.written && options.written !== false) {
+        const written = this.written.forward(tokens, batch, this.mapTokens);
+        hiddenStates[hiddenStates.length - 1] = interleave(tokens, written.tokens, batch, this.mapTokens, this.written.count, this.config.hiddenSize);
+        return { hiddenStates, tape: keep ? { batch, layers, units, written: written.tape } : null };
+      }
     }
-    return { hiddenStates, tape: keep ? { batch, layers, units } : null };
+    return { hiddenStates, tape: keep ? { batch, layers, units, written: null } : null };
   }
 
   /**
@@ -293,9 +322,23 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
       conv2dBackward(kernels, dInput, g.conv, dConv, unit.input, conv, shape, col);
     };
     let d = dLast.subarray(0, lastSize);
+    if (tape.written && this.written) {
+      // The written tokens follow each image's map tokens; their mean-token share joins the map's gradient.
+      const map = this.mapTokens;
+      const count = this.written.count;
+      const dMap = new Float32Array(lastSize);
+      const dWritten = new Float32Array(batch * count * hiddenSize);
+      for (let n = 0; n < batch; n++) {
+        const base = n * (map + count) * hiddenSize;
+        dMap.set(dLast.subarray(base, base + map * hiddenSize), n * map * hiddenSize);
+        dWritten.set(dLast.subarray(base + map * hiddenSize, base + (map + count) * hiddenSize), n * count * hiddenSize);
+      }
+      this.written.backward(tape.written, dWritten, batch, map, grads?.written ?? null, dMap);
+      d = dMap;
+    }
     if (layers === this.config.numLayers && grads?.positionEmbedding) {
       const dPosition = grads.positionEmbedding;
-      const perImage = this.numTokens * hiddenSize;
+      const perImage = this.mapTokens * hiddenSize;
       for (let n = 0; n < batch; n++) {
         const base = n * perImage;
         for (let i = 0; i < perImage; i++) dPosition[i] += d[base + i];
@@ -324,6 +367,7 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
       stemNorm: norm(w.stemNorm),
       stages: w.stages.map((s) => ({ conv1: conv(s.conv1), norm1: norm(s.norm1), conv2: conv(s.conv2), norm2: norm(s.norm2) })),
       positionEmbedding: new Float32Array(w.positionEmbedding.length),
+      written: this.written?.newGrads() ?? null,
     };
   }
 
@@ -331,6 +375,17 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
   postNorm(x: Float32Array, rows: number): Float32Array {
     return x.slice(0, rows * this.config.hiddenSize);
   }
+}
+
+/** Each image's map tokens, then its written tokens: [batch, map + written, C]. */
+function interleave(map: Float32Array, written: Float32Array, batch: number, mapCount: number, writtenCount: number, C: number): Float32Array {
+  const out = new Float32Array(batch * (mapCount + writtenCount) * C);
+  for (let n = 0; n < batch; n++) {
+    const base = n * (mapCount + writtenCount) * C;
+    out.set(map.subarray(n * mapCount * C, (n + 1) * mapCount * C), base);
+    out.set(written.subarray(n * writtenCount * C, (n + 1) * writtenCount * C), base + mapCount * C);
+  }
+  return out;
 }
 
 /** [N, C, S, S] → [N, S, S, C]. */
@@ -382,6 +437,7 @@ export function convVisionConfigJson(config: ConvVisionConfig): Record<string, u
     num_groups: config.numGroups,
     hidden_act: config.hiddenAct,
     layer_norm_eps: config.layerNormEps,
+    ...(config.writtenTokens ? { written_tokens: { gate_values: config.writtenTokens.gateValues, group_values: config.writtenTokens.groupValues } } : {}),
   };
 }
 
@@ -413,7 +469,8 @@ function tokenCount(config: ConvVisionConfig): number {
  *   stem.weight [stem, in, k, k]; stem_norm.weight, stem_norm.bias [stem]
  *   stages.{i}.conv1.weight [C_i, C_{i−1}, k, k]; stages.{i}.norm1.weight/.bias [C_i]
  *   stages.{i}.conv2.weight [C_i, C_i, k, k];     stages.{i}.norm2.weight/.bias [C_i]
- *   position_embedding [tokens, hidden]
+ *   position_embedding [map tokens, hidden]
+ *   written_head.weight, written_table [rows, hidden]; written_head.bias [rows]  (with written_tokens)
  */
 export function readConvVisionWeights(source: TensorReader, config: ConvVisionConfig, prefix = 'vision_tower'): ConvVisionWeights {
   const k = config.kernelSize;
@@ -436,6 +493,15 @@ export function readConvVisionWeights(source: TensorReader, config: ConvVisionCo
       norm2: norm(`${prefix}.stages.${i}.norm2`, stage.channels),
     })),
     positionEmbedding: source.vector(`${prefix}.position_embedding`, [tokenCount(config), config.hiddenSize]),
+    written: config.writtenTokens ? readWrittenWeights(source, config.writtenTokens, config.hiddenSize, prefix) : null,
+  };
+}
+
+function readWrittenWeights(source: TensorReader, config: WrittenTokensConfig, width: number, prefix: string): WrittenTokensWeights {
+  const rows = writtenHeadRows(config);
+  return {
+    head: { weight: { dtype: 'f32', rows, cols: width, data: source.vector(`${prefix}.written_head.weight`, [rows, width]) }, bias: source.vector(`${prefix}.written_head.bias`, [rows]) },
+    table: source.vector(`${prefix}.written_table`, [rows, width]),
   };
 }
 
@@ -461,6 +527,12 @@ export function convVisionTensors(config: ConvVisionConfig, weights: ConvVisionW
     norm(`${prefix}.stages.${i}.norm2`, stage.norm2);
   });
   tensors[`${prefix}.position_embedding`] = { shape: [weights.positionEmbedding.length / config.hiddenSize, config.hiddenSize], data: weights.positionEmbedding };
+  if (weights.written) {
+    const { head, table } = weights.written;
+    tensors[`${prefix}.written_head.weight`] = { shape: [head.weight.rows, head.weight.cols], data: head.weight.data as Float32Array };
+    tensors[`${prefix}.written_head.bias`] = { shape: [head.weight.rows], data: head.bias! };
+    tensors[`${prefix}.written_table`] = { shape: [head.weight.rows, head.weight.cols], data: table };
+  }
   return tensors;
 }
 
@@ -492,5 +564,15 @@ export function randomConvVisionWeights(config: ConvVisionConfig, init: RandomVe
       conv2: conv(stage.channels, stage.channels), norm2: norm(stage.channels),
     })),
     positionEmbedding: init.vector(tokenCount(config) * config.hiddenSize),
+    written: config.writtenTokens ? randomWrittenWeights(config.writtenTokens, config.hiddenSize, init) : null,
+  };
+}
+
+/** Heads at the initializer's std (bias 0), the table at unit scale: random words until fitted. */
+export function randomWrittenWeights(config: WrittenTokensConfig, width: number, init: RandomVectors): WrittenTokensWeights {
+  const rows = writtenHeadRows(config);
+  return {
+    head: { weight: { dtype: 'f32', rows, cols: width, data: init.vector(rows * width) }, bias: new Float32Array(rows) },
+    table: init.vector(rows * width, 0, 1),
   };
 }

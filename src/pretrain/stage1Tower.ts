@@ -155,7 +155,7 @@ export function meanPool(tokens: Float32Array, batch: number, perImage: number, 
 /** Held-out attribute accuracy of tower + heads on `count` pictures (fixed by `seed`). */
 export function evaluateTower(tower: ConvVisionTower, heads: AttributeHeads, seed: number, count: number, split: WorldSplit = createWorldSplit(0)): AttributeAccuracy {
   const C = tower.config.hiddenSize;
-  const T = tower.numTokens;
+  const T = tower.mapTokens;
   let kindRight = 0;
   let attrRight = 0;
   let attrTotal = 0;
@@ -171,7 +171,7 @@ export function evaluateTower(tower: ConvVisionTower, heads: AttributeHeads, see
       individuals.push(picture.individual);
       scenePixelValues(picture.pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE);
     }
-    const { hiddenStates } = tower.forwardBatch(pixels, n);
+    const { hiddenStates } = tower.forwardBatch(pixels, n, { written: false });
     const pooled = meanPool(hiddenStates[hiddenStates.length - 1], n, T, C);
     for (let i = 0; i < n; i++) {
       const x = pooled.subarray(i * C, (i + 1) * C);
@@ -199,7 +199,7 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
   const B = options.batchSize ?? 64;
   const peak = options.lr ?? 5e-3;
   const C = tower.config.hiddenSize;
-  const T = tower.numTokens;
+  const T = tower.mapTokens;
   const split = createWorldSplit(0);
   const heads = new AttributeHeads(C, options.seed + 1);
   const towerGrads: ConvVisionGrads = tower.newGrads();
@@ -241,7 +241,7 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
       individuals.push(picture.individual);
       scenePixelValues(picture.pixels, pixels, b * 3 * IMAGE_SIZE * IMAGE_SIZE);
     }
-    const { hiddenStates, tape } = tower.forwardBatch(pixels, B, { tape: true });
+    const { hiddenStates, tape } = tower.forwardBatch(pixels, B, { tape: true, written: false });
     const pooled = meanPool(hiddenStates[hiddenStates.length - 1], B, T, C);
     const dPooled = new Float32Array(B * C);
     let loss = 0;

@@ -214,6 +214,54 @@ for (const norm of ['group_norm', 'layer_norm'] as const) {
   });
 }
 
+const WRITTEN = { gateValues: 2, groupValues: [[3, 2], [0, 4]] };
+
+test('written tokens: the soft words after the map tokens, by hand and by finite differences (pixels, every weight, head and table)', () => {
+  const model = createRandomLlava(tinyLlavaConfig({ ...tinyConvConfig('group_norm'), writtenTokens: WRITTEN }), { seed: 75, std: 0.3 }, kernels);
+  const tower = model.visionTower as ConvVisionTower;
+  assert.equal(tower.mapTokens, 4);
+  assert.equal(tower.numTokens, 4 + 3);
+  assert.equal(model.imageTokenCount, 7);
+  const batch = 2;
+  const C = 8;
+  const pixels = randomArray(batch * 3 * 8 * 8, 76);
+  const last = tower.forwardBatch(pixels, batch).hiddenStates.at(-1)!;
+  const mapOnly = tower.forwardBatch(pixels, batch, { written: false }).hiddenStates.at(-1)!;
+  assert.equal(mapOnly.length, batch * 4 * C);
+
+  // Image 1 by hand: the mean map token, softmax groups, gate-weighted table rows.
+  const { head, table } = tower.weights.written!;
+  const mean = new Float64Array(C);
+  for (let t = 0; t < 4; t++) for (let c = 0; c < C; c++) mean[c] += mapOnly[(4 + t) * C + c] / 4;
+  const logit = (r: number) => head.bias![r] + mean.reduce((s, x, c) => s + x * (head.weight.data as Float32Array)[r * C + c], 0);
+  const softmax = (rows: number[]) => { const e = rows.map((r) => Math.exp(logit(r))); const z = e.reduce((a, b) => a + b); return e.map((v) => v / z); };
+  const gate = softmax([0, 1]);
+  const expected: number[][] = [[], [], []];
+  for (let c = 0; c < C; c++) {
+    expected[0][c] = gate[0] * table[0 * C + c] + gate[1] * table[1 * C + c];
+    const g1a = softmax([2, 3, 4]); const g1b = softmax([5, 6]); const g2b = softmax([7, 8, 9, 10]);
+    expected[1][c] = gate[0] * g1a.reduce((s, p, v) => s + p * table[(2 + v) * C + c], 0) + gate[1] * g1b.reduce((s, p, v) => s + p * table[(5 + v) * C + c], 0);
+    expected[2][c] = gate[1] * g2b.reduce((s, p, v) => s + p * table[(7 + v) * C + c], 0);
+  }
+  for (let n = 0; n < batch; n++) assert.deepEqual(last.subarray(n * 7 * C, (n * 7 + 4) * C), mapOnly.subarray(n * 4 * C, (n + 1) * 4 * C));
+  for (let j = 0; j < 3; j++) for (let c = 0; c < C; c++) assert.ok(Math.abs(last[(7 + 4 + j) * C + c] - expected[j][c]) < 1e-5, `token ${j} channel ${c}`);
+
+  const r = randomArray(batch * 7 * C, 77);
+  const loss = () => project(tower.forwardBatch(pixels, batch).hiddenStates.at(-1)!, r);
+  const { tape } = tower.forwardBatch(pixels, batch, { tape: true });
+  const grads = tower.newGrads();
+  const dPixels = tower.backward(tape!, r, grads);
+  checkGradient('pixels', loss, pixels, dPixels, { samples: 24 });
+  for (const [name, param, grad] of namedParameters(tower.weights, grads)) checkGradient(name, loss, param, grad, { samples: 12 });
+  checkGradient('written_head.weight', loss, head.weight.data as Float32Array, grads.written!.head.weight!, { samples: 24 });
+  checkGradient('written_head.bias', loss, head.bias!, grads.written!.head.bias!, { samples: 11 });
+  checkGradient('written_table', loss, table, grads.written!.table!, { samples: 24 });
+  // A frozen written layer still passes its share to the map.
+  const frozen = tower.newGrads();
+  frozen.written = null;
+  assert.deepEqual(tower.backward(tape!, r, frozen), dPixels);
+});
+
 test('conv tower: a batch computes what single images compute; early stop at a stage; gradients to the pixels from an early state', () => {
   const model = createRandomLlava(tinyLlavaConfig(tinyConvConfig('group_norm')), { seed: 80, std: 0.3 }, kernels);
   const tower = model.visionTower as ConvVisionTower;
@@ -269,6 +317,26 @@ test('a LLaVA with the conv tower: saveLlava → loadLlava gives identical featu
   }
 });
 
+test('a conv tower with written tokens: saveLlava → loadLlava keeps config, head and table (same features)', () => {
+  const config = tinyLlavaConfig({ ...tinyConvConfig('layer_norm'), writtenTokens: WRITTEN });
+  const model = createRandomLlava(config, { seed: 95, std: 0.3 }, kernels);
+  const dir = mkdtempSync(join(tmpdir(), 'yollava-written-'));
+  try {
+    saveLlava(model, dir);
+    const header = readSafetensorsHeader(join(dir, 'model.safetensors'));
+    assert.deepEqual(header.tensors.get('model.vision_tower.written_head.weight')!.shape, [11, 8]);
+    assert.deepEqual(header.tensors.get('model.vision_tower.written_table')!.shape, [11, 8]);
+    const loaded = loadLlava(dir, { kernels });
+    assert.deepEqual(loaded.unusedTensors, []);
+    assert.deepEqual(loaded.config.vision, config.vision);
+    const pixels = randomArray(3 * 8 * 8, 96);
+    assert.equal(loaded.model.imageTokenCount, 7);
+    assert.deepEqual(loaded.model.encodeImage(pixels), model.encodeImage(pixels));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('conv vision_config errors are ModelLoadErrors that say what is wrong', () => {
   const good = llavaConfigJson(tinyLlavaConfig(tinyConvConfig('group_norm')));
   assert.equal((good.vision_config as Record<string, unknown>).model_type, 'yollava_conv_vision');
@@ -287,6 +355,9 @@ test('conv vision_config errors are ModelLoadErrors that say what is wrong', () 
     [{ num_hidden_layers: 3 }, /num_hidden_layers 3 differs from the 2 stages/],
     [{ hidden_act: 'relu6' }, /hidden_act: unsupported activation "relu6"/],
     [{ hidden_act: 'relu', norm_type: 'layer_norm', num_groups: 3 }, null],
+    [{ written_tokens: { gate_values: 2, group_values: [[3]] } }, /written_tokens: group_values\[0\] lists 1 groups for 2 gate values/],
+    [{ written_tokens: { gate_values: 0, group_values: [] } }, /written_tokens.gate_values must be a positive integer/],
+    [{ written_tokens: [1] }, /written_tokens must be an object/],
     [{}, /vision_feature_layer -2 must select the conv tower's last hidden state/, { vision_feature_layer: -2 }],
     [{}, /vision_feature_select_strategy must be "full"/, { vision_feature_select_strategy: 'default' }],
   ];
