@@ -2,7 +2,10 @@
  * `npm run pretrain -- [options]`: pretrains yollava's base model, yollava-world, from a seed.
  *
  *   --seed N           everything (tokenizer text, weights, pictures, samples) follows it (default 1)
- *   --stage S          all (default) | tokenizer | 1 | 2 | eval
+ *   --stage S          all (default) | tokenizer | 1 | 2 | eval | written
+ *                      written: gives the model in --out a tower that also writes its reading as
+ *                      words (writtenTokenHead.ts; heads fitted on --written-pictures pictures),
+ *                      in place; stage 2 then continues it (warm start) through 16 + 11 image tokens
  *   --out DIR          the model folder (default models/yollava-world)
  *   --cache DIR        checkpoints (default .yollava-cache/pretrain), git-ignored
  *   --minutes M        budget per stage for this sitting (default: stage 1 30, stage 2 150)
@@ -47,7 +50,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getKernels } from '../engine/backend.ts';
-import type { ConvVisionTower } from '../models/convVisionTower.ts';
+import { ConvVisionTower } from '../models/convVisionTower.ts';
 import type { LlavaModel } from '../models/llava.ts';
 import type { LlavaConfig } from '../models/config.ts';
 import { loadLlava } from '../models/loadLlava.ts';
@@ -58,6 +61,8 @@ import { VisionLanguageModel } from '../models/VisionLanguageModel.ts';
 import { BaseModelScorer, evaluateBaseModel, scoreBaseModel, type BaseModelMetrics } from './evaluate.ts';
 import { progressLine, TrainingLog } from './progress.ts';
 import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
+import type { WrittenTokensConfig } from '../models/writtenTokens.ts';
+import { fitAttributeHeads, fitWrittenTable, withWrittenTokens, writtenHeadFromAttributeHeads } from './writtenTokenHead.ts';
 import { trainInstructStage, type Stage2Phase } from './stage2Instruct.ts';
 import { findCheckpoint, loadTowerWeights, writeTowerOnlyCheckpoint } from './trainingState.ts';
 import { growDecoder } from './growDecoder.ts';
@@ -85,7 +90,9 @@ export const STAGE2_MIX = {
 
 export interface PretrainOptions {
   readonly seed: number;
-  readonly stage: 'all' | 'tokenizer' | '1' | '2' | 'eval';
+  readonly stage: 'all' | 'tokenizer' | '1' | '2' | 'eval' | 'written';
+  /** Pictures the written tokens' heads are fitted on (default 12,000). */
+  readonly writtenPictures?: number;
   readonly out: string;
   readonly cache: string;
   readonly minutes: number | null;
@@ -217,6 +224,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     report.metrics = await evaluateFolder(options, log);
     return report;
   }
+  if (options.stage === 'written') {
+    await addWrittenTokens(options, log);
+    return report;
+  }
   // Tokenizer (seconds): trained once, kept in the model folder.
   if (!tokenizerReady(options.out) || (!options.resume && runs('tokenizer'))) {
     const started = Date.now();
@@ -231,7 +242,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
   if (imageTokenId === undefined) throw new Error(`${options.out}/tokenizer.json has no <image> token`);
   const stage1Dir = join(seedCache, 'stage1');
   const stage2Dir = join(seedCache, 'stage2');
-  const config = worldModelConfig(options.size, tokenizer.vocabSize, imageTokenId, decoderLayersFor(options, stage2Dir));
+  const baseConfig = worldModelConfig(options.size, tokenizer.vocabSize, imageTokenId, decoderLayersFor(options, stage2Dir));
+  // A tower given written tokens (--stage written) keeps them in its stage-1 checkpoint.
+  const writtenTokens = findCheckpoint(stage1Dir)?.state.writtenTokens as WrittenTokensConfig | undefined;
+  const config: LlavaConfig = writtenTokens ? { ...baseConfig, vision: { ...baseConfig.vision, writtenTokens } as LlavaConfig['vision'] } : baseConfig;
   // A fresh clone has the committed model folder but not the git-ignored checkpoints: continue
   // from the folder's weights (fresh optimizer moments) at the steps its summary records.
   const warm = options.resume && !options.languageFrom && !findCheckpoint(stage1Dir) && !findCheckpoint(stage2Dir) ? warmStart(options) : null;
@@ -345,6 +359,37 @@ function quickMetrics(scorer: BaseModelScorer, seed: number, step: number, quiet
   return { ...m };
 }
 
+/** --stage written: the model folder's tower gets written tokens (heads and table fitted, the rest unchanged). */
+async function addWrittenTokens(options: PretrainOptions, log: TrainingLog): Promise<void> {
+  const started = Date.now();
+  const { model } = loadLlava(options.out, { dtype: 'float32' });
+  const tower = model.visionTower;
+  if (!(tower instanceof ConvVisionTower)) throw new Error(`${options.out}: written tokens need the conv vision tower`);
+  if (tower.written) throw new Error(`${options.out}: its tower already writes tokens`);
+  const tokenizer = await Tokenizer.fromDirectory(options.out);
+  const pictures = options.writtenPictures ?? 12_000;
+  const { heads, accuracy } = fitAttributeHeads(tower, pictures, (line) => progressLine(options.quiet, line));
+  progressLine(options.quiet, `[written tokens] heads on ${pictures} pictures: held-out kind ${accuracy.kind.toFixed(3)}, attributes ${accuracy.meanAttribute.toFixed(3)}`);
+  const head = writtenHeadFromAttributeHeads(heads);
+  const rows = head.bias.length;
+  const width = tower.config.hiddenSize;
+  const fit = fitWrittenTable(model, tokenizer);
+  progressLine(options.quiet, `[written tokens] table of ${rows} words: projector(row) vs the word's embedding, cosine ${fit.cosine.toFixed(3)}, relative error ${fit.relativeError.toFixed(3)}`);
+  const written = withWrittenTokens(model, { head: { weight: { dtype: 'f32', rows, cols: width, data: head.weight }, bias: head.bias }, table: fit.table });
+  // A stage-1 checkpoint of this seed now holds the new tower (and its written tokens): later sittings read it.
+  const stage1Dir = join(options.cache, `${options.size}-seed-${options.seed}`, 'stage1');
+  const stage1 = findCheckpoint(stage1Dir);
+  if (stage1) {
+    writeTowerOnlyCheckpoint(written.visionTower as ConvVisionTower, stage1Dir, stage1.state);
+    progressLine(options.quiet, `[written tokens] ${stage1Dir} now holds the tower with its written tokens`);
+  }
+  const summary = readSummary(options.out) ?? {};
+  const record = { pictures, heads: accuracy, tableCosine: fit.cosine, tableRelativeError: fit.relativeError, imageTokens: written.imageTokenCount, seconds: (Date.now() - started) / 1000 };
+  exportModel(written, options, { ...summary, imageTokens: written.imageTokenCount, writtenTokens: record, updated: new Date().toISOString() });
+  log.record({ stage: 'written', ...record });
+  progressLine(options.quiet, `[written tokens] ${options.out}: ${written.imageTokenCount} image tokens (${tower.mapTokens} map + ${written.imageTokenCount - tower.mapTokens} written) in ${record.seconds.toFixed(0)} s`);
+}
+
 /** Loads the model folder through the normal loader and measures it; writes metrics.json. */
 async function evaluateFolder(options: PretrainOptions, log: TrainingLog): Promise<BaseModelMetrics> {
   const started = Date.now();
@@ -391,6 +436,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
       workers: { type: 'string', default: '1' },
       'decoder-layers': { type: 'string' },
       'layer-lr-scale': { type: 'string' },
+      'written-pictures': { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -399,7 +445,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
   if (values.phases !== undefined && values.mix !== undefined) throw new Error('--phases and --mix exclude each other: each phase has its own mix');
   if (values.phases !== undefined && values['recognition-focus-from'] !== undefined) throw new Error('--phases and --recognition-focus-from exclude each other: the phases say when recognition comes');
   const stage = values.stage as PretrainOptions['stage'];
-  if (!['all', 'tokenizer', '1', '2', 'eval'].includes(stage)) throw new Error(`--stage must be all, tokenizer, 1, 2 or eval; got ${stage}`);
+  if (!['all', 'tokenizer', '1', '2', 'eval', 'written'].includes(stage)) throw new Error(`--stage must be all, tokenizer, 1, 2, eval or written; got ${stage}`);
   const size = values.size as WorldModelSize;
   if (size !== 'base' && size !== 'tiny') throw new Error(`--size must be base or tiny; got ${size}`);
   const nonNegative = (name: string, v: string | undefined): number => {
@@ -434,6 +480,7 @@ export function parsePretrainArgs(argv: readonly string[]): PretrainOptions {
     workers: positiveInteger('workers', values.workers!),
     ...(values['decoder-layers'] === undefined ? {} : { decoderLayers: positiveInteger('decoder-layers', values['decoder-layers']) }),
     ...(values['layer-lr-scale'] === undefined ? {} : { layerLrScale: parseLayerLrScale(values['layer-lr-scale']) }),
+    ...(values['written-pictures'] === undefined ? {} : { writtenPictures: nonNegative('written-pictures', values['written-pictures']) }),
     quiet: values.quiet!,
   };
 }

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdamW, Parameter } from '../engine/adamw.ts';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../engine/safetensors.ts';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../engine/safetensors.ts';
 import type { ConvVisionGrads, ConvVisionTower } from '../models/convVisionTower.ts';
 import { newDecoderLayerGrads, type Decoder } from '../models/decoder.ts';
 import type { Linear, LinearGrads } from '../models/layers/linear.ts';
@@ -197,9 +197,28 @@ export const STATE_FILE = 'state.json';
 
 /** Sets the tower's weights to the `value.tower.*` tensors of a stage-1 checkpoint folder. */
 export function loadTowerWeights(tower: ConvVisionTower, checkpointFolder: string): void {
-  const params = towerParameters(tower, tower.newGrads());
-  const tensors = readSafetensors(join(checkpointFolder, 'optimizer.safetensors'), params.map((p) => `value.${p.name}`));
+  const file = join(checkpointFolder, 'optimizer.safetensors');
+  const written = writtenParameters(tower, tower.newGrads());
+  if (written.length > 0 && !readSafetensorsHeader(file).tensors.has(`value.${written[0].name}`)) {
+    // Stage 1 trained the tower after its written tokens were fitted: their heads read the old tower.
+    throw new Error(`${checkpointFolder}: this stage-1 checkpoint has no weights for the tower's written tokens (the tower was trained after they were fitted); give the model folder written tokens again (npm run pretrain -- --stage written)`);
+  }
+  const params = [...towerParameters(tower, tower.newGrads()), ...written];
+  const tensors = readSafetensors(file, params.map((p) => `value.${p.name}`));
   for (const p of params) p.value.set(tensors.get(`value.${p.name}`)!.data as Float32Array);
+}
+
+/**
+ * The written tokens' head and table (none when the tower writes nothing): kept in tower-only
+ * checkpoints, never trained by stage 1 (which reads the map alone and has its own heads).
+ */
+export function writtenParameters(tower: ConvVisionTower, grads: ConvVisionGrads): Parameter[] {
+  const written = tower.weights.written;
+  if (!written || !grads.written) return [];
+  return [
+    ...linearParameters('tower.written_head', written.head, grads.written.head),
+    { name: 'tower.written_table', value: written.table, grad: grads.written.table!, decay: false },
+  ];
 }
 
 /**
@@ -207,8 +226,10 @@ export function loadTowerWeights(tower: ConvVisionTower, checkpointFolder: strin
  * folder gives back. Stage 1 resumes from it with new attribute heads and optimizer moments.
  */
 export function writeTowerOnlyCheckpoint(tower: ConvVisionTower, dir: string, stage1State: Record<string, unknown>): void {
-  const params = towerParameters(tower, tower.newGrads());
-  writeCheckpoint(dir, { ...stage1State, stage: 1, towerOnly: true }, (temp) => {
+  const grads = tower.newGrads();
+  const params = [...towerParameters(tower, grads), ...writtenParameters(tower, grads)];
+  const written = tower.config.writtenTokens ? { writtenTokens: tower.config.writtenTokens } : {};
+  writeCheckpoint(dir, { ...stage1State, stage: 1, towerOnly: true, ...written }, (temp) => {
     writeSafetensors(join(temp, 'optimizer.safetensors'), Object.fromEntries(params.map((p) => [`value.${p.name}`, { shape: [p.value.length], data: p.value }])));
   });
 }

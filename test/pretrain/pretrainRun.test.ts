@@ -176,6 +176,37 @@ test('warm start: stage 1 goes on from the model folder\'s tower with new heads,
   assert.ok(moved > 1e-5, `the shipped tower changed by ${moved}`);
 });
 
+test('--stage written: the folder\'s tower writes 11 soft-word tokens; stage 2 continues through them from the checkpoints and from the folder alone, the written layer frozen', async (t) => {
+  const dir = tempDir(t);
+  const first = options(dir, { stage1Steps: 5, stage2Steps: 10 });
+  await pretrain(first);
+  const model = join(dir, 'model');
+  const weightsFile = join(model, 'model.safetensors');
+  const projectorBefore = readSafetensors(weightsFile).get('model.multi_modal_projector.linear_1.weight')!.data as Float32Array;
+  await pretrain({ ...first, stage: 'written', writtenPictures: 64 });
+  const vlm = await VisionLanguageModel.load(model);
+  assert.equal(vlm.model.imageTokenCount, 16 + 11);
+  const summary = () => JSON.parse(readFileSync(join(model, 'training-summary.json'), 'utf8')) as { imageTokens: number; writtenTokens: { pictures: number; tableCosine: number }; stage2: { step: number } };
+  assert.equal(summary().imageTokens, 27);
+  assert.equal(summary().writtenTokens.pictures, 64);
+  assert.ok(summary().writtenTokens.tableCosine > 0.3, `table fit ${summary().writtenTokens.tableCosine}`);
+  const written = readSafetensors(weightsFile);
+  const table = written.get('model.vision_tower.written_table')!.data as Float32Array;
+  assert.deepEqual(written.get('model.multi_modal_projector.linear_1.weight')!.data, projectorBefore, 'only the tower changed');
+  await assert.rejects(pretrain({ ...first, stage: 'written', writtenPictures: 64 }), /already writes tokens/);
+
+  // From the checkpoints (the stage-1 one now holds the written layer), then from the folder alone.
+  await pretrain({ ...first, stage: '2', stage2Steps: 13 });
+  assert.equal(summary().stage2.step, 13);
+  rmSync(join(dir, 'cache'), { recursive: true, force: true });
+  await pretrain({ ...first, stage: '2', stage2Steps: 16 });
+  assert.equal(summary().stage2.step, 16);
+  const after = readSafetensors(weightsFile);
+  assert.deepEqual(after.get('model.vision_tower.written_table')!.data, table, 'stage 2 does not train the written layer');
+  assert.notDeepEqual(after.get('model.multi_modal_projector.linear_1.weight')!.data, projectorBefore, 'the projector learned');
+  assert.equal((await VisionLanguageModel.load(model)).model.imageTokenCount, 27);
+});
+
 test('--language-from: a fresh stage 2 starts its projector and decoder from another folder, the tower from stage 1; a foreign tokenizer is refused', async (t) => {
   const dir = tempDir(t);
   const donor = options(join(dir, 'donor'), { stage1Steps: 5, stage2Steps: 10 });
