@@ -41,11 +41,11 @@ import { createRandomLlava } from '../src/models/randomLlava.ts';
 import { VisionLanguageModel } from '../src/models/VisionLanguageModel.ts';
 import { BaseModelScorer, scoreRecognition } from '../src/pretrain/evaluate.ts';
 import { emptyTally, InstructMicroStep, MicroBatchPacker, renderedTowerFeatures, type EncodedCorpusSample } from '../src/pretrain/instructMicroStep.ts';
-import { AttributeHeads, evaluateTower, meanPool, trainingPicture } from '../src/pretrain/stage1Tower.ts';
+import { AttributeHeads, meanPool } from '../src/pretrain/stage1Tower.ts';
+import { fitAttributeHeads, phraseEmbedding as wordEmbedding } from '../src/pretrain/writtenTokenHead.ts';
 import { clipGradients } from '../src/pretrain/trainingState.ts';
-import { scenePixelValues } from '../src/pretrain/worldModelConfig.ts';
 import type { ConvVisionTower } from '../src/models/convVisionTower.ts';
-import { composeScene, CORPUS_TASKS, createWorldSplit, IMAGE_SIZE, instructionSample, KIND_SCHEMAS, KINDS, type CorpusOptions, type CorpusSample, type Individual, type SceneSpec } from '../src/world/index.ts';
+import { composeScene, CORPUS_TASKS, createWorldSplit, instructionSample, KIND_SCHEMAS, KINDS, type CorpusOptions, type CorpusSample, type Individual, type SceneSpec } from '../src/world/index.ts';
 import { Rng } from '../src/world/Rng.ts';
 
 const { values } = parseArgs({
@@ -144,16 +144,7 @@ function withPictureText(sample: CorpusSample): CorpusSample {
   return { ...sample, image: undefined, turns: [{ ...turn, user: `In the photo: ${pictureText(sample.image!)}. ${turn.user}` }, ...rest] };
 }
 
-/** The mean input embedding of a phrase's tokens (as the prompt would spell it, after a space). */
-function phraseEmbedding(phrase: string): Float32Array {
-  const { data: table, dtype } = model.decoder.weights.embedTokens;
-  if (!(table instanceof Float32Array)) throw new Error(`the embed variants need float32 embeddings, not ${dtype}`);
-  const width = model.hiddenSize;
-  const ids = vlm.tokenizer.encode(` ${phrase}`, { addSpecialTokens: false }).filter((id) => id !== spaceId);
-  const out = new Float32Array(width);
-  for (const id of ids) for (let c = 0; c < width; c++) out[c] += table[id * width + c] / ids.length;
-  return out;
-}
+const phraseEmbedding = (phrase: string) => wordEmbedding(model, vlm.tokenizer, phrase);
 
 /**
  * predicted-bound: the embed-bound rows built from what the shipped tower sees instead of the
@@ -190,40 +181,8 @@ function hybridRows(scenes: readonly SceneSpec[], training = false): Float32Arra
 }
 
 function fitHeads(): AttributeHeads {
-  const width = towerWidth;
-  const heads = new AttributeHeads(width, 5);
-  const optimizer = new AdamW(heads.parameters(), { lr: 3e-3, weightDecay: 0 });
-  const trainSplit = createWorldSplit(0);
-  const pictures = Number(values['head-pictures']);
-  const pooled: Float32Array[] = [];
-  const individuals: Individual[] = [];
-  for (let start = 0; start < pictures; start += 64) {
-    const n = Math.min(64, pictures - start);
-    const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
-    for (let i = 0; i < n; i++) {
-      const picture = trainingPicture(77, start + i, trainSplit);
-      individuals.push(picture.individual);
-      scenePixelValues(picture.pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE);
-    }
-    const { hiddenStates } = (model.visionTower as ConvVisionTower).forwardBatch(pixels, n);
-    const means = meanPool(hiddenStates[hiddenStates.length - 1], n, imageTokens, width);
-    for (let i = 0; i < n; i++) pooled.push(means.subarray(i * width, (i + 1) * width));
-  }
-  const dx = new Float32Array(width);
-  for (let epoch = 0; epoch < 8; epoch++) {
-    for (let start = 0; start < pictures; start += 128) {
-      for (const p of heads.parameters()) p.grad.fill(0);
-      const end = Math.min(pictures, start + 128);
-      for (let i = start; i < end; i++) {
-        const ind = individuals[i];
-        heads.crossEntropy('kind', pooled[i], KINDS.indexOf(ind.kind), 1 / (end - start), dx);
-        for (const a of KIND_SCHEMAS[ind.kind]) heads.crossEntropy(`${ind.kind}.${a.name}`, pooled[i], a.values.indexOf(ind.attributes[a.name]), 1 / (end - start), dx);
-      }
-      optimizer.step();
-    }
-  }
-  const accuracy = evaluateTower(model.visionTower as ConvVisionTower, heads, 3, 1000);
-  console.log(`heads fitted on ${pictures} pictures: held-out kind ${accuracy.kind.toFixed(3)}, attributes ${accuracy.meanAttribute.toFixed(3)}`);
+  const { heads, accuracy } = fitAttributeHeads(model.visionTower as ConvVisionTower, Number(values['head-pictures']));
+  console.log(`heads fitted on ${values['head-pictures']} pictures: held-out kind ${accuracy.kind.toFixed(3)}, attributes ${accuracy.meanAttribute.toFixed(3)}`);
   const weakest = Object.entries(accuracy.perAttribute).sort((a, b) => a[1] - b[1]).slice(0, 12);
   console.log(`  weakest: ${weakest.map(([name, value]) => `${name} ${value.toFixed(3)}`).join(', ')}`);
   return heads;
@@ -281,8 +240,6 @@ function towerFeatures(scenes: readonly SceneSpec[]): Float32Array {
   return out;
 }
 
-// Metaspace tokenizers may give the leading space a token of its own.
-const spaceId = vlm.tokenizer.encode(' ', { addSpecialTokens: false })[0] ?? -1;
 const scorer = new BaseModelScorer(model, vlm.tokenizer);
 function imageOf(scene: SceneSpec): Float32Array {
   if (variant === 'hybrid-values') return hybridRows([scene]);
