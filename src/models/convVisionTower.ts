@@ -326,6 +326,7 @@ export class ConvVisionTower implements VisionEncoder<ConvVisionTape, ConvVision
       // The written tokens follow each image's map tokens; their mean-token share joins the map's gradient.
       const map = this.mapTokens;
       const count = this.written.count;
+      if (dLast.length < batch * (map + count) * hiddenSize) throw new RangeError(`dLast holds ${dLast.length} values, the last hidden state with its written tokens has ${batch * (map + count) * hiddenSize}`);
       const dMap = new Float32Array(lastSize);
       const dWritten = new Float32Array(batch * count * hiddenSize);
       for (let n = 0; n < batch; n++) {
