@@ -63,7 +63,7 @@ import { progressLine, TrainingLog } from './progress.ts';
 import { trainTowerStage, type AttributeAccuracy } from './stage1Tower.ts';
 import type { WrittenTokensConfig } from '../models/writtenTokens.ts';
 import { fitAttributeHeads, fitWrittenTable, withWrittenTokens, writtenHeadFromAttributeHeads } from './writtenTokenHead.ts';
-import { trainInstructStage, type Stage2Phase } from './stage2Instruct.ts';
+import { trainInstructStage, type Stage2Options, type Stage2Phase } from './stage2Instruct.ts';
 import { findCheckpoint, loadTowerWeights, writeTowerOnlyCheckpoint } from './trainingState.ts';
 import { growDecoder } from './growDecoder.ts';
 import { bpeVocabSize } from './trainBpeTokenizer.ts';
@@ -288,15 +288,17 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
     loadTowerFromCheckpoint(tower, stage1Dir);
     const stage1State = findCheckpoint(stage1Dir)!.state;
     if ((stage1State.step as number) < (stage1State.totalSteps as number)) progressLine(quiet, `[stage 2] note: stage 1 stopped at step ${stage1State.step}/${stage1State.totalSteps}`);
-    const scorer = new BaseModelScorer(model, tokenizer);
+    let scorer = new BaseModelScorer(model, tokenizer);
     // Only a departure from the corpus default is passed on and recorded in the summary.
     const recognition = options.recognitionNegatives || options.recognitionForms || options.lookAlikeWeights
       ? { recognition: { negatives: options.recognitionNegatives, forms: options.recognitionForms, lookAlikeWeights: options.lookAlikeWeights } }
       : {};
+    const minutes = options.minutes ?? 150;
+    const stage2Started = Date.now();
     const yesNoOptions = options.yesNoOptions === false || options.yesNoOptions === 'text' ? { yesNoOptions: options.yesNoOptions } : {};
-    const result = await trainInstructStage(model, tokenizer, {
+    const stage2Options: Stage2Options = {
       seed: options.seed, checkpointDir: stage2Dir, resume: options.resume, totalSteps: options.stage2Steps,
-      minutes: options.minutes ?? 150, stopRequested: options.stopRequested, tokensPerStep: options.tokensPerStep, log, quiet,
+      minutes, stopRequested: options.stopRequested, tokensPerStep: options.tokensPerStep, log, quiet,
       lr: options.stage2Lr, promptLoss: options.promptLoss, layerLrScale: options.layerLrScale,
       evalEvery: options.evalEvery ?? 500,
       evaluate: (step) => quickMetrics(scorer, options.seed, step, quiet),
@@ -309,11 +311,23 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainReport
       },
       recognitionFocusFrom: options.recognitionFocusFrom ?? 0.6,
       ...(options.phases ? { phases: options.phases } : {}),
-    });
+    };
+    // `written` in --phases: the sitting stops where the tower gets written tokens, and goes on through them.
+    const writtenAt = options.phases?.find((phase) => phase.thenWrittenTokens)?.untilStep;
+    let writtenRecord: Record<string, unknown> | null = null;
+    let result = await trainInstructStage(model, tokenizer, { ...stage2Options, ...(writtenAt !== undefined && !tower.written ? { stopAtStep: writtenAt } : {}) });
+    if (writtenAt !== undefined && !tower.written && result.step >= writtenAt && !options.stopRequested?.()) {
+      ({ model, record: writtenRecord } = giveWrittenTokens(model, tokenizer, options, log, result.step));
+      scorer = new BaseModelScorer(model, tokenizer);
+      progressLine(quiet, `[stage 2] step ${result.step}: the tower now writes ${(model.visionTower as ConvVisionTower).written!.count} tokens; going on`);
+      const minutesLeft = Math.max(0, minutes - (Date.now() - stage2Started) / 60_000);
+      result = await trainInstructStage(model, tokenizer, { ...stage2Options, minutes: minutesLeft, resume: true });
+    }
     report.stage2 = result;
     const previous = readSummary(options.out) ?? {};
     exportModel(model, options, {
       ...previous,
+      ...(writtenRecord ? { writtenTokens: writtenRecord } : {}),
       model: 'yollava-world',
       seed: options.seed,
       size: options.size,
@@ -361,33 +375,39 @@ function quickMetrics(scorer: BaseModelScorer, seed: number, step: number, quiet
 
 /** --stage written: the model folder's tower gets written tokens (heads and table fitted, the rest unchanged). */
 async function addWrittenTokens(options: PretrainOptions, log: TrainingLog): Promise<void> {
-  const started = Date.now();
   const { model } = loadLlava(options.out, { dtype: 'float32' });
   const tower = model.visionTower;
   if (!(tower instanceof ConvVisionTower)) throw new Error(`${options.out}: written tokens need the conv vision tower`);
   if (tower.written) throw new Error(`${options.out}: its tower already writes tokens`);
   const tokenizer = await Tokenizer.fromDirectory(options.out);
+  const { model: written, record } = giveWrittenTokens(model, tokenizer, options, log);
+  const summary = readSummary(options.out) ?? {};
+  exportModel(written, options, { ...summary, imageTokens: written.imageTokenCount, writtenTokens: record, updated: new Date().toISOString() });
+  progressLine(options.quiet, `[written tokens] ${options.out}: ${written.imageTokenCount} image tokens (${tower.mapTokens} map + ${written.imageTokenCount - tower.mapTokens} written)`);
+}
+
+/**
+ * The model with a tower that also writes tokens: heads fitted on the frozen tower, the table on
+ * the current decoder's word embeddings through the current projector. The stage-1 checkpoint
+ * of this seed, when there is one, then holds that tower, so later sittings build and load it.
+ */
+function giveWrittenTokens(model: LlavaModel, tokenizer: Tokenizer, options: PretrainOptions, log: TrainingLog, atStep?: number): { model: LlavaModel; record: Record<string, unknown> } {
+  const started = Date.now();
+  const tower = model.visionTower as ConvVisionTower;
   const pictures = options.writtenPictures ?? 12_000;
   const { heads, accuracy } = fitAttributeHeads(tower, pictures, (line) => progressLine(options.quiet, line));
   progressLine(options.quiet, `[written tokens] heads on ${pictures} pictures: held-out kind ${accuracy.kind.toFixed(3)}, attributes ${accuracy.meanAttribute.toFixed(3)}`);
   const head = writtenHeadFromAttributeHeads(heads);
   const rows = head.bias.length;
-  const width = tower.config.hiddenSize;
   const fit = fitWrittenTable(model, tokenizer);
   progressLine(options.quiet, `[written tokens] table of ${rows} words: projector(row) vs the word's embedding, cosine ${fit.cosine.toFixed(3)}, relative error ${fit.relativeError.toFixed(3)}`);
-  const written = withWrittenTokens(model, { head: { weight: { dtype: 'f32', rows, cols: width, data: head.weight }, bias: head.bias }, table: fit.table });
-  // A stage-1 checkpoint of this seed now holds the new tower (and its written tokens): later sittings read it.
+  const written = withWrittenTokens(model, { head: { weight: { dtype: 'f32', rows, cols: tower.config.hiddenSize, data: head.weight }, bias: head.bias }, table: fit.table });
   const stage1Dir = join(options.cache, `${options.size}-seed-${options.seed}`, 'stage1');
   const stage1 = findCheckpoint(stage1Dir);
-  if (stage1) {
-    writeTowerOnlyCheckpoint(written.visionTower as ConvVisionTower, stage1Dir, stage1.state);
-    progressLine(options.quiet, `[written tokens] ${stage1Dir} now holds the tower with its written tokens`);
-  }
-  const summary = readSummary(options.out) ?? {};
-  const record = { pictures, heads: accuracy, tableCosine: fit.cosine, tableRelativeError: fit.relativeError, imageTokens: written.imageTokenCount, seconds: (Date.now() - started) / 1000 };
-  exportModel(written, options, { ...summary, imageTokens: written.imageTokenCount, writtenTokens: record, updated: new Date().toISOString() });
+  if (stage1) writeTowerOnlyCheckpoint(written.visionTower as ConvVisionTower, stage1Dir, stage1.state);
+  const record = { pictures, heads: accuracy, tableCosine: fit.cosine, tableRelativeError: fit.relativeError, imageTokens: written.imageTokenCount, ...(atStep === undefined ? {} : { atStep }), seconds: (Date.now() - started) / 1000 };
   log.record({ stage: 'written', ...record });
-  progressLine(options.quiet, `[written tokens] ${options.out}: ${written.imageTokenCount} image tokens (${tower.mapTokens} map + ${written.imageTokenCount - tower.mapTokens} written) in ${record.seconds.toFixed(0)} s`);
+  return { model: written, record };
 }
 
 /** Loads the model folder through the normal loader and measures it; writes metrics.json. */

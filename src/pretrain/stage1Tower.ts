@@ -286,6 +286,8 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
       options.log.record({ stage: 1, step, heldOut: accuracy });
     }
   }
-  save();
+  // A finished stage resumed has nothing new to keep; rewriting its checkpoint would drop what a
+  // tower-only one holds beyond the tower (its written tokens).
+  if (step > stepsAtStart || !found) save();
   return { step, done: step >= options.totalSteps, accuracy };
 }

@@ -65,6 +65,8 @@ export interface Stage2Options extends StageSittingOptions {
    */
   readonly workers?: number;
   readonly tokenizerDir?: string;
+  /** End the sitting at this step (checkpointed, as at the time budget) even if the schedule goes on. */
+  readonly stopAtStep?: number;
 }
 
 /** Recognition's weight in the late mix (the other tasks keep their default weights, which sum to 0.75). */
@@ -159,7 +161,8 @@ export async function trainInstructStage(model: LlavaModel, tokenizer: Tokenizer
   const samplesAtStart = nextSample;
   const stepsAtStart = step;
   try {
-    while (step < options.totalSteps && Date.now() < deadline && !options.stopRequested?.()) {
+    const lastStep = Math.min(options.totalSteps, options.stopAtStep ?? Infinity);
+    while (step < lastStep && Date.now() < deadline && !options.stopRequested?.()) {
       // Let signal handlers (Ctrl-C) run between steps.
       await new Promise((resolve) => setImmediate(resolve));
       const { batches, tokens, samples: stepSamples } = prepared ?? gatherStep(step);
@@ -209,6 +212,8 @@ export interface Stage2Phase {
   readonly mix: Readonly<Partial<Record<CorpusTask, number>>>;
   /** Absent (or Infinity) for the last phase. */
   readonly untilStep?: number;
+  /** At `untilStep` the tower gets written tokens (main.ts; `written` in --phases), before the next phase. */
+  readonly thenWrittenTokens?: boolean;
 }
 
 interface GatheredStep {

@@ -67,19 +67,30 @@ export function parsePhases(spec: string): Stage2Phase[] {
   const parts = spec.split(';').map((p) => p.trim()).filter(Boolean);
   if (parts.length === 0) throw new Error('--phases: give at least one phase, e.g. option_match=1@1100;description_text=1');
   let previous = 0;
-  return parts.map((part, i) => {
+  const phases: Stage2Phase[] = [];
+  parts.forEach((part, i) => {
+    if (part === 'written') {
+      // A marker, not a phase: the tower gets written tokens where the phase before it ends.
+      const before = phases[phases.length - 1];
+      if (!before || before.untilStep === undefined || i === parts.length - 1) throw new Error('--phases: "written" goes between two phases (after one that ends "@STEP")');
+      if (phases.some((phase) => phase.thenWrittenTokens)) throw new Error('--phases: "written" can be given once');
+      phases[phases.length - 1] = { ...before, thenWrittenTokens: true };
+      return;
+    }
     const [mixSpec, until, extra] = part.split('@').map((p) => p.trim());
-    if (extra !== undefined) throw new Error(`--phases: phase ${i + 1} ("${part}") has more than one "@"`);
+    if (extra !== undefined) throw new Error(`--phases: phase ${phases.length + 1} ("${part}") has more than one "@"`);
     const last = i === parts.length - 1;
     if (last) {
       if (until !== undefined) throw new Error(`--phases: the last phase runs to the end of the schedule; drop its "@${until}"`);
-      return { mix: parseMix(mixSpec) };
+      phases.push({ mix: parseMix(mixSpec) });
+      return;
     }
     const untilStep = Number(until);
     if (until === undefined || !Number.isInteger(untilStep) || untilStep <= previous) {
-      throw new Error(`--phases: phase ${i + 1} ("${part}") needs "@STEP", a step after ${previous} where the next phase begins`);
+      throw new Error(`--phases: phase ${phases.length + 1} ("${part}") needs "@STEP", a step after ${previous} where the next phase begins`);
     }
     previous = untilStep;
-    return { mix: parseMix(mixSpec), untilStep };
+    phases.push({ mix: parseMix(mixSpec), untilStep });
   });
+  return phases;
 }

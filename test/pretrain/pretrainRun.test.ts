@@ -207,6 +207,31 @@ test('--stage written: the folder\'s tower writes 11 soft-word tokens; stage 2 c
   assert.equal((await VisionLanguageModel.load(model)).model.imageTokenCount, 27);
 });
 
+test('"written" in --phases: the sitting gives the tower written tokens where the phase before it ends, goes on through them, and later sittings keep them', async (t) => {
+  const dir = tempDir(t);
+  const phases = parsePhases('description_text=1@6;written;mcq=1,attribute=1');
+  assert.deepEqual(phases.map((p) => [p.untilStep, p.thenWrittenTokens ?? false]), [[6, true], [undefined, false]]);
+  const run = options(dir, { stage1Steps: 5, stage2Steps: 10, phases, writtenPictures: 64 });
+  const report = await pretrain(run);
+  assert.equal(report.stage2?.step, 10);
+  const model = join(dir, 'model');
+  const summary = () => JSON.parse(readFileSync(join(model, 'training-summary.json'), 'utf8')) as { imageTokens: number; writtenTokens?: { atStep: number }; stage2: { step: number } };
+  assert.equal(summary().imageTokens, 27);
+  assert.equal(summary().writtenTokens?.atStep, 6);
+  const log = readFileSync(join(model, 'pretrain-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage: unknown; step?: number });
+  const writtenAt = log.findIndex((l) => l.stage === 'written');
+  assert.ok(writtenAt > 0, 'the log records the written tokens');
+  assert.deepEqual(log.slice(writtenAt + 1).filter((l) => l.stage === 2 && l.step !== undefined).map((l) => l.step), [10], 'stage 2 went on after them');
+  assert.equal((await VisionLanguageModel.load(model)).model.imageTokenCount, 27);
+  const table = readSafetensors(join(model, 'model.safetensors')).get('model.vision_tower.written_table')!.data;
+  // A later sitting resumes with the written tower (from the stage-1 checkpoint) and does not fit it again.
+  await pretrain({ ...run, stage2Steps: 12 });
+  assert.equal(summary().stage2.step, 12);
+  assert.equal(summary().writtenTokens?.atStep, 6);
+  assert.deepEqual(readSafetensors(join(model, 'model.safetensors')).get('model.vision_tower.written_table')!.data, table);
+  assert.equal(readFileSync(join(model, 'pretrain-log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"stage":"written"')).length, 1);
+});
+
 test('--language-from: a fresh stage 2 starts its projector and decoder from another folder, the tower from stage 1; a foreign tokenizer is refused', async (t) => {
   const dir = tempDir(t);
   const donor = options(join(dir, 'donor'), { stage1Steps: 5, stage2Steps: 10 });
@@ -314,6 +339,9 @@ test('--phases: a curriculum of mixes with the step each ends at; malformed list
   assert.deepEqual(parsePretrainArgs(['--phases', 'mcq=1@5;caption=1']).phases?.map((p) => p.untilStep), [5, undefined]);
   assert.throws(() => parsePhases('mcq=1@5;caption=1@9'), /the last phase runs to the end/);
   assert.throws(() => parsePhases('mcq=1;caption=1'), /phase 1 \("mcq=1"\) needs "@STEP"/);
+  assert.throws(() => parsePhases('written;mcq=1@5;caption=1'), /"written" goes between two phases/);
+  assert.throws(() => parsePhases('mcq=1@5;caption=1@8;written'), /"written" goes between two phases/);
+  assert.throws(() => parsePhases('mcq=1@5;written;caption=1@8;written;mcq=1'), /"written" can be given once/);
   assert.throws(() => parsePhases('mcq=1@9;caption=1@4;kind_text=1'), /phase 2 .* a step after 9/);
   assert.throws(() => parsePhases('mcq=1@5@6;caption=1'), /more than one "@"/);
   assert.throws(() => parsePhases('wings=1@5;caption=1'), /unknown task "wings"/);
