@@ -113,6 +113,22 @@ export class AttributeHeads {
     }
     return { loss, correct: best === target };
   }
+
+  /**
+   * The kind head and every head of the individual's kind on one pooled vector (each counts as
+   * much as the kind head): adds `scale`·gradients. Returns the summed loss and the attribute heads right.
+   */
+  individualLoss(x: Float32Array, individual: Individual, scale: number, dx: Float32Array): { loss: number; right: number; total: number } {
+    let loss = this.crossEntropy('kind', x, KINDS.indexOf(individual.kind), scale, dx).loss;
+    let right = 0;
+    const schema = KIND_SCHEMAS[individual.kind];
+    for (const a of schema) {
+      const r = this.crossEntropy(`${individual.kind}.${a.name}`, x, a.values.indexOf(individual.attributes[a.name]), scale, dx);
+      loss += r.loss;
+      right += r.correct ? 1 : 0;
+    }
+    return { loss, right, total: schema.length };
+  }
 }
 
 /** The individual pictured at (seed, index) for training: any kind, never held out. */
@@ -152,27 +168,28 @@ export function meanPool(tokens: Float32Array, batch: number, perImage: number, 
   return pooled;
 }
 
+/** The frozen tower's mean map token of each picture, [pictures × C] (no tape, no written tokens). */
+export function pooledMapFeatures(tower: ConvVisionTower, pictures: readonly { pixels: Uint8Array }[]): Float32Array {
+  const n = pictures.length;
+  const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
+  pictures.forEach((picture, i) => scenePixelValues(picture.pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE));
+  const { hiddenStates } = tower.forwardBatch(pixels, n, { written: false });
+  return meanPool(hiddenStates[hiddenStates.length - 1], n, tower.mapTokens, tower.config.hiddenSize);
+}
+
 /** Held-out attribute accuracy of tower + heads on `count` pictures (fixed by `seed`). */
 export function evaluateTower(tower: ConvVisionTower, heads: AttributeHeads, seed: number, count: number, split: WorldSplit = createWorldSplit(0)): AttributeAccuracy {
   const C = tower.config.hiddenSize;
-  const T = tower.mapTokens;
   let kindRight = 0;
   let attrRight = 0;
   let attrTotal = 0;
   const per: Record<string, [number, number]> = {};
   const batch = 50;
-  const scratch = new Float32Array(C);
   for (let start = 0; start < count; start += batch) {
     const n = Math.min(batch, count - start);
-    const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
-    const individuals: Individual[] = [];
-    for (let i = 0; i < n; i++) {
-      const picture = heldOutPicture(seed, start + i, split);
-      individuals.push(picture.individual);
-      scenePixelValues(picture.pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE);
-    }
-    const { hiddenStates } = tower.forwardBatch(pixels, n, { written: false });
-    const pooled = meanPool(hiddenStates[hiddenStates.length - 1], n, T, C);
+    const pictures = Array.from({ length: n }, (_, i) => heldOutPicture(seed, start + i, split));
+    const individuals = pictures.map((picture) => picture.individual);
+    const pooled = pooledMapFeatures(tower, pictures);
     for (let i = 0; i < n; i++) {
       const x = pooled.subarray(i * C, (i + 1) * C);
       const ind = individuals[i];
@@ -187,7 +204,6 @@ export function evaluateTower(tower: ConvVisionTower, heads: AttributeHeads, see
         attrRight += right ? 1 : 0;
         attrTotal++;
       }
-      scratch.fill(0);
     }
   }
   const perAttribute = Object.fromEntries(Object.entries(per).map(([k, [r, t]]) => [k, +(r / t).toFixed(3)]));
@@ -248,18 +264,10 @@ export async function trainTowerStage(tower: ConvVisionTower, options: Stage1Opt
     let right = 0;
     let total = 0;
     for (let b = 0; b < B; b++) {
-      const ind = individuals[b];
-      const x = pooled.subarray(b * C, (b + 1) * C);
-      const dx = dPooled.subarray(b * C, (b + 1) * C);
-      // Every head of the picture's kind counts as much as the kind head.
-      const scale = 1 / B;
-      loss += heads.crossEntropy('kind', x, KINDS.indexOf(ind.kind), scale, dx).loss / B;
-      for (const a of KIND_SCHEMAS[ind.kind]) {
-        const r = heads.crossEntropy(`${ind.kind}.${a.name}`, x, a.values.indexOf(ind.attributes[a.name]), scale, dx);
-        loss += r.loss / B;
-        right += r.correct ? 1 : 0;
-        total++;
-      }
+      const r = heads.individualLoss(pooled.subarray(b * C, (b + 1) * C), individuals[b], 1 / B, dPooled.subarray(b * C, (b + 1) * C));
+      loss += r.loss / B;
+      right += r.right;
+      total += r.total;
     }
     const dLast = new Float32Array(B * T * C);
     for (let b = 0; b < B; b++) {

@@ -198,12 +198,13 @@ export const STATE_FILE = 'state.json';
 /** Sets the tower's weights to the `value.tower.*` tensors of a stage-1 checkpoint folder. */
 export function loadTowerWeights(tower: ConvVisionTower, checkpointFolder: string): void {
   const file = join(checkpointFolder, 'optimizer.safetensors');
-  const written = writtenParameters(tower, tower.newGrads());
+  const grads = tower.newGrads();
+  const written = writtenParameters(tower, grads);
   if (written.length > 0 && !readSafetensorsHeader(file).tensors.has(`value.${written[0].name}`)) {
     // Stage 1 trained the tower after its written tokens were fitted: their heads read the old tower.
     throw new Error(`${checkpointFolder}: this stage-1 checkpoint has no weights for the tower's written tokens (the tower was trained after they were fitted); give the model folder written tokens again (npm run pretrain -- --stage written)`);
   }
-  const params = [...towerParameters(tower, tower.newGrads()), ...written];
+  const params = [...towerParameters(tower, grads), ...written];
   const tensors = readSafetensors(file, params.map((p) => `value.${p.name}`));
   for (const p of params) p.value.set(tensors.get(`value.${p.name}`)!.data as Float32Array);
 }

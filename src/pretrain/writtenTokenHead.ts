@@ -12,9 +12,8 @@ import { ConvVisionTower } from '../models/convVisionTower.ts';
 import { LlavaModel } from '../models/llava.ts';
 import type { Tokenizer } from '../models/Tokenizer.ts';
 import { writtenHeadRows, type WrittenTokensConfig, type WrittenTokensWeights } from '../models/writtenTokens.ts';
-import { createWorldSplit, IMAGE_SIZE, KIND_SCHEMAS, KINDS, type Individual } from '../world/index.ts';
-import { AttributeHeads, evaluateTower, meanPool, trainingPicture, type AttributeAccuracy } from './stage1Tower.ts';
-import { scenePixelValues } from './worldModelConfig.ts';
+import { createWorldSplit, KIND_SCHEMAS, KINDS, type AttributeSpec, type Individual, type Kind } from '../world/index.ts';
+import { AttributeHeads, evaluateTower, pooledMapFeatures, trainingPicture, type AttributeAccuracy } from './stage1Tower.ts';
 
 /** The world's layout: the kinds as the gate, then slot j = each kind's j-th attribute. */
 export function worldWrittenTokensConfig(): WrittenTokensConfig {
@@ -25,15 +24,18 @@ export function worldWrittenTokensConfig(): WrittenTokensConfig {
   };
 }
 
-/** The word each head row stands for, in the layout's row order (kinds, then slot by slot, kind by kind). */
-export function worldWrittenWords(): string[] {
-  const words: string[] = [...KINDS];
+/** The layout's groups after the gate, in row order: slot by slot, kind by kind. */
+function worldWrittenGroups(): { kind: Kind; attribute: AttributeSpec }[] {
   const { groupValues } = worldWrittenTokensConfig();
-  groupValues.forEach((_, j) => KINDS.forEach((kind) => {
+  return groupValues.flatMap((_, j) => KINDS.flatMap((kind) => {
     const attribute = KIND_SCHEMAS[kind][j];
-    if (attribute) words.push(...attribute.values);
+    return attribute ? [{ kind, attribute }] : [];
   }));
-  return words;
+}
+
+/** The word each head row stands for, in the layout's row order (the kinds, then the groups' values). */
+export function worldWrittenWords(): string[] {
+  return [...KINDS, ...worldWrittenGroups().flatMap(({ attribute }) => attribute.values)];
 }
 
 /** The mean input embedding of a phrase's tokens, as a prompt spells it after a space. */
@@ -61,30 +63,20 @@ export function fitAttributeHeads(tower: ConvVisionTower, pictures: number, onPr
   const pooled: Float32Array[] = [];
   const individuals: Individual[] = [];
   for (let start = 0; start < pictures; start += 64) {
-    const n = Math.min(64, pictures - start);
-    const pixels = new Float32Array(n * 3 * IMAGE_SIZE * IMAGE_SIZE);
-    for (let i = 0; i < n; i++) {
-      const picture = trainingPicture(77, start + i, split);
+    const batch = Array.from({ length: Math.min(64, pictures - start) }, (_, i) => trainingPicture(77, start + i, split));
+    const means = pooledMapFeatures(tower, batch);
+    batch.forEach((picture, i) => {
       individuals.push(picture.individual);
-      scenePixelValues(picture.pixels, pixels, i * 3 * IMAGE_SIZE * IMAGE_SIZE);
-    }
-    const { hiddenStates } = tower.forwardBatch(pixels, n, { written: false });
-    const means = meanPool(hiddenStates[hiddenStates.length - 1], n, tower.mapTokens, width);
-    for (let i = 0; i < n; i++) pooled.push(means.slice(i * width, (i + 1) * width));
-    if ((start / 64) % 40 === 0) onProgress(`[written tokens] tower features of ${start + n}/${pictures} pictures`);
+      pooled.push(means.slice(i * width, (i + 1) * width));
+    });
+    if ((start / 64) % 40 === 0) onProgress(`[written tokens] tower features of ${start + batch.length}/${pictures} pictures`);
   }
   const dx = new Float32Array(width);
   for (let epoch = 0; epoch < 8; epoch++) {
     for (let start = 0; start < pictures; start += 128) {
       for (const p of heads.parameters()) p.grad.fill(0);
       const end = Math.min(pictures, start + 128);
-      for (let i = start; i < end; i++) {
-        const individual = individuals[i];
-        heads.crossEntropy('kind', pooled[i], KINDS.indexOf(individual.kind), 1 / (end - start), dx);
-        for (const a of KIND_SCHEMAS[individual.kind]) {
-          heads.crossEntropy(`${individual.kind}.${a.name}`, pooled[i], a.values.indexOf(individual.attributes[a.name]), 1 / (end - start), dx);
-        }
-      }
+      for (let i = start; i < end; i++) heads.individualLoss(pooled[i], individuals[i], 1 / (end - start), dx);
       optimizer.step();
     }
   }
@@ -106,10 +98,7 @@ export function writtenHeadFromAttributeHeads(heads: AttributeHeads): { weight: 
     row += head.classes;
   };
   copy('kind');
-  config.groupValues.forEach((_, j) => KINDS.forEach((kind) => {
-    const attribute = KIND_SCHEMAS[kind][j];
-    if (attribute) copy(`${kind}.${attribute.name}`);
-  }));
+  for (const { kind, attribute } of worldWrittenGroups()) copy(`${kind}.${attribute.name}`);
   if (row !== rows) throw new Error(`internal: ${row} head rows copied for a layout of ${rows}`);
   return { weight, bias };
 }
