@@ -265,6 +265,49 @@ test('attribute_compare: one named attribute of the picture against the descript
   assert.ok(asked.size > 25, `${asked.size} attributes asked`);
 });
 
+test('recognition_text: the photo as its written words (kind, then values in schema order), "Yes" exactly when they are the named individual\'s', () => {
+  const only = [...buildInstructionCorpus({ seed: 11, count: 400, mix: Object.fromEntries(CORPUS_TASKS.map((t) => [t, t === 'recognition_text' ? 1 : 0])) })];
+  const split = createWorldSplit(0);
+  const negatives = { one: 0, two: 0, sameKind: 0, otherKind: 0 };
+  let evalPrompt = 0;
+  for (const s of only) {
+    assert.equal(s.task, 'recognition_text');
+    assert.equal(s.image, undefined, 'no picture');
+    const [turn] = s.turns;
+    const m = /^In the photo: ([^.]+)\. (<[a-z]+>) is (.+?)\. (.+)$/.exec(turn.user);
+    assert.ok(m, turn.user);
+    const named = s.named!;
+    assert.equal(m[3], describeIndividual(named));
+    assert.ok(!split.isHeldOut(named));
+    const [kind, ...values] = m[1].split(', ');
+    assert.ok((KINDS as readonly string[]).includes(kind), kind);
+    const schema = KIND_SCHEMAS[kind as Individual['kind']];
+    assert.equal(values.length, schema.length, m[1]);
+    schema.forEach((a, j) => assert.ok(a.values.includes(values[j]), `${a.name}: ${values[j]}`));
+    const present = kind === named.kind && schema.every((a, j) => named.attributes[a.name] === values[j]);
+    if (m[4] === `Can you see if ${m[2]} is in this photo? Answer with a single word or phrase.`) evalPrompt++;
+    if (turn.assistant === 'Yes' || turn.assistant === 'No') {
+      assert.equal(turn.assistant, present ? 'Yes' : 'No', turn.user);
+    } else {
+      // The corpus's sentence answers: every negative one says "not" ("cannot", "is not …"), no positive one does.
+      assert.ok(turn.assistant.includes(m[2]), turn.assistant);
+      assert.equal(/not/.test(turn.assistant), !present, turn.assistant);
+    }
+    if (present) continue;
+    if (kind !== named.kind) negatives.otherKind++;
+    else {
+      const differing = schema.filter((a, j) => named.attributes[a.name] !== values[j]).length;
+      if (differing === 1) negatives.one++;
+      else if (differing === 2) negatives.two++;
+      else negatives.sameKind++;
+    }
+  }
+  const negativeCount = Object.values(negatives).reduce((a, b) => a + b, 0);
+  assert.ok(negativeCount > 150 && negativeCount < 250, `${negativeCount} of 400 negatives`);
+  assert.ok(negatives.one > negatives.two && negatives.two > negatives.otherKind && negatives.otherKind > 0 && negatives.sameKind > 0, JSON.stringify(negatives));
+  assert.ok(evalPrompt > 150 && evalPrompt < 250, `${evalPrompt} of 400 with the evaluation prompt`);
+});
+
 test('questions about a described individual are answered from its ground truth', () => {
   let checked = 0;
   let yesNoChoices = 0;
