@@ -37,6 +37,7 @@ import {
   typeNoun,
   type Individual,
   type SceneSpec,
+  writtenListing,
   type WorldSplit,
 } from '../world/index.ts';
 import { heldOutIndividual } from './stage1Tower.ts';
@@ -78,6 +79,10 @@ export interface BaseModelMetrics {
   readonly textQaYesNo: number;
   readonly captions: { readonly subjectMention: number; readonly attributeMention: number; readonly examples: string[] };
   readonly unknownName: RecognitionScore;
+  /** Diagnostic: the recognition items with the photo given as its written words instead ("In the
+   * photo: person, woman, red, …", no picture; the corpus's recognition_text form): the
+   * comparison alone, without reading the picture. Absent in metrics written before session 27. */
+  readonly recognitionInWords?: RecognitionScore;
   readonly items: number;
 }
 
@@ -190,6 +195,12 @@ export function recognitionItem(seed: number, i: number, split: WorldSplit, desc
   return { question: `${prefix}${recognitionEvalQuestion(name)}`, subject, distance, scenes: [positive, lookAlike, otherKind] };
 }
 
+/** A recognition item's question with its one-individual photo given as written words instead (the corpus's recognition_text form). */
+export function inWordsPrompt(question: string, scene: SceneSpec): string {
+  if (scene.entities.length !== 1) throw new Error(`internal: a recognition item shows one individual, not ${scene.entities.length}`);
+  return `In the photo: ${writtenListing(scene.entities[0].individual)}. ${question}`;
+}
+
 /** A two-option question of the held-out measurement; `correctIsA`: the right answer is "A". */
 export interface TwoOptionItem {
   readonly prompt: string;
@@ -232,7 +243,7 @@ export function textQaYesNoItem(seed: number, i: number, split: WorldSplit): Two
   throw new Error(`no yes/no check question for a ${ind.kind}`);
 }
 
-export type ScoredMetrics = Omit<BaseModelMetrics, 'captions'>;
+export type ScoredMetrics = Omit<BaseModelMetrics, 'captions' | 'recognitionInWords'> & { readonly recognitionInWords: RecognitionScore };
 
 /** The first-token measurements (no generation): synchronous, usable inside a training loop. */
 /**
@@ -289,7 +300,8 @@ export function scoreBaseModel(scorer: BaseModelScorer, options: EvaluationOptio
     const { prompt, correctIsA } = textQaYesNoItem(options.seed, i, split);
     if (scorer.choosesA(prompt, null) === correctIsA) yesNoRight++;
   }
-  return { mcq: mcqRight / items, recognition: recognition(true), textQa: textRight / items, textQaYesNo: yesNoRight / items, unknownName: recognition(false), items };
+  const recognitionInWords = scoreRecognition(options.seed, items, split, true, (question, scene) => scorer.yesMargin(inWordsPrompt(question, scene), null));
+  return { mcq: mcqRight / items, recognition: recognition(true), textQa: textRight / items, textQaYesNo: yesNoRight / items, unknownName: recognition(false), recognitionInWords, items };
 }
 
 /** Greedy captions of single-subject held-out pictures: subject and key attribute mentions. */
@@ -318,7 +330,7 @@ export async function measureCaptions(scorer: BaseModelScorer, options: Evaluati
 }
 
 /** Every measurement; `items` per measurement keeps it to ~1–2 minutes for the base model. */
-export async function evaluateBaseModel(scorer: BaseModelScorer, options: EvaluationOptions): Promise<BaseModelMetrics> {
+export async function evaluateBaseModel(scorer: BaseModelScorer, options: EvaluationOptions): Promise<ScoredMetrics & Pick<BaseModelMetrics, 'captions'>> {
   const scored = scoreBaseModel(scorer, options);
   return { ...scored, captions: await measureCaptions(scorer, options) };
 }

@@ -369,7 +369,7 @@ function parameterCount(model: LlavaModel): number {
 /** A fast look during training (40 items each, no captions). */
 function quickMetrics(scorer: BaseModelScorer, seed: number, step: number, quiet: boolean): Record<string, unknown> {
   const m = scoreBaseModel(scorer, { seed: seed + 1000, items: 40 });
-  progressLine(quiet, `[stage 2] step ${step} held-out (40 items): mcq ${m.mcq.toFixed(2)}  recognition ${m.recognition.weighted.toFixed(2)} (pos ${m.recognition.positive.toFixed(2)}, neg ${m.recognition.negative.toFixed(2)}; other kind ${m.recognition.negativeOtherKind.toFixed(2)})  text ${m.textQa.toFixed(2)}  text yes/no ${m.textQaYesNo.toFixed(2)}  unknown-name ${m.unknownName.weighted.toFixed(2)}`);
+  progressLine(quiet, `[stage 2] step ${step} held-out (40 items): mcq ${m.mcq.toFixed(2)}  recognition ${m.recognition.weighted.toFixed(2)} (pos ${m.recognition.positive.toFixed(2)}, neg ${m.recognition.negative.toFixed(2)}; other kind ${m.recognition.negativeOtherKind.toFixed(2)})  text ${m.textQa.toFixed(2)}  text yes/no ${m.textQaYesNo.toFixed(2)}  unknown-name ${m.unknownName.weighted.toFixed(2)}  in words ${m.recognitionInWords.weighted.toFixed(2)} (AUC ${m.recognitionInWords.aucLookAlike.toFixed(2)})`);
   return { ...m };
 }
 
@@ -420,7 +420,7 @@ async function evaluateFolder(options: PretrainOptions, log: TrainingLog): Promi
   const record = { ...metrics, evaluatedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000, trainedSteps: summary.stage2 ?? null };
   writeFileSync(join(options.out, 'metrics.json'), JSON.stringify(record, null, 2) + '\n');
   log.record({ stage: 'eval', metrics: record });
-  progressLine(options.quiet, `[eval] mcq ${metrics.mcq.toFixed(3)}  recognition weighted ${metrics.recognition.weighted.toFixed(3)} (pos ${metrics.recognition.positive.toFixed(3)}, neg ${metrics.recognition.negative.toFixed(3)}; other-kind neg ${metrics.recognition.negativeOtherKind.toFixed(3)}; AUC look-alikes ${metrics.recognition.aucLookAlike.toFixed(3)}, other kinds ${metrics.recognition.aucOtherKind.toFixed(3)})  text QA ${metrics.textQa.toFixed(3)}  text yes/no ${metrics.textQaYesNo.toFixed(3)}  captions subject ${metrics.captions.subjectMention.toFixed(3)} attributes ${metrics.captions.attributeMention.toFixed(3)}  unknown-name ${metrics.unknownName.weighted.toFixed(3)}  → ${join(options.out, 'metrics.json')}`);
+  progressLine(options.quiet, `[eval] mcq ${metrics.mcq.toFixed(3)}  recognition weighted ${metrics.recognition.weighted.toFixed(3)} (pos ${metrics.recognition.positive.toFixed(3)}, neg ${metrics.recognition.negative.toFixed(3)}; other-kind neg ${metrics.recognition.negativeOtherKind.toFixed(3)}; AUC look-alikes ${metrics.recognition.aucLookAlike.toFixed(3)}, other kinds ${metrics.recognition.aucOtherKind.toFixed(3)})  text QA ${metrics.textQa.toFixed(3)}  text yes/no ${metrics.textQaYesNo.toFixed(3)}  captions subject ${metrics.captions.subjectMention.toFixed(3)} attributes ${metrics.captions.attributeMention.toFixed(3)}  unknown-name ${metrics.unknownName.weighted.toFixed(3)}  recognition in words ${metrics.recognitionInWords.weighted.toFixed(3)} (AUC look-alikes ${metrics.recognitionInWords.aucLookAlike.toFixed(3)})  → ${join(options.out, 'metrics.json')}`);
   return metrics;
 }
 

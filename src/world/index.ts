@@ -77,6 +77,7 @@ export {
   buildInstructionCorpus,
   instructionSample,
   recognitionEvalQuestion,
+  writtenListing,
   attributeCompareTurn,
   entityReferences,
   entityIndividual,
