@@ -625,13 +625,7 @@ class CorpusContext {
     const named = this.individual();
     const name = this.name();
     const positive = this.rng.chance(opts.positiveRate ?? 0.5);
-    let shown: Individual;
-    if (positive) {
-      shown = named;
-    } else {
-      const w = opts.negatives ?? {};
-      shown = this.standIn(named, this.rng.weightedIndex([w.oneAttribute ?? 0.5, w.twoAttributes ?? 0.3, w.sameKind ?? 0.1, w.otherKind ?? 0.1]));
-    }
+    const shown = positive ? named : this.recognitionNegative(named);
     const inScene = [shown];
     if (this.rng.chance(opts.companionChance ?? 0.35)) {
       // A companion: often a look-alike of the described individual (never the individual in negatives).
@@ -639,23 +633,32 @@ class CorpusContext {
       if (companion && !sameIndividual(companion, named) && !sameIndividual(companion, shown)) inScene.push(companion);
     }
     const { spec } = this.scene(this.rng.shuffled(inScene));
-    const prefix = `${name} is ${describeIndividual(named)}.`;
-    let turn: CorpusTurn;
+    return { task: 'recognition', image: spec, turns: [this.recognitionTurn(`${name} is ${describeIndividual(named)}.`, name, positive)], named };
+  }
+
+  /** Who a recognition negative shows instead of `named`, by the options' negative weights. */
+  private recognitionNegative(named: Individual): Individual {
+    const w = this.options.recognition?.negatives ?? {};
+    return this.standIn(named, this.rng.weightedIndex([w.oneAttribute ?? 0.5, w.twoAttributes ?? 0.3, w.sameKind ?? 0.1, w.otherKind ?? 0.1]));
+  }
+
+  /** The recognition question after `prefix`: the evaluation's prompt half the time, else one of the corpus's (or the paper's) forms. */
+  private recognitionTurn(prefix: string, name: string, positive: boolean): CorpusTurn {
+    const opts = this.options.recognition ?? {};
     if (this.rng.chance(opts.evalPromptRate ?? 0.5)) {
-      turn = { user: `${prefix} ${recognitionEvalQuestion(name)}`, assistant: positive ? 'Yes' : 'No' };
-    } else if (opts.forms === 'paper') {
-      turn = { user: `${prefix} ${fillConcept(this.rng.pick(PAPER_RECOGNITION_QUESTIONS), name)}`, assistant: positive ? 'Yes' : 'No' };
-    } else {
-      const [q, yes, no] = this.rng.pick(RECOGNITION_TEMPLATES);
-      turn = { user: `${prefix} ${q.replaceAll('{n}', name)}`, assistant: (positive ? yes : no).replaceAll('{n}', name) };
+      return { user: `${prefix} ${recognitionEvalQuestion(name)}`, assistant: positive ? 'Yes' : 'No' };
     }
-    return { task: 'recognition', image: spec, turns: [turn], named };
+    if (opts.forms === 'paper') {
+      return { user: `${prefix} ${fillConcept(this.rng.pick(PAPER_RECOGNITION_QUESTIONS), name)}`, assistant: positive ? 'Yes' : 'No' };
+    }
+    const [q, yes, no] = this.rng.pick(RECOGNITION_TEMPLATES);
+    return { user: `${prefix} ${q.replaceAll('{n}', name)}`, assistant: (positive ? yes : no).replaceAll('{n}', name) };
   }
 
   /**
    * Recognition with the photo given as words: "In the photo: person, woman, red, long, ….
    * <n> is <description>. Can you see if <n> is in this photo?" — the shown individual's kind and
-   * attribute values in the order a tower's written tokens give them, the negatives as in
+   * attribute values in the order a tower's written tokens give them, the negatives and question forms as in
    * `recognition`. A decoder that has never answered recognition learns this comparison of words
    * from random (bench/boundTokensOracle.ts text-bag: AUC 0.73 after 23k samples) where the same
    * question on pictures was not learned at all in 40k (session 26), so this teaches the
@@ -666,17 +669,8 @@ class CorpusContext {
     const named = this.individual();
     const name = this.name();
     const positive = this.rng.chance(opts.positiveRate ?? 0.5);
-    const w = opts.negatives ?? {};
-    const shown = positive ? named : this.standIn(named, this.rng.weightedIndex([w.oneAttribute ?? 0.5, w.twoAttributes ?? 0.3, w.sameKind ?? 0.1, w.otherKind ?? 0.1]));
-    const photo = `In the photo: ${writtenListing(shown)}.`;
-    const prefix = `${name} is ${describeIndividual(named)}.`;
-    let turn: CorpusTurn;
-    if (this.rng.chance(opts.evalPromptRate ?? 0.5)) {
-      turn = { user: `${photo} ${prefix} ${recognitionEvalQuestion(name)}`, assistant: positive ? 'Yes' : 'No' };
-    } else {
-      const [q, yes, no] = this.rng.pick(RECOGNITION_TEMPLATES);
-      turn = { user: `${photo} ${prefix} ${q.replaceAll('{n}', name)}`, assistant: (positive ? yes : no).replaceAll('{n}', name) };
-    }
+    const shown = positive ? named : this.recognitionNegative(named);
+    const turn = this.recognitionTurn(`In the photo: ${writtenListing(shown)}. ${name} is ${describeIndividual(named)}.`, name, positive);
     return { task: 'recognition_text', turns: [turn], named };
   }
 
