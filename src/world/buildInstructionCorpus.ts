@@ -658,11 +658,11 @@ class CorpusContext {
   /**
    * Recognition with the photo given as words: "In the photo: person, woman, red, long, ….
    * <n> is <description>. Can you see if <n> is in this photo?" — the shown individual's kind and
-   * attribute values in the order a tower's written tokens give them, the negatives and question forms as in
-   * `recognition`. A decoder that has never answered recognition learns this comparison of words
-   * from random (bench/boundTokensOracle.ts text-bag: AUC 0.73 after 23k samples) where the same
-   * question on pictures was not learned at all in 40k (session 26), so this teaches the
-   * comparison before the pictures ask for it.
+   * attribute values in the order a tower's written tokens give them, the negatives and question
+   * forms as in `recognition`. It teaches the comparison where no picture is read (a text phase): a
+   * decoder never taught recognition learns it in words from random (bench/boundTokensOracle.ts
+   * text-bag: AUC 0.73 after 23k samples), and beside pictures it carries over a little to them
+   * (docs/pretraining.md, session 27).
    */
   private recognitionText(): CorpusSample {
     const opts = this.options.recognition ?? {};
