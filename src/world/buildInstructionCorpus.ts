@@ -622,10 +622,7 @@ class CorpusContext {
 
   private recognition(): CorpusSample {
     const opts = this.options.recognition ?? {};
-    const named = this.individual();
-    const name = this.name();
-    const positive = this.rng.chance(opts.positiveRate ?? 0.5);
-    const shown = positive ? named : this.recognitionNegative(named);
+    const { named, name, positive, shown } = this.recognitionCase();
     const inScene = [shown];
     if (this.rng.chance(opts.companionChance ?? 0.35)) {
       // A companion: often a look-alike of the described individual (never the individual in negatives).
@@ -636,10 +633,15 @@ class CorpusContext {
     return { task: 'recognition', image: spec, turns: [this.recognitionTurn(`${name} is ${describeIndividual(named)}.`, name, positive)], named };
   }
 
-  /** Who a recognition negative shows instead of `named`, by the options' negative weights. */
-  private recognitionNegative(named: Individual): Individual {
-    const w = this.options.recognition?.negatives ?? {};
-    return this.standIn(named, this.rng.weightedIndex([w.oneAttribute ?? 0.5, w.twoAttributes ?? 0.3, w.sameKind ?? 0.1, w.otherKind ?? 0.1]));
+  /** A recognition question's individual, its name, and who is shown: it, or a negative by the options' weights. */
+  private recognitionCase(): { named: Individual; name: string; positive: boolean; shown: Individual } {
+    const opts = this.options.recognition ?? {};
+    const named = this.individual();
+    const name = this.name();
+    const positive = this.rng.chance(opts.positiveRate ?? 0.5);
+    if (positive) return { named, name, positive, shown: named };
+    const w = opts.negatives ?? {};
+    return { named, name, positive, shown: this.standIn(named, this.rng.weightedIndex([w.oneAttribute ?? 0.5, w.twoAttributes ?? 0.3, w.sameKind ?? 0.1, w.otherKind ?? 0.1])) };
   }
 
   /** The recognition question after `prefix`: the evaluation's prompt half the time, else one of the corpus's (or the paper's) forms. */
@@ -665,11 +667,7 @@ class CorpusContext {
    * (docs/pretraining.md, session 27).
    */
   private recognitionText(): CorpusSample {
-    const opts = this.options.recognition ?? {};
-    const named = this.individual();
-    const name = this.name();
-    const positive = this.rng.chance(opts.positiveRate ?? 0.5);
-    const shown = positive ? named : this.recognitionNegative(named);
+    const { named, name, positive, shown } = this.recognitionCase();
     const turn = this.recognitionTurn(`In the photo: ${writtenListing(shown)}. ${name} is ${describeIndividual(named)}.`, name, positive);
     return { task: 'recognition_text', turns: [turn], named };
   }
