@@ -11,6 +11,8 @@
  * - captions: greedy "Describe the image." on single-subject pictures; share of subjects whose
  *   type noun is mentioned, and share of their key attribute values mentioned.
  * - unknownName: recognition of a name the prompt never describes; ≈ 0.5 weighted is right.
+ * - recognitionInWords (diagnostic): the recognition items with each photo written as its values
+ *   in words, no picture — the comparison without the reading.
  */
 import { rocAuc } from '../eval/metrics.ts';
 import type { LlavaModel } from '../models/llava.ts';
